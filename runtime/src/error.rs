@@ -1,0 +1,65 @@
+//! The errors a client can meet, each with a stable machine-readable code.
+
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not a request: bad JSON, missing or non-integer id, wrong types.
+    InvalidFormat,
+    UnknownService,
+    /// No such plugin (domain) or device (identity).
+    NotFound,
+    /// A value the device or its metadata does not accept.
+    InvalidArgument,
+    Unsupported,
+    Timeout,
+    /// The device did not answer, or the network grant does not reach it.
+    Unreachable,
+    /// The plugin trapped, ran out of fuel or memory, or reported an internal error.
+    PluginFailed,
+    /// Too many requests already waiting; retry later.
+    Busy,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidFormat => "invalid_format",
+            ErrorCode::UnknownService => "unknown_service",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Unreachable => "unreachable",
+            ErrorCode::PluginFailed => "plugin_failed",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl HubError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        HubError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for HubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code.as_str())
+    }
+}
+
+impl std::error::Error for HubError {}

@@ -1,0 +1,8 @@
+//! The hub: runs untrusted WebAssembly device drivers in a sandbox and
+//! bridges them to WebSocket clients.
+
+pub mod caps;
+pub mod config;
+pub mod error;
+pub mod plugins;
+pub mod ws;

@@ -1,0 +1,16 @@
+//! Host-side bindings for the `hub:device/plugin` world.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "hub:device/plugin",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    with: { "wasi": wasmtime_wasi::p2::bindings },
+    additional_derives: [PartialEq],
+});
+
+pub use hub::device::host::LogLevel;
+pub use hub::device::types::{
+    Attribute, AttributeChange, AttributeMeta, AttributeWrite, Device, DeviceInfo, Permissions,
+    PluginError, UpdateInfo, ValType, Value,
+};

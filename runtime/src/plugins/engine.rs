@@ -1,0 +1,121 @@
+//! The one wasmtime `Engine`, its epoch ticker, and the on-disk cache of
+//! compiled components.
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
+
+/// How often the epoch advances. A running guest yields to the tokio
+/// runtime once per tick, so a busy plugin delays others by at most this.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Deepest WebAssembly stack a plugin may use.
+const MAX_WASM_STACK: usize = 512 << 10;
+
+pub struct PluginEngine {
+    engine: Engine,
+    cache_dir: PathBuf,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl PluginEngine {
+    pub fn new(cache_dir: &Path) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK);
+        let engine = Engine::new(&config)?;
+        std::fs::create_dir_all(cache_dir)
+            .with_context(|| format!("create the compile cache {}", cache_dir.display()))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone())
+            .context("start the epoch ticker thread")?;
+        Ok(PluginEngine {
+            engine,
+            cache_dir: cache_dir.to_path_buf(),
+            ticker_stop,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles `bytes`, or loads the result of an earlier compilation by
+    /// this same engine configuration and wasmtime version.
+    pub fn load(&self, bytes: &[u8]) -> anyhow::Result<Component> {
+        let path = self.cache_dir.join(format!("{}.cwasm", self.cache_key(bytes)));
+        if path.exists() {
+            // SAFETY: the file was written by `precompile_component` of an
+            // engine with the same compatibility hash (it is in the name),
+            // into a directory only the hub writes.
+            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+                Ok(component) => return Ok(component),
+                Err(e) => tracing::warn!(path = %path.display(), "recompiling, cached component unusable: {e:#}"),
+            }
+        }
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(anyhow::Error::from)
+            .context("compile the component")?;
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, &compiled)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .with_context(|| format!("write the compile cache {}", path.display()))?;
+        // SAFETY: these bytes were produced by `precompile_component` above.
+        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(Into::into)
+    }
+
+    fn cache_key(&self, bytes: &[u8]) -> String {
+        let mut hasher = DigestHasher(Sha256::new());
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.0.update(bytes);
+        hex(&hasher.0.finalize())
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .map(drop)
+}
+
+/// Feeds `Hash` output into a SHA-256, so the key is stable across runs
+/// (std's `DefaultHasher` promises no such thing).
+struct DigestHasher(Sha256);
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

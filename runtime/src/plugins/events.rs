@@ -1,0 +1,69 @@
+//! Attribute changes on their way from plugins to subscribed connections.
+
+use super::bindings::{AttributeChange, ValType};
+use super::devices::DeviceTable;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::broadcast;
+
+/// How many events a slow subscriber may fall behind before it is cut off.
+pub const EVENT_BACKLOG: usize = 4096;
+
+pub struct Event {
+    pub plugin: Arc<str>,
+    pub change: AttributeChange,
+    pub val_type: ValType,
+    /// Rendered once, however many clients receive it.
+    rendered: OnceLock<String>,
+}
+
+impl Event {
+    pub fn rendered(&self, render: impl FnOnce(&Event) -> String) -> &str {
+        self.rendered.get_or_init(|| render(self))
+    }
+}
+
+#[derive(Clone)]
+pub struct EventBus(broadcast::Sender<Arc<Event>>);
+
+impl EventBus {
+    pub fn new() -> Self {
+        EventBus(broadcast::channel(EVENT_BACKLOG).0)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.0.subscribe()
+    }
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A plugin's handle on the bus: events are stamped with the plugin's id,
+/// and only for devices the plugin has reported.
+#[derive(Clone)]
+pub struct EventSink {
+    pub plugin: Arc<str>,
+    pub bus: EventBus,
+    pub devices: Arc<DeviceTable>,
+}
+
+impl EventSink {
+    pub fn emit(&self, change: AttributeChange) {
+        let Some(val_type) = self.devices.val_type(&change) else {
+            tracing::warn!(plugin = %self.plugin, identity = %change.identity, attribute = %change.attribute,
+                "dropped an event for a device or attribute the plugin never reported");
+            return;
+        };
+        let event = Event {
+            plugin: self.plugin.clone(),
+            change,
+            val_type,
+            rendered: OnceLock::new(),
+        };
+        // No receivers means no connected client: nothing to deliver.
+        let _ = self.bus.0.send(Arc::new(event));
+    }
+}

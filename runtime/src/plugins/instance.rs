@@ -1,0 +1,198 @@
+//! One live instance of a plugin and the calls into it, each under a fuel
+//! budget and a deadline.
+
+use super::bindings::{AttributeWrite, Device, DeviceInfo, Plugin as Bindings, PluginError, PluginPre, UpdateInfo};
+use super::state::HostState;
+use crate::error::{ErrorCode, HubError};
+use std::time::Duration;
+use wasmtime::{Engine, Store, Trap};
+
+pub enum Call {
+    Discover { window: Duration },
+    GetAttributes(DeviceInfo),
+    SetAttributes(DeviceInfo, Vec<AttributeWrite>),
+    CheckUpdate(DeviceInfo),
+    Ota(DeviceInfo),
+    Watch(DeviceInfo),
+}
+
+impl Call {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::Discover { .. } => "discover",
+            Call::GetAttributes(_) => "get_attributes",
+            Call::SetAttributes(..) => "set_attributes",
+            Call::CheckUpdate(_) => "check_update",
+            Call::Ota(_) => "ota",
+            Call::Watch(_) => "watch",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Reply {
+    Devices(Vec<DeviceInfo>),
+    Device(Device),
+    Update(UpdateInfo),
+    Done,
+}
+
+/// What one call may spend. `deadline: None` is for the event watcher.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub fuel: u64,
+    pub deadline: Option<Duration>,
+}
+
+/// Why a call failed, and whether the instance survived it.
+#[derive(Debug)]
+pub struct CallFailure {
+    pub error: HubError,
+    /// The instance trapped or was interrupted: it must not be called again.
+    pub poisoned: bool,
+    /// The plugin's own code failed (a trap), as opposed to a slow device.
+    pub crashed: bool,
+}
+
+pub struct Instance {
+    store: Store<HostState>,
+    bindings: Bindings,
+}
+
+impl Instance {
+    /// Instantiates and runs `init` with the operator's configuration.
+    pub async fn start(
+        engine: &Engine,
+        pre: &PluginPre<HostState>,
+        state: HostState,
+        hostcall_bytes: usize,
+        config: &Vec<(String, String)>,
+        budget: Budget,
+    ) -> Result<Self, CallFailure> {
+        let plugin = state.plugin.clone();
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.limits);
+        store.set_hostcall_fuel(hostcall_bytes);
+        // Yield to the runtime on every epoch tick, so that a busy guest
+        // never starves other tasks and deadlines can fire.
+        store.epoch_deadline_async_yield_and_update(1);
+        set_fuel(&mut store, budget.fuel)?;
+        let started = with_deadline(budget.deadline, pre.instantiate_async(&mut store)).await;
+        let bindings = match started {
+            Some(Ok(bindings)) => bindings,
+            Some(Err(e)) => return Err(trapped(&plugin, "instantiate", budget.fuel, e)),
+            None => return Err(timed_out(&plugin, "instantiate", budget.deadline)),
+        };
+        let mut instance = Instance { store, bindings };
+        let driver = instance.bindings.hub_device_driver();
+        let init = with_deadline(budget.deadline, driver.call_init(&mut instance.store, config)).await;
+        match init {
+            Some(Ok(Ok(()))) => Ok(instance),
+            Some(Ok(Err(e))) => Err(CallFailure {
+                error: HubError::new(ErrorCode::PluginFailed, format!("plugin {plugin} refused its configuration: {}", describe(&e))),
+                poisoned: true,
+                crashed: true,
+            }),
+            Some(Err(e)) => Err(trapped(&plugin, "init", budget.fuel, e)),
+            None => Err(timed_out(&plugin, "init", budget.deadline)),
+        }
+    }
+
+    pub async fn call(&mut self, call: Call, budget: Budget) -> Result<Reply, CallFailure> {
+        set_fuel(&mut self.store, budget.fuel)?;
+        let plugin = self.store.data().plugin.clone();
+        let name = call.name();
+        match with_deadline(budget.deadline, self.invoke(call)).await {
+            Some(Ok(Ok(reply))) => Ok(reply),
+            Some(Ok(Err(e))) => Err(CallFailure {
+                error: from_plugin(&e),
+                poisoned: false,
+                crashed: false,
+            }),
+            Some(Err(e)) => Err(trapped(&plugin, name, budget.fuel, e)),
+            None => Err(timed_out(&plugin, name, budget.deadline)),
+        }
+    }
+
+    pub fn set_refuel(&mut self, fuel: Option<u64>) {
+        self.store.data_mut().refuel = fuel;
+    }
+
+    async fn invoke(&mut self, call: Call) -> wasmtime::Result<Result<Reply, PluginError>> {
+        let driver = self.bindings.hub_device_driver();
+        let store = &mut self.store;
+        Ok(match call {
+            Call::Discover { window } => {
+                let ms = u32::try_from(window.as_millis()).unwrap_or(u32::MAX);
+                driver.call_discover(store, ms).await?.map(Reply::Devices)
+            }
+            Call::GetAttributes(d) => driver.call_get_attributes(store, &d).await?.map(Reply::Device),
+            Call::SetAttributes(d, w) => driver.call_set_attributes(store, &d, &w).await?.map(|()| Reply::Done),
+            Call::CheckUpdate(d) => driver.call_check_update(store, &d).await?.map(Reply::Update),
+            Call::Ota(d) => driver.call_ota(store, &d).await?.map(|()| Reply::Done),
+            Call::Watch(d) => driver.call_watch(store, &d).await?.map(|()| Reply::Done),
+        })
+    }
+}
+
+async fn with_deadline<F: Future>(deadline: Option<Duration>, work: F) -> Option<F::Output> {
+    match deadline {
+        Some(d) => tokio::time::timeout(d, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
+fn set_fuel(store: &mut Store<HostState>, fuel: u64) -> Result<(), CallFailure> {
+    store.set_fuel(fuel).map_err(|e| CallFailure {
+        error: HubError::new(ErrorCode::Internal, format!("cannot set fuel: {e}")),
+        poisoned: true,
+        crashed: false,
+    })
+}
+
+fn timed_out(plugin: &str, call: &str, deadline: Option<Duration>) -> CallFailure {
+    let after = deadline.map_or_else(String::new, |d| format!(" within {} ms", d.as_millis()));
+    CallFailure {
+        error: HubError::new(ErrorCode::Timeout, format!("plugin {plugin} did not finish {call}{after}")),
+        poisoned: true,
+        crashed: false,
+    }
+}
+
+fn trapped(plugin: &str, call: &str, fuel: u64, error: wasmtime::Error) -> CallFailure {
+    let why = match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => format!("used up its fuel budget of {fuel}"),
+        Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
+        Some(Trap::UnreachableCodeReached) => "panicked or aborted (out of memory, or a bug)".to_string(),
+        Some(trap) => format!("trapped: {trap}"),
+        None => format!("failed: {error:#}"),
+    };
+    CallFailure {
+        error: HubError::new(ErrorCode::PluginFailed, format!("plugin {plugin} {why} during {call}")),
+        poisoned: true,
+        crashed: true,
+    }
+}
+
+fn from_plugin(e: &PluginError) -> HubError {
+    let code = match e {
+        PluginError::NotFound(_) => ErrorCode::NotFound,
+        PluginError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+        PluginError::Unsupported(_) => ErrorCode::Unsupported,
+        PluginError::Timeout(_) => ErrorCode::Timeout,
+        PluginError::Unreachable(_) => ErrorCode::Unreachable,
+        PluginError::Internal(_) => ErrorCode::PluginFailed,
+    };
+    HubError::new(code, describe(e))
+}
+
+fn describe(e: &PluginError) -> String {
+    match e {
+        PluginError::NotFound(m)
+        | PluginError::InvalidArgument(m)
+        | PluginError::Unsupported(m)
+        | PluginError::Timeout(m)
+        | PluginError::Unreachable(m)
+        | PluginError::Internal(m) => m.clone(),
+    }
+}

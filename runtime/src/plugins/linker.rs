@@ -1,0 +1,90 @@
+//! What a plugin can import: the `hub:device/host` interface, and the WASI
+//! interfaces a LAN driver needs. Nothing else is linked, so a component
+//! importing more (filesystem, name lookup, HTTP) fails to instantiate.
+
+use super::bindings::{AttributeChange, LogLevel};
+use super::state::HostState;
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::{Engine, StoreContextMut};
+use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+use wasmtime_wasi::p2::bindings::{cli, clocks, io, random, sockets};
+use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
+use wasmtime_wasi::WasiView;
+
+const HOST_INTERFACE: &str = "hub:device/host@0.1.0";
+
+pub fn plugin_linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    add_wasi(&mut linker)?;
+    add_host(&mut linker)?;
+    Ok(linker)
+}
+
+struct IoTable;
+
+impl HasData for IoTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+fn add_wasi(l: &mut Linker<HostState>) -> anyhow::Result<()> {
+    type T = HostState;
+    io::error::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
+    io::poll::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
+    io::streams::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
+    clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    random::random::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    random::insecure::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    sockets::network::add_to_linker::<T, WasiSockets>(l, &Default::default(), T::sockets)?;
+    sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::tcp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    // The C library under Rust's std imports these even when a plugin never
+    // reads a variable or prints a line; they are inert here: no variables,
+    // no arguments, stdin at end of file, output discarded.
+    cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    Ok(())
+}
+
+fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    let mut host = linker.instance(HOST_INTERFACE)?;
+    host.func_wrap(
+        "emit-attribute-change",
+        |mut store: StoreContextMut<'_, HostState>, (change,): (AttributeChange,)| {
+            if let Some(fuel) = store.data().refuel {
+                store.set_fuel(fuel)?;
+            }
+            store.data().events.emit(change);
+            Ok(())
+        },
+    )?;
+    host.func_wrap(
+        "log",
+        |store: StoreContextMut<'_, HostState>, (level, message): (LogLevel, String)| {
+            let plugin = &*store.data().plugin;
+            match level {
+                LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+                LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+                LogLevel::Info => tracing::info!(plugin, "{message}"),
+                LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+                LogLevel::Error => tracing::error!(plugin, "{message}"),
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! A client's writes checked against the attribute metadata the plugin
+//! declared, before the plugin sees them.
+
+use super::bindings::{AttributeMeta, AttributeWrite, Permissions, ValType, Value};
+use super::devices::MetaMap;
+use crate::error::{ErrorCode, HubError};
+use serde_json::Value as Json;
+
+/// One entry of `service_data.attributes`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteRequest {
+    pub instance_id: u32,
+    pub attribute: String,
+    pub val: Json,
+}
+
+pub fn validate(writes: &[WriteRequest], meta: &MetaMap) -> Result<Vec<AttributeWrite>, HubError> {
+    if writes.is_empty() {
+        return Err(invalid("service_data.attributes is empty: nothing to set".into()));
+    }
+    writes.iter().map(|w| validate_one(w, meta)).collect()
+}
+
+fn validate_one(write: &WriteRequest, meta: &MetaMap) -> Result<AttributeWrite, HubError> {
+    let name = &write.attribute;
+    let Some(m) = meta.get(&(write.instance_id, name.clone())) else {
+        return Err(HubError::new(
+            ErrorCode::NotFound,
+            format!("instance {} has no attribute {name:?}", write.instance_id),
+        ));
+    };
+    if !m.permissions.contains(Permissions::WRITE) {
+        return Err(invalid(format!("{name} is read-only")));
+    }
+    Ok(AttributeWrite {
+        instance_id: write.instance_id,
+        attribute: name.clone(),
+        value: typed(name, &write.val, m)?,
+    })
+}
+
+fn typed(name: &str, val: &Json, m: &AttributeMeta) -> Result<Value, HubError> {
+    let value = match (m.val_type, val) {
+        (ValType::Int, Json::Number(n)) if n.is_i64() => Value::Int(n.as_i64().unwrap_or_default()),
+        (ValType::Float, Json::Number(n)) => Value::Float(n.as_f64().unwrap_or_default()),
+        (ValType::Bool, Json::Bool(b)) => Value::Boolean(*b),
+        (ValType::String, Json::String(s)) => Value::Text(s.clone()),
+        (ValType::Enum, Json::String(s)) if m.enum_values.contains(s) => Value::Text(s.clone()),
+        (ValType::Enum, _) => {
+            return Err(invalid(format!("{name} must be one of {}", m.enum_values.join(", "))));
+        }
+        (t, _) => return Err(invalid(format!("{name} must be {}, not {val}", type_name(t)))),
+    };
+    check_range(name, &value, m)?;
+    Ok(value)
+}
+
+fn check_range(name: &str, value: &Value, m: &AttributeMeta) -> Result<(), HubError> {
+    let n = match *value {
+        Value::Int(i) => i as f64,
+        Value::Float(f) => f,
+        _ => return Ok(()),
+    };
+    let below = m.min.is_some_and(|min| n < min);
+    let above = m.max.is_some_and(|max| n > max);
+    if below || above {
+        let bound = |b: Option<f64>| b.map_or("unbounded".to_string(), |b| b.to_string());
+        return Err(invalid(format!(
+            "{name} must be between {} and {}, not {n}",
+            bound(m.min),
+            bound(m.max)
+        )));
+    }
+    Ok(())
+}
+
+pub fn type_name(t: ValType) -> &'static str {
+    match t {
+        ValType::String => "string",
+        ValType::Int => "int",
+        ValType::Float => "float",
+        ValType::Bool => "bool",
+        ValType::Enum => "enum",
+    }
+}
+
+fn invalid(message: String) -> HubError {
+    HubError::new(ErrorCode::InvalidArgument, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn meta() -> MetaMap {
+        let m = |val_type, min, max, values: &[&str], permissions| AttributeMeta {
+            val_type,
+            min,
+            max,
+            enum_values: values.iter().map(|v| v.to_string()).collect(),
+            permissions,
+        };
+        let rw = Permissions::READ | Permissions::WRITE;
+        MetaMap::from([
+            ((0, "power".into()), m(ValType::Enum, None, None, &["on", "off"], rw)),
+            ((0, "brightness".into()), m(ValType::Int, Some(1.0), Some(100.0), &[], rw)),
+            ((0, "model".into()), m(ValType::String, None, None, &[], Permissions::READ)),
+        ])
+    }
+
+    fn write(instance_id: u32, attribute: &str, val: Json) -> Vec<WriteRequest> {
+        vec![WriteRequest { instance_id, attribute: attribute.into(), val }]
+    }
+
+    fn refused(w: Vec<WriteRequest>) -> HubError {
+        validate(&w, &meta()).unwrap_err()
+    }
+
+    #[test]
+    fn accepts_valid_writes_as_typed_values() {
+        let ok = validate(&write(0, "brightness", json!(55)), &meta()).unwrap();
+        assert_eq!(ok[0].value, Value::Int(55));
+        let ok = validate(&write(0, "power", json!("off")), &meta()).unwrap();
+        assert_eq!(ok[0].value, Value::Text("off".into()));
+    }
+
+    #[test]
+    fn refuses_out_of_range_wrong_type_unknown_and_read_only() {
+        let e = refused(write(0, "brightness", json!(101)));
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+        assert!(e.message.contains("between 1 and 100"), "{}", e.message);
+        assert_eq!(refused(write(0, "brightness", json!("55"))).code, ErrorCode::InvalidArgument);
+        assert_eq!(refused(write(0, "brightness", json!(5.5))).code, ErrorCode::InvalidArgument);
+        assert!(refused(write(0, "power", json!("dim"))).message.contains("one of on, off"));
+        assert!(refused(write(0, "model", json!("x"))).message.contains("read-only"));
+        assert_eq!(refused(write(0, "colour", json!(1))).code, ErrorCode::NotFound);
+        assert_eq!(refused(write(7, "power", json!("on"))).code, ErrorCode::NotFound);
+        assert_eq!(refused(vec![]).code, ErrorCode::InvalidArgument);
+    }
+}
