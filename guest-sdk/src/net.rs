@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 /// buffer without bound.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// How often [`udp_exchange`] looks for replies.
+const UDP_POLL: Duration = Duration::from_millis(5);
+
 /// Parses `ip:port`; host names are refused because plugins cannot resolve them.
 pub fn parse_addr(text: &str) -> Result<SocketAddr, PluginError> {
     text.trim()
@@ -143,19 +146,20 @@ pub fn udp_exchange(
     socket
         .send_to(payload, target)
         .map_err(|e| PluginError::from(e).context(format!("send to {target}")))?;
+    // wasip2 has no receive timeout on UDP sockets: poll without blocking.
+    socket.set_nonblocking(true)?;
     let end = Instant::now() + window;
     let mut replies = Vec::new();
     let mut buf = vec![0u8; 4096];
     loop {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(replies);
-        }
-        socket.set_read_timeout(Some(left))?;
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => replies.push((from, buf[..n].to_vec())),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Ok(replies);
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                let left = end.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(replies);
+                }
+                std::thread::sleep(left.min(UDP_POLL));
             }
             Err(e) => return Err(e.into()),
         }

@@ -3,6 +3,7 @@
 
 pub mod caps;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod plugins;
 pub mod ws;

@@ -1,1 +1,40 @@
-fn main() {}
+//! `cargo xtask demo [ARGS]`, `cargo xtask test [ARGS]`, `cargo xtask build-guests`.
+
+use anyhow::{Context, bail};
+use std::process::Command;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    match task.as_str() {
+        "build-guests" => {
+            let dir = xtask::build_guests()?;
+            println!("guest plugins built in {}", dir.display());
+            Ok(())
+        }
+        "demo" => {
+            let yeelight = xtask::guest("yeelight")?;
+            run(cargo(&["run", "-p", "hub", "--", "demo", "--plugin"]).arg(yeelight).args(rest))
+        }
+        "test" => {
+            xtask::build_guests()?;
+            run(cargo(&["test", "--workspace"]).args(rest))
+        }
+        _ => bail!("usage: cargo xtask <demo|test|build-guests> [ARGS]"),
+    }
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut command = xtask::cargo();
+    command.args(args);
+    command
+}
+
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let status = command.status().context("run cargo")?;
+    if !status.success() {
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    Ok(())
+}

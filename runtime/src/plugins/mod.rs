@@ -14,7 +14,7 @@ mod supervisor;
 mod validate;
 
 pub use bindings::{Attribute, Device, DeviceInfo, Permissions, UpdateInfo, ValType, Value};
-pub use engine::PluginEngine;
+pub use engine::{PluginEngine, hex};
 pub use events::{Event, EventBus};
 pub use plugin::Plugin;
 pub use supervisor::{State, Status};

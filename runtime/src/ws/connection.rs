@@ -1,0 +1,93 @@
+//! One client connection: frames in, each request handled on its own task,
+//! responses and events out through one writer.
+
+use super::protocol::{self, Request};
+use super::router::{self, Responder};
+use crate::error::{ErrorCode, HubError};
+use crate::plugins::Hub;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+/// Requests one connection may have in flight; more are answered `busy`.
+const MAX_IN_FLIGHT: usize = 256;
+/// Responses waiting for the writer before request tasks wait too.
+const OUTBOX: usize = 1024;
+
+pub async fn run<S>(ws: WebSocketStream<S>, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut sink, mut frames) = ws.split();
+    let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
+    let mut events = hub.events().subscribe();
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let close = loop {
+        tokio::select! {
+            frame = frames.next() => match frame {
+                Some(Ok(Message::Text(text))) => accept(text.as_str(), &hub, &outbox, &in_flight).await,
+                Some(Ok(Message::Binary(_))) => {
+                    let error = HubError::new(ErrorCode::InvalidFormat, "binary frames are not requests: send JSON text");
+                    let _ = outbox.send(protocol::failure(None, &error)).await;
+                }
+                Some(Ok(Message::Close(_))) | None => break None,
+                Some(Ok(_)) => {}
+                Some(Err(WsError::Capacity(e))) => break Some((CloseCode::Size, format!("frame too large: {e}"))),
+                Some(Err(e)) => {
+                    tracing::debug!("connection dropped: {e}");
+                    break None;
+                }
+            },
+            Some(frame) = outgoing.recv() => {
+                if sink.send(Message::text(frame)).await.is_err() {
+                    break None;
+                }
+            }
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let frame = event.rendered(protocol::event);
+                    if sink.send(Message::text(frame)).await.is_err() {
+                        break None;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    break Some((CloseCode::Policy, format!("too slow: fell {missed} events behind")));
+                }
+                Err(RecvError::Closed) => break Some((CloseCode::Away, "hub shutting down".into())),
+            },
+            _ = shutdown.changed() => break Some((CloseCode::Away, "hub shutting down".into())),
+        }
+    };
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame { code, reason: reason.into() };
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+}
+
+/// Parses a frame and starts its request, or answers at once when it is
+/// malformed or the connection has too many requests in flight.
+async fn accept(text: &str, hub: &Arc<Hub>, outbox: &mpsc::Sender<String>, in_flight: &Arc<Semaphore>) {
+    let request = match Request::parse(text) {
+        Ok(request) => request,
+        Err(rejected) => {
+            let _ = outbox.send(protocol::failure(rejected.id, &rejected.error)).await;
+            return;
+        }
+    };
+    let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+        let error = HubError::new(ErrorCode::Busy, format!("{MAX_IN_FLIGHT} requests already in flight on this connection"));
+        let _ = outbox.send(protocol::failure(Some(request.id), &error)).await;
+        return;
+    };
+    let (hub, out) = (hub.clone(), Responder::new(request.id, outbox.clone()));
+    tokio::spawn(async move {
+        router::dispatch(&hub, request, out).await;
+        drop(permit);
+    });
+}

@@ -1,0 +1,185 @@
+//! The seed's JSON frames: requests in, responses and events out.
+
+use crate::error::{ErrorCode, HubError};
+use crate::plugins::{Attribute, Device, DeviceInfo, Event, Permissions, UpdateInfo, ValType, Value, type_name};
+use serde_json::{Map, Value as Json, json};
+
+/// A request whose envelope is valid; what the service needs is checked by the service.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub id: i64,
+    pub domain: Option<String>,
+    pub service: String,
+    pub identity: Option<String>,
+    pub service_data: Map<String, Json>,
+}
+
+/// Why a frame is not a request, with the id to answer when it had a usable one.
+#[derive(Debug)]
+pub struct Rejected {
+    pub id: Option<i64>,
+    pub error: HubError,
+}
+
+impl Request {
+    pub fn parse(text: &str) -> Result<Request, Rejected> {
+        let value: Json = serde_json::from_str(text)
+            .map_err(|e| reject(None, format!("the frame is not valid JSON: {e}")))?;
+        let Json::Object(mut frame) = value else {
+            return Err(reject(None, "a request is a JSON object".into()));
+        };
+        let id = match frame.get("id") {
+            None | Some(Json::Null) => return Err(reject(None, "\"id\" is required".into())),
+            Some(id) => id.as_i64().ok_or_else(|| reject(None, format!("\"id\" must be an integer, not {id}")))?,
+        };
+        let text_field = |frame: &mut Map<String, Json>, name: &str| match frame.remove(name) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::String(s)) => Ok(Some(s)),
+            Some(other) => Err(reject(Some(id), format!("\"{name}\" must be a string, not {other}"))),
+        };
+        let service = text_field(&mut frame, "service")?
+            .ok_or_else(|| reject(Some(id), "\"service\" is required".into()))?;
+        let domain = text_field(&mut frame, "domain")?.filter(|d| !d.is_empty());
+        let identity = text_field(&mut frame, "identity")?;
+        let service_data = match frame.remove("service_data") {
+            None | Some(Json::Null) => Map::new(),
+            Some(Json::Object(data)) => data,
+            Some(other) => return Err(reject(Some(id), format!("\"service_data\" must be an object, not {other}"))),
+        };
+        Ok(Request { id, domain, service, identity, service_data })
+    }
+}
+
+fn reject(id: Option<i64>, message: String) -> Rejected {
+    Rejected { id, error: HubError::new(ErrorCode::InvalidFormat, message) }
+}
+
+pub fn success(id: i64, result: Json) -> String {
+    json!({"id": id, "type": "response", "success": true, "result": result}).to_string()
+}
+
+pub fn failure(id: Option<i64>, error: &HubError) -> String {
+    json!({
+        "id": id,
+        "type": "response",
+        "success": false,
+        "error": error.message,
+        "code": error.code.as_str(),
+    })
+    .to_string()
+}
+
+pub fn event(e: &Event) -> String {
+    json!({
+        "type": "attribute_change",
+        "domain": &*e.plugin,
+        "identity": e.change.identity,
+        "instance_id": e.change.instance_id,
+        "attr": {
+            "attribute": e.change.attribute,
+            "val": value(&e.change.value),
+            "val_type": type_name(e.val_type),
+        },
+    })
+    .to_string()
+}
+
+pub fn device_info(plugin: &str, info: &DeviceInfo) -> Json {
+    json!({
+        "name": info.name,
+        "identity": info.identity,
+        "model": info.model,
+        "manufacturer": info.manufacturer,
+        "plugin_id": plugin,
+    })
+}
+
+pub fn device(plugin: &str, device: &Device) -> Json {
+    let mut described = device_info(plugin, &device.info);
+    let instances: Vec<Json> = device
+        .instances
+        .iter()
+        .map(|i| json!({"type": i.kind, "instance_id": i.instance_id, "attrs": i.attrs.iter().map(attribute).collect::<Vec<_>>()}))
+        .collect();
+    described["instances"] = json!(instances);
+    described["ota_support"] = json!(device.ota_support);
+    json!({"identity": device.info.identity, "device": described})
+}
+
+fn attribute(a: &Attribute) -> Json {
+    let mut out = json!({
+        "attribute": a.name,
+        "val": value(&a.value),
+        "val_type": type_name(a.meta.val_type),
+        "permissions": permissions(a.meta.permissions),
+    });
+    let bound = |b: f64| match a.meta.val_type {
+        ValType::Int => json!(b as i64),
+        _ => json!(b),
+    };
+    if let Some(min) = a.meta.min {
+        out["min"] = bound(min);
+    }
+    if let Some(max) = a.meta.max {
+        out["max"] = bound(max);
+    }
+    if !a.meta.enum_values.is_empty() {
+        out["enum_values"] = json!(a.meta.enum_values);
+    }
+    out
+}
+
+fn permissions(p: Permissions) -> Vec<&'static str> {
+    [(Permissions::READ, "read"), (Permissions::WRITE, "write"), (Permissions::NOTIFY, "notify")]
+        .into_iter()
+        .filter(|(flag, _)| p.contains(*flag))
+        .map(|(_, name)| name)
+        .collect()
+}
+
+pub fn update(u: &UpdateInfo) -> Json {
+    json!({
+        "current_version": u.current_version,
+        "latest_firmware": u.latest_firmware.as_ref().map(|f| json!({"version": f.version, "url": f.url, "info": f.info})),
+        "update_available": u.update_available,
+    })
+}
+
+fn value(v: &Value) -> Json {
+    match v {
+        Value::Text(s) => json!(s),
+        Value::Int(i) => json!(i),
+        Value::Float(f) => json!(f),
+        Value::Boolean(b) => json!(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(text: &str) -> Rejected {
+        Request::parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn parses_a_seed_request() {
+        let r = Request::parse(r#"{"id":1,"domain":"yeelight","service":"get_attributes","identity":"0x1"}"#).unwrap();
+        assert_eq!((r.id, r.domain.as_deref(), r.service.as_str(), r.identity.as_deref()), (1, Some("yeelight"), "get_attributes", Some("0x1")));
+    }
+
+    #[test]
+    fn rejects_bad_envelopes_with_the_id_when_usable() {
+        assert!(rejected("{").error.message.contains("not valid JSON"));
+        assert!(rejected("[1]").error.message.contains("JSON object"));
+        assert!(rejected(r#"{"service":"discover"}"#).error.message.contains("\"id\" is required"));
+        assert!(rejected(r#"{"id":"7","service":"discover"}"#).error.message.contains("integer"));
+        assert!(rejected(r#"{"id":1.5,"service":"discover"}"#).error.message.contains("integer"));
+        let no_service = rejected(r#"{"id":9}"#);
+        assert_eq!(no_service.id, Some(9));
+        assert_eq!(rejected(r#"{"id":9,"service":3}"#).id, Some(9));
+        assert_eq!(rejected(r#"{"id":9,"service":"x","service_data":[]}"#).error.code, ErrorCode::InvalidFormat);
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(rejected(&deep).error.code, ErrorCode::InvalidFormat);
+    }
+}

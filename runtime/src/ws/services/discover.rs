@@ -1,0 +1,39 @@
+//! `discover`: every plugin (or the one named by `domain`) searches at once;
+//! each device found is one message, then one message closes the stream.
+
+use crate::error::HubError;
+use crate::plugins::Hub;
+use crate::ws::protocol::{self, Request};
+use crate::ws::router::Responder;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde_json::json;
+
+pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
+    let plugins = match request.domain.as_deref() {
+        Some(id) => match hub.plugin(id) {
+            Ok(plugin) => vec![plugin],
+            Err(e) => return out.send(Err(e)).await,
+        },
+        None => hub.plugins().collect(),
+    };
+    let mut searches: FuturesUnordered<_> = plugins
+        .into_iter()
+        .map(|plugin| async move { (plugin, plugin.discover().await) })
+        .collect();
+    let (mut count, mut errors) = (0, Vec::new());
+    while let Some((plugin, found)) = searches.next().await {
+        match found {
+            Ok(devices) => {
+                for info in &devices {
+                    out.send(Ok(json!({"device": protocol::device_info(&plugin.id, info)}))).await;
+                }
+                count += devices.len();
+            }
+            Err(HubError { code, message }) => {
+                errors.push(json!({"plugin_id": &*plugin.id, "code": code.as_str(), "error": message}));
+            }
+        }
+    }
+    out.send(Ok(json!({"done": true, "count": count, "errors": errors}))).await;
+}
