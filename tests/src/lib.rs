@@ -1,1 +1,188 @@
+//! The harness the end-to-end tests share: a hub on loopback with the real
+//! Yeelight plugin, the test-only misbehaving plugin and simulated bulbs,
+//! and a WebSocket client that speaks the seed protocol.
 
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use hub::caps::Limits;
+use hub::config::PluginSpec;
+use hub::plugins::Hub;
+use hub::ws::{Server, ServerSettings};
+use hub_sim::yeelight::{SimConfig, YeelightSim};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const TOKEN: &str = "test-token-0123456789";
+/// Long enough for a loaded CI machine, short enough to keep tests quick.
+const WAIT: Duration = Duration::from_secs(20);
+
+pub struct HubOptions {
+    pub bulbs: usize,
+    pub call_deadline: Duration,
+    /// Addresses the misbehaving plugin tries to reach (`tcp@ADDR`, `udp@ADDR`).
+    pub targets: Vec<String>,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions {
+            bulbs: 2,
+            call_deadline: Duration::from_secs(3),
+            targets: Vec::new(),
+        }
+    }
+}
+
+/// A running hub; dropping it stops the server.
+pub struct TestHub {
+    pub addr: SocketAddr,
+    pub sim: YeelightSim,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TestHub {
+    pub async fn start(options: HubOptions) -> anyhow::Result<Self> {
+        let loopback = [127, 0, 0, 1].into();
+        let sim = YeelightSim::start(SimConfig { bind: loopback, count: options.bulbs, control_port: 0, discovery_port: 0 }).await?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let limits = Limits { call_deadline: options.call_deadline, discover_window: Duration::from_millis(500), ..Limits::default() };
+        let spec = |id: &str, config: Vec<(&str, String)>| -> anyhow::Result<PluginSpec> {
+            Ok(PluginSpec {
+                id: id.into(),
+                component: xtask::guest(id)?,
+                allow: vec![ipnet::IpNet::from(loopback)],
+                config: config.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                limits: limits.clone(),
+            })
+        };
+        let specs = [
+            spec("yeelight", vec![("discovery", sim.discovery_addr().to_string())])?,
+            spec("misbehaving", vec![("targets", options.targets.join(","))])?,
+        ];
+        let data_dir = xtask::root().join("target/test-hub");
+        let hub = tokio::task::block_in_place(|| Hub::load(&specs, &data_dir, &[addr]))?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = Server::new(listener, Arc::new(hub), ServerSettings { token: TOKEN.into() });
+        tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Ok(TestHub { addr, sim, _stop: stop })
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws?token={TOKEN}", self.addr)
+    }
+
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        Client::connect(&self.url()).await
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: i64,
+    /// Frames read while waiting for another one.
+    backlog: VecDeque<Value>,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.context("connect")?;
+        Ok(Client { ws, next_id: 1, backlog: VecDeque::new() })
+    }
+
+    pub async fn send_text(&mut self, text: &str) -> anyhow::Result<()> {
+        self.ws.send(Message::text(text)).await.context("send")
+    }
+
+    pub async fn send_message(&mut self, message: Message) -> anyhow::Result<()> {
+        self.ws.send(message).await.context("send")
+    }
+
+    /// The next frame from the hub, whatever it is.
+    pub async fn next_message(&mut self) -> anyhow::Result<Message> {
+        match tokio::time::timeout(WAIT, self.ws.next()).await {
+            Err(_) => bail!("no frame within {WAIT:?}"),
+            Ok(None) => bail!("connection closed"),
+            Ok(Some(frame)) => frame.context("read"),
+        }
+    }
+
+    async fn next_json(&mut self) -> anyhow::Result<Value> {
+        loop {
+            match self.next_message().await? {
+                Message::Text(text) => return serde_json::from_str(&text).context("frame is not JSON"),
+                Message::Close(frame) => bail!("connection closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The first frame matching `wanted`, keeping the others for later.
+    pub async fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+        if let Some(i) = self.backlog.iter().position(&wanted) {
+            return Ok(self.backlog.remove(i).unwrap_or_default());
+        }
+        loop {
+            let frame = self.next_json().await?;
+            if wanted(&frame) {
+                return Ok(frame);
+            }
+            self.backlog.push_back(frame);
+        }
+    }
+
+    pub async fn response(&mut self, id: i64) -> anyhow::Result<Value> {
+        self.wait_for(|f| f["id"] == json!(id) && f["type"] == "response").await
+    }
+
+    /// Sends `request` with a fresh id unless it has one, and waits for its response.
+    pub async fn request(&mut self, mut request: Value) -> anyhow::Result<Value> {
+        if request.get("id").is_none() {
+            request["id"] = json!(self.fresh_id());
+        }
+        let id = request["id"].as_i64().context("request id")?;
+        self.send_text(&request.to_string()).await?;
+        self.response(id).await
+    }
+
+    pub fn fresh_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub async fn call(&mut self, domain: &str, service: &str, identity: &str, data: Value) -> anyhow::Result<Value> {
+        self.request(json!({"domain": domain, "service": service, "identity": identity, "service_data": data})).await
+    }
+
+    /// Runs discover for `domain` (all plugins when `None`): the devices, then the closing message.
+    pub async fn discover(&mut self, domain: Option<&str>) -> anyhow::Result<(Vec<Value>, Value)> {
+        let id = self.fresh_id();
+        let mut request = json!({"id": id, "service": "discover"});
+        if let Some(domain) = domain {
+            request["domain"] = json!(domain);
+        }
+        self.send_text(&request.to_string()).await?;
+        let mut devices = Vec::new();
+        loop {
+            let frame = self.response(id).await?;
+            if frame["result"]["done"] == json!(true) || frame["success"] == json!(false) {
+                return Ok((devices, frame));
+            }
+            devices.push(frame["result"]["device"].clone());
+        }
+    }
+
+    pub async fn event(&mut self, identity: &str, attribute: &str) -> anyhow::Result<Value> {
+        self.wait_for(|f| f["type"] == "attribute_change" && f["identity"] == identity && f["attr"]["attribute"] == attribute)
+            .await
+    }
+}

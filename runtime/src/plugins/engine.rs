@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
@@ -67,7 +67,11 @@ impl PluginEngine {
             .precompile_component(bytes)
             .map_err(anyhow::Error::from)
             .context("compile the component")?;
-        let partial = path.with_extension("partial");
+        // Unique per writer: concurrent loads of one component must not
+        // rename each other's half-written files.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let partial = path.with_extension(format!("{}-{n}.partial", std::process::id()));
         std::fs::write(&partial, &compiled)
             .and_then(|()| std::fs::rename(&partial, &path))
             .with_context(|| format!("write the compile cache {}", path.display()))?;

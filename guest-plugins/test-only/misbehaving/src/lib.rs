@@ -1,49 +1,55 @@
 //! TEST ONLY. Each discovered device names a misbehaviour that its
 //! `get_attributes` commits, so that tests can prove the hub contains it:
 //!
-//! - `well`: answers normally (a counter attribute, writable);
+//! - `well`: answers normally (a writable counter);
 //! - `trap`: panics, which traps the instance;
 //! - `spin`: loops forever;
 //! - `sleep`: sleeps for a minute;
-//! - `tcp` / `udp`: connects or sends a datagram to the config's `target`
-//!   and reports what the network said.
+//! - `tcp@ADDR` / `udp@ADDR`: connects, or sends a datagram, to ADDR, one
+//!   device per address in the config's comma-separated `targets`.
 
 use hub_guest_sdk::*;
 use std::io::Write;
-use std::net::{TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
 struct Misbehaving {
-    target: String,
+    targets: Vec<String>,
     calls: i64,
 }
 
-const BEHAVIOURS: [&str; 6] = ["well", "trap", "spin", "sleep", "tcp", "udp"];
-
 impl Plugin for Misbehaving {
     fn init(config: Config) -> Result<Self, PluginError> {
+        let targets = config.get("targets").unwrap_or_default();
         Ok(Misbehaving {
-            target: config.get("target").unwrap_or("127.0.0.1:9").to_string(),
+            targets: targets.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect(),
             calls: 0,
         })
     }
 
     fn discover(&mut self, _timeout: Duration) -> Result<Vec<DeviceInfo>, PluginError> {
-        Ok(BEHAVIOURS
+        let fixed = ["well", "trap", "spin", "sleep"].map(|b| (b.to_string(), String::new()));
+        let reaching = self
+            .targets
             .iter()
-            .map(|b| DeviceInfo {
-                identity: b.to_string(),
-                name: format!("misbehaving {b}"),
+            .flat_map(|t| [(format!("tcp@{t}"), t.clone()), (format!("udp@{t}"), t.clone())]);
+        Ok(fixed
+            .into_iter()
+            .chain(reaching)
+            .map(|(identity, address)| DeviceInfo {
+                name: format!("misbehaving {identity}"),
+                identity,
                 model: "test".into(),
                 manufacturer: "hub tests".into(),
-                address: self.target.clone(),
+                address,
             })
             .collect())
     }
 
     fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {
         self.calls += 1;
-        match device.identity.as_str() {
+        let behaviour = device.identity.split('@').next().unwrap_or_default();
+        match behaviour {
             "trap" => panic!("deliberate panic"),
             "spin" => spin(),
             "sleep" => std::thread::sleep(Duration::from_secs(60)),
@@ -52,7 +58,7 @@ impl Plugin for Misbehaving {
                 stream.write_all(b"hello\r\n")?;
             }
             "udp" => {
-                let socket = UdpSocket::bind("0.0.0.0:0")?;
+                let socket = UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))?;
                 socket.send_to(b"hello", net::parse_addr(&device.address)?)?;
             }
             _ => {}
