@@ -1,8 +1,6 @@
 //! Builders for the values a plugin reports.
 
-use crate::{
-    Attribute, AttributeMeta, Device, DeviceInfo, Instance, Permissions, ValType, Value,
-};
+use crate::{Attribute, AttributeMeta, Device, DeviceInfo, Instance, Permissions, ValType, Value};
 
 /// A readable attribute whose type follows from `value`; narrow it with
 /// [`Attribute::range`] or [`Attribute::one_of`], open it with

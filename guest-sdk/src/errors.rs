@@ -25,9 +25,10 @@ impl From<io::Error> for PluginError {
             PermissionDenied => {
                 PluginError::Unreachable(format!("refused by the hub's network grant ({e})"))
             }
-            ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected
-            | BrokenPipe | UnexpectedEof | HostUnreachable | NetworkUnreachable
-            | AddrNotAvailable => PluginError::Unreachable(e.to_string()),
+            ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected | BrokenPipe
+            | UnexpectedEof | HostUnreachable | NetworkUnreachable | AddrNotAvailable => {
+                PluginError::Unreachable(e.to_string())
+            }
             InvalidInput | InvalidData => PluginError::InvalidArgument(e.to_string()),
             _ => PluginError::Internal(e.to_string()),
         }

@@ -53,6 +53,6 @@ pub use bindings::hub::device::types::{
     Instance, Permissions, PluginError, UpdateInfo, ValType, Value,
 };
 pub use config::Config;
-pub use plugin::{Plugin, emit};
 #[doc(hidden)]
 pub use plugin::__export;
+pub use plugin::{Plugin, emit};

@@ -126,8 +126,14 @@ impl LineConn {
         }
     }
 
+    /// On an open connection any failure but a timeout means the device is
+    /// gone (wasip2 reports a reset as a bare I/O error).
     fn io_error(&self, e: std::io::Error, doing: &str) -> PluginError {
-        PluginError::from(e).context(format!("{doing} {}", self.peer))
+        let error = match PluginError::from(e) {
+            PluginError::Internal(m) => PluginError::Unreachable(m),
+            other => other,
+        };
+        error.context(format!("{doing} {}", self.peer))
     }
 }
 

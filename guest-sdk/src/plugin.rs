@@ -1,5 +1,7 @@
 use crate::bindings::hub::device::host;
-use crate::{AttributeChange, AttributeWrite, Config, Device, DeviceInfo, PluginError, UpdateInfo, Value};
+use crate::{
+    Attribute, AttributeChange, AttributeWrite, Config, Device, DeviceInfo, PluginError, UpdateInfo,
+};
 use std::time::Duration;
 
 /// A device driver. The hub creates instances of the plugin as it needs
@@ -23,29 +25,35 @@ pub trait Plugin: Sized + 'static {
 
     fn check_update(&mut self, device: &DeviceInfo) -> Result<UpdateInfo, PluginError> {
         let _ = device;
-        Err(PluginError::Unsupported("this plugin does not check for firmware updates".into()))
+        Err(PluginError::Unsupported(
+            "this plugin does not check for firmware updates".into(),
+        ))
     }
 
     fn ota(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
         let _ = device;
-        Err(PluginError::Unsupported("this plugin does not update firmware".into()))
+        Err(PluginError::Unsupported(
+            "this plugin does not update firmware".into(),
+        ))
     }
 
     /// Blocks while the device pushes changes, calling [`emit`] for each;
     /// returns when the connection is lost.
     fn watch(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
         let _ = device;
-        Err(PluginError::Unsupported("this plugin does not push changes".into()))
+        Err(PluginError::Unsupported(
+            "this plugin does not push changes".into(),
+        ))
     }
 }
 
-/// Tells the hub that an attribute changed; it reaches every subscribed client.
-pub fn emit(identity: &str, instance_id: u32, attribute: &str, value: impl Into<Value>) {
+/// Tells the hub that an attribute changed; it reaches every connected
+/// client. Build `attribute` as for get_attributes, so its type matches.
+pub fn emit(identity: &str, instance_id: u32, attribute: Attribute) {
     host::emit_attribute_change(&AttributeChange {
         identity: identity.to_string(),
         instance_id,
-        attribute: attribute.to_string(),
-        value: value.into(),
+        attribute,
     });
 }
 
@@ -84,7 +92,9 @@ macro_rules! export_plugin {
     ($plugin:ty) => {
         const _: () = {
             use $crate::bindings::exports::hub::device::driver::Guest;
-            use $crate::{__export, AttributeWrite, Device, DeviceInfo, Plugin, PluginError, UpdateInfo};
+            use $crate::{
+                __export, AttributeWrite, Device, DeviceInfo, Plugin, PluginError, UpdateInfo,
+            };
 
             struct Export;
 
@@ -114,7 +124,7 @@ macro_rules! export_plugin {
                 fn watch(device: DeviceInfo) -> Result<(), PluginError> {
                     __export::with(|p: &mut $plugin| p.watch(&device))
                 }
-            }
+    }
 
             $crate::bindings::export!(Export with_types_in $crate::bindings);
         };

@@ -53,8 +53,10 @@ fn default_data_dir() -> PathBuf {
 
 impl HubConfig {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-        let mut config: HubConfig = toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        let mut config: HubConfig =
+            toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for plugin in &mut config.plugins {
             plugin.component = base.join(&plugin.component);
@@ -72,7 +74,9 @@ impl HubConfig {
             let id = &plugin.id;
             let well_formed = !id.is_empty()
                 && id.len() <= 64
-                && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
             if !well_formed {
                 bail!("plugin id {id:?}: use 1-64 characters of a-z, 0-9, - and _");
             }

@@ -21,8 +21,16 @@ pub struct DemoOptions {
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let loopback = IpAddr::from([127, 0, 0, 1]);
-    let sim = YeelightSim::start(SimConfig { bind: loopback, count: options.bulbs, control_port: 0, discovery_port: 0 }).await?;
-    let listener = TcpListener::bind(options.listen).await.with_context(|| format!("listen on {}", options.listen))?;
+    let sim = YeelightSim::start(SimConfig {
+        bind: loopback,
+        count: options.bulbs,
+        control_port: 0,
+        discovery_port: 0,
+    })
+    .await?;
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
     let plugin = PluginSpec {
         id: "yeelight".into(),
@@ -32,10 +40,16 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         limits: Default::default(),
     };
     let hub = Hub::load(&[plugin], &options.data_dir, &[addr]).with_context(|| {
-        format!("load the Yeelight plugin from {} (build it with `cargo xtask build-guests`)", options.plugin.display())
+        format!(
+            "load the Yeelight plugin from {} (build it with `cargo xtask build-guests`)",
+            options.plugin.display()
+        )
     })?;
     let token = options.token.unwrap_or_else(random_token);
-    println!("Simulated Yeelight bulbs (discovery at udp://{}):", sim.discovery_addr());
+    println!(
+        "Simulated Yeelight bulbs (discovery at udp://{}):",
+        sim.discovery_addr()
+    );
     for bulb in sim.bulbs() {
         println!("  {}  {}", bulb.id(), bulb.control_addr());
     }

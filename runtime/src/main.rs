@@ -32,7 +32,10 @@ enum Command {
         /// Default: a random token, printed at start.
         #[arg(long)]
         token: Option<String>,
-        #[arg(long, default_value = "target/guests/wasm32-wasip2/release/yeelight.wasm")]
+        #[arg(
+            long,
+            default_value = "target/guests/wasm32-wasip2/release/yeelight.wasm"
+        )]
         plugin: PathBuf,
         #[arg(long, default_value_t = 3)]
         bulbs: usize,
@@ -63,16 +66,42 @@ enum Sim {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve { config } => serve(HubConfig::from_file(&config)?).await,
-        Command::Demo { listen, token, plugin, bulbs, data_dir } => {
-            demo::run(DemoOptions { listen, token, plugin, bulbs, data_dir }).await
+        Command::Demo {
+            listen,
+            token,
+            plugin,
+            bulbs,
+            data_dir,
+        } => {
+            demo::run(DemoOptions {
+                listen,
+                token,
+                plugin,
+                bulbs,
+                data_dir,
+            })
+            .await
         }
-        Command::Sim(Sim::Yeelight { count, bind, port, discovery_port }) => {
-            let sim = YeelightSim::start(SimConfig { bind, count, control_port: port, discovery_port }).await?;
+        Command::Sim(Sim::Yeelight {
+            count,
+            bind,
+            port,
+            discovery_port,
+        }) => {
+            let sim = YeelightSim::start(SimConfig {
+                bind,
+                count,
+                control_port: port,
+                discovery_port,
+            })
+            .await?;
             println!("discovery udp://{}", sim.discovery_addr());
             for bulb in sim.bulbs() {
                 println!("{} {}", bulb.id(), bulb.control_addr());
@@ -84,10 +113,20 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: HubConfig) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listen on {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let hub = Hub::load(&config.plugins, &config.data_dir, &[addr])?;
     tracing::info!(%addr, "serving ws://{addr}/ws");
-    Server::new(listener, Arc::new(hub), ServerSettings { token: config.token }).run(demo::shutdown_signal()).await;
+    Server::new(
+        listener,
+        Arc::new(hub),
+        ServerSettings {
+            token: config.token,
+        },
+    )
+    .run(demo::shutdown_signal())
+    .await;
     Ok(())
 }

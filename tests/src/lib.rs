@@ -26,7 +26,8 @@ const WAIT: Duration = Duration::from_secs(20);
 pub struct HubOptions {
     pub bulbs: usize,
     pub call_deadline: Duration,
-    /// Addresses the misbehaving plugin tries to reach (`tcp@ADDR`, `udp@ADDR`).
+    /// Addresses the misbehaving plugin tries to reach (`tcp@ADDR`, `udp@ADDR`);
+    /// `HUB` stands for the hub's own listening address.
     pub targets: Vec<String>,
 }
 
@@ -50,31 +51,63 @@ pub struct TestHub {
 impl TestHub {
     pub async fn start(options: HubOptions) -> anyhow::Result<Self> {
         let loopback = [127, 0, 0, 1].into();
-        let sim = YeelightSim::start(SimConfig { bind: loopback, count: options.bulbs, control_port: 0, discovery_port: 0 }).await?;
+        let sim = YeelightSim::start(SimConfig {
+            bind: loopback,
+            count: options.bulbs,
+            control_port: 0,
+            discovery_port: 0,
+        })
+        .await?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let limits = Limits { call_deadline: options.call_deadline, discover_window: Duration::from_millis(500), ..Limits::default() };
+        let limits = Limits {
+            call_deadline: options.call_deadline,
+            discover_window: Duration::from_millis(500),
+            ..Limits::default()
+        };
         let spec = |id: &str, config: Vec<(&str, String)>| -> anyhow::Result<PluginSpec> {
             Ok(PluginSpec {
                 id: id.into(),
                 component: xtask::guest(id)?,
                 allow: vec![ipnet::IpNet::from(loopback)],
-                config: config.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                config: config
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
                 limits: limits.clone(),
             })
         };
         let specs = [
-            spec("yeelight", vec![("discovery", sim.discovery_addr().to_string())])?,
-            spec("misbehaving", vec![("targets", options.targets.join(","))])?,
+            spec(
+                "yeelight",
+                vec![("discovery", sim.discovery_addr().to_string())],
+            )?,
+            spec(
+                "misbehaving",
+                vec![(
+                    "targets",
+                    options.targets.join(",").replace("HUB", &addr.to_string()),
+                )],
+            )?,
         ];
         let data_dir = xtask::root().join("target/test-hub");
         let hub = tokio::task::block_in_place(|| Hub::load(&specs, &data_dir, &[addr]))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::new(listener, Arc::new(hub), ServerSettings { token: TOKEN.into() });
+        let server = Server::new(
+            listener,
+            Arc::new(hub),
+            ServerSettings {
+                token: TOKEN.into(),
+            },
+        );
         tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
-        Ok(TestHub { addr, sim, _stop: stop })
+        Ok(TestHub {
+            addr,
+            sim,
+            _stop: stop,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -95,8 +128,14 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.context("connect")?;
-        Ok(Client { ws, next_id: 1, backlog: VecDeque::new() })
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .context("connect")?;
+        Ok(Client {
+            ws,
+            next_id: 1,
+            backlog: VecDeque::new(),
+        })
     }
 
     pub async fn send_text(&mut self, text: &str) -> anyhow::Result<()> {
@@ -119,7 +158,9 @@ impl Client {
     async fn next_json(&mut self) -> anyhow::Result<Value> {
         loop {
             match self.next_message().await? {
-                Message::Text(text) => return serde_json::from_str(&text).context("frame is not JSON"),
+                Message::Text(text) => {
+                    return serde_json::from_str(&text).context("frame is not JSON");
+                }
                 Message::Close(frame) => bail!("connection closed: {frame:?}"),
                 _ => continue,
             }
@@ -141,7 +182,8 @@ impl Client {
     }
 
     pub async fn response(&mut self, id: i64) -> anyhow::Result<Value> {
-        self.wait_for(|f| f["id"] == json!(id) && f["type"] == "response").await
+        self.wait_for(|f| f["id"] == json!(id) && f["type"] == "response")
+            .await
     }
 
     /// Sends `request` with a fresh id unless it has one, and waits for its response.
@@ -159,7 +201,13 @@ impl Client {
         self.next_id
     }
 
-    pub async fn call(&mut self, domain: &str, service: &str, identity: &str, data: Value) -> anyhow::Result<Value> {
+    pub async fn call(
+        &mut self,
+        domain: &str,
+        service: &str,
+        identity: &str,
+        data: Value,
+    ) -> anyhow::Result<Value> {
         self.request(json!({"domain": domain, "service": service, "identity": identity, "service_data": data})).await
     }
 
@@ -182,7 +230,11 @@ impl Client {
     }
 
     pub async fn event(&mut self, identity: &str, attribute: &str) -> anyhow::Result<Value> {
-        self.wait_for(|f| f["type"] == "attribute_change" && f["identity"] == identity && f["attr"]["attribute"] == attribute)
-            .await
+        self.wait_for(|f| {
+            f["type"] == "attribute_change"
+                && f["identity"] == identity
+                && f["attr"]["attribute"] == attribute
+        })
+        .await
     }
 }

@@ -7,10 +7,17 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discover_streams_every_bulb_then_a_closing_message() -> anyhow::Result<()> {
-    let hub = TestHub::start(HubOptions { bulbs: 3, ..Default::default() }).await?;
+    let hub = TestHub::start(HubOptions {
+        bulbs: 3,
+        ..Default::default()
+    })
+    .await?;
     let mut client = hub.client().await?;
     let (devices, done) = client.discover(Some("yeelight")).await?;
-    let mut found: Vec<_> = devices.iter().map(|d| d["identity"].as_str().unwrap_or_default().to_string()).collect();
+    let mut found: Vec<_> = devices
+        .iter()
+        .map(|d| d["identity"].as_str().unwrap_or_default().to_string())
+        .collect();
     found.sort();
     let expected: Vec<_> = hub.sim.bulbs().iter().map(|b| b.id().to_string()).collect();
     assert_eq!(found, expected);
@@ -31,7 +38,10 @@ async fn discover_without_domain_asks_every_plugin() -> anyhow::Result<()> {
     let hub = TestHub::start(HubOptions::default()).await?;
     let mut client = hub.client().await?;
     let (devices, done) = client.discover(None).await?;
-    let plugins: std::collections::BTreeSet<_> = devices.iter().map(|d| d["plugin_id"].as_str().unwrap_or_default()).collect();
+    let plugins: std::collections::BTreeSet<_> = devices
+        .iter()
+        .map(|d| d["plugin_id"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(plugins, ["misbehaving", "yeelight"].into());
     assert_eq!(done["result"]["count"], devices.len());
     Ok(())
@@ -44,48 +54,91 @@ async fn get_set_event_check_update_and_ota() -> anyhow::Result<()> {
     let mut client = hub.client().await?;
     client.discover(Some("yeelight")).await?;
 
-    let got = client.call("yeelight", "get_attributes", bulb.id(), json!({})).await?;
+    let got = client
+        .call("yeelight", "get_attributes", bulb.id(), json!({}))
+        .await?;
     assert_eq!(got["success"], true, "{got}");
     assert_eq!(got["result"]["identity"], bulb.id());
     let instance = &got["result"]["device"]["instances"][0];
     assert_eq!(instance["type"], "light_bulb");
     assert_eq!(instance["instance_id"], 0);
     let attrs = instance["attrs"].as_array().expect("attrs");
-    let attr = |name: &str| attrs.iter().find(|a| a["attribute"] == name).cloned().unwrap_or_default();
+    let attr = |name: &str| {
+        attrs
+            .iter()
+            .find(|a| a["attribute"] == name)
+            .cloned()
+            .unwrap_or_default()
+    };
     assert_eq!(attr("power")["val"], "on");
     assert_eq!(attr("power")["val_type"], "enum");
     assert_eq!(attr("brightness")["val"], 80);
     assert_eq!(attr("brightness")["val_type"], "int");
-    assert_eq!((attr("brightness")["min"].clone(), attr("brightness")["max"].clone()), (json!(1), json!(100)));
+    assert_eq!(
+        (
+            attr("brightness")["min"].clone(),
+            attr("brightness")["max"].clone()
+        ),
+        (json!(1), json!(100))
+    );
     assert_eq!(attr("color_temp")["val"], 4000);
     assert_eq!(got["result"]["device"]["ota_support"], false);
 
     let set = client
-        .call("yeelight", "set_attributes", bulb.id(), json!({"attributes": [
-            {"instance_id": 0, "attribute": "brightness", "val": 42},
-            {"instance_id": 0, "attribute": "power", "val": "off"},
-        ]}))
+        .call(
+            "yeelight",
+            "set_attributes",
+            bulb.id(),
+            json!({"attributes": [
+                {"instance_id": 0, "attribute": "brightness", "val": 42},
+                {"instance_id": 0, "attribute": "power", "val": "off"},
+            ]}),
+        )
         .await?;
     assert_eq!(set["success"], true, "{set}");
     assert_eq!(bulb.prop("bright"), "42");
     assert_eq!(bulb.prop("power"), "off");
     let event = client.event(bulb.id(), "brightness").await?;
-    assert_eq!(event, json!({
-        "type": "attribute_change", "domain": "yeelight", "identity": bulb.id(), "instance_id": 0,
-        "attr": {"attribute": "brightness", "val": 42, "val_type": "int"},
-    }));
+    assert_eq!(
+        event,
+        json!({
+            "type": "attribute_change", "domain": "yeelight", "identity": bulb.id(), "instance_id": 0,
+            "attr": {"attribute": "brightness", "val": 42, "val_type": "int"},
+        })
+    );
     let power = client.event(bulb.id(), "power").await?;
-    assert_eq!(power["attr"], json!({"attribute": "power", "val": "off", "val_type": "enum"}));
+    assert_eq!(
+        power["attr"],
+        json!({"attribute": "power", "val": "off", "val_type": "enum"})
+    );
 
-    let got = client.call("yeelight", "get_attributes", bulb.id(), json!({})).await?;
-    let attrs = got["result"]["device"]["instances"][0]["attrs"].as_array().cloned().unwrap_or_default();
-    assert!(attrs.iter().any(|a| a["attribute"] == "brightness" && a["val"] == 42), "{got}");
+    let got = client
+        .call("yeelight", "get_attributes", bulb.id(), json!({}))
+        .await?;
+    let attrs = got["result"]["device"]["instances"][0]["attrs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        attrs
+            .iter()
+            .any(|a| a["attribute"] == "brightness" && a["val"] == 42),
+        "{got}"
+    );
 
-    let update = client.call("yeelight", "check_update", bulb.id(), json!({})).await?;
-    assert_eq!(update["result"], json!({"current_version": "26", "latest_firmware": null, "update_available": false}));
+    let update = client
+        .call("yeelight", "check_update", bulb.id(), json!({}))
+        .await?;
+    assert_eq!(
+        update["result"],
+        json!({"current_version": "26", "latest_firmware": null, "update_available": false})
+    );
 
     let ota = client.call("yeelight", "ota", bulb.id(), json!({})).await?;
-    assert_eq!((ota["success"].clone(), ota["code"].clone()), (json!(false), json!("unsupported")));
+    assert_eq!(
+        (ota["success"].clone(), ota["code"].clone()),
+        (json!(false), json!("unsupported"))
+    );
     Ok(())
 }
 
@@ -100,8 +153,14 @@ async fn a_change_made_outside_the_hub_is_pushed_without_polling() -> anyhow::Re
     // changes and notifies its connections; the hub is not asked.
     let mut changed = false;
     for _ in 0..50 {
-        bulb.execute("set_ct_abx", &[json!(2700), json!("sudden")]).map_err(anyhow::Error::msg)?;
-        if let Ok(Ok(event)) = tokio::time::timeout(std::time::Duration::from_millis(200), client.event(bulb.id(), "color_temp")).await {
+        bulb.execute("set_ct_abx", &[json!(2700), json!("sudden")])
+            .map_err(anyhow::Error::msg)?;
+        if let Ok(Ok(event)) = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            client.event(bulb.id(), "color_temp"),
+        )
+        .await
+        {
             assert_eq!(event["attr"]["val"], 2700);
             changed = true;
             break;
@@ -109,7 +168,10 @@ async fn a_change_made_outside_the_hub_is_pushed_without_polling() -> anyhow::Re
     }
     assert!(changed, "no attribute_change for a change made at the bulb");
     let seen_by_other = other.event(bulb.id(), "color_temp").await?;
-    assert_eq!(seen_by_other["attr"]["val"], 2700, "every connection receives events");
+    assert_eq!(
+        seen_by_other["attr"]["val"], 2700,
+        "every connection receives events"
+    );
     Ok(())
 }
 
@@ -118,9 +180,18 @@ async fn plugin_list_shows_health_devices_and_grant() -> anyhow::Result<()> {
     let hub = TestHub::start(HubOptions::default()).await?;
     let mut client = hub.client().await?;
     client.discover(Some("yeelight")).await?;
-    let list = client.request(json!({"domain": "plugin", "service": "list"})).await?;
-    let plugins = list["result"]["plugins"].as_array().cloned().unwrap_or_default();
-    let yeelight = plugins.iter().find(|p| p["id"] == "yeelight").cloned().unwrap_or_default();
+    let list = client
+        .request(json!({"domain": "plugin", "service": "list"}))
+        .await?;
+    let plugins = list["result"]["plugins"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let yeelight = plugins
+        .iter()
+        .find(|p| p["id"] == "yeelight")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(yeelight["status"]["state"], "running");
     assert_eq!(yeelight["devices"], 2);
     assert_eq!(yeelight["allow"], json!(["127.0.0.1/32"]));

@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
 pub fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// The cargo that runs us (or the one on PATH), in the project's root.
@@ -22,7 +24,11 @@ pub fn cargo() -> Command {
 
 /// Adds the wasm target to the project's toolchain unless it is there.
 pub fn ensure_wasm_target() -> anyhow::Result<()> {
-    let sysroot = Command::new("rustc").current_dir(root()).args(["--print", "sysroot"]).output().context("run rustc")?;
+    let sysroot = Command::new("rustc")
+        .current_dir(root())
+        .args(["--print", "sysroot"])
+        .output()
+        .context("run rustc")?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot.join("lib/rustlib").join(WASM_TARGET).exists() {
         return Ok(());
@@ -43,7 +49,13 @@ pub fn build_guests() -> anyhow::Result<PathBuf> {
     ensure_wasm_target()?;
     let target_dir = root().join("target/guests");
     let status = cargo()
-        .args(["build", "--release", "--target", WASM_TARGET, "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            WASM_TARGET,
+            "--manifest-path",
+        ])
         .arg(root().join("guest-plugins/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
@@ -59,10 +71,17 @@ pub fn build_guests() -> anyhow::Result<PathBuf> {
 /// process builds them all.
 pub fn guest(name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| build_guests().map_err(|e| format!("{e:#}"))).clone();
-    let path = dir.map_err(anyhow::Error::msg)?.join(format!("{name}.wasm"));
+    let dir = BUILT
+        .get_or_init(|| build_guests().map_err(|e| format!("{e:#}")))
+        .clone();
+    let path = dir
+        .map_err(anyhow::Error::msg)?
+        .join(format!("{name}.wasm"));
     if !path.exists() {
-        bail!("no guest plugin named {name} was built ({})", path.display());
+        bail!(
+            "no guest plugin named {name} was built ({})",
+            path.display()
+        );
     }
     Ok(path)
 }

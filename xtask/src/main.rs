@@ -15,7 +15,9 @@ fn main() -> anyhow::Result<()> {
         }
         "demo" => {
             let yeelight = xtask::guest("yeelight")?;
-            run(cargo(&["run", "-p", "hub", "--", "demo", "--plugin"]).arg(yeelight).args(rest))
+            run(cargo(&["run", "-p", "hub", "--", "demo", "--plugin"])
+                .arg(yeelight)
+                .args(rest))
         }
         "test" => {
             xtask::build_guests()?;

@@ -15,7 +15,9 @@ pub fn search(target: SocketAddr, window: Duration) -> Result<Vec<DeviceInfo>, P
                 devices.push(device)
             }
             Some(_) => {}
-            None => hub_guest_sdk::debug!("ignored a discovery reply from {from} without id or Location"),
+            None => hub_guest_sdk::debug!(
+                "ignored a discovery reply from {from} without id or Location"
+            ),
         }
     }
     Ok(devices)
@@ -26,7 +28,9 @@ fn parse_reply(text: &str) -> Option<DeviceInfo> {
     let header = |name: &str| {
         text.lines().find_map(|line| {
             let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
         })
     };
     let location = header("Location")?;

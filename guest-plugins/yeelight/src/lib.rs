@@ -39,7 +39,10 @@ impl Yeelight {
             let session = Session::open(address.control, self.io_timeout)?;
             self.sessions.insert(device.identity.clone(), session);
         }
-        Ok(self.sessions.get_mut(&device.identity).expect("inserted above"))
+        Ok(self
+            .sessions
+            .get_mut(&device.identity)
+            .expect("inserted above"))
     }
 
     /// Runs `call` on the bulb's session; a broken connection is forgotten so
@@ -87,7 +90,9 @@ impl Plugin for Yeelight {
             .map(mapping::command)
             .collect::<Result<Vec<_>, _>>()?;
         self.with_session(device, |s| {
-            commands.iter().try_for_each(|(method, params)| s.command(method, params.clone()).map(drop))
+            commands
+                .iter()
+                .try_for_each(|(method, params)| s.command(method, params.clone()).map(drop))
         })
     }
 
@@ -110,8 +115,8 @@ impl Plugin for Yeelight {
         let address = BulbAddress::parse(&device.address)?;
         let mut session = Session::open(address.control, self.io_timeout)?;
         session.wait_for_changes(|changes| {
-            for (attribute, value) in mapping::changes(changes) {
-                emit(&device.identity, mapping::LIGHT_INSTANCE, attribute, value);
+            for attribute in mapping::changes(&device.model, changes) {
+                emit(&device.identity, mapping::LIGHT_INSTANCE, attribute);
             }
         })
     }

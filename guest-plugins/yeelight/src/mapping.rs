@@ -1,6 +1,9 @@
-//! Between the bulb's properties and the hub's `light_bulb` instance.
+//! Between the bulb's properties and the hub's `light_bulb` instance. Each
+//! attribute is built in one place, for get_attributes and events alike.
 
-use hub_guest_sdk::{AttributeWrite, Device, DeviceInfo, Instance, PluginError, Value, attr};
+use hub_guest_sdk::{
+    Attribute, AttributeWrite, Device, DeviceInfo, Instance, PluginError, Value, attr,
+};
 use serde_json::{Map, Value as Json, json};
 use std::collections::HashMap;
 
@@ -21,25 +24,51 @@ fn color_temp_range(model: &str) -> Option<(f64, f64)> {
     }
 }
 
+/// The hub attribute for one bulb property, from its value as the bulb
+/// reports it (a string); `None` for unknown or empty ones.
+fn attribute(model: &str, prop: &str, value: &str) -> Option<Attribute> {
+    let number = || value.parse::<i64>().ok();
+    let built = match prop {
+        "power" if !value.is_empty() => attr("power", value).one_of(&["on", "off", "toggle"]),
+        "bright" => attr("brightness", number()?).range(1.0, 100.0),
+        "ct" => {
+            let (min, max) = color_temp_range(model)?;
+            attr("color_temp", number()?).range(min, max)
+        }
+        _ => return None,
+    };
+    Some(built.writable().notifies())
+}
+
 pub fn device(info: &DeviceInfo, props: &HashMap<String, String>) -> Device {
-    let number = |name: &str| props.get(name).and_then(|v| v.parse::<i64>().ok());
-    let mut attrs = Vec::new();
-    if let Some(power) = props.get("power").filter(|p| !p.is_empty()) {
-        attrs.push(attr("power", power.as_str()).one_of(&["on", "off", "toggle"]).writable().notifies());
-    }
-    if let Some(bright) = number("bright") {
-        attrs.push(attr("brightness", bright).range(1.0, 100.0).writable().notifies());
-    }
-    if let (Some(ct), Some((min, max))) = (number("ct"), color_temp_range(&info.model)) {
-        attrs.push(attr("color_temp", ct).range(min, max).writable().notifies());
-    }
-    Device::new(info, vec![Instance::new("light_bulb", LIGHT_INSTANCE, attrs)])
+    let attrs = PROPS
+        .iter()
+        .filter_map(|p| attribute(&info.model, p, props.get(*p)?))
+        .collect();
+    Device::new(
+        info,
+        vec![Instance::new("light_bulb", LIGHT_INSTANCE, attrs)],
+    )
+}
+
+/// The hub attributes in a `props` notification's params.
+pub fn changes(model: &str, params: &Map<String, Json>) -> Vec<Attribute> {
+    params
+        .iter()
+        .filter_map(|(prop, value)| match value {
+            Json::String(s) => attribute(model, prop, s),
+            other => attribute(model, prop, &other.to_string()),
+        })
+        .collect()
 }
 
 /// The bulb command for one write, as `(method, params)`.
 pub fn command(write: &AttributeWrite) -> Result<(&'static str, Vec<Json>), PluginError> {
     if write.instance_id != LIGHT_INSTANCE {
-        return Err(PluginError::NotFound(format!("no instance {}", write.instance_id)));
+        return Err(PluginError::NotFound(format!(
+            "no instance {}",
+            write.instance_id
+        )));
     }
     let smooth = |v: Json| vec![v, json!("smooth"), json!(FADE_MS)];
     let int = || {
@@ -50,29 +79,13 @@ pub fn command(write: &AttributeWrite) -> Result<(&'static str, Vec<Json>), Plug
     match (write.attribute.as_str(), &write.value) {
         ("power", Value::Text(v)) if v == "toggle" => Ok(("toggle", vec![])),
         ("power", Value::Text(v)) if v == "on" || v == "off" => Ok(("set_power", smooth(json!(v)))),
-        ("power", _) => Err(PluginError::InvalidArgument("power takes on, off or toggle".into())),
+        ("power", _) => Err(PluginError::InvalidArgument(
+            "power takes on, off or toggle".into(),
+        )),
         ("brightness", _) => Ok(("set_bright", smooth(json!(int()?)))),
         ("color_temp", _) => Ok(("set_ct_abx", smooth(json!(int()?)))),
-        (other, _) => Err(PluginError::NotFound(format!("no attribute {other} on a light bulb"))),
+        (other, _) => Err(PluginError::NotFound(format!(
+            "no attribute {other} on a light bulb"
+        ))),
     }
-}
-
-/// The hub attributes in a `props` notification's params.
-pub fn changes(params: &Map<String, Json>) -> Vec<(&'static str, Value)> {
-    let text = |v: &Json| match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    params
-        .iter()
-        .filter_map(|(name, value)| {
-            let value = text(value);
-            match name.as_str() {
-                "power" => Some(("power", Value::Text(value))),
-                "bright" => value.parse().ok().map(|v| ("brightness", Value::Int(v))),
-                "ct" => value.parse().ok().map(|v| ("color_temp", Value::Int(v))),
-                _ => None,
-            }
-        })
-        .collect()
 }

@@ -9,12 +9,16 @@ use std::time::{Duration, Instant};
 
 /// A bulb refuses clients that send more than this many commands a minute.
 const COMMANDS_PER_MINUTE: usize = 60;
+/// Cached state older than this is confirmed with the bulb before it is
+/// served, so a bulb that lost power is not reported as it was.
+const TRUST_CACHE_FOR: Duration = Duration::from_secs(30);
 
 pub struct Session {
     conn: LineConn,
     next_id: u64,
     props: HashMap<String, String>,
     sent: VecDeque<Instant>,
+    heard: Instant,
     /// Set when the connection failed: the plugin then opens a new one.
     pub broken: bool,
 }
@@ -27,13 +31,25 @@ impl Session {
             next_id: 1,
             props: HashMap::new(),
             sent: VecDeque::new(),
+            heard: Instant::now(),
             broken: false,
         };
-        let values = session.command("get_prop", mapping::PROPS.iter().map(|p| json!(p)).collect())?;
-        for (name, value) in mapping::PROPS.iter().zip(values) {
-            session.props.insert(name.to_string(), value.as_str().unwrap_or_default().to_string());
-        }
+        session.refresh()?;
         Ok(session)
+    }
+
+    fn refresh(&mut self) -> Result<(), PluginError> {
+        let values = self.command(
+            "get_prop",
+            mapping::PROPS.iter().map(|p| json!(p)).collect(),
+        )?;
+        for (name, value) in mapping::PROPS.iter().zip(values) {
+            self.props.insert(
+                name.to_string(),
+                value.as_str().unwrap_or_default().to_string(),
+            );
+        }
+        Ok(())
     }
 
     pub fn peer(&self) -> SocketAddr {
@@ -42,9 +58,15 @@ impl Session {
 
     /// The state as of the last notification that arrived.
     pub fn props(&mut self) -> Result<HashMap<String, String>, PluginError> {
-        let lines = self.conn.drain_lines().inspect_err(|_| self.broken = true)?;
+        let lines = self
+            .conn
+            .drain_lines()
+            .inspect_err(|_| self.broken = true)?;
         for line in lines {
             self.observe(&line);
+        }
+        if self.heard.elapsed() > TRUST_CACHE_FOR {
+            self.refresh()?;
         }
         Ok(self.props.clone())
     }
@@ -56,26 +78,40 @@ impl Session {
         let id = self.next_id;
         self.next_id += 1;
         let request = json!({"id": id, "method": method, "params": params}).to_string();
-        self.conn.send_line(&request).inspect_err(|_| self.broken = true)?;
+        self.conn
+            .send_line(&request)
+            .inspect_err(|_| self.broken = true)?;
         loop {
             let line = self.conn.read_line().inspect_err(|_| self.broken = true)?;
-            let Some(reply) = self.observe(&line) else { continue };
+            let Some(reply) = self.observe(&line) else {
+                continue;
+            };
             if reply.get("id").and_then(Json::as_u64) != Some(id) {
                 continue;
             }
             if let Some(error) = reply.get("error") {
-                let message = error.get("message").and_then(Json::as_str).unwrap_or("unknown error");
-                return Err(PluginError::InvalidArgument(format!("the bulb refused {method}: {message}")));
+                let message = error
+                    .get("message")
+                    .and_then(Json::as_str)
+                    .unwrap_or("unknown error");
+                return Err(PluginError::InvalidArgument(format!(
+                    "the bulb refused {method}: {message}"
+                )));
             }
             return match reply.get("result") {
                 Some(Json::Array(values)) => Ok(values.clone()),
-                _ => Err(PluginError::Internal(format!("the bulb answered {method} without a result: {line}"))),
+                _ => Err(PluginError::Internal(format!(
+                    "the bulb answered {method} without a result: {line}"
+                ))),
             };
         }
     }
 
     /// Blocks on the connection, handing every `props` notification to `on_change`.
-    pub fn wait_for_changes(&mut self, mut on_change: impl FnMut(&Map<String, Json>)) -> Result<(), PluginError> {
+    pub fn wait_for_changes(
+        &mut self,
+        mut on_change: impl FnMut(&Map<String, Json>),
+    ) -> Result<(), PluginError> {
         self.conn.set_timeout(None)?;
         loop {
             let line = self.conn.read_line()?;
@@ -87,11 +123,15 @@ impl Session {
 
     /// Applies a notification to the cached state; returns anything else that parsed.
     fn observe(&mut self, line: &str) -> Option<Json> {
+        self.heard = Instant::now();
         let message = parse(line)?;
         match notification(&message) {
             Some(params) => {
                 for (name, value) in params {
-                    let value = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+                    let value = value
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| value.to_string());
                     self.props.insert(name.clone(), value);
                 }
                 None
@@ -102,10 +142,18 @@ impl Session {
 
     fn take_quota(&mut self) -> Result<(), PluginError> {
         let now = Instant::now();
-        while self.sent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+        {
             self.sent.pop_front();
         }
-        if let Some(oldest) = self.sent.front().filter(|_| self.sent.len() >= COMMANDS_PER_MINUTE) {
+        if let Some(oldest) = self
+            .sent
+            .front()
+            .filter(|_| self.sent.len() >= COMMANDS_PER_MINUTE)
+        {
             let wait = Duration::from_secs(60).saturating_sub(now.duration_since(*oldest));
             return Err(PluginError::Unreachable(format!(
                 "the bulb accepts {COMMANDS_PER_MINUTE} commands a minute; retry in {} s",

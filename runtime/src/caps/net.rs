@@ -121,47 +121,98 @@ mod tests {
     #[test]
     fn connects_only_inside_the_grant() {
         let p = policy(&["192.168.31.0/24"], &[]);
-        assert_eq!(check(&p, "192.168.31.20:55443", SocketAddrUse::TcpConnect), Verdict::Allow);
-        assert!(matches!(check(&p, "192.168.32.20:55443", SocketAddrUse::TcpConnect), Verdict::Deny(_)));
-        assert!(matches!(check(&p, "10.0.0.1:80", SocketAddrUse::UdpSend), Verdict::Deny(_)));
-        assert!(matches!(check(&p, "127.0.0.1:22", SocketAddrUse::UdpReceive), Verdict::Deny(_)));
+        assert_eq!(
+            check(&p, "192.168.31.20:55443", SocketAddrUse::TcpConnect),
+            Verdict::Allow
+        );
+        assert!(matches!(
+            check(&p, "192.168.32.20:55443", SocketAddrUse::TcpConnect),
+            Verdict::Deny(_)
+        ));
+        assert!(matches!(
+            check(&p, "10.0.0.1:80", SocketAddrUse::UdpSend),
+            Verdict::Deny(_)
+        ));
+        assert!(matches!(
+            check(&p, "127.0.0.1:22", SocketAddrUse::UdpReceive),
+            Verdict::Deny(_)
+        ));
     }
 
     #[test]
     fn nothing_is_granted_by_default() {
         let p = policy(&[], &[]);
         for addr in ["127.0.0.1:1", "192.168.1.1:80", "[::1]:80", "8.8.8.8:53"] {
-            assert!(matches!(check(&p, addr, SocketAddrUse::TcpConnect), Verdict::Deny(_)), "{addr}");
+            assert!(
+                matches!(check(&p, addr, SocketAddrUse::TcpConnect), Verdict::Deny(_)),
+                "{addr}"
+            );
         }
     }
 
     #[test]
     fn ipv4_mapped_ipv6_cannot_sneak_past() {
         let p = policy(&["192.168.31.0/24"], &[]);
-        assert!(matches!(check(&p, "[::ffff:10.0.0.1]:80", SocketAddrUse::TcpConnect), Verdict::Deny(_)));
-        assert_eq!(check(&p, "[::ffff:192.168.31.7]:80", SocketAddrUse::TcpConnect), Verdict::Allow);
+        assert!(matches!(
+            check(&p, "[::ffff:10.0.0.1]:80", SocketAddrUse::TcpConnect),
+            Verdict::Deny(_)
+        ));
+        assert_eq!(
+            check(&p, "[::ffff:192.168.31.7]:80", SocketAddrUse::TcpConnect),
+            Verdict::Allow
+        );
         let mapped_grant = policy(&["::ffff:192.168.31.0/120"], &[]);
-        assert_eq!(check(&mapped_grant, "192.168.31.7:80", SocketAddrUse::TcpConnect), Verdict::Allow);
+        assert_eq!(
+            check(&mapped_grant, "192.168.31.7:80", SocketAddrUse::TcpConnect),
+            Verdict::Allow
+        );
     }
 
     #[test]
     fn the_hubs_own_port_is_closed_inside_a_granted_network() {
         let p = policy(&["127.0.0.0/8"], &["127.0.0.1:8080"]);
-        assert!(matches!(check(&p, "127.0.0.1:8080", SocketAddrUse::TcpConnect), Verdict::Deny(_)));
-        assert!(matches!(check(&p, "[::ffff:127.0.0.1]:8080", SocketAddrUse::TcpConnect), Verdict::Deny(_)));
-        assert_eq!(check(&p, "127.0.0.1:8081", SocketAddrUse::TcpConnect), Verdict::Allow);
+        assert!(matches!(
+            check(&p, "127.0.0.1:8080", SocketAddrUse::TcpConnect),
+            Verdict::Deny(_)
+        ));
+        assert!(matches!(
+            check(&p, "[::ffff:127.0.0.1]:8080", SocketAddrUse::TcpConnect),
+            Verdict::Deny(_)
+        ));
+        assert_eq!(
+            check(&p, "127.0.0.1:8081", SocketAddrUse::TcpConnect),
+            Verdict::Allow
+        );
         let wildcard = policy(&["127.0.0.0/8"], &["0.0.0.0:8080"]);
-        assert!(matches!(check(&wildcard, "127.0.0.2:8080", SocketAddrUse::TcpConnect), Verdict::Deny(_)));
+        assert!(matches!(
+            check(&wildcard, "127.0.0.2:8080", SocketAddrUse::TcpConnect),
+            Verdict::Deny(_)
+        ));
     }
 
     #[test]
     fn only_the_implicit_wildcard_bind_is_allowed() {
         let p = policy(&["0.0.0.0/0"], &[]);
-        assert_eq!(check(&p, "0.0.0.0:0", SocketAddrUse::TcpBind), Verdict::Allow);
+        assert_eq!(
+            check(&p, "0.0.0.0:0", SocketAddrUse::TcpBind),
+            Verdict::Allow
+        );
         assert_eq!(check(&p, "[::]:0", SocketAddrUse::UdpBind), Verdict::Allow);
-        assert!(matches!(check(&p, "0.0.0.0:1982", SocketAddrUse::UdpBind), Verdict::Deny(_)));
-        assert!(matches!(check(&p, "127.0.0.1:0", SocketAddrUse::TcpBind), Verdict::Deny(_)));
-        assert!(matches!(check(&p, "0.0.0.0:0", SocketAddrUse::TcpListen), Verdict::Deny(_)));
-        assert!(matches!(check(&p, "0.0.0.0:0", SocketAddrUse::TcpConnect), Verdict::Deny(_)));
+        assert!(matches!(
+            check(&p, "0.0.0.0:1982", SocketAddrUse::UdpBind),
+            Verdict::Deny(_)
+        ));
+        assert!(matches!(
+            check(&p, "127.0.0.1:0", SocketAddrUse::TcpBind),
+            Verdict::Deny(_)
+        ));
+        assert!(matches!(
+            check(&p, "0.0.0.0:0", SocketAddrUse::TcpListen),
+            Verdict::Deny(_)
+        ));
+        assert!(matches!(
+            check(&p, "0.0.0.0:0", SocketAddrUse::TcpConnect),
+            Verdict::Deny(_)
+        ));
     }
 }

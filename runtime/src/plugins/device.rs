@@ -80,7 +80,10 @@ impl DeviceHandle {
         match tokio::time::timeout(deadline + Duration::from_secs(1), answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(stopped()),
-            Err(_) => Err(HubError::new(ErrorCode::Timeout, format!("{name} did not finish in time"))),
+            Err(_) => Err(HubError::new(
+                ErrorCode::Timeout,
+                format!("{name} did not finish in time"),
+            )),
         }
     }
 }
@@ -92,12 +95,17 @@ fn stopped() -> HubError {
 async fn serve_calls(plugin: Weak<Plugin>, mut queue: mpsc::Receiver<Job>) {
     let mut instance: Option<Instance> = None;
     while let Some(job) = queue.recv().await {
-        let Some(plugin) = plugin.upgrade() else { return };
+        let Some(plugin) = plugin.upgrade() else {
+            return;
+        };
         let left = job.deadline.saturating_duration_since(Instant::now());
         let result = if left.is_zero() {
             Err(HubError::new(
                 ErrorCode::Timeout,
-                format!("{} waited its whole deadline behind earlier calls to the device", job.call.name()),
+                format!(
+                    "{} waited its whole deadline behind earlier calls to the device",
+                    job.call.name()
+                ),
             ))
         } else {
             plugin.run(&mut instance, job.call, left).await
@@ -110,14 +118,18 @@ async fn serve_calls(plugin: Weak<Plugin>, mut queue: mpsc::Receiver<Job>) {
 async fn watch(plugin: Weak<Plugin>, info: DeviceInfo) {
     let mut backoff = WATCH_BACKOFF_FIRST;
     loop {
-        let Some(strong) = plugin.upgrade() else { return };
+        let Some(strong) = plugin.upgrade() else {
+            return;
+        };
         let started = Instant::now();
         match strong.watch_once(&info).await {
             Err(e) if e.code == ErrorCode::Unsupported => {
                 tracing::debug!(plugin = %strong.id, identity = %info.identity, "no events: {}", e.message);
                 return;
             }
-            Err(e) => tracing::info!(plugin = %strong.id, identity = %info.identity, "watch ended: {e}"),
+            Err(e) => {
+                tracing::info!(plugin = %strong.id, identity = %info.identity, "watch ended: {e}")
+            }
             Ok(()) => tracing::info!(plugin = %strong.id, identity = %info.identity, "watch ended"),
         }
         drop(strong);

@@ -1,7 +1,7 @@
 //! The devices a plugin has reported, and what the hub knows of each:
 //! where it is (for routing) and its attribute metadata (for validation).
 
-use super::bindings::{AttributeChange, AttributeMeta, Device, DeviceInfo, ValType, Value};
+use super::bindings::{AttributeMeta, Device, DeviceInfo};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -21,7 +21,9 @@ pub struct DeviceTable(Mutex<HashMap<String, DeviceRecord>>);
 impl DeviceTable {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, DeviceRecord>> {
         // A panic while holding this lock cannot leave a map half-updated.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn get(&self, identity: &str) -> Option<DeviceRecord> {
@@ -38,7 +40,13 @@ impl DeviceTable {
                 true
             }
             None => {
-                devices.insert(info.identity.clone(), DeviceRecord { info: info.clone(), meta: None });
+                devices.insert(
+                    info.identity.clone(),
+                    DeviceRecord {
+                        info: info.clone(),
+                        meta: None,
+                    },
+                );
                 true
             }
         }
@@ -48,7 +56,11 @@ impl DeviceTable {
         let meta: MetaMap = device
             .instances
             .iter()
-            .flat_map(|i| i.attrs.iter().map(|a| ((i.instance_id, a.name.clone()), a.meta.clone())))
+            .flat_map(|i| {
+                i.attrs
+                    .iter()
+                    .map(|a| ((i.instance_id, a.name.clone()), a.meta.clone()))
+            })
             .collect();
         let meta = Arc::new(meta);
         if let Some(record) = self.lock().get_mut(&device.info.identity) {
@@ -57,21 +69,8 @@ impl DeviceTable {
         meta
     }
 
-    /// The type a change is reported with; `None` for a device the plugin never reported.
-    pub fn val_type(&self, change: &AttributeChange) -> Option<ValType> {
-        let devices = self.lock();
-        let record = devices.get(&change.identity)?;
-        let declared = record
-            .meta
-            .as_ref()
-            .and_then(|m| m.get(&(change.instance_id, change.attribute.clone())))
-            .map(|m| m.val_type);
-        Some(declared.unwrap_or(match change.value {
-            Value::Text(_) => ValType::String,
-            Value::Int(_) => ValType::Int,
-            Value::Float(_) => ValType::Float,
-            Value::Boolean(_) => ValType::Bool,
-        }))
+    pub fn contains(&self, identity: &str) -> bool {
+        self.lock().contains_key(identity)
     }
 
     pub fn len(&self) -> usize {

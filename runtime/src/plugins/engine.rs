@@ -52,14 +52,18 @@ impl PluginEngine {
     /// Compiles `bytes`, or loads the result of an earlier compilation by
     /// this same engine configuration and wasmtime version.
     pub fn load(&self, bytes: &[u8]) -> anyhow::Result<Component> {
-        let path = self.cache_dir.join(format!("{}.cwasm", self.cache_key(bytes)));
+        let path = self
+            .cache_dir
+            .join(format!("{}.cwasm", self.cache_key(bytes)));
         if path.exists() {
             // SAFETY: the file was written by `precompile_component` of an
             // engine with the same compatibility hash (it is in the name),
             // into a directory only the hub writes.
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
                 Ok(component) => return Ok(component),
-                Err(e) => tracing::warn!(path = %path.display(), "recompiling, cached component unusable: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "recompiling, cached component unusable: {e:#}")
+                }
             }
         }
         let compiled = self
@@ -81,7 +85,9 @@ impl PluginEngine {
 
     fn cache_key(&self, bytes: &[u8]) -> String {
         let mut hasher = DigestHasher(Sha256::new());
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         hasher.0.update(bytes);
         hex(&hasher.0.finalize())
     }

@@ -1,6 +1,6 @@
 //! Attribute changes on their way from plugins to subscribed connections.
 
-use super::bindings::{AttributeChange, ValType};
+use super::bindings::{AttributeChange, ValType, Value};
 use super::devices::DeviceTable;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;
@@ -11,7 +11,6 @@ pub const EVENT_BACKLOG: usize = 4096;
 pub struct Event {
     pub plugin: Arc<str>,
     pub change: AttributeChange,
-    pub val_type: ValType,
     /// Rendered once, however many clients receive it.
     rendered: OnceLock<String>,
 }
@@ -52,18 +51,32 @@ pub struct EventSink {
 
 impl EventSink {
     pub fn emit(&self, change: AttributeChange) {
-        let Some(val_type) = self.devices.val_type(&change) else {
-            tracing::warn!(plugin = %self.plugin, identity = %change.identity, attribute = %change.attribute,
-                "dropped an event for a device or attribute the plugin never reported");
+        if !self.devices.contains(&change.identity) {
+            tracing::warn!(plugin = %self.plugin, identity = %change.identity,
+                "dropped an event for a device the plugin never reported");
             return;
-        };
+        }
+        if !value_fits(&change.attribute.value, change.attribute.meta.val_type) {
+            tracing::warn!(plugin = %self.plugin, identity = %change.identity, attribute = %change.attribute.name,
+                "dropped an event whose value does not match its declared type");
+            return;
+        }
         let event = Event {
             plugin: self.plugin.clone(),
             change,
-            val_type,
             rendered: OnceLock::new(),
         };
         // No receivers means no connected client: nothing to deliver.
         let _ = self.bus.0.send(Arc::new(event));
     }
+}
+
+fn value_fits(value: &Value, declared: ValType) -> bool {
+    matches!(
+        (value, declared),
+        (Value::Text(_), ValType::String | ValType::Enum)
+            | (Value::Int(_), ValType::Int | ValType::Float)
+            | (Value::Float(_), ValType::Float)
+            | (Value::Boolean(_), ValType::Bool)
+    )
 }

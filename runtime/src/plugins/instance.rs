@@ -1,7 +1,9 @@
 //! One live instance of a plugin and the calls into it, each under a fuel
 //! budget and a deadline.
 
-use super::bindings::{AttributeWrite, Device, DeviceInfo, Plugin as Bindings, PluginError, PluginPre, UpdateInfo};
+use super::bindings::{
+    AttributeWrite, Device, DeviceInfo, Plugin as Bindings, PluginError, PluginPre, UpdateInfo,
+};
 use super::state::HostState;
 use crate::error::{ErrorCode, HubError};
 use std::time::Duration;
@@ -85,11 +87,21 @@ impl Instance {
         };
         let mut instance = Instance { store, bindings };
         let driver = instance.bindings.hub_device_driver();
-        let init = with_deadline(budget.deadline, driver.call_init(&mut instance.store, config)).await;
+        let init = with_deadline(
+            budget.deadline,
+            driver.call_init(&mut instance.store, config),
+        )
+        .await;
         match init {
             Some(Ok(Ok(()))) => Ok(instance),
             Some(Ok(Err(e))) => Err(CallFailure {
-                error: HubError::new(ErrorCode::PluginFailed, format!("plugin {plugin} refused its configuration: {}", describe(&e))),
+                error: HubError::new(
+                    ErrorCode::PluginFailed,
+                    format!(
+                        "plugin {plugin} refused its configuration: {}",
+                        describe(&e)
+                    ),
+                ),
                 poisoned: true,
                 crashed: true,
             }),
@@ -126,9 +138,18 @@ impl Instance {
                 let ms = u32::try_from(window.as_millis()).unwrap_or(u32::MAX);
                 driver.call_discover(store, ms).await?.map(Reply::Devices)
             }
-            Call::GetAttributes(d) => driver.call_get_attributes(store, &d).await?.map(Reply::Device),
-            Call::SetAttributes(d, w) => driver.call_set_attributes(store, &d, &w).await?.map(|()| Reply::Done),
-            Call::CheckUpdate(d) => driver.call_check_update(store, &d).await?.map(Reply::Update),
+            Call::GetAttributes(d) => driver
+                .call_get_attributes(store, &d)
+                .await?
+                .map(Reply::Device),
+            Call::SetAttributes(d, w) => driver
+                .call_set_attributes(store, &d, &w)
+                .await?
+                .map(|()| Reply::Done),
+            Call::CheckUpdate(d) => driver
+                .call_check_update(store, &d)
+                .await?
+                .map(Reply::Update),
             Call::Ota(d) => driver.call_ota(store, &d).await?.map(|()| Reply::Done),
             Call::Watch(d) => driver.call_watch(store, &d).await?.map(|()| Reply::Done),
         })
@@ -153,7 +174,10 @@ fn set_fuel(store: &mut Store<HostState>, fuel: u64) -> Result<(), CallFailure> 
 fn timed_out(plugin: &str, call: &str, deadline: Option<Duration>) -> CallFailure {
     let after = deadline.map_or_else(String::new, |d| format!(" within {} ms", d.as_millis()));
     CallFailure {
-        error: HubError::new(ErrorCode::Timeout, format!("plugin {plugin} did not finish {call}{after}")),
+        error: HubError::new(
+            ErrorCode::Timeout,
+            format!("plugin {plugin} did not finish {call}{after}"),
+        ),
         poisoned: true,
         crashed: false,
     }
@@ -163,12 +187,17 @@ fn trapped(plugin: &str, call: &str, fuel: u64, error: wasmtime::Error) -> CallF
     let why = match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => format!("used up its fuel budget of {fuel}"),
         Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
-        Some(Trap::UnreachableCodeReached) => "panicked or aborted (out of memory, or a bug)".to_string(),
+        Some(Trap::UnreachableCodeReached) => {
+            "panicked or aborted (out of memory, or a bug)".to_string()
+        }
         Some(trap) => format!("trapped: {trap}"),
         None => format!("failed: {error:#}"),
     };
     CallFailure {
-        error: HubError::new(ErrorCode::PluginFailed, format!("plugin {plugin} {why} during {call}")),
+        error: HubError::new(
+            ErrorCode::PluginFailed,
+            format!("plugin {plugin} {why} during {call}"),
+        ),
         poisoned: true,
         crashed: true,
     }

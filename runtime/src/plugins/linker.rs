@@ -6,12 +6,12 @@ use super::bindings::{AttributeChange, LogLevel};
 use super::state::HostState;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime::{Engine, StoreContextMut};
+use wasmtime_wasi::WasiView;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::p2::bindings::{cli, clocks, io, random, sockets};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
-use wasmtime_wasi::WasiView;
 
 const HOST_INTERFACE: &str = "hub:device/host@0.1.0";
 

@@ -76,7 +76,15 @@ impl Plugin {
     pub async fn discover(&self) -> Result<Vec<DeviceInfo>, HubError> {
         let budget = self.budget(self.limits.discover_deadline);
         let mut instance = None;
-        let reply = self.run(&mut instance, Call::Discover { window: self.limits.discover_window }, budget.deadline.unwrap_or_default()).await?;
+        let reply = self
+            .run(
+                &mut instance,
+                Call::Discover {
+                    window: self.limits.discover_window,
+                },
+                budget.deadline.unwrap_or_default(),
+            )
+            .await?;
         let Reply::Devices(found) = reply else {
             return Err(mismatch("discover"));
         };
@@ -101,7 +109,9 @@ impl Plugin {
 
     /// The device's state, and the metadata the hub learned from it.
     async fn describe(&self, identity: &str) -> Result<(Device, Arc<MetaMap>), HubError> {
-        let reply = self.on_device(identity, Call::GetAttributes, self.limits.call_deadline).await?;
+        let reply = self
+            .on_device(identity, Call::GetAttributes, self.limits.call_deadline)
+            .await?;
         let Reply::Device(mut device) = reply else {
             return Err(mismatch("get_attributes"));
         };
@@ -111,46 +121,66 @@ impl Plugin {
         Ok((device, meta))
     }
 
-    pub async fn set_attributes(&self, identity: &str, writes: &[WriteRequest]) -> Result<(), HubError> {
+    pub async fn set_attributes(
+        &self,
+        identity: &str,
+        writes: &[WriteRequest],
+    ) -> Result<(), HubError> {
         let meta = match self.device(identity)?.meta {
             Some(meta) => meta,
             None => self.describe(identity).await?.1,
         };
         let writes = validate(writes, &meta)?;
         let call = |info| Call::SetAttributes(info, writes);
-        self.on_device(identity, call, self.limits.call_deadline).await.map(drop)
+        self.on_device(identity, call, self.limits.call_deadline)
+            .await
+            .map(drop)
     }
 
     pub async fn check_update(&self, identity: &str) -> Result<UpdateInfo, HubError> {
-        match self.on_device(identity, Call::CheckUpdate, self.limits.call_deadline).await? {
+        match self
+            .on_device(identity, Call::CheckUpdate, self.limits.call_deadline)
+            .await?
+        {
             Reply::Update(update) => Ok(update),
             _ => Err(mismatch("check_update")),
         }
     }
 
     pub async fn ota(&self, identity: &str) -> Result<(), HubError> {
-        self.on_device(identity, Call::Ota, self.limits.ota_deadline).await.map(drop)
+        self.on_device(identity, Call::Ota, self.limits.ota_deadline)
+            .await
+            .map(drop)
     }
 
     /// One watch call in a fresh instance, refuelled on every event; ends
     /// when the plugin returns (the device connection was lost) or traps.
     pub(super) async fn watch_once(&self, info: &DeviceInfo) -> Result<(), HubError> {
-        if self.device(&info.identity)?.meta.is_none() {
-            // Learn the declared types first, so events carry them.
-            self.describe(&info.identity).await?;
-        }
         tokio::time::sleep(self.supervisor.wait()).await;
-        let mut instance = Some(self.instance(self.budget(self.limits.call_deadline)).await?);
+        let mut instance = Some(
+            self.instance(self.budget(self.limits.call_deadline))
+                .await?,
+        );
         if let Some(i) = instance.as_mut() {
             i.set_refuel(Some(self.limits.fuel_per_call));
         }
-        let budget = Budget { fuel: self.limits.fuel_per_call, deadline: None };
-        self.call(&mut instance, Call::Watch(info.clone()), budget).await.map(drop)
+        let budget = Budget {
+            fuel: self.limits.fuel_per_call,
+            deadline: None,
+        };
+        self.call(&mut instance, Call::Watch(info.clone()), budget)
+            .await
+            .map(drop)
     }
 
     /// Runs `call` in `slot`'s instance, creating one if needed; an instance
     /// that trapped or timed out is thrown away.
-    pub(super) async fn run(&self, slot: &mut Option<Instance>, call: Call, deadline: Duration) -> Result<Reply, HubError> {
+    pub(super) async fn run(
+        &self,
+        slot: &mut Option<Instance>,
+        call: Call,
+        deadline: Duration,
+    ) -> Result<Reply, HubError> {
         let started = tokio::time::Instant::now();
         if slot.is_none() {
             *slot = Some(self.instance(self.budget(deadline)).await?);
@@ -159,7 +189,12 @@ impl Plugin {
         self.call(slot, call, self.budget(left)).await
     }
 
-    async fn call(&self, slot: &mut Option<Instance>, call: Call, budget: Budget) -> Result<Reply, HubError> {
+    async fn call(
+        &self,
+        slot: &mut Option<Instance>,
+        call: Call,
+        budget: Budget,
+    ) -> Result<Reply, HubError> {
         let Some(instance) = slot.as_mut() else {
             return Err(HubError::new(ErrorCode::Internal, "no instance to call"));
         };
@@ -182,18 +217,35 @@ impl Plugin {
 
     async fn instance(&self, budget: Budget) -> Result<Instance, HubError> {
         self.supervisor.admit(&self.id)?;
-        let state = HostState::new(self.id.clone(), self.policy.clone(), &self.limits, self.sink.clone());
-        Instance::start(&self.engine, &self.pre, state, self.limits.hostcall_bytes, &self.config, budget)
-            .await
-            .map_err(|failure| {
-                if failure.crashed {
-                    self.supervisor.crashed(&self.id, &failure.error.message);
-                }
-                failure.error
-            })
+        let state = HostState::new(
+            self.id.clone(),
+            self.policy.clone(),
+            &self.limits,
+            self.sink.clone(),
+        );
+        Instance::start(
+            &self.engine,
+            &self.pre,
+            state,
+            self.limits.hostcall_bytes,
+            &self.config,
+            budget,
+        )
+        .await
+        .map_err(|failure| {
+            if failure.crashed {
+                self.supervisor.crashed(&self.id, &failure.error.message);
+            }
+            failure.error
+        })
     }
 
-    async fn on_device(&self, identity: &str, call: impl FnOnce(DeviceInfo) -> Call, deadline: Duration) -> Result<Reply, HubError> {
+    async fn on_device(
+        &self,
+        identity: &str,
+        call: impl FnOnce(DeviceInfo) -> Call,
+        deadline: Duration,
+    ) -> Result<Reply, HubError> {
         let info = self.device(identity)?.info;
         let worker = self.workers().get(identity).map(DeviceWorker::handle);
         let worker = worker.ok_or_else(|| self.unknown(identity))?;
@@ -201,25 +253,39 @@ impl Plugin {
     }
 
     fn device(&self, identity: &str) -> Result<DeviceRecord, HubError> {
-        self.sink.devices.get(identity).ok_or_else(|| self.unknown(identity))
+        self.sink
+            .devices
+            .get(identity)
+            .ok_or_else(|| self.unknown(identity))
     }
 
     fn unknown(&self, identity: &str) -> HubError {
         HubError::new(
             ErrorCode::NotFound,
-            format!("plugin {} has no device {identity:?}; run discover first", self.id),
+            format!(
+                "plugin {} has no device {identity:?}; run discover first",
+                self.id
+            ),
         )
     }
 
     fn budget(&self, deadline: Duration) -> Budget {
-        Budget { fuel: self.limits.fuel_per_call, deadline: Some(deadline) }
+        Budget {
+            fuel: self.limits.fuel_per_call,
+            deadline: Some(deadline),
+        }
     }
 
     fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<String, DeviceWorker>> {
-        self.workers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.workers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 fn mismatch(call: &str) -> HubError {
-    HubError::new(ErrorCode::Internal, format!("{call} returned an unexpected reply"))
+    HubError::new(
+        ErrorCode::Internal,
+        format!("{call} returned an unexpected reply"),
+    )
 }

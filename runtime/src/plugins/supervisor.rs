@@ -44,13 +44,18 @@ pub struct Status {
 
 impl Supervisor {
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Refuses a new instance while the plugin is backing off.
     pub fn admit(&self, plugin: &str) -> Result<(), HubError> {
         let health = self.health();
-        match health.retry_at.map(|at| at.saturating_duration_since(Instant::now())) {
+        match health
+            .retry_at
+            .map(|at| at.saturating_duration_since(Instant::now()))
+        {
             Some(wait) if !wait.is_zero() => Err(HubError::new(
                 ErrorCode::PluginFailed,
                 format!(
@@ -66,9 +71,9 @@ impl Supervisor {
 
     /// How long until an instance may be created again.
     pub fn wait(&self) -> Duration {
-        self.health()
-            .retry_at
-            .map_or(Duration::ZERO, |at| at.saturating_duration_since(Instant::now()))
+        self.health().retry_at.map_or(Duration::ZERO, |at| {
+            at.saturating_duration_since(Instant::now())
+        })
     }
 
     pub fn crashed(&self, plugin: &str, message: &str) {
@@ -78,10 +83,17 @@ impl Supervisor {
         health.last_crash = Some(message.to_string());
         let backoff = match health.consecutive {
             1 => Duration::ZERO,
-            n => FIRST_BACKOFF.saturating_mul(1 << (n - 2).min(16)).min(MAX_BACKOFF),
+            n => FIRST_BACKOFF
+                .saturating_mul(1 << (n - 2).min(16))
+                .min(MAX_BACKOFF),
         };
         health.retry_at = Some(Instant::now() + backoff);
-        tracing::warn!(plugin, crashes = health.consecutive, backoff_ms = backoff.as_millis() as u64, "plugin crashed: {message}");
+        tracing::warn!(
+            plugin,
+            crashes = health.consecutive,
+            backoff_ms = backoff.as_millis() as u64,
+            "plugin crashed: {message}"
+        );
     }
 
     pub fn succeeded(&self) {

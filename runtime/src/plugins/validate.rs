@@ -17,7 +17,9 @@ pub struct WriteRequest {
 
 pub fn validate(writes: &[WriteRequest], meta: &MetaMap) -> Result<Vec<AttributeWrite>, HubError> {
     if writes.is_empty() {
-        return Err(invalid("service_data.attributes is empty: nothing to set".into()));
+        return Err(invalid(
+            "service_data.attributes is empty: nothing to set".into(),
+        ));
     }
     writes.iter().map(|w| validate_one(w, meta)).collect()
 }
@@ -48,9 +50,17 @@ fn typed(name: &str, val: &Json, m: &AttributeMeta) -> Result<Value, HubError> {
         (ValType::String, Json::String(s)) => Value::Text(s.clone()),
         (ValType::Enum, Json::String(s)) if m.enum_values.contains(s) => Value::Text(s.clone()),
         (ValType::Enum, _) => {
-            return Err(invalid(format!("{name} must be one of {}", m.enum_values.join(", "))));
+            return Err(invalid(format!(
+                "{name} must be one of {}",
+                m.enum_values.join(", ")
+            )));
         }
-        (t, _) => return Err(invalid(format!("{name} must be {}, not {val}", type_name(t)))),
+        (t, _) => {
+            return Err(invalid(format!(
+                "{name} must be {}, not {val}",
+                type_name(t)
+            )));
+        }
     };
     check_range(name, &value, m)?;
     Ok(value)
@@ -104,14 +114,27 @@ mod tests {
         };
         let rw = Permissions::READ | Permissions::WRITE;
         MetaMap::from([
-            ((0, "power".into()), m(ValType::Enum, None, None, &["on", "off"], rw)),
-            ((0, "brightness".into()), m(ValType::Int, Some(1.0), Some(100.0), &[], rw)),
-            ((0, "model".into()), m(ValType::String, None, None, &[], Permissions::READ)),
+            (
+                (0, "power".into()),
+                m(ValType::Enum, None, None, &["on", "off"], rw),
+            ),
+            (
+                (0, "brightness".into()),
+                m(ValType::Int, Some(1.0), Some(100.0), &[], rw),
+            ),
+            (
+                (0, "model".into()),
+                m(ValType::String, None, None, &[], Permissions::READ),
+            ),
         ])
     }
 
     fn write(instance_id: u32, attribute: &str, val: Json) -> Vec<WriteRequest> {
-        vec![WriteRequest { instance_id, attribute: attribute.into(), val }]
+        vec![WriteRequest {
+            instance_id,
+            attribute: attribute.into(),
+            val,
+        }]
     }
 
     fn refused(w: Vec<WriteRequest>) -> HubError {
@@ -131,12 +154,32 @@ mod tests {
         let e = refused(write(0, "brightness", json!(101)));
         assert_eq!(e.code, ErrorCode::InvalidArgument);
         assert!(e.message.contains("between 1 and 100"), "{}", e.message);
-        assert_eq!(refused(write(0, "brightness", json!("55"))).code, ErrorCode::InvalidArgument);
-        assert_eq!(refused(write(0, "brightness", json!(5.5))).code, ErrorCode::InvalidArgument);
-        assert!(refused(write(0, "power", json!("dim"))).message.contains("one of on, off"));
-        assert!(refused(write(0, "model", json!("x"))).message.contains("read-only"));
-        assert_eq!(refused(write(0, "colour", json!(1))).code, ErrorCode::NotFound);
-        assert_eq!(refused(write(7, "power", json!("on"))).code, ErrorCode::NotFound);
+        assert_eq!(
+            refused(write(0, "brightness", json!("55"))).code,
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            refused(write(0, "brightness", json!(5.5))).code,
+            ErrorCode::InvalidArgument
+        );
+        assert!(
+            refused(write(0, "power", json!("dim")))
+                .message
+                .contains("one of on, off")
+        );
+        assert!(
+            refused(write(0, "model", json!("x")))
+                .message
+                .contains("read-only")
+        );
+        assert_eq!(
+            refused(write(0, "colour", json!(1))).code,
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            refused(write(7, "power", json!("on"))).code,
+            ErrorCode::NotFound
+        );
         assert_eq!(refused(vec![]).code, ErrorCode::InvalidArgument);
     }
 }

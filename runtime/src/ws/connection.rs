@@ -65,24 +65,39 @@ where
         }
     };
     if let Some((code, reason)) = close {
-        let frame = CloseFrame { code, reason: reason.into() };
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
 }
 
 /// Parses a frame and starts its request, or answers at once when it is
 /// malformed or the connection has too many requests in flight.
-async fn accept(text: &str, hub: &Arc<Hub>, outbox: &mpsc::Sender<String>, in_flight: &Arc<Semaphore>) {
+async fn accept(
+    text: &str,
+    hub: &Arc<Hub>,
+    outbox: &mpsc::Sender<String>,
+    in_flight: &Arc<Semaphore>,
+) {
     let request = match Request::parse(text) {
         Ok(request) => request,
         Err(rejected) => {
-            let _ = outbox.send(protocol::failure(rejected.id, &rejected.error)).await;
+            let _ = outbox
+                .send(protocol::failure(rejected.id, &rejected.error))
+                .await;
             return;
         }
     };
     let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-        let error = HubError::new(ErrorCode::Busy, format!("{MAX_IN_FLIGHT} requests already in flight on this connection"));
-        let _ = outbox.send(protocol::failure(Some(request.id), &error)).await;
+        let error = HubError::new(
+            ErrorCode::Busy,
+            format!("{MAX_IN_FLIGHT} requests already in flight on this connection"),
+        );
+        let _ = outbox
+            .send(protocol::failure(Some(request.id), &error))
+            .await;
         return;
     };
     let (hub, out) = (hub.clone(), Responder::new(request.id, outbox.clone()));

@@ -1,7 +1,9 @@
 //! The seed's JSON frames: requests in, responses and events out.
 
 use crate::error::{ErrorCode, HubError};
-use crate::plugins::{Attribute, Device, DeviceInfo, Event, Permissions, UpdateInfo, ValType, Value, type_name};
+use crate::plugins::{
+    Attribute, Device, DeviceInfo, Event, Permissions, UpdateInfo, ValType, Value, type_name,
+};
 use serde_json::{Map, Value as Json, json};
 
 /// A request whose envelope is valid; what the service needs is checked by the service.
@@ -30,12 +32,17 @@ impl Request {
         };
         let id = match frame.get("id") {
             None | Some(Json::Null) => return Err(reject(None, "\"id\" is required".into())),
-            Some(id) => id.as_i64().ok_or_else(|| reject(None, format!("\"id\" must be an integer, not {id}")))?,
+            Some(id) => id
+                .as_i64()
+                .ok_or_else(|| reject(None, format!("\"id\" must be an integer, not {id}")))?,
         };
         let text_field = |frame: &mut Map<String, Json>, name: &str| match frame.remove(name) {
             None | Some(Json::Null) => Ok(None),
             Some(Json::String(s)) => Ok(Some(s)),
-            Some(other) => Err(reject(Some(id), format!("\"{name}\" must be a string, not {other}"))),
+            Some(other) => Err(reject(
+                Some(id),
+                format!("\"{name}\" must be a string, not {other}"),
+            )),
         };
         let service = text_field(&mut frame, "service")?
             .ok_or_else(|| reject(Some(id), "\"service\" is required".into()))?;
@@ -44,14 +51,28 @@ impl Request {
         let service_data = match frame.remove("service_data") {
             None | Some(Json::Null) => Map::new(),
             Some(Json::Object(data)) => data,
-            Some(other) => return Err(reject(Some(id), format!("\"service_data\" must be an object, not {other}"))),
+            Some(other) => {
+                return Err(reject(
+                    Some(id),
+                    format!("\"service_data\" must be an object, not {other}"),
+                ));
+            }
         };
-        Ok(Request { id, domain, service, identity, service_data })
+        Ok(Request {
+            id,
+            domain,
+            service,
+            identity,
+            service_data,
+        })
     }
 }
 
 fn reject(id: Option<i64>, message: String) -> Rejected {
-    Rejected { id, error: HubError::new(ErrorCode::InvalidFormat, message) }
+    Rejected {
+        id,
+        error: HubError::new(ErrorCode::InvalidFormat, message),
+    }
 }
 
 pub fn success(id: i64, result: Json) -> String {
@@ -70,16 +91,13 @@ pub fn failure(id: Option<i64>, error: &HubError) -> String {
 }
 
 pub fn event(e: &Event) -> String {
+    let a = &e.change.attribute;
     json!({
         "type": "attribute_change",
         "domain": &*e.plugin,
         "identity": e.change.identity,
         "instance_id": e.change.instance_id,
-        "attr": {
-            "attribute": e.change.attribute,
-            "val": value(&e.change.value),
-            "val_type": type_name(e.val_type),
-        },
+        "attr": {"attribute": a.name, "val": value(&a.value), "val_type": type_name(a.meta.val_type)},
     })
     .to_string()
 }
@@ -130,11 +148,15 @@ fn attribute(a: &Attribute) -> Json {
 }
 
 fn permissions(p: Permissions) -> Vec<&'static str> {
-    [(Permissions::READ, "read"), (Permissions::WRITE, "write"), (Permissions::NOTIFY, "notify")]
-        .into_iter()
-        .filter(|(flag, _)| p.contains(*flag))
-        .map(|(_, name)| name)
-        .collect()
+    [
+        (Permissions::READ, "read"),
+        (Permissions::WRITE, "write"),
+        (Permissions::NOTIFY, "notify"),
+    ]
+    .into_iter()
+    .filter(|(flag, _)| p.contains(*flag))
+    .map(|(_, name)| name)
+    .collect()
 }
 
 pub fn update(u: &UpdateInfo) -> Json {
@@ -164,21 +186,52 @@ mod tests {
 
     #[test]
     fn parses_a_seed_request() {
-        let r = Request::parse(r#"{"id":1,"domain":"yeelight","service":"get_attributes","identity":"0x1"}"#).unwrap();
-        assert_eq!((r.id, r.domain.as_deref(), r.service.as_str(), r.identity.as_deref()), (1, Some("yeelight"), "get_attributes", Some("0x1")));
+        let r = Request::parse(
+            r#"{"id":1,"domain":"yeelight","service":"get_attributes","identity":"0x1"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                r.id,
+                r.domain.as_deref(),
+                r.service.as_str(),
+                r.identity.as_deref()
+            ),
+            (1, Some("yeelight"), "get_attributes", Some("0x1"))
+        );
     }
 
     #[test]
     fn rejects_bad_envelopes_with_the_id_when_usable() {
         assert!(rejected("{").error.message.contains("not valid JSON"));
         assert!(rejected("[1]").error.message.contains("JSON object"));
-        assert!(rejected(r#"{"service":"discover"}"#).error.message.contains("\"id\" is required"));
-        assert!(rejected(r#"{"id":"7","service":"discover"}"#).error.message.contains("integer"));
-        assert!(rejected(r#"{"id":1.5,"service":"discover"}"#).error.message.contains("integer"));
+        assert!(
+            rejected(r#"{"service":"discover"}"#)
+                .error
+                .message
+                .contains("\"id\" is required")
+        );
+        assert!(
+            rejected(r#"{"id":"7","service":"discover"}"#)
+                .error
+                .message
+                .contains("integer")
+        );
+        assert!(
+            rejected(r#"{"id":1.5,"service":"discover"}"#)
+                .error
+                .message
+                .contains("integer")
+        );
         let no_service = rejected(r#"{"id":9}"#);
         assert_eq!(no_service.id, Some(9));
         assert_eq!(rejected(r#"{"id":9,"service":3}"#).id, Some(9));
-        assert_eq!(rejected(r#"{"id":9,"service":"x","service_data":[]}"#).error.code, ErrorCode::InvalidFormat);
+        assert_eq!(
+            rejected(r#"{"id":9,"service":"x","service_data":[]}"#)
+                .error
+                .code,
+            ErrorCode::InvalidFormat
+        );
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(rejected(&deep).error.code, ErrorCode::InvalidFormat);
     }

@@ -38,7 +38,10 @@ pub async fn dispatch(hub: &Hub, request: Request, out: Responder) {
         Some(_) => on_device(hub, &request).await,
         None => Err(HubError::new(
             ErrorCode::InvalidFormat,
-            format!("\"domain\" is required for {:?}: a plugin id, or \"plugin\"", request.service),
+            format!(
+                "\"domain\" is required for {:?}: a plugin id, or \"plugin\"",
+                request.service
+            ),
         )),
     };
     out.send(result).await;
@@ -65,10 +68,18 @@ fn target<'a>(hub: &'a Hub, request: &'a Request) -> Result<(&'a Arc<Plugin>, &'
         .identity
         .as_deref()
         .filter(|i| !i.is_empty())
-        .ok_or_else(|| HubError::new(ErrorCode::InvalidFormat, format!("\"identity\" is required for {}", request.service)))?;
+        .ok_or_else(|| {
+            HubError::new(
+                ErrorCode::InvalidFormat,
+                format!("\"identity\" is required for {}", request.service),
+            )
+        })?;
     Ok((plugin, identity))
 }
 
 pub fn unknown_service(service: &str) -> HubError {
-    HubError::new(ErrorCode::UnknownService, format!("no service {service:?} here"))
+    HubError::new(
+        ErrorCode::UnknownService,
+        format!("no service {service:?} here"),
+    )
 }

@@ -36,7 +36,11 @@ pub struct Server {
 
 impl Server {
     pub fn new(listener: TcpListener, hub: Arc<Hub>, settings: ServerSettings) -> Self {
-        Server { listener, hub, settings: Arc::new(settings) }
+        Server {
+            listener,
+            hub,
+            settings: Arc::new(settings),
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -77,9 +81,18 @@ impl Server {
     }
 }
 
-fn handle(request: Request<Incoming>, hub: Arc<Hub>, settings: &ServerSettings, closed: watch::Receiver<bool>) -> Response<Full<Bytes>> {
+fn handle(
+    request: Request<Incoming>,
+    hub: Arc<Hub>,
+    settings: &ServerSettings,
+    closed: watch::Receiver<bool>,
+) -> Response<Full<Bytes>> {
     if request.uri().path() != "/ws" {
-        return error(StatusCode::NOT_FOUND, "not_found", "the WebSocket endpoint is /ws");
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the WebSocket endpoint is /ws",
+        );
     }
     if !authorized(&request, &settings.token) {
         return error(
@@ -89,13 +102,24 @@ fn handle(request: Request<Incoming>, hub: Arc<Hub>, settings: &ServerSettings, 
         );
     }
     let Some(accept_key) = websocket_key(&request) else {
-        return error(StatusCode::UPGRADE_REQUIRED, "upgrade_required", "/ws speaks WebSocket (version 13) only");
+        return error(
+            StatusCode::UPGRADE_REQUIRED,
+            "upgrade_required",
+            "/ws speaks WebSocket (version 13) only",
+        );
     };
     tokio::spawn(async move {
         match hyper::upgrade::on(request).await {
             Ok(upgraded) => {
-                let config = WebSocketConfig::default().max_message_size(Some(MAX_FRAME)).max_frame_size(Some(MAX_FRAME));
-                let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+                let config = WebSocketConfig::default()
+                    .max_message_size(Some(MAX_FRAME))
+                    .max_frame_size(Some(MAX_FRAME));
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
                 connection::run(ws, hub, closed).await;
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
@@ -111,11 +135,18 @@ fn handle(request: Request<Incoming>, hub: Arc<Hub>, settings: &ServerSettings, 
 }
 
 fn authorized(request: &Request<Incoming>, token: &str) -> bool {
-    let from_header = request.headers().get(TOKEN_HEADER).map(|v| v.as_bytes().to_vec());
+    let from_header = request
+        .headers()
+        .get(TOKEN_HEADER)
+        .map(|v| v.as_bytes().to_vec());
     let from_query = request.uri().query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned().into_bytes())
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned().into_bytes())
     });
-    from_header.or(from_query).is_some_and(|given| constant_time_eq(&given, token.as_bytes()))
+    from_header
+        .or(from_query)
+        .is_some_and(|given| constant_time_eq(&given, token.as_bytes()))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -133,7 +164,9 @@ fn websocket_key(request: &Request<Incoming>) -> Option<HeaderValue> {
             .flat_map(|v| v.split(','))
             .any(|v| v.trim().eq_ignore_ascii_case(value))
     };
-    let upgrade = has(CONNECTION, "upgrade") && has(UPGRADE, "websocket") && has(hyper::header::SEC_WEBSOCKET_VERSION, "13");
+    let upgrade = has(CONNECTION, "upgrade")
+        && has(UPGRADE, "websocket")
+        && has(hyper::header::SEC_WEBSOCKET_VERSION, "13");
     let key = headers.get(hyper::header::SEC_WEBSOCKET_KEY)?;
     upgrade.then(|| HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok())?
 }
@@ -142,6 +175,8 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>>
     let body = serde_json::json!({"success": false, "code": code, "error": message}).to_string();
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

@@ -37,7 +37,8 @@ pub struct Bulb {
 
 pub const MODEL: &str = "color";
 pub const FIRMWARE: &str = "26";
-pub const SUPPORT: &str = "get_prop set_default set_power toggle set_bright set_ct_abx set_rgb set_hsv set_name";
+pub const SUPPORT: &str =
+    "get_prop set_default set_power toggle set_bright set_ct_abx set_rgb set_hsv set_name";
 
 /// Parameters a command rejects, in the bulb's own words.
 const INVALID: &str = "invalid params";
@@ -168,7 +169,11 @@ impl Bulb {
                 changed.insert("color_mode".into(), json!(3));
             }
             "set_name" => {
-                s.name = params.first().and_then(Value::as_str).ok_or(INVALID)?.to_string();
+                s.name = params
+                    .first()
+                    .and_then(Value::as_str)
+                    .ok_or(INVALID)?
+                    .to_string();
                 changed.insert("name".into(), json!(s.name));
             }
             "set_default" => {}
@@ -206,7 +211,10 @@ fn check_effect(method: &str, params: &[Value]) -> Result<(), String> {
         "set_hsv" => 2,
         _ => return Ok(()),
     };
-    match (params.get(effect_at).and_then(Value::as_str), params.get(effect_at + 1)) {
+    match (
+        params.get(effect_at).and_then(Value::as_str),
+        params.get(effect_at + 1),
+    ) {
         (None, None) => Ok(()),
         (Some("sudden"), _) => Ok(()),
         (Some("smooth"), Some(ms)) if ms.as_i64().is_some_and(|ms| ms >= 30) => Ok(()),

@@ -86,15 +86,23 @@ fn replies(bulb: &Bulb, line: &str, sent: &mut VecDeque<Instant>) -> Vec<Value> 
 }
 
 fn reply(bulb: &Bulb, command: &Value, sent: &mut VecDeque<Instant>) -> Value {
-    let id = command.get("id").filter(|id| id.is_u64()).cloned().unwrap_or(Value::Null);
-    let (Some(method), false) = (command.get("method").and_then(Value::as_str), id.is_null()) else {
+    let id = command
+        .get("id")
+        .filter(|id| id.is_u64())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let (Some(method), false) = (command.get("method").and_then(Value::as_str), id.is_null())
+    else {
         return error(&id, "invalid command");
     };
     if !take_quota(sent) {
         return error(&id, "client quota exceeded");
     }
     let no_params = Vec::new();
-    let params = command.get("params").and_then(Value::as_array).unwrap_or(&no_params);
+    let params = command
+        .get("params")
+        .and_then(Value::as_array)
+        .unwrap_or(&no_params);
     match bulb.execute(method, params) {
         Ok(result) => json!({"id": id, "result": result}),
         Err(message) => error(&id, &message),
@@ -107,7 +115,10 @@ fn error(id: &Value, message: &str) -> Value {
 
 fn take_quota(sent: &mut VecDeque<Instant>) -> bool {
     let now = Instant::now();
-    while sent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
+    while sent
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+    {
         sent.pop_front();
     }
     if sent.len() >= COMMANDS_PER_MINUTE {

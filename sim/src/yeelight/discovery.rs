@@ -16,7 +16,10 @@ pub(super) async fn answer(socket: UdpSocket, bulbs: Vec<Arc<Bulb>>) {
             continue;
         }
         for bulb in bulbs.iter().filter(|b| b.fault() != Fault::Hang) {
-            if let Err(e) = socket.send_to(bulb.search_response().as_bytes(), from).await {
+            if let Err(e) = socket
+                .send_to(bulb.search_response().as_bytes(), from)
+                .await
+            {
                 tracing::debug!(%from, "discovery reply failed: {e}");
             }
         }

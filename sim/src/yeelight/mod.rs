@@ -62,7 +62,12 @@ impl YeelightSim {
         }
         let socket = UdpSocket::bind((config.bind, config.discovery_port))
             .await
-            .with_context(|| format!("bind discovery to {}:{}", config.bind, config.discovery_port))?;
+            .with_context(|| {
+                format!(
+                    "bind discovery to {}:{}",
+                    config.bind, config.discovery_port
+                )
+            })?;
         let discovery = socket.local_addr()?;
         tasks.spawn(discovery::answer(socket, bulbs.clone()));
         Ok(YeelightSim {

@@ -22,17 +22,23 @@ impl Plugin for Misbehaving {
     fn init(config: Config) -> Result<Self, PluginError> {
         let targets = config.get("targets").unwrap_or_default();
         Ok(Misbehaving {
-            targets: targets.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect(),
+            targets: targets
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
             calls: 0,
         })
     }
 
     fn discover(&mut self, _timeout: Duration) -> Result<Vec<DeviceInfo>, PluginError> {
         let fixed = ["well", "trap", "spin", "sleep"].map(|b| (b.to_string(), String::new()));
-        let reaching = self
-            .targets
-            .iter()
-            .flat_map(|t| [(format!("tcp@{t}"), t.clone()), (format!("udp@{t}"), t.clone())]);
+        let reaching = self.targets.iter().flat_map(|t| {
+            [
+                (format!("tcp@{t}"), t.clone()),
+                (format!("udp@{t}"), t.clone()),
+            ]
+        });
         Ok(fixed
             .into_iter()
             .chain(reaching)
@@ -64,10 +70,17 @@ impl Plugin for Misbehaving {
             _ => {}
         }
         let calls = attr("calls", self.calls).range(0.0, 1e9).writable();
-        Ok(Device::new(device, vec![Instance::new("sensor", 0, vec![calls])]))
+        Ok(Device::new(
+            device,
+            vec![Instance::new("sensor", 0, vec![calls])],
+        ))
     }
 
-    fn set_attributes(&mut self, _device: &DeviceInfo, writes: &[AttributeWrite]) -> Result<(), PluginError> {
+    fn set_attributes(
+        &mut self,
+        _device: &DeviceInfo,
+        writes: &[AttributeWrite],
+    ) -> Result<(), PluginError> {
         for write in writes {
             self.calls = write.value.as_int().unwrap_or(self.calls);
         }

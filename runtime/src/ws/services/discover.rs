@@ -26,14 +26,20 @@ pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
         match found {
             Ok(devices) => {
                 for info in &devices {
-                    out.send(Ok(json!({"device": protocol::device_info(&plugin.id, info)}))).await;
+                    out.send(Ok(
+                        json!({"device": protocol::device_info(&plugin.id, info)}),
+                    ))
+                    .await;
                 }
                 count += devices.len();
             }
             Err(HubError { code, message }) => {
-                errors.push(json!({"plugin_id": &*plugin.id, "code": code.as_str(), "error": message}));
+                errors.push(
+                    json!({"plugin_id": &*plugin.id, "code": code.as_str(), "error": message}),
+                );
             }
         }
     }
-    out.send(Ok(json!({"done": true, "count": count, "errors": errors}))).await;
+    out.send(Ok(json!({"done": true, "count": count, "errors": errors})))
+        .await;
 }

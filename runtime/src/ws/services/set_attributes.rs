@@ -8,7 +8,10 @@ use serde_json::Value;
 
 pub async fn run(plugin: &Plugin, identity: &str, request: &Request) -> Result<Value, HubError> {
     let attributes = request.service_data.get("attributes").ok_or_else(|| {
-        invalid_format("service_data.attributes is required: [{\"instance_id\", \"attribute\", \"val\"}]".into())
+        invalid_format(
+            "service_data.attributes is required: [{\"instance_id\", \"attribute\", \"val\"}]"
+                .into(),
+        )
     })?;
     let writes: Vec<WriteRequest> = serde_json::from_value(attributes.clone())
         .map_err(|e| invalid_format(format!("service_data.attributes: {e}")))?;

@@ -1,0 +1,222 @@
+//! A plugin or device that misbehaves is contained: deadlines, fuel, traps
+//! and the network grant hold, and everything else keeps answering.
+
+use hub_sim::yeelight::Fault;
+use hub_tests::{Client, HubOptions, TestHub};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, UdpSocket};
+
+async fn get(client: &mut Client, domain: &str, identity: &str) -> anyhow::Result<Value> {
+    client
+        .call(domain, "get_attributes", identity, json!({}))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_bulb_times_out_while_another_keeps_answering() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let (hung, healthy) = (&hub.sim.bulbs()[0], &hub.sim.bulbs()[1]);
+    let mut client = hub.client().await?;
+    client.discover(Some("yeelight")).await?;
+    hung.set_fault(Fault::Hang);
+    let started = Instant::now();
+    let stuck = json!({"id": 500, "domain": "yeelight", "service": "set_attributes", "identity": hung.id(),
+        "service_data": {"attributes": [{"instance_id": 0, "attribute": "brightness", "val": 10}]}});
+    client.send_text(&stuck.to_string()).await?;
+    for level in [20, 30, 40] {
+        let write =
+            json!({"attributes": [{"instance_id": 0, "attribute": "brightness", "val": level}]});
+        let reply = client
+            .call("yeelight", "set_attributes", healthy.id(), write)
+            .await?;
+        assert_eq!(reply["success"], true, "{reply}");
+        assert_eq!(healthy.prop("bright"), level.to_string());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the healthy bulb waited behind the hung one"
+    );
+    let timed_out = client.response(500).await?;
+    assert_eq!(timed_out["code"], "timeout", "{timed_out}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "answered before the 3 s deadline"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the deadline was not enforced"
+    );
+
+    hung.set_fault(Fault::None);
+    let write = json!({"attributes": [{"instance_id": 0, "attribute": "brightness", "val": 11}]});
+    let recovered = client
+        .call("yeelight", "set_attributes", hung.id(), write)
+        .await?;
+    assert_eq!(
+        recovered["success"], true,
+        "the device answers again once it recovers: {recovered}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulb_that_drops_connections_is_reported_unreachable() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let bulb = &hub.sim.bulbs()[0];
+    let mut client = hub.client().await?;
+    client.discover(Some("yeelight")).await?;
+    bulb.set_fault(Fault::DropConnections);
+    let write = json!({"attributes": [{"instance_id": 0, "attribute": "power", "val": "off"}]});
+    let reply = client
+        .call("yeelight", "set_attributes", bulb.id(), write)
+        .await?;
+    assert_eq!(reply["code"], "unreachable", "{reply}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trapping_plugin_is_reinstantiated_and_serves_the_next_request() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let mut client = hub.client().await?;
+    client.discover(Some("misbehaving")).await?;
+    let well = get(&mut client, "misbehaving", "well").await?;
+    assert_eq!(well["success"], true, "{well}");
+    let trapped = get(&mut client, "misbehaving", "trap").await?;
+    assert_eq!(trapped["code"], "plugin_failed", "{trapped}");
+    assert!(
+        trapped["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("panicked"),
+        "{trapped}"
+    );
+    let again = get(&mut client, "misbehaving", "trap").await?;
+    assert_eq!(
+        again["code"], "plugin_failed",
+        "a fresh instance served the second call: {again}"
+    );
+    let well = get(&mut client, "misbehaving", "well").await?;
+    assert_eq!(well["success"], true, "{well}");
+    let list = client
+        .request(json!({"domain": "plugin", "service": "list"}))
+        .await?;
+    let status = list["result"]["plugins"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["id"] == "misbehaving"))
+        .map(|p| p["status"].clone());
+    let status = status.unwrap_or_default();
+    assert_eq!(status["crashes"], 2, "{status}");
+    assert_eq!(status["state"], "running", "{status}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spinning_and_sleeping_calls_end_at_their_budget_and_block_no_one() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let mut client = hub.client().await?;
+    client.discover(None).await?;
+    let started = Instant::now();
+    for (id, identity) in [(600, "spin"), (601, "sleep")] {
+        let request = json!({"id": id, "domain": "misbehaving", "service": "get_attributes", "identity": identity});
+        client.send_text(&request.to_string()).await?;
+    }
+    for _ in 0..3 {
+        let well = get(&mut client, "misbehaving", "well").await?;
+        assert_eq!(
+            well["success"], true,
+            "the same plugin's other device: {well}"
+        );
+        let bulb = get(&mut client, "yeelight", hub.sim.bulbs()[0].id()).await?;
+        assert_eq!(bulb["success"], true, "another plugin: {bulb}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "others waited behind the busy calls"
+    );
+    let spin = client.response(600).await?;
+    assert!(
+        spin["code"] == "plugin_failed" || spin["code"] == "timeout",
+        "{spin}"
+    );
+    let sleep = client.response(601).await?;
+    assert_eq!(sleep["code"], "timeout", "{sleep}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the deadline was not enforced"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_grant_holds_against_escape_attempts() -> anyhow::Result<()> {
+    // Inside the grant (127.0.0.1/32): reachable, which proves refusals below are the policy's.
+    let inside = TcpListener::bind("127.0.0.1:0").await?;
+    // Outside the grant: loopback too, so nothing leaves the machine.
+    let outside_tcp = TcpListener::bind("127.0.0.2:0").await?;
+    let outside_udp = UdpSocket::bind("127.0.0.2:0").await?;
+    let (in_addr, out_tcp, out_udp) = (
+        inside.local_addr()?,
+        outside_tcp.local_addr()?,
+        outside_udp.local_addr()?,
+    );
+    let mapped_tcp = format!("[::ffff:127.0.0.2]:{}", out_tcp.port());
+    let targets = vec![
+        in_addr.to_string(),
+        out_tcp.to_string(),
+        out_udp.to_string(),
+        mapped_tcp.clone(),
+        "HUB".to_string(),
+    ];
+    let hub = TestHub::start(HubOptions {
+        targets,
+        ..Default::default()
+    })
+    .await?;
+    let mut client = hub.client().await?;
+    client.discover(Some("misbehaving")).await?;
+
+    let reached = get(&mut client, "misbehaving", &format!("tcp@{in_addr}")).await?;
+    assert_eq!(reached["success"], true, "{reached}");
+    let (accepted, _) = tokio::time::timeout(Duration::from_secs(5), inside.accept()).await??;
+    drop(accepted);
+
+    for identity in [
+        format!("tcp@{out_tcp}"),
+        format!("udp@{out_udp}"),
+        format!("tcp@{}", hub.addr),
+    ] {
+        let refused = get(&mut client, "misbehaving", &identity).await?;
+        assert_eq!(refused["code"], "unreachable", "{identity}: {refused}");
+        assert!(
+            refused["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("refused by the hub's network grant"),
+            "{identity}: {refused}"
+        );
+    }
+    // WASI itself rejects IPv4-mapped destinations; the policy would too.
+    let mapped = get(&mut client, "misbehaving", &format!("tcp@{mapped_tcp}")).await?;
+    assert_eq!(mapped["success"], false, "{mapped}");
+    let nothing = Duration::from_millis(300);
+    assert!(
+        tokio::time::timeout(nothing, outside_tcp.accept())
+            .await
+            .is_err(),
+        "a connection got out"
+    );
+    let mut buf = [0u8; 16];
+    assert!(
+        tokio::time::timeout(nothing, outside_udp.recv_from(&mut buf))
+            .await
+            .is_err(),
+        "a datagram got out"
+    );
+    let well = get(&mut client, "misbehaving", "well").await?;
+    assert_eq!(
+        well["success"], true,
+        "refusals do not crash the plugin: {well}"
+    );
+    Ok(())
+}
