@@ -112,7 +112,15 @@ impl Bulb {
                 .map(|p| json!(p.as_str().map(|n| self.prop(n)).unwrap_or_default()))
                 .collect());
         }
-        let changed = self.apply(method, params)?;
+        // Bulbs report every property value as a string, in results and notifications alike.
+        let changed: Map<String, Value> = self
+            .apply(method, params)?
+            .into_iter()
+            .map(|(name, value)| {
+                let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+                (name, json!(text))
+            })
+            .collect();
         if !changed.is_empty() {
             // No receivers just means no open connection to tell.
             let _ = self.changes.send(changed);
