@@ -124,9 +124,9 @@ macro_rules! export_plugin {
                 fn watch(device: DeviceInfo) -> Result<(), PluginError> {
                     __export::with(|p: &mut $plugin| p.watch(&device))
                 }
-    }
+            }
 
-            $crate::bindings::export!(Export with_types_in $crate::bindings);
+    $crate::bindings::export!(Export with_types_in $crate::bindings);
         };
     };
 }

@@ -9,8 +9,8 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq],
 });
 
-pub use hub::device::host::LogLevel;
-pub use hub::device::types::{
+pub use self::hub::device::host::LogLevel;
+pub use self::hub::device::types::{
     Attribute, AttributeChange, AttributeMeta, AttributeWrite, Device, DeviceInfo, Permissions,
     PluginError, UpdateInfo, ValType, Value,
 };

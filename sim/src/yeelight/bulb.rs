@@ -117,7 +117,9 @@ impl Bulb {
             .apply(method, params)?
             .into_iter()
             .map(|(name, value)| {
-                let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+                let text = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_string);
                 (name, json!(text))
             })
             .collect();
