@@ -21,13 +21,7 @@ pub struct DemoOptions {
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let loopback = IpAddr::from([127, 0, 0, 1]);
-    let sim = YeelightSim::start(SimConfig {
-        bind: loopback,
-        count: options.bulbs,
-        control_port: 0,
-        discovery_port: 0,
-    })
-    .await?;
+    let sim = YeelightSim::start(SimConfig::loopback(options.bulbs)).await?;
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listen on {}", options.listen))?;

@@ -42,13 +42,7 @@ impl Conn {
 }
 
 async fn sim(count: usize) -> YeelightSim {
-    let config = SimConfig {
-        count,
-        control_port: 0,
-        discovery_port: 0,
-        ..SimConfig::default()
-    };
-    YeelightSim::start(config)
+    YeelightSim::start(SimConfig::loopback(count))
         .await
         .expect("start the simulator")
 }

@@ -50,14 +50,8 @@ pub struct TestHub {
 
 impl TestHub {
     pub async fn start(options: HubOptions) -> anyhow::Result<Self> {
-        let loopback = [127, 0, 0, 1].into();
-        let sim = YeelightSim::start(SimConfig {
-            bind: loopback,
-            count: options.bulbs,
-            control_port: 0,
-            discovery_port: 0,
-        })
-        .await?;
+        let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+        let sim = YeelightSim::start(SimConfig::loopback(options.bulbs)).await?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let limits = Limits {

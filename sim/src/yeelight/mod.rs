@@ -35,6 +35,18 @@ impl Default for SimConfig {
     }
 }
 
+impl SimConfig {
+    /// `count` bulbs on 127.0.0.1, on whatever ports are free.
+    pub fn loopback(count: usize) -> Self {
+        SimConfig {
+            count,
+            control_port: 0,
+            discovery_port: 0,
+            ..SimConfig::default()
+        }
+    }
+}
+
 /// Running simulated bulbs; dropping it stops them.
 pub struct YeelightSim {
     bulbs: Vec<Arc<Bulb>>,
