@@ -6,4 +6,5 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod plugins;
+pub mod store;
 pub mod ws;

@@ -1,0 +1,194 @@
+//! The audit log: append-only, each entry carrying the hash of the one
+//! before it, so that an edited or deleted entry is detected by `verify`.
+
+use super::Store;
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: String,
+    /// Who: an operator's token name, `cli`, or `hub` for the hub's own records.
+    pub actor: String,
+    pub plugin: Option<String>,
+    pub action: String,
+    pub detail: Value,
+    #[serde(skip)]
+    prev_hash: String,
+    #[serde(skip)]
+    hash: String,
+}
+
+impl AuditEntry {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let detail: String = row.get(5)?;
+        Ok(AuditEntry {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            actor: row.get(2)?,
+            plugin: row.get(3)?,
+            action: row.get(4)?,
+            detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
+            prev_hash: row.get(6)?,
+            hash: row.get(7)?,
+        })
+    }
+
+    fn digest(&self) -> String {
+        let canonical = json!([self.seq, self.at, self.actor, self.plugin, self.action, self.detail, self.prev_hash]);
+        crate::plugins::hex(&Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub plugin: Option<String>,
+    /// RFC 3339; entries at or after it.
+    pub since: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// Where the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub seq: i64,
+    pub reason: String,
+}
+
+const COLUMNS: &str = "seq, at, actor, plugin, action, detail, prev_hash, hash";
+
+impl Store {
+    pub fn append(&self, actor: &str, plugin: Option<&str>, action: &str, detail: Value) -> anyhow::Result<i64> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let head: Option<(i64, String)> = tx
+            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (last, prev_hash) = head.unwrap_or((0, GENESIS.to_string()));
+        let mut entry = AuditEntry {
+            seq: last + 1,
+            at: super::now(),
+            actor: actor.to_string(),
+            plugin: plugin.map(str::to_string),
+            action: action.to_string(),
+            detail,
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry.digest();
+        tx.execute(
+            &format!("INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            params![entry.seq, entry.at, entry.actor, entry.plugin, entry.action, entry.detail.to_string(), entry.prev_hash, entry.hash],
+        )?;
+        tx.execute(
+            "INSERT INTO audit_head (only, seq, hash) VALUES (1, ?1, ?2)
+             ON CONFLICT(only) DO UPDATE SET seq = ?1, hash = ?2",
+            params![entry.seq, entry.hash],
+        )?;
+        tx.commit()?;
+        Ok(entry.seq)
+    }
+
+    /// Entries matching `filter`, oldest first (the newest `limit` when limited).
+    pub fn audit(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let limit = filter.limit.map_or(-1, |l| l as i64);
+        let mut query = conn.prepare(&format!(
+            "SELECT * FROM (SELECT {COLUMNS} FROM audit
+               WHERE (?1 IS NULL OR plugin = ?1) AND (?2 IS NULL OR at >= ?2)
+               ORDER BY seq DESC LIMIT ?3) ORDER BY seq"
+        ))?;
+        let rows = query.query_map(params![filter.plugin, filter.since, limit], AuditEntry::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Walks the whole chain; `Ok(n)` when all `n` entries are intact.
+    pub fn verify(&self) -> anyhow::Result<Result<i64, Broken>> {
+        let conn = self.conn();
+        let mut query = conn.prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY seq"))?;
+        let mut rows = query.query([])?;
+        let (mut expected, mut prev_hash) = (1, GENESIS.to_string());
+        while let Some(row) = rows.next()? {
+            let entry = AuditEntry::from_row(row)?;
+            let broken = |reason: String| Ok(Err(Broken { seq: entry.seq, reason }));
+            if entry.seq != expected {
+                return Ok(Err(Broken { seq: expected, reason: format!("entries {expected} to {} are missing", entry.seq - 1) }));
+            }
+            if entry.prev_hash != prev_hash {
+                return broken(format!("entry {} does not follow entry {}: its predecessor was changed", entry.seq, entry.seq - 1));
+            }
+            if entry.digest() != entry.hash {
+                return broken(format!("entry {} was edited after it was written", entry.seq));
+            }
+            prev_hash = entry.hash;
+            expected += 1;
+        }
+        let head: Option<(i64, String)> = conn
+            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let last = expected - 1;
+        match head {
+            None if last == 0 => Ok(Ok(0)),
+            Some((seq, hash)) if seq == last && hash == prev_hash => Ok(Ok(last)),
+            Some((seq, _)) if seq > last => Ok(Err(Broken { seq: last + 1, reason: format!("entries {} to {seq} were deleted", last + 1) })),
+            _ => Ok(Err(Broken { seq: last, reason: "the chain's head record does not match its last entry".into() })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(n: usize) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("hub-audit-{}-{n}-{:?}", std::process::id(), std::thread::current().id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir.join("hub.db")).unwrap();
+        for i in 0..n {
+            store.append("cli", Some("p"), "grant", json!({"n": i})).unwrap();
+        }
+        (store, dir)
+    }
+
+    fn tamper(store: &Store, sql: &str) {
+        store.conn().execute_batch(sql).unwrap();
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let (store, _) = store_with(5);
+        assert_eq!(store.verify().unwrap(), Ok(5));
+        let recent = store.audit(&AuditFilter { limit: Some(2), ..Default::default() }).unwrap();
+        assert_eq!(recent.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 5]);
+    }
+
+    #[test]
+    fn an_edited_entry_is_named() {
+        let (store, _) = store_with(5);
+        tamper(&store, "UPDATE audit SET detail = '{\"n\":99}' WHERE seq = 3");
+        assert_eq!(store.verify().unwrap().unwrap_err().seq, 3);
+    }
+
+    #[test]
+    fn an_edit_that_recomputes_the_hash_breaks_the_next_link() {
+        let (store, _) = store_with(5);
+        tamper(&store, "UPDATE audit SET hash = 'forged' WHERE seq = 2");
+        let broken = store.verify().unwrap().unwrap_err();
+        assert!(broken.seq == 2 || broken.seq == 3, "{broken:?}");
+    }
+
+    #[test]
+    fn deleted_entries_are_detected_in_the_middle_and_at_the_end() {
+        let (store, _) = store_with(5);
+        tamper(&store, "DELETE FROM audit WHERE seq = 2");
+        assert_eq!(store.verify().unwrap().unwrap_err(), Broken { seq: 2, reason: "entries 2 to 2 are missing".into() });
+        let (store, _) = store_with(5);
+        tamper(&store, "DELETE FROM audit WHERE seq >= 4");
+        assert_eq!(store.verify().unwrap().unwrap_err().seq, 4);
+    }
+}

@@ -1,0 +1,51 @@
+//! Schema versions, applied in order; `PRAGMA user_version` records the last.
+//! A released migration is never edited: a change is a new entry.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: plugins, grants (inside the plugin row), devices, the audit chain.
+    "CREATE TABLE plugins (
+        id TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        granted TEXT,
+        installed_at TEXT NOT NULL
+    );
+    CREATE TABLE devices (
+        plugin TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        name TEXT NOT NULL,
+        model TEXT NOT NULL,
+        manufacturer TEXT NOT NULL,
+        address TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        PRIMARY KEY (plugin, identity)
+    );
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        plugin TEXT,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_plugin ON audit (plugin, seq);
+    -- The newest entry's hash, so that deleting entries from the end shows too.
+    CREATE TABLE audit_head (only INTEGER PRIMARY KEY CHECK (only = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);",
+];
+
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (version, sql) in (1i64..).zip(MIGRATIONS).skip(current.max(0) as usize) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

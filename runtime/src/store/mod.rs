@@ -1,0 +1,102 @@
+//! The hub's persistent state in one SQLite file (WAL): installed plugins,
+//! grants, the device registry and the audit log.
+
+mod audit;
+mod migrations;
+mod records;
+
+pub use audit::{AuditEntry, AuditFilter, Broken};
+pub use records::{DeviceRow, InstalledPlugin};
+
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+        let conn = Connection::open(path).with_context(|| format!("open {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::migrate(&conn).with_context(|| format!("migrate {}", path.display()))?;
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the connection leaves no Rust state half-written.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn plugins(&self) -> anyhow::Result<Vec<InstalledPlugin>> {
+        let conn = self.conn();
+        let mut query = conn.prepare(
+            "SELECT id, version, sha256, manifest, enabled, granted, installed_at FROM plugins ORDER BY id",
+        )?;
+        let rows = query.query_map([], InstalledPlugin::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn plugin(&self, id: &str) -> anyhow::Result<Option<InstalledPlugin>> {
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                "SELECT id, version, sha256, manifest, enabled, granted, installed_at FROM plugins WHERE id = ?1",
+                [id],
+                InstalledPlugin::from_row,
+            )
+            .optional()?;
+        Ok(found)
+    }
+
+    /// Inserts or replaces a plugin; its grant is kept as it was.
+    pub fn put_plugin(&self, p: &InstalledPlugin) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT INTO plugins (id, version, sha256, manifest, enabled, granted, installed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(id) DO UPDATE SET version = ?2, sha256 = ?3, manifest = ?4, enabled = ?5,
+                granted = ?6, installed_at = ?7",
+            params![p.id, p.version, p.sha256, p.manifest, p.enabled, p.granted, p.installed_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_plugin(&self, id: &str) -> anyhow::Result<bool> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM devices WHERE plugin = ?1", [id])?;
+        Ok(conn.execute("DELETE FROM plugins WHERE id = ?1", [id])? > 0)
+    }
+
+    pub fn put_device(&self, plugin: &str, d: &DeviceRow) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT INTO devices (plugin, identity, name, model, manufacturer, address, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(plugin, identity) DO UPDATE SET name = ?3, model = ?4, manufacturer = ?5,
+                address = ?6, last_seen = ?7",
+            params![plugin, d.identity, d.name, d.model, d.manufacturer, d.address, d.last_seen],
+        )?;
+        Ok(())
+    }
+
+    pub fn devices(&self, plugin: &str) -> anyhow::Result<Vec<DeviceRow>> {
+        let conn = self.conn();
+        let mut query = conn.prepare(
+            "SELECT identity, name, model, manufacturer, address, last_seen FROM devices
+             WHERE plugin = ?1 ORDER BY identity",
+        )?;
+        let rows = query.query_map([plugin], DeviceRow::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Now, as the audit log and the registry write it: RFC 3339, UTC, milliseconds.
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,51 @@
+use rusqlite::Row;
+
+/// A plugin as installed: the manifest it came with, and what an operator
+/// granted (JSON of `caps::Grant`, `None` until approved).
+#[derive(Debug, Clone)]
+pub struct InstalledPlugin {
+    pub id: String,
+    pub version: String,
+    pub sha256: String,
+    pub manifest: String,
+    pub enabled: bool,
+    pub granted: Option<String>,
+    pub installed_at: String,
+}
+
+impl InstalledPlugin {
+    pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(InstalledPlugin {
+            id: row.get(0)?,
+            version: row.get(1)?,
+            sha256: row.get(2)?,
+            manifest: row.get(3)?,
+            enabled: row.get(4)?,
+            granted: row.get(5)?,
+            installed_at: row.get(6)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub identity: String,
+    pub name: String,
+    pub model: String,
+    pub manufacturer: String,
+    pub address: String,
+    pub last_seen: String,
+}
+
+impl DeviceRow {
+    pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(DeviceRow {
+            identity: row.get(0)?,
+            name: row.get(1)?,
+            model: row.get(2)?,
+            manufacturer: row.get(3)?,
+            address: row.get(4)?,
+            last_seen: row.get(5)?,
+        })
+    }
+}
