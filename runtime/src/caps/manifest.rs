@@ -1,0 +1,99 @@
+//! `plugin.toml`: who a plugin is and what it asks for.
+
+use super::rules::Capabilities;
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub id: String,
+    pub name: String,
+    pub version: semver::Version,
+    pub publisher: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub devices: SupportedDevices,
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    #[serde(default)]
+    pub limits: RequestedLimits,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupportedDevices {
+    pub models: Vec<String>,
+    pub instance_types: Vec<String>,
+}
+
+/// Limits a plugin asks for instead of the hub's defaults, up to the hub's maximums.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestedLimits {
+    pub fuel_per_call: Option<u64>,
+    pub memory_bytes: Option<usize>,
+}
+
+impl Manifest {
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("manifest {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let manifest: Manifest = toml::from_str(text)?;
+        check_id(&manifest.id)?;
+        Ok(manifest)
+    }
+}
+
+/// Plugin ids name folders, log fields and the `domain` of requests.
+pub fn check_id(id: &str) -> anyhow::Result<()> {
+    let well_formed = !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !well_formed {
+        bail!("plugin id {id:?}: use 1-64 characters of a-z, 0-9, - and _");
+    }
+    if id == "plugin" {
+        bail!("plugin id \"plugin\" is reserved for hub management requests");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_manifest_and_refuses_bad_ones() {
+        let m = Manifest::parse(
+            r#"
+            id = "yeelight"
+            name = "Yeelight"
+            version = "1.2.0"
+            publisher = "hub"
+            devices = { models = ["color"], instance_types = ["light_bulb"] }
+            limits = { memory_bytes = 16777216 }
+            [capabilities]
+            network = [{ cidr = "local", protocol = "tcp", ports = "55443" }]
+            discovery = [{ address = "239.255.255.250", port = 1982 }]
+            http = [{ scheme = "https", host = "fw.example.com", port = 443 }]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(m.version, semver::Version::new(1, 2, 0));
+        assert_eq!(m.capabilities.network[0].to_string(), "tcp local ports 55443");
+        assert!(!m.capabilities.listen);
+        let bad = |text: &str| Manifest::parse(text).unwrap_err().to_string();
+        let base = "name = \"x\"\nversion = \"1.0.0\"\npublisher = \"p\"\n";
+        assert!(bad(&format!("id = \"Bad Id\"\n{base}")).contains("plugin id"));
+        assert!(bad(&format!("id = \"plugin\"\n{base}")).contains("reserved"));
+        assert!(bad("id = \"x\"\nname = \"x\"\nversion = \"one\"\npublisher = \"p\"").contains("version"));
+        assert!(bad(&format!("id = \"x\"\n{base}[capabilities]\nnetwork = [{{ cidr = \"everywhere\", protocol = \"tcp\" }}]")).contains("neither a CIDR"));
+        assert!(bad(&format!("id = \"x\"\n{base}surprise = 1")).contains("surprise"));
+    }
+}

@@ -1,0 +1,320 @@
+//! Capabilities as a plugin requests them and an operator grants them:
+//! network rules, discovery targets, listening, HTTP hosts. A grant must lie
+//! within the request; the difference is what an operator still has to approve.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+/// Where a rule reaches: a CIDR, or `local` (private, loopback and link-local
+/// ranges), which manifests use when they cannot know the owner's subnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Local,
+    Net(IpNet),
+}
+
+const LOCAL: [&str; 8] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+];
+
+impl Scope {
+    fn nets(&self) -> Vec<IpNet> {
+        match self {
+            Scope::Local => LOCAL.iter().filter_map(|n| n.parse().ok()).collect(),
+            Scope::Net(net) => vec![*net],
+        }
+    }
+
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.nets().iter().any(|n| n.contains(ip))
+    }
+
+    /// Every address of `other` is in `self`.
+    pub fn covers(&self, other: &Scope) -> bool {
+        other.nets().iter().all(|o| self.nets().iter().any(|s| s.contains(o)))
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "local" => Ok(Scope::Local),
+            other => other
+                .parse::<IpNet>()
+                .or_else(|_| other.parse::<IpAddr>().map(IpNet::from))
+                .map(|n| Scope::Net(n.trunc()))
+                .map_err(|_| format!("{other:?} is neither a CIDR nor \"local\"")),
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Local => f.write_str("local"),
+            Scope::Net(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Inclusive port range; `any` is 1-65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl Ports {
+    pub const ANY: Ports = Ports { first: 1, last: 65535 };
+
+    pub fn contains(&self, port: u16) -> bool {
+        (self.first..=self.last).contains(&port)
+    }
+
+    fn covers(&self, other: &Ports) -> bool {
+        self.first <= other.first && other.last <= self.last
+    }
+}
+
+impl FromStr for Ports {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a port, a range like 1-1024, or \"any\"");
+        match s.trim() {
+            "any" => Ok(Ports::ANY),
+            range => {
+                let (first, last) = range.split_once('-').unwrap_or((range, range));
+                let first: u16 = first.trim().parse().map_err(|_| bad())?;
+                let last: u16 = last.trim().parse().map_err(|_| bad())?;
+                (first <= last).then_some(Ports { first, last }).ok_or_else(bad)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Ports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Ports::ANY => f.write_str("any"),
+            Ports { first, last } if first == last => write!(f, "{first}"),
+            Ports { first, last } => write!(f, "{first}-{last}"),
+        }
+    }
+}
+
+macro_rules! string_serde {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+string_serde!(Scope);
+string_serde!(Ports);
+
+fn any_port() -> Ports {
+    Ports::ANY
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetRule {
+    pub cidr: Scope,
+    pub protocol: Protocol,
+    #[serde(default = "any_port")]
+    pub ports: Ports,
+}
+
+impl NetRule {
+    pub fn allows(&self, protocol: Protocol, ip: &IpAddr, port: u16) -> bool {
+        self.protocol == protocol && self.cidr.contains(ip) && self.ports.contains(port)
+    }
+
+    fn covers(&self, other: &NetRule) -> bool {
+        self.protocol == other.protocol && self.cidr.covers(&other.cidr) && self.ports.covers(&other.ports)
+    }
+}
+
+impl fmt::Display for NetRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let protocol = match self.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        };
+        write!(f, "{protocol} {} ports {}", self.cidr, self.ports)
+    }
+}
+
+/// A UDP destination for discovery, typically a multicast group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryTarget {
+    pub address: IpAddr,
+    pub port: u16,
+}
+
+impl fmt::Display for DiscoveryTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "discovery udp {}", std::net::SocketAddr::new(self.address, self.port))
+    }
+}
+
+/// An outbound HTTP(S) destination, e.g. a vendor's firmware server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpHost {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for HttpHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http {}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// What a manifest requests, and (the same shape) what an operator grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capabilities {
+    pub network: Vec<NetRule>,
+    pub discovery: Vec<DiscoveryTarget>,
+    pub listen: bool,
+    pub http: Vec<HttpHost>,
+}
+
+impl Capabilities {
+    pub fn is_empty(&self) -> bool {
+        *self == Capabilities::default()
+    }
+
+    /// Each rule of `granted` that this request does not cover. With an
+    /// earlier request as `self` and a plugin update's request as `granted`,
+    /// it is what the update asks for that an operator has not approved.
+    pub fn uncovered(&self, granted: &Capabilities) -> Vec<String> {
+        let mut out = Vec::new();
+        out.extend(granted.network.iter().filter(|g| !self.network.iter().any(|r| r.covers(g))).map(ToString::to_string));
+        out.extend(granted.discovery.iter().filter(|g| !self.discovery.contains(g)).map(ToString::to_string));
+        out.extend(granted.http.iter().filter(|g| !self.http.contains(g)).map(ToString::to_string));
+        if granted.listen && !self.listen {
+            out.push("listen".into());
+        }
+        out
+    }
+
+    /// The grant as requested, with network rules narrowed to `nets` when given.
+    pub fn narrowed(&self, nets: &[Scope]) -> Result<Capabilities, String> {
+        let mut grant = self.clone();
+        if nets.is_empty() {
+            return Ok(grant);
+        }
+        for net in nets {
+            if !self.network.iter().any(|r| r.cidr.covers(net)) {
+                return Err(format!("{net} is outside every network the plugin requested"));
+            }
+        }
+        grant.network = self
+            .network
+            .iter()
+            .flat_map(|r| nets.iter().filter(|n| r.cidr.covers(n)).map(|n| NetRule { cidr: *n, ..r.clone() }))
+            .collect();
+        Ok(grant)
+    }
+
+    /// This grant without the rules `rule` names (`all`, a CIDR, a discovery
+    /// address `ip:port`, an HTTP host, or `listen`); `None` when it names none.
+    pub fn without(&self, rule: &str) -> Option<Capabilities> {
+        let mut left = self.clone();
+        match rule {
+            "all" => left = Capabilities::default(),
+            "listen" => left.listen = false,
+            _ => {
+                let scope = rule.parse::<Scope>().ok();
+                left.network.retain(|r| Some(r.cidr) != scope);
+                left.discovery.retain(|d| std::net::SocketAddr::new(d.address, d.port).to_string() != rule);
+                left.http.retain(|h| h.host != rule);
+            }
+        }
+        (left != *self).then_some(left)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(cidr: &str, protocol: Protocol, ports: &str) -> NetRule {
+        NetRule { cidr: cidr.parse().unwrap(), protocol, ports: ports.parse().unwrap() }
+    }
+
+    fn request() -> Capabilities {
+        Capabilities {
+            network: vec![rule("local", Protocol::Tcp, "55443"), rule("local", Protocol::Udp, "any")],
+            discovery: vec![DiscoveryTarget { address: "239.255.255.250".parse().unwrap(), port: 1982 }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_operator_can_narrow_local_to_one_subnet() {
+        let grant = request().narrowed(&["192.168.31.0/24".parse().unwrap()]).unwrap();
+        assert_eq!(grant.network, vec![rule("192.168.31.0/24", Protocol::Tcp, "55443"), rule("192.168.31.0/24", Protocol::Udp, "any")]);
+        assert!(request().uncovered(&grant).is_empty());
+        assert!(grant.network[0].allows(Protocol::Tcp, &"192.168.31.7".parse().unwrap(), 55443));
+        assert!(!grant.network[0].allows(Protocol::Tcp, &"192.168.31.7".parse().unwrap(), 22));
+        assert!(!grant.network[0].allows(Protocol::Udp, &"192.168.31.7".parse().unwrap(), 55443));
+    }
+
+    #[test]
+    fn a_grant_cannot_exceed_the_request() {
+        assert!(request().narrowed(&["8.8.8.0/24".parse().unwrap()]).is_err());
+        let mut wider = request();
+        wider.network.push(rule("0.0.0.0/0", Protocol::Tcp, "any"));
+        wider.listen = true;
+        assert_eq!(request().uncovered(&wider), vec!["tcp 0.0.0.0/0 ports any", "listen"]);
+    }
+
+    #[test]
+    fn an_update_asking_more_shows_only_the_difference() {
+        let mut update = request();
+        update.http.push(HttpHost { scheme: "https".into(), host: "fw.example.com".into(), port: 443 });
+        assert_eq!(request().uncovered(&update), vec!["http https://fw.example.com:443"]);
+        assert!(request().uncovered(&request()).is_empty());
+    }
+
+    #[test]
+    fn revoking_a_rule_by_name() {
+        let grant = request().narrowed(&["192.168.31.0/24".parse().unwrap()]).unwrap();
+        let left = grant.without("192.168.31.0/24").unwrap();
+        assert!(left.network.is_empty());
+        assert_eq!(left.discovery.len(), 1);
+        assert!(grant.without("10.0.0.0/8").is_none());
+        assert!(grant.without("all").unwrap().is_empty());
+    }
+}
