@@ -1,45 +1,50 @@
 //! `hub demo`: simulated bulbs on loopback and a hub whose Yeelight plugin
-//! may reach only them.
+//! is installed and granted only the simulators' address.
 
-use crate::config::PluginSpec;
-use crate::plugins::Hub;
-use crate::ws::{Server, ServerSettings};
+use crate::config::{Scope, Token};
+use crate::plugins::{Hub, HubSettings};
 use anyhow::Context;
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub struct DemoOptions {
     pub listen: SocketAddr,
     pub token: Option<String>,
     pub plugin: PathBuf,
+    pub manifest: PathBuf,
     pub bulbs: usize,
     pub data_dir: PathBuf,
 }
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
-    let loopback = IpAddr::from([127, 0, 0, 1]);
     let sim = YeelightSim::start(SimConfig::loopback(options.bulbs)).await?;
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
-    let plugin = PluginSpec {
-        id: "yeelight".into(),
-        component: options.plugin.clone(),
-        allow: vec![ipnet::IpNet::from(loopback)],
-        config: [("discovery".to_string(), sim.discovery_addr().to_string())].into(),
-        limits: Default::default(),
-    };
-    let hub = Hub::load(&[plugin], &options.data_dir, &[addr]).with_context(|| {
-        format!(
-            "load the Yeelight plugin from {} (build it with `cargo xtask build-guests`)",
-            options.plugin.display()
-        )
+    let hub = Hub::open(HubSettings {
+        hub_addrs: vec![addr],
+        ..HubSettings::new(options.data_dir.clone())
     })?;
-    let token = options.token.unwrap_or_else(random_token);
+    let config = [("discovery".to_string(), sim.discovery_addr().to_string())].into();
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    let installed = hub
+        .install("demo", &options.plugin, &options.manifest, config)
+        .with_context(|| {
+            format!(
+                "install {} (build it with `cargo xtask build-guests`)",
+                options.plugin.display()
+            )
+        })?;
+    hub.approve(
+        "demo",
+        &installed.id,
+        &[ipnet::IpNet::from(loopback).into()],
+    )?;
+    let operator = options.token.unwrap_or_else(random_token);
+    let user = random_token();
     println!(
         "Simulated Yeelight bulbs (discovery at udp://{}):",
         sim.discovery_addr()
@@ -48,14 +53,28 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         println!("  {}  {}", bulb.id(), bulb.control_addr());
     }
     println!();
-    println!("Hub ready. WebSocket: ws://{addr}/ws?token={token}");
-    println!("  token (header smart-assistant-token): {token}");
-    println!("  the yeelight plugin may reach only {loopback}/32, never {addr}");
+    println!("Hub ready. WebSocket: ws://{addr}/ws?token={operator}");
+    println!("  operator token: {operator}");
+    println!("  user token:     {user}   (devices only; plugin management answers \"forbidden\")");
+    println!(
+        "  plugin yeelight {} is granted only {loopback}/32, and never {addr}",
+        installed.version
+    );
     println!("Try: {{\"id\":1,\"service\":\"discover\"}}");
     println!("Stop with Ctrl-C.");
-    let server = Server::new(listener, Arc::new(hub), ServerSettings { token });
-    server.run(shutdown_signal()).await;
-    Ok(())
+    let tokens = vec![
+        Token {
+            name: "demo-operator".into(),
+            token: operator,
+            scope: Scope::Operator,
+        },
+        Token {
+            name: "demo-user".into(),
+            token: user,
+            scope: Scope::User,
+        },
+    ];
+    crate::serve::run(hub, listener, tokens, shutdown_signal()).await
 }
 
 pub async fn shutdown_signal() {

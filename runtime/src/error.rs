@@ -21,6 +21,10 @@ pub enum ErrorCode {
     PluginFailed,
     /// Too many requests already waiting; retry later.
     Busy,
+    /// A per-plugin or per-device quota was reached; retry later.
+    QuotaExceeded,
+    /// The token's scope does not allow this (operator services need an operator token).
+    Forbidden,
     Internal,
 }
 
@@ -36,6 +40,8 @@ impl ErrorCode {
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::PluginFailed => "plugin_failed",
             ErrorCode::Busy => "busy",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::Internal => "internal",
         }
     }

@@ -1,10 +1,13 @@
 //! The hub: runs untrusted WebAssembly device drivers in a sandbox and
 //! bridges them to WebSocket clients.
 
+pub mod audit;
 pub mod caps;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod plugins;
+pub mod serve;
 pub mod store;
 pub mod ws;

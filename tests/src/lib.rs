@@ -5,14 +5,15 @@
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use hub::caps::Limits;
-use hub::config::PluginSpec;
-use hub::plugins::Hub;
-use hub::ws::{Server, ServerSettings};
+use hub::config::{Scope, Token};
+use hub::plugins::{Hub, HubSettings};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -20,6 +21,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const TOKEN: &str = "test-token-0123456789";
+/// A user-scope token: devices only.
+pub const USER_TOKEN: &str = "user-token-0123456789";
 /// Long enough for a loaded CI machine, short enough to keep tests quick.
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -41,11 +44,22 @@ impl Default for HubOptions {
     }
 }
 
-/// A running hub; dropping it stops the server.
+/// A running hub with its own data directory; dropping it stops the server.
 pub struct TestHub {
     pub addr: SocketAddr,
     pub sim: YeelightSim,
+    pub hub: Arc<Hub>,
+    pub data_dir: PathBuf,
     _stop: oneshot::Sender<()>,
+}
+
+/// A fresh data directory under target/, shared compile cache beside it.
+fn data_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = xtask::root().join(format!("target/test-hubs/{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 impl TestHub {
@@ -59,47 +73,52 @@ impl TestHub {
             discover_window: Duration::from_millis(500),
             ..Limits::default()
         };
-        let spec = |id: &str, config: Vec<(&str, String)>| -> anyhow::Result<PluginSpec> {
-            Ok(PluginSpec {
-                id: id.into(),
-                component: xtask::guest(id)?,
-                allow: vec![ipnet::IpNet::from(loopback)],
-                config: config
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
-                limits: limits.clone(),
-            })
+        let data_dir = data_dir();
+        let settings = HubSettings {
+            data_dir: data_dir.clone(),
+            cache_dir: xtask::root().join("target/test-hubs/compiled"),
+            hub_addrs: vec![addr],
+            limits,
         };
-        let specs = [
-            spec(
-                "yeelight",
-                vec![("discovery", sim.discovery_addr().to_string())],
-            )?,
-            spec(
-                "misbehaving",
-                vec![(
-                    "targets",
-                    options.targets.join(",").replace("HUB", &addr.to_string()),
-                )],
-            )?,
+        let hub = Hub::open(settings)?;
+        let targets = options.targets.join(",").replace("HUB", &addr.to_string());
+        let plugins = [
+            ("yeelight", ("discovery", sim.discovery_addr().to_string())),
+            ("misbehaving", ("targets", targets)),
         ];
-        let data_dir = xtask::root().join("target/test-hub");
-        let hub = tokio::task::block_in_place(|| Hub::load(&specs, &data_dir, &[addr]))?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::new(
-            listener,
-            Arc::new(hub),
-            ServerSettings {
+        for (id, (key, value)) in plugins {
+            let (component, manifest) = (xtask::guest(id)?, xtask::manifest(id)?);
+            let config = [(key.to_string(), value)].into();
+            tokio::task::block_in_place(|| hub.install("tests", &component, &manifest, config))?;
+            hub.approve("tests", id, &[ipnet::IpNet::from(loopback).into()])?;
+        }
+        let tokens = vec![
+            Token {
+                name: "test-operator".into(),
                 token: TOKEN.into(),
+                scope: Scope::Operator,
             },
-        );
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
+            Token {
+                name: "test-user".into(),
+                token: USER_TOKEN.into(),
+                scope: Scope::User,
+            },
+        ];
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = hub.clone();
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = hub::serve::run(serving, listener, tokens, stopped).await {
+                eprintln!("the test hub stopped: {e:#}");
+            }
+        });
         Ok(TestHub {
             addr,
             sim,
+            hub,
+            data_dir,
             _stop: stop,
         })
     }
@@ -110,6 +129,10 @@ impl TestHub {
 
     pub async fn client(&self) -> anyhow::Result<Client> {
         Client::connect(&self.url()).await
+    }
+
+    pub async fn user_client(&self) -> anyhow::Result<Client> {
+        Client::connect(&format!("ws://{}/ws?token={USER_TOKEN}", self.addr)).await
     }
 }
 

@@ -101,7 +101,7 @@ async fn a_trapping_plugin_is_reinstantiated_and_serves_the_next_request() -> an
     let list = client
         .request(json!({"domain": "plugin", "service": "list"}))
         .await?;
-    let status = list["result"]["plugins"]
+    let status = list["result"]
         .as_array()
         .and_then(|p| p.iter().find(|p| p["id"] == "misbehaving"))
         .map(|p| p["status"].clone());

@@ -183,17 +183,22 @@ async fn plugin_list_shows_health_devices_and_grant() -> anyhow::Result<()> {
     let list = client
         .request(json!({"domain": "plugin", "service": "list"}))
         .await?;
-    let plugins = list["result"]["plugins"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let plugins = list["result"].as_array().cloned().unwrap_or_default();
     let yeelight = plugins
         .iter()
         .find(|p| p["id"] == "yeelight")
         .cloned()
         .unwrap_or_default();
-    assert_eq!(yeelight["status"]["state"], "running");
+    assert_eq!(yeelight["status"]["state"], "running", "{list}");
     assert_eq!(yeelight["devices"], 2);
-    assert_eq!(yeelight["allow"], json!(["127.0.0.1/32"]));
+    assert_eq!(yeelight["version"], "0.1.0");
+    assert_eq!(
+        yeelight["granted"]["network"],
+        json!([
+            {"cidr": "127.0.0.1/32", "protocol": "tcp", "ports": "any"},
+            {"cidr": "127.0.0.1/32", "protocol": "udp", "ports": "any"},
+        ])
+    );
+    assert_eq!(yeelight["pending"], json!([]));
     Ok(())
 }

@@ -85,3 +85,13 @@ pub fn guest(name: &str) -> anyhow::Result<PathBuf> {
     }
     Ok(path)
 }
+
+/// The manifest beside a guest plugin's source: `guest-plugins/**/<name>/plugin.toml`.
+pub fn manifest(name: &str) -> anyhow::Result<PathBuf> {
+    let guests = root().join("guest-plugins");
+    [guests.join(name), guests.join("test-only").join(name)]
+        .into_iter()
+        .map(|dir| dir.join("plugin.toml"))
+        .find(|path| path.exists())
+        .with_context(|| format!("no plugin.toml for guest plugin {name}"))
+}

@@ -44,7 +44,11 @@ pub fn classify(import: &str, caps: &Capabilities) -> ImportUse {
 }
 
 fn needs(declared: bool, capability: &'static str) -> ImportUse {
-    if declared { ImportUse::Declared(capability) } else { ImportUse::Undeclared(capability) }
+    if declared {
+        ImportUse::Declared(capability)
+    } else {
+        ImportUse::Undeclared(capability)
+    }
 }
 
 /// Refuses a component whose imports its manifest does not account for,
@@ -54,7 +58,9 @@ pub fn check(imports: &[String], caps: &Capabilities) -> Result<(), String> {
         match classify(import, caps) {
             ImportUse::Baseline | ImportUse::Declared(_) => {}
             ImportUse::Undeclared(capability) => {
-                return Err(format!("the component imports {import}, but its manifest requests no {capability} capability"));
+                return Err(format!(
+                    "the component imports {import}, but its manifest requests no {capability} capability"
+                ));
             }
             ImportUse::Never(why) => return Err(format!("the component imports {import}: {why}")),
         }
@@ -71,17 +77,47 @@ mod tests {
     fn imports_must_be_declared_or_baseline() {
         let none = Capabilities::default();
         let net = Capabilities {
-            network: vec![NetRule { cidr: "local".parse().unwrap(), protocol: Protocol::Tcp, ports: "any".parse().unwrap() }],
+            network: vec![NetRule {
+                cidr: "local".parse().unwrap(),
+                protocol: Protocol::Tcp,
+                ports: "any".parse().unwrap(),
+            }],
             ..Default::default()
         };
         let imports = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(check(&imports(&["wasi:io/poll@0.2.0", "wasi:cli/stderr@0.2.6", "hub:device/host@0.1.0"]), &none).is_ok());
+        assert!(
+            check(
+                &imports(&[
+                    "wasi:io/poll@0.2.0",
+                    "wasi:cli/stderr@0.2.6",
+                    "hub:device/host@0.1.0"
+                ]),
+                &none
+            )
+            .is_ok()
+        );
         let tcp = imports(&["wasi:sockets/tcp@0.2.6"]);
-        assert!(check(&tcp, &none).unwrap_err().contains("wasi:sockets/tcp@0.2.6"));
+        assert!(
+            check(&tcp, &none)
+                .unwrap_err()
+                .contains("wasi:sockets/tcp@0.2.6")
+        );
         assert!(check(&tcp, &net).is_ok());
-        assert!(check(&imports(&["wasi:sockets/ip-name-lookup@0.2.0"]), &net).unwrap_err().contains("resolve names"));
-        assert!(check(&imports(&["wasi:filesystem/preopens@0.2.0"]), &net).unwrap_err().contains("no filesystem"));
-        assert!(check(&imports(&["wasi:http/outgoing-handler@0.2.0"]), &net).unwrap_err().contains("no http"));
+        assert!(
+            check(&imports(&["wasi:sockets/ip-name-lookup@0.2.0"]), &net)
+                .unwrap_err()
+                .contains("resolve names")
+        );
+        assert!(
+            check(&imports(&["wasi:filesystem/preopens@0.2.0"]), &net)
+                .unwrap_err()
+                .contains("no filesystem")
+        );
+        assert!(
+            check(&imports(&["wasi:http/outgoing-handler@0.2.0"]), &net)
+                .unwrap_err()
+                .contains("no http")
+        );
         assert!(check(&imports(&["acme:backdoor/api"]), &net).is_err());
     }
 }

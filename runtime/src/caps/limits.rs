@@ -22,6 +22,34 @@ pub struct Limits {
     pub discover_window: Duration,
     #[serde(rename = "ota_deadline_ms", with = "millis")]
     pub ota_deadline: Duration,
+    pub quotas: Quotas,
+}
+
+/// Rates and counts that protect the hub, the network and real actuators
+/// from a runaway plugin. Over a quota, the operation fails in the plugin
+/// and the audit log counts it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quotas {
+    /// Resources (sockets, their streams, timers) one instance may hold.
+    pub max_resources: usize,
+    pub connections_per_second: u32,
+    pub datagrams_per_second: u32,
+    pub events_per_second: u32,
+    /// set_attributes requests per device per second.
+    pub writes_per_second: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            max_resources: 256,
+            connections_per_second: 50,
+            datagrams_per_second: 200,
+            events_per_second: 200,
+            writes_per_second: 5,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -34,6 +62,7 @@ impl Default for Limits {
             discover_deadline: Duration::from_secs(30),
             discover_window: Duration::from_secs(2),
             ota_deadline: Duration::from_secs(600),
+            quotas: Quotas::default(),
         }
     }
 }

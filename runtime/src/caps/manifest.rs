@@ -39,7 +39,8 @@ pub struct RequestedLimits {
 
 impl Manifest {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("manifest {}", path.display()))
     }
 
@@ -54,7 +55,9 @@ impl Manifest {
 pub fn check_id(id: &str) -> anyhow::Result<()> {
     let well_formed = !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !well_formed {
         bail!("plugin id {id:?}: use 1-64 characters of a-z, 0-9, - and _");
     }
@@ -86,13 +89,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.version, semver::Version::new(1, 2, 0));
-        assert_eq!(m.capabilities.network[0].to_string(), "tcp local ports 55443");
+        assert_eq!(
+            m.capabilities.network[0].to_string(),
+            "tcp local ports 55443"
+        );
         assert!(!m.capabilities.listen);
         let bad = |text: &str| Manifest::parse(text).unwrap_err().to_string();
         let base = "name = \"x\"\nversion = \"1.0.0\"\npublisher = \"p\"\n";
         assert!(bad(&format!("id = \"Bad Id\"\n{base}")).contains("plugin id"));
         assert!(bad(&format!("id = \"plugin\"\n{base}")).contains("reserved"));
-        assert!(bad("id = \"x\"\nname = \"x\"\nversion = \"one\"\npublisher = \"p\"").contains("version"));
+        assert!(
+            bad("id = \"x\"\nname = \"x\"\nversion = \"one\"\npublisher = \"p\"")
+                .contains("version")
+        );
         assert!(bad(&format!("id = \"x\"\n{base}[capabilities]\nnetwork = [{{ cidr = \"everywhere\", protocol = \"tcp\" }}]")).contains("neither a CIDR"));
         assert!(bad(&format!("id = \"x\"\n{base}surprise = 1")).contains("surprise"));
     }

@@ -1,13 +1,17 @@
 //! Capability policy: every decision about what a plugin may touch is made
 //! here, deny-by-default, and nowhere else.
 
+mod grant;
 pub mod imports;
 mod limits;
 pub mod manifest;
 mod net;
+mod quota;
 pub mod rules;
 
-pub use limits::Limits;
+pub use grant::Grant;
+pub use limits::{Limits, Quotas};
 pub use manifest::Manifest;
 pub use net::{NetPolicy, Verdict};
+pub use quota::Rate;
 pub use rules::Capabilities;

@@ -1,19 +1,20 @@
-//! May this plugin open this socket? Checked by WASI on every bind, connect
-//! and datagram a plugin attempts.
+//! May this plugin open this socket? Checked by WASI on every bind, connect,
+//! datagram sent and datagram received.
 
-use ipnet::IpNet;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use super::limits::Quotas;
+use super::quota::Rate;
+use super::rules::{Capabilities, Protocol};
+use std::net::SocketAddr;
 use wasmtime_wasi::sockets::SocketAddrUse;
 
-/// The network a plugin was granted.
-#[derive(Debug, Clone)]
+/// The network an operator granted one plugin, and its connection rates.
 pub struct NetPolicy {
-    plugin: Arc<str>,
-    allowed: Vec<IpNet>,
+    grant: Capabilities,
     /// Addresses the hub itself listens on: closed to plugins even inside
     /// a granted network.
     hub: Vec<SocketAddr>,
+    connections: Rate,
+    datagrams: Rate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,55 +24,78 @@ pub enum Verdict {
 }
 
 impl NetPolicy {
-    pub fn new(plugin: Arc<str>, allowed: Vec<IpNet>, hub: Vec<SocketAddr>) -> Self {
+    pub fn new(grant: Capabilities, hub: Vec<SocketAddr>, quotas: &Quotas) -> Self {
         NetPolicy {
-            plugin,
-            allowed: allowed.into_iter().map(canonical_net).collect(),
+            grant,
             hub: hub.into_iter().map(canonical).collect(),
+            connections: Rate::new(quotas.connections_per_second),
+            datagrams: Rate::new(quotas.datagrams_per_second),
         }
     }
 
-    pub fn allowed(&self) -> &[IpNet] {
-        &self.allowed
+    pub fn grant(&self) -> &Capabilities {
+        &self.grant
     }
 
-    /// Decides, and logs every refusal with the plugin, address and use.
     pub fn check(&self, addr: SocketAddr, use_: SocketAddrUse) -> Verdict {
-        let verdict = self.decide(canonical(addr), use_);
-        if let Verdict::Deny(reason) = verdict {
-            tracing::warn!(plugin = %self.plugin, %addr, use_ = ?use_, reason, "refused network access");
+        let addr = canonical(addr);
+        let verdict = self.decide(addr, use_);
+        match (verdict, use_) {
+            (Verdict::Allow, SocketAddrUse::TcpConnect) if !self.connections.take() => {
+                Verdict::Deny("over the quota of new connections per second")
+            }
+            (Verdict::Allow, SocketAddrUse::UdpSend) if !self.datagrams.take() => {
+                Verdict::Deny("over the quota of datagrams per second")
+            }
+            _ => verdict,
         }
-        verdict
     }
 
     fn decide(&self, addr: SocketAddr, use_: SocketAddrUse) -> Verdict {
         match use_ {
             // WASI binds to the wildcard address, port 0, before every
-            // outgoing connection or datagram; that bind is all we allow.
+            // outgoing connection or datagram; that bind is all we allow
+            // unless the plugin was granted listening.
             SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
-                if addr.ip().is_unspecified() && addr.port() == 0 {
+                if addr.ip().is_unspecified() && addr.port() == 0 || self.grant.listen {
                     Verdict::Allow
                 } else {
                     Verdict::Deny("plugins may not bind to a chosen address or port")
                 }
             }
+            SocketAddrUse::TcpListen if self.grant.listen => Verdict::Allow,
+            SocketAddrUse::TcpListen => Verdict::Deny("listening was not granted"),
+            SocketAddrUse::TcpConnect | SocketAddrUse::TcpAccept => {
+                self.destination(Protocol::Tcp, addr)
+            }
             // Replies are filtered like requests: a datagram from outside
             // the grant never reaches the plugin.
-            SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
-                self.decide_destination(addr)
+            SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
+                self.destination(Protocol::Udp, addr)
             }
-            _ => Verdict::Deny("plugins may not listen for connections"),
         }
     }
 
-    fn decide_destination(&self, addr: SocketAddr) -> Verdict {
+    fn destination(&self, protocol: Protocol, addr: SocketAddr) -> Verdict {
         if self.is_hub(addr) {
             return Verdict::Deny("the hub's own listening address");
         }
         if addr.ip().is_unspecified() {
             return Verdict::Deny("the unspecified address");
         }
-        if self.allowed.iter().any(|net| net.contains(&addr.ip())) {
+        let (ip, port) = (addr.ip(), addr.port());
+        let by_rule = self
+            .grant
+            .network
+            .iter()
+            .any(|r| r.allows(protocol, &ip, port));
+        let by_discovery = protocol == Protocol::Udp
+            && self
+                .grant
+                .discovery
+                .iter()
+                .any(|d| d.address.to_canonical() == ip && d.port == port);
+        if by_rule || by_discovery {
             Verdict::Allow
         } else {
             Verdict::Deny("outside the plugin's network grant")
@@ -92,25 +116,35 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
-fn canonical_net(net: IpNet) -> IpNet {
-    match net {
-        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
-            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(net),
-            None => net,
-        },
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::rules::{DiscoveryTarget, NetRule};
 
-    fn policy(allowed: &[&str], hub: &[&str]) -> NetPolicy {
+    fn grant(rules: &[(&str, Protocol, &str)]) -> Capabilities {
+        Capabilities {
+            network: rules
+                .iter()
+                .map(|(cidr, protocol, ports)| NetRule {
+                    cidr: cidr.parse().unwrap(),
+                    protocol: *protocol,
+                    ports: ports.parse().unwrap(),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn policy(caps: Capabilities, hub: &[&str]) -> NetPolicy {
+        let quotas = Quotas {
+            connections_per_second: 1000,
+            datagrams_per_second: 1000,
+            ..Quotas::default()
+        };
         NetPolicy::new(
-            "test".into(),
-            allowed.iter().map(|n| n.parse().unwrap()).collect(),
+            caps,
             hub.iter().map(|a| a.parse().unwrap()).collect(),
+            &quotas,
         )
     }
 
@@ -118,101 +152,144 @@ mod tests {
         p.check(addr.parse().unwrap(), use_)
     }
 
+    fn denied(v: Verdict) -> bool {
+        matches!(v, Verdict::Deny(_))
+    }
+
     #[test]
-    fn connects_only_inside_the_grant() {
-        let p = policy(&["192.168.31.0/24"], &[]);
+    fn connects_only_inside_the_grant_with_its_protocol_and_ports() {
+        let p = policy(grant(&[("192.168.31.0/24", Protocol::Tcp, "55443")]), &[]);
         assert_eq!(
             check(&p, "192.168.31.20:55443", SocketAddrUse::TcpConnect),
             Verdict::Allow
         );
-        assert!(matches!(
-            check(&p, "192.168.32.20:55443", SocketAddrUse::TcpConnect),
-            Verdict::Deny(_)
-        ));
-        assert!(matches!(
-            check(&p, "10.0.0.1:80", SocketAddrUse::UdpSend),
-            Verdict::Deny(_)
-        ));
-        assert!(matches!(
-            check(&p, "127.0.0.1:22", SocketAddrUse::UdpReceive),
-            Verdict::Deny(_)
-        ));
+        assert!(
+            denied(check(&p, "192.168.31.20:22", SocketAddrUse::TcpConnect)),
+            "another port"
+        );
+        assert!(
+            denied(check(&p, "192.168.31.20:55443", SocketAddrUse::UdpSend)),
+            "another protocol"
+        );
+        assert!(
+            denied(check(&p, "192.168.32.20:55443", SocketAddrUse::TcpConnect)),
+            "another subnet"
+        );
+        assert!(denied(check(
+            &p,
+            "10.0.0.1:55443",
+            SocketAddrUse::UdpReceive
+        )));
     }
 
     #[test]
     fn nothing_is_granted_by_default() {
-        let p = policy(&[], &[]);
+        let p = policy(Capabilities::default(), &[]);
         for addr in ["127.0.0.1:1", "192.168.1.1:80", "[::1]:80", "8.8.8.8:53"] {
-            assert!(
-                matches!(check(&p, addr, SocketAddrUse::TcpConnect), Verdict::Deny(_)),
-                "{addr}"
-            );
+            assert!(denied(check(&p, addr, SocketAddrUse::TcpConnect)), "{addr}");
+            assert!(denied(check(&p, addr, SocketAddrUse::UdpSend)), "{addr}");
         }
     }
 
     #[test]
-    fn ipv4_mapped_ipv6_cannot_sneak_past() {
-        let p = policy(&["192.168.31.0/24"], &[]);
-        assert!(matches!(
-            check(&p, "[::ffff:10.0.0.1]:80", SocketAddrUse::TcpConnect),
-            Verdict::Deny(_)
-        ));
+    fn discovery_targets_open_only_their_group_and_port() {
+        let caps = Capabilities {
+            discovery: vec![DiscoveryTarget {
+                address: "239.255.255.250".parse().unwrap(),
+                port: 1982,
+            }],
+            ..Default::default()
+        };
+        let p = policy(caps, &[]);
         assert_eq!(
-            check(&p, "[::ffff:192.168.31.7]:80", SocketAddrUse::TcpConnect),
+            check(&p, "239.255.255.250:1982", SocketAddrUse::UdpSend),
             Verdict::Allow
         );
-        let mapped_grant = policy(&["::ffff:192.168.31.0/120"], &[]);
+        assert!(denied(check(
+            &p,
+            "239.255.255.250:1900",
+            SocketAddrUse::UdpSend
+        )));
+        assert!(denied(check(
+            &p,
+            "239.255.255.250:1982",
+            SocketAddrUse::TcpConnect
+        )));
+    }
+
+    #[test]
+    fn ipv4_mapped_ipv6_cannot_sneak_past() {
+        let p = policy(grant(&[("192.168.31.0/24", Protocol::Tcp, "any")]), &[]);
+        assert!(denied(check(
+            &p,
+            "[::ffff:10.0.0.1]:80",
+            SocketAddrUse::TcpConnect
+        )));
         assert_eq!(
-            check(&mapped_grant, "192.168.31.7:80", SocketAddrUse::TcpConnect),
+            check(&p, "[::ffff:192.168.31.7]:80", SocketAddrUse::TcpConnect),
             Verdict::Allow
         );
     }
 
     #[test]
     fn the_hubs_own_port_is_closed_inside_a_granted_network() {
-        let p = policy(&["127.0.0.0/8"], &["127.0.0.1:8080"]);
-        assert!(matches!(
-            check(&p, "127.0.0.1:8080", SocketAddrUse::TcpConnect),
-            Verdict::Deny(_)
-        ));
-        assert!(matches!(
-            check(&p, "[::ffff:127.0.0.1]:8080", SocketAddrUse::TcpConnect),
-            Verdict::Deny(_)
-        ));
+        let p = policy(
+            grant(&[("127.0.0.0/8", Protocol::Tcp, "any")]),
+            &["127.0.0.1:8080"],
+        );
+        assert!(denied(check(
+            &p,
+            "127.0.0.1:8080",
+            SocketAddrUse::TcpConnect
+        )));
+        assert!(denied(check(
+            &p,
+            "[::ffff:127.0.0.1]:8080",
+            SocketAddrUse::TcpConnect
+        )));
         assert_eq!(
             check(&p, "127.0.0.1:8081", SocketAddrUse::TcpConnect),
             Verdict::Allow
         );
-        let wildcard = policy(&["127.0.0.0/8"], &["0.0.0.0:8080"]);
-        assert!(matches!(
-            check(&wildcard, "127.0.0.2:8080", SocketAddrUse::TcpConnect),
-            Verdict::Deny(_)
-        ));
+        let wildcard = policy(
+            grant(&[("127.0.0.0/8", Protocol::Tcp, "any")]),
+            &["0.0.0.0:8080"],
+        );
+        assert!(denied(check(
+            &wildcard,
+            "127.0.0.2:8080",
+            SocketAddrUse::TcpConnect
+        )));
     }
 
     #[test]
-    fn only_the_implicit_wildcard_bind_is_allowed() {
-        let p = policy(&["0.0.0.0/0"], &[]);
+    fn only_the_implicit_wildcard_bind_is_allowed_without_listen() {
+        let p = policy(grant(&[("0.0.0.0/0", Protocol::Tcp, "any")]), &[]);
         assert_eq!(
             check(&p, "0.0.0.0:0", SocketAddrUse::TcpBind),
             Verdict::Allow
         );
         assert_eq!(check(&p, "[::]:0", SocketAddrUse::UdpBind), Verdict::Allow);
-        assert!(matches!(
-            check(&p, "0.0.0.0:1982", SocketAddrUse::UdpBind),
-            Verdict::Deny(_)
-        ));
-        assert!(matches!(
-            check(&p, "127.0.0.1:0", SocketAddrUse::TcpBind),
-            Verdict::Deny(_)
-        ));
-        assert!(matches!(
-            check(&p, "0.0.0.0:0", SocketAddrUse::TcpListen),
-            Verdict::Deny(_)
-        ));
-        assert!(matches!(
-            check(&p, "0.0.0.0:0", SocketAddrUse::TcpConnect),
-            Verdict::Deny(_)
-        ));
+        assert!(denied(check(&p, "0.0.0.0:1982", SocketAddrUse::UdpBind)));
+        assert!(denied(check(&p, "127.0.0.1:0", SocketAddrUse::TcpBind)));
+        assert!(denied(check(&p, "0.0.0.0:0", SocketAddrUse::TcpListen)));
+        assert!(denied(check(&p, "0.0.0.0:0", SocketAddrUse::TcpConnect)));
+    }
+
+    #[test]
+    fn connection_floods_are_cut_at_the_quota() {
+        let quotas = Quotas {
+            connections_per_second: 3,
+            ..Quotas::default()
+        };
+        let p = NetPolicy::new(
+            grant(&[("10.0.0.0/8", Protocol::Tcp, "any")]),
+            vec![],
+            &quotas,
+        );
+        let allowed = (0..50)
+            .filter(|_| check(&p, "10.0.0.1:80", SocketAddrUse::TcpConnect) == Verdict::Allow)
+            .count();
+        assert_eq!(allowed, 3);
     }
 }

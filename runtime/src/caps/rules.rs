@@ -48,7 +48,16 @@ impl Scope {
 
     /// Every address of `other` is in `self`.
     pub fn covers(&self, other: &Scope) -> bool {
-        other.nets().iter().all(|o| self.nets().iter().any(|s| s.contains(o)))
+        other
+            .nets()
+            .iter()
+            .all(|o| self.nets().iter().any(|s| s.contains(o)))
+    }
+}
+
+impl From<IpNet> for Scope {
+    fn from(net: IpNet) -> Self {
+        Scope::Net(net.trunc())
     }
 }
 
@@ -83,7 +92,10 @@ pub struct Ports {
 }
 
 impl Ports {
-    pub const ANY: Ports = Ports { first: 1, last: 65535 };
+    pub const ANY: Ports = Ports {
+        first: 1,
+        last: 65535,
+    };
 
     pub fn contains(&self, port: u16) -> bool {
         (self.first..=self.last).contains(&port)
@@ -104,7 +116,9 @@ impl FromStr for Ports {
                 let (first, last) = range.split_once('-').unwrap_or((range, range));
                 let first: u16 = first.trim().parse().map_err(|_| bad())?;
                 let last: u16 = last.trim().parse().map_err(|_| bad())?;
-                (first <= last).then_some(Ports { first, last }).ok_or_else(bad)
+                (first <= last)
+                    .then_some(Ports { first, last })
+                    .ok_or_else(bad)
             }
         }
     }
@@ -129,7 +143,9 @@ macro_rules! string_serde {
         }
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+                String::deserialize(d)?
+                    .parse()
+                    .map_err(serde::de::Error::custom)
             }
         }
     };
@@ -156,7 +172,9 @@ impl NetRule {
     }
 
     fn covers(&self, other: &NetRule) -> bool {
-        self.protocol == other.protocol && self.cidr.covers(&other.cidr) && self.ports.covers(&other.ports)
+        self.protocol == other.protocol
+            && self.cidr.covers(&other.cidr)
+            && self.ports.covers(&other.ports)
     }
 }
 
@@ -180,7 +198,11 @@ pub struct DiscoveryTarget {
 
 impl fmt::Display for DiscoveryTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "discovery udp {}", std::net::SocketAddr::new(self.address, self.port))
+        write!(
+            f,
+            "discovery udp {}",
+            std::net::SocketAddr::new(self.address, self.port)
+        )
     }
 }
 
@@ -219,9 +241,27 @@ impl Capabilities {
     /// it is what the update asks for that an operator has not approved.
     pub fn uncovered(&self, granted: &Capabilities) -> Vec<String> {
         let mut out = Vec::new();
-        out.extend(granted.network.iter().filter(|g| !self.network.iter().any(|r| r.covers(g))).map(ToString::to_string));
-        out.extend(granted.discovery.iter().filter(|g| !self.discovery.contains(g)).map(ToString::to_string));
-        out.extend(granted.http.iter().filter(|g| !self.http.contains(g)).map(ToString::to_string));
+        out.extend(
+            granted
+                .network
+                .iter()
+                .filter(|g| !self.network.iter().any(|r| r.covers(g)))
+                .map(ToString::to_string),
+        );
+        out.extend(
+            granted
+                .discovery
+                .iter()
+                .filter(|g| !self.discovery.contains(g))
+                .map(ToString::to_string),
+        );
+        out.extend(
+            granted
+                .http
+                .iter()
+                .filter(|g| !self.http.contains(g))
+                .map(ToString::to_string),
+        );
         if granted.listen && !self.listen {
             out.push("listen".into());
         }
@@ -236,13 +276,20 @@ impl Capabilities {
         }
         for net in nets {
             if !self.network.iter().any(|r| r.cidr.covers(net)) {
-                return Err(format!("{net} is outside every network the plugin requested"));
+                return Err(format!(
+                    "{net} is outside every network the plugin requested"
+                ));
             }
         }
         grant.network = self
             .network
             .iter()
-            .flat_map(|r| nets.iter().filter(|n| r.cidr.covers(n)).map(|n| NetRule { cidr: *n, ..r.clone() }))
+            .flat_map(|r| {
+                nets.iter().filter(|n| r.cidr.covers(n)).map(|n| NetRule {
+                    cidr: *n,
+                    ..r.clone()
+                })
+            })
             .collect();
         Ok(grant)
     }
@@ -257,7 +304,8 @@ impl Capabilities {
             _ => {
                 let scope = rule.parse::<Scope>().ok();
                 left.network.retain(|r| Some(r.cidr) != scope);
-                left.discovery.retain(|d| std::net::SocketAddr::new(d.address, d.port).to_string() != rule);
+                left.discovery
+                    .retain(|d| std::net::SocketAddr::new(d.address, d.port).to_string() != rule);
                 left.http.retain(|h| h.host != rule);
             }
         }
@@ -270,21 +318,39 @@ mod tests {
     use super::*;
 
     fn rule(cidr: &str, protocol: Protocol, ports: &str) -> NetRule {
-        NetRule { cidr: cidr.parse().unwrap(), protocol, ports: ports.parse().unwrap() }
+        NetRule {
+            cidr: cidr.parse().unwrap(),
+            protocol,
+            ports: ports.parse().unwrap(),
+        }
     }
 
     fn request() -> Capabilities {
         Capabilities {
-            network: vec![rule("local", Protocol::Tcp, "55443"), rule("local", Protocol::Udp, "any")],
-            discovery: vec![DiscoveryTarget { address: "239.255.255.250".parse().unwrap(), port: 1982 }],
+            network: vec![
+                rule("local", Protocol::Tcp, "55443"),
+                rule("local", Protocol::Udp, "any"),
+            ],
+            discovery: vec![DiscoveryTarget {
+                address: "239.255.255.250".parse().unwrap(),
+                port: 1982,
+            }],
             ..Default::default()
         }
     }
 
     #[test]
     fn an_operator_can_narrow_local_to_one_subnet() {
-        let grant = request().narrowed(&["192.168.31.0/24".parse().unwrap()]).unwrap();
-        assert_eq!(grant.network, vec![rule("192.168.31.0/24", Protocol::Tcp, "55443"), rule("192.168.31.0/24", Protocol::Udp, "any")]);
+        let grant = request()
+            .narrowed(&["192.168.31.0/24".parse().unwrap()])
+            .unwrap();
+        assert_eq!(
+            grant.network,
+            vec![
+                rule("192.168.31.0/24", Protocol::Tcp, "55443"),
+                rule("192.168.31.0/24", Protocol::Udp, "any")
+            ]
+        );
         assert!(request().uncovered(&grant).is_empty());
         assert!(grant.network[0].allows(Protocol::Tcp, &"192.168.31.7".parse().unwrap(), 55443));
         assert!(!grant.network[0].allows(Protocol::Tcp, &"192.168.31.7".parse().unwrap(), 22));
@@ -293,24 +359,40 @@ mod tests {
 
     #[test]
     fn a_grant_cannot_exceed_the_request() {
-        assert!(request().narrowed(&["8.8.8.0/24".parse().unwrap()]).is_err());
+        assert!(
+            request()
+                .narrowed(&["8.8.8.0/24".parse().unwrap()])
+                .is_err()
+        );
         let mut wider = request();
         wider.network.push(rule("0.0.0.0/0", Protocol::Tcp, "any"));
         wider.listen = true;
-        assert_eq!(request().uncovered(&wider), vec!["tcp 0.0.0.0/0 ports any", "listen"]);
+        assert_eq!(
+            request().uncovered(&wider),
+            vec!["tcp 0.0.0.0/0 ports any", "listen"]
+        );
     }
 
     #[test]
     fn an_update_asking_more_shows_only_the_difference() {
         let mut update = request();
-        update.http.push(HttpHost { scheme: "https".into(), host: "fw.example.com".into(), port: 443 });
-        assert_eq!(request().uncovered(&update), vec!["http https://fw.example.com:443"]);
+        update.http.push(HttpHost {
+            scheme: "https".into(),
+            host: "fw.example.com".into(),
+            port: 443,
+        });
+        assert_eq!(
+            request().uncovered(&update),
+            vec!["http https://fw.example.com:443"]
+        );
         assert!(request().uncovered(&request()).is_empty());
     }
 
     #[test]
     fn revoking_a_rule_by_name() {
-        let grant = request().narrowed(&["192.168.31.0/24".parse().unwrap()]).unwrap();
+        let grant = request()
+            .narrowed(&["192.168.31.0/24".parse().unwrap()])
+            .unwrap();
         let left = grant.without("192.168.31.0/24").unwrap();
         assert!(left.network.is_empty());
         assert_eq!(left.discovery.len(), 1);

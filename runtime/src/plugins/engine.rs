@@ -83,6 +83,16 @@ impl PluginEngine {
         unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(Into::into)
     }
 
+    /// The interfaces a compiled component imports and exports.
+    pub fn interfaces(&self, component: &Component) -> (Vec<String>, Vec<String>) {
+        let ty = component.component_type();
+        let names = |items: &mut dyn Iterator<Item = &str>| items.map(str::to_string).collect();
+        (
+            names(&mut ty.imports(&self.engine).map(|(name, _)| name)),
+            names(&mut ty.exports(&self.engine).map(|(name, _)| name)),
+        )
+    }
+
     fn cache_key(&self, bytes: &[u8]) -> String {
         let mut hasher = DigestHasher(Sha256::new());
         self.engine

@@ -2,6 +2,8 @@
 
 use super::bindings::{AttributeChange, ValType, Value};
 use super::devices::DeviceTable;
+use crate::audit::AuditLog;
+use crate::caps::Rate;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;
 
@@ -47,6 +49,9 @@ pub struct EventSink {
     pub plugin: Arc<str>,
     pub bus: EventBus,
     pub devices: Arc<DeviceTable>,
+    /// Events per second the plugin may emit; more are dropped and counted.
+    pub rate: Arc<Rate>,
+    pub audit: Arc<AuditLog>,
 }
 
 impl EventSink {
@@ -54,6 +59,10 @@ impl EventSink {
         if !self.devices.contains(&change.identity) {
             tracing::warn!(plugin = %self.plugin, identity = %change.identity,
                 "dropped an event for a device the plugin never reported");
+            return;
+        }
+        if !self.rate.take() {
+            self.audit.quota(&self.plugin, "events_per_second");
             return;
         }
         if !value_fits(&change.attribute.value, change.attribute.meta.val_type) {

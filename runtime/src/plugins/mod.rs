@@ -1,5 +1,6 @@
-//! Running plugins: the engine, one instance per device call stream, event
-//! watchers, crash supervision.
+//! Running plugins: the engine, the installed set (reconciled with the
+//! store), one instance per device call stream, event watchers, crash
+//! supervision.
 
 mod bindings;
 mod device;
@@ -8,101 +9,244 @@ mod engine;
 mod events;
 mod instance;
 mod linker;
+mod operations;
 mod plugin;
 mod state;
 mod supervisor;
 mod validate;
 
-pub use bindings::{Attribute, Device, DeviceInfo, Permissions, UpdateInfo, ValType, Value};
+pub use self::bindings::{Attribute, Device, DeviceInfo, Permissions, UpdateInfo, ValType, Value};
 pub use engine::{PluginEngine, hex};
 pub use events::{Event, EventBus};
+pub use operations::{GrantView, InstallReport, PluginView};
 pub use plugin::Plugin;
 pub use supervisor::{State, Status};
 pub use validate::{WriteRequest, type_name};
 
-use crate::caps::NetPolicy;
-use crate::config::PluginSpec;
+use crate::audit::AuditLog;
+use crate::caps::{Grant, Limits, Manifest, NetPolicy, imports};
 use crate::error::{ErrorCode, HubError};
-use anyhow::Context;
+use crate::store::{InstalledPlugin, Store};
+use anyhow::{Context, bail};
 use plugin::PluginParts;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use wasmtime::component::{Component, Linker};
 
-/// Every loaded plugin, and the event bus they publish on.
+pub struct HubSettings {
+    /// `hub.db` and the installed plugins live here.
+    pub data_dir: PathBuf,
+    /// Compiled components; shareable between hubs of one wasmtime version.
+    pub cache_dir: PathBuf,
+    /// Closed to every plugin.
+    pub hub_addrs: Vec<SocketAddr>,
+    /// Defaults for every plugin; a manifest may ask for other fuel and memory.
+    pub limits: Limits,
+}
+
+impl HubSettings {
+    pub fn new(data_dir: PathBuf) -> Self {
+        HubSettings {
+            cache_dir: data_dir.join("compiled"),
+            data_dir,
+            hub_addrs: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The installed plugins that are enabled, loaded and running.
 pub struct Hub {
-    plugins: BTreeMap<String, Arc<Plugin>>,
+    plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
     events: EventBus,
-    _engine: PluginEngine,
+    engine: PluginEngine,
+    linker: Linker<state::HostState>,
+    store: Arc<Store>,
+    audit: Arc<AuditLog>,
+    settings: HubSettings,
+    /// Set while serving: changes then apply at once.
+    live: AtomicBool,
 }
 
 impl Hub {
-    /// Compiles (or loads from the cache in `data_dir`) and pre-instantiates
-    /// every plugin. `hub_addrs` are closed to all plugins.
-    pub fn load(
-        specs: &[PluginSpec],
-        data_dir: &Path,
-        hub_addrs: &[SocketAddr],
-    ) -> anyhow::Result<Self> {
-        let engine = PluginEngine::new(&data_dir.join("compiled"))?;
+    /// Opens the store; nothing runs until [`Hub::reconcile`].
+    pub fn open(settings: HubSettings) -> anyhow::Result<Arc<Self>> {
+        let store = Arc::new(Store::open(&settings.data_dir.join("hub.db"))?);
+        let engine = PluginEngine::new(&settings.cache_dir)?;
         let linker = linker::plugin_linker(engine.engine())?;
-        let events = EventBus::new();
-        let mut plugins = BTreeMap::new();
-        for spec in specs {
-            let bytes = std::fs::read(&spec.component).with_context(|| {
-                format!("plugin {}: read {}", spec.id, spec.component.display())
-            })?;
-            let component = engine
-                .load(&bytes)
-                .with_context(|| format!("plugin {}: compile", spec.id))?;
-            let pre = linker
-                .instantiate_pre(&component)
-                .and_then(bindings::PluginPre::new)
-                .map_err(anyhow::Error::from)
-                .with_context(|| {
-                    format!(
-                        "plugin {}: link (does it import only what the device world offers?)",
-                        spec.id
-                    )
-                })?;
-            let id: Arc<str> = spec.id.as_str().into();
-            let parts = PluginParts {
-                policy: NetPolicy::new(id.clone(), spec.allow.clone(), hub_addrs.to_vec()),
-                id,
-                engine: engine.engine().clone(),
-                pre,
-                config: spec
-                    .config
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                limits: spec.limits.clone(),
-            };
-            tracing::info!(plugin = %spec.id, allow = ?spec.allow, "plugin loaded");
-            plugins.insert(spec.id.clone(), Plugin::new(parts, events.clone()));
-        }
-        Ok(Hub {
-            plugins,
-            events,
-            _engine: engine,
-        })
+        Ok(Arc::new(Hub {
+            plugins: RwLock::new(BTreeMap::new()),
+            events: EventBus::new(),
+            audit: AuditLog::new(store.clone()),
+            engine,
+            linker,
+            store,
+            settings,
+            live: AtomicBool::new(false),
+        }))
     }
 
-    pub fn plugin(&self, id: &str) -> Result<&Arc<Plugin>, HubError> {
-        self.plugins.get(id).ok_or_else(|| {
-            HubError::new(
-                ErrorCode::NotFound,
-                format!("no plugin {id:?} is installed"),
-            )
-        })
+    /// Loads the enabled plugins and, from then on, applies every change.
+    pub fn go_live(&self) -> anyhow::Result<Vec<(String, String)>> {
+        self.live.store(true, Ordering::Relaxed);
+        self.reconcile()
     }
 
-    pub fn plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
-        self.plugins.values()
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn audit(&self) -> &Arc<AuditLog> {
+        &self.audit
     }
 
     pub fn events(&self) -> &EventBus {
         &self.events
     }
+
+    pub fn plugin(&self, id: &str) -> Result<Arc<Plugin>, HubError> {
+        self.read().get(id).cloned().ok_or_else(|| {
+            HubError::new(
+                ErrorCode::NotFound,
+                format!("no plugin {id:?} is installed and enabled"),
+            )
+        })
+    }
+
+    pub fn plugins(&self) -> Vec<Arc<Plugin>> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Makes the running set match the store: loads what is enabled and new
+    /// or changed (component or grant), stops what was removed or disabled.
+    /// Returns the plugins that could not be loaded, with why.
+    pub fn reconcile(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let installed = self.store.plugins()?;
+        let wanted: BTreeMap<_, _> = installed
+            .iter()
+            .filter(|p| p.enabled)
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let mut running = self
+            .plugins
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        running.retain(|id, plugin| {
+            let keep = wanted
+                .get(id)
+                .is_some_and(|p| plugin.fingerprint() == fingerprint(p));
+            if !keep {
+                plugin.stop();
+                tracing::info!(plugin = %id, "plugin stopped");
+            }
+            keep
+        });
+        let mut failed = Vec::new();
+        for (id, installed) in wanted {
+            if running.contains_key(&id) {
+                continue;
+            }
+            match self.load(installed) {
+                Ok(plugin) => {
+                    running.insert(id, plugin);
+                }
+                Err(e) => {
+                    tracing::error!(plugin = %id, "cannot load: {e:#}");
+                    failed.push((id, format!("{e:#}")));
+                }
+            }
+        }
+        Ok(failed)
+    }
+
+    fn load(&self, installed: &InstalledPlugin) -> anyhow::Result<Arc<Plugin>> {
+        let manifest = Manifest::parse(&installed.manifest)?;
+        let bytes = std::fs::read(self.component_path(&installed.id))?;
+        if hex(&Sha256::digest(&bytes)) != installed.sha256 {
+            bail!("the component on disk is not the one installed (sha256 differs); reinstall it");
+        }
+        let grant = Grant::parse(installed.granted.as_deref())?
+            .map(|g| g.granted)
+            .unwrap_or_default();
+        let component = self.compile(&bytes, &manifest)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(bindings::PluginPre::new)
+            .map_err(anyhow::Error::from)
+            .context("link")?;
+        let config: BTreeMap<String, String> =
+            serde_json::from_str(&installed.config).context("stored config")?;
+        let id: Arc<str> = installed.id.as_str().into();
+        let limits = self.limits_for(&manifest);
+        let parts = PluginParts {
+            policy: Arc::new(NetPolicy::new(
+                grant,
+                self.settings.hub_addrs.clone(),
+                &limits.quotas,
+            )),
+            id,
+            engine: self.engine.engine().clone(),
+            pre,
+            config: config.into_iter().collect(),
+            limits,
+            fingerprint: fingerprint(installed),
+            store: self.store.clone(),
+            audit: self.audit.clone(),
+        };
+        let plugin = Plugin::new(parts, self.events.clone())?;
+        tracing::info!(plugin = %installed.id, version = %installed.version, grant = ?plugin.policy().grant(), "plugin loaded");
+        Ok(plugin)
+    }
+
+    /// Compiles (or loads from the cache) after checking the component's
+    /// imports against its manifest.
+    fn compile(&self, bytes: &[u8], manifest: &Manifest) -> anyhow::Result<Component> {
+        let component = self.engine.load(bytes)?;
+        let (names, _) = self.engine.interfaces(&component);
+        imports::check(&names, &manifest.capabilities).map_err(anyhow::Error::msg)?;
+        Ok(component)
+    }
+
+    fn limits_for(&self, manifest: &Manifest) -> Limits {
+        let mut limits = self.settings.limits.clone();
+        if let Some(fuel) = manifest.limits.fuel_per_call {
+            limits.fuel_per_call = fuel.min(limits.fuel_per_call.saturating_mul(10));
+        }
+        if let Some(memory) = manifest.limits.memory_bytes {
+            limits.memory_bytes = memory.min(MAX_MEMORY);
+        }
+        limits
+    }
+
+    fn component_path(&self, id: &str) -> PathBuf {
+        self.settings
+            .data_dir
+            .join("plugins")
+            .join(id)
+            .join("plugin.wasm")
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Plugin>>> {
+        self.plugins
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The most memory a manifest may ask for one instance.
+const MAX_MEMORY: usize = 256 << 20;
+
+/// What makes a loaded plugin stale: its component, grant or config changed.
+fn fingerprint(p: &InstalledPlugin) -> String {
+    format!(
+        "{}|{}|{}",
+        p.sha256,
+        p.granted.as_deref().unwrap_or(""),
+        p.config
+    )
 }

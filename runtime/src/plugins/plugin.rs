@@ -9,8 +9,10 @@ use super::instance::{Budget, Call, Instance, Reply};
 use super::state::HostState;
 use super::supervisor::{Status, Supervisor};
 use super::validate::{WriteRequest, validate};
-use crate::caps::{Limits, NetPolicy};
+use crate::audit::AuditLog;
+use crate::caps::{Limits, NetPolicy, Rate};
 use crate::error::{ErrorCode, HubError};
+use crate::store::{DeviceRow, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -25,10 +27,15 @@ pub struct Plugin {
     engine: Engine,
     pre: PluginPre<HostState>,
     config: Vec<(String, String)>,
-    policy: NetPolicy,
+    policy: Arc<NetPolicy>,
     sink: EventSink,
     supervisor: Supervisor,
     workers: Mutex<HashMap<String, DeviceWorker>>,
+    /// set_attributes per device per second.
+    writes: Mutex<HashMap<String, Arc<Rate>>>,
+    fingerprint: String,
+    store: Arc<Store>,
+    audit: Arc<AuditLog>,
     me: Weak<Plugin>,
 }
 
@@ -37,17 +44,25 @@ pub struct PluginParts {
     pub engine: Engine,
     pub pre: PluginPre<HostState>,
     pub config: Vec<(String, String)>,
-    pub policy: NetPolicy,
+    pub policy: Arc<NetPolicy>,
     pub limits: Limits,
+    pub fingerprint: String,
+    pub store: Arc<Store>,
+    pub audit: Arc<AuditLog>,
 }
 
 impl Plugin {
-    pub fn new(parts: PluginParts, bus: EventBus) -> Arc<Self> {
-        Arc::new_cyclic(|me| Plugin {
+    /// Starts the plugin with the devices it reported before, so requests
+    /// route before a new discover.
+    pub fn new(parts: PluginParts, bus: EventBus) -> anyhow::Result<Arc<Self>> {
+        let known = parts.store.devices(&parts.id)?;
+        let plugin = Arc::new_cyclic(|me| Plugin {
             sink: EventSink {
                 plugin: parts.id.clone(),
                 bus,
                 devices: Arc::new(DeviceTable::default()),
+                rate: Arc::new(Rate::new(parts.limits.quotas.events_per_second)),
+                audit: parts.audit.clone(),
             },
             id: parts.id,
             limits: parts.limits,
@@ -57,8 +72,32 @@ impl Plugin {
             policy: parts.policy,
             supervisor: Supervisor::default(),
             workers: Mutex::new(HashMap::new()),
+            writes: Mutex::new(HashMap::new()),
+            fingerprint: parts.fingerprint,
+            store: parts.store,
+            audit: parts.audit,
             me: me.clone(),
-        })
+        });
+        for row in known {
+            plugin.register(&DeviceInfo {
+                identity: row.identity,
+                name: row.name,
+                model: row.model,
+                manufacturer: row.manufacturer,
+                address: row.address,
+            });
+        }
+        Ok(plugin)
+    }
+
+    /// Identifies what the plugin was loaded from (component, grant, config).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Stops every device worker and watcher.
+    pub fn stop(&self) {
+        self.workers().clear();
     }
 
     pub fn status(&self) -> Status {
@@ -67,6 +106,16 @@ impl Plugin {
 
     pub fn policy(&self) -> &NetPolicy {
         &self.policy
+    }
+
+    /// Starts serving a device; true when it is new or has moved.
+    fn register(&self, info: &DeviceInfo) -> bool {
+        if !self.sink.devices.upsert(info) {
+            return false;
+        }
+        let worker = DeviceWorker::spawn(self.me.clone(), info.clone());
+        self.workers().insert(info.identity.clone(), worker);
+        true
     }
 
     pub fn device_count(&self) -> usize {
@@ -94,10 +143,8 @@ impl Plugin {
                 tracing::warn!(plugin = %self.id, "ignored a discovered device with an empty or over-long identity");
                 continue;
             }
-            if self.sink.devices.upsert(&info) {
-                let worker = DeviceWorker::spawn(self.me.clone(), info.clone());
-                self.workers().insert(info.identity.clone(), worker);
-            }
+            self.register(&info);
+            self.remember(&info);
             devices.push(info);
         }
         Ok(devices)
@@ -131,6 +178,7 @@ impl Plugin {
             None => self.describe(identity).await?.1,
         };
         let writes = validate(writes, &meta)?;
+        self.take_write_quota(identity)?;
         let call = |info| Call::SetAttributes(info, writes);
         self.on_device(identity, call, self.limits.call_deadline)
             .await
@@ -208,11 +256,21 @@ impl Plugin {
                     *slot = None;
                 }
                 if failure.crashed {
-                    self.supervisor.crashed(&self.id, &failure.error.message);
+                    self.crashed(&failure.error.message);
                 }
                 Err(failure.error)
             }
         }
+    }
+
+    fn crashed(&self, message: &str) {
+        self.supervisor.crashed(&self.id, message);
+        self.audit.record(
+            "hub",
+            Some(&self.id),
+            "crash",
+            serde_json::json!({"error": message}),
+        );
     }
 
     async fn instance(&self, budget: Budget) -> Result<Instance, HubError> {
@@ -220,6 +278,7 @@ impl Plugin {
         let state = HostState::new(
             self.id.clone(),
             self.policy.clone(),
+            self.audit.clone(),
             &self.limits,
             self.sink.clone(),
         );
@@ -250,6 +309,45 @@ impl Plugin {
         let worker = self.workers().get(identity).map(DeviceWorker::handle);
         let worker = worker.ok_or_else(|| self.unknown(identity))?;
         worker.submit(call(info), deadline).await
+    }
+
+    /// Protects real actuators from a runaway client or plugin.
+    fn take_write_quota(&self, identity: &str) -> Result<(), HubError> {
+        let per_second = self.limits.quotas.writes_per_second;
+        let rate = {
+            let mut writes = self
+                .writes
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            writes
+                .entry(identity.to_string())
+                .or_insert_with(|| Arc::new(Rate::new(per_second)))
+                .clone()
+        };
+        if rate.take() {
+            return Ok(());
+        }
+        self.audit.quota(&self.id, "writes_per_second");
+        Err(HubError::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "device {identity:?} accepts at most {per_second} set_attributes a second; retry shortly"
+            ),
+        ))
+    }
+
+    fn remember(&self, info: &DeviceInfo) {
+        let row = DeviceRow {
+            identity: info.identity.clone(),
+            name: info.name.clone(),
+            model: info.model.clone(),
+            manufacturer: info.manufacturer.clone(),
+            address: info.address.clone(),
+            last_seen: crate::store::now(),
+        };
+        if let Err(e) = self.store.put_device(&self.id, &row) {
+            tracing::error!(plugin = %self.id, "cannot save device {}: {e:#}", info.identity);
+        }
     }
 
     fn device(&self, identity: &str) -> Result<DeviceRecord, HubError> {

@@ -2,6 +2,7 @@
 //! back to the hub for events and logs.
 
 use super::events::EventSink;
+use crate::audit::AuditLog;
 use crate::caps::{Limits, NetPolicy, Verdict};
 use std::sync::Arc;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
@@ -19,10 +20,19 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(plugin: Arc<str>, policy: NetPolicy, limits: &Limits, events: EventSink) -> Self {
+    pub fn new(
+        plugin: Arc<str>,
+        policy: Arc<NetPolicy>,
+        audit: Arc<AuditLog>,
+        limits: &Limits,
+        events: EventSink,
+    ) -> Self {
+        let mut table = ResourceTable::new();
+        // Every socket holds a few resources (streams, pollables): this caps open sockets.
+        table.set_max_capacity(limits.quotas.max_resources);
         HostState {
-            wasi: sandboxed_wasi(policy),
-            table: ResourceTable::new(),
+            wasi: sandboxed_wasi(plugin.clone(), policy, audit),
+            table,
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
                 .memories(1)
@@ -39,14 +49,14 @@ impl HostState {
 
 /// No arguments, no environment, no files, stdin at end of file; sockets
 /// only through the network policy; no name lookup.
-fn sandboxed_wasi(policy: NetPolicy) -> WasiCtx {
-    let policy = Arc::new(policy);
+fn sandboxed_wasi(plugin: Arc<str>, policy: Arc<NetPolicy>, audit: Arc<AuditLog>) -> WasiCtx {
     WasiCtxBuilder::new()
         .allow_tcp(true)
         .allow_udp(true)
         .allow_ip_name_lookup(false)
         .socket_addr_check(move |addr, use_| {
             let verdict = policy.check(addr, use_);
+            audit.network(&plugin, addr, use_, verdict);
             Box::pin(async move { verdict == Verdict::Allow })
         })
         .build()

@@ -40,7 +40,15 @@ impl AuditEntry {
     }
 
     fn digest(&self) -> String {
-        let canonical = json!([self.seq, self.at, self.actor, self.plugin, self.action, self.detail, self.prev_hash]);
+        let canonical = json!([
+            self.seq,
+            self.at,
+            self.actor,
+            self.plugin,
+            self.action,
+            self.detail,
+            self.prev_hash
+        ]);
         crate::plugins::hex(&Sha256::digest(canonical.to_string().as_bytes()))
     }
 }
@@ -63,11 +71,19 @@ pub struct Broken {
 const COLUMNS: &str = "seq, at, actor, plugin, action, detail, prev_hash, hash";
 
 impl Store {
-    pub fn append(&self, actor: &str, plugin: Option<&str>, action: &str, detail: Value) -> anyhow::Result<i64> {
+    pub fn append(
+        &self,
+        actor: &str,
+        plugin: Option<&str>,
+        action: &str,
+        detail: Value,
+    ) -> anyhow::Result<i64> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
         let head: Option<(i64, String)> = tx
-            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let (last, prev_hash) = head.unwrap_or((0, GENESIS.to_string()));
         let mut entry = AuditEntry {
@@ -83,7 +99,16 @@ impl Store {
         entry.hash = entry.digest();
         tx.execute(
             &format!("INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-            params![entry.seq, entry.at, entry.actor, entry.plugin, entry.action, entry.detail.to_string(), entry.prev_hash, entry.hash],
+            params![
+                entry.seq,
+                entry.at,
+                entry.actor,
+                entry.plugin,
+                entry.action,
+                entry.detail.to_string(),
+                entry.prev_hash,
+                entry.hash
+            ],
         )?;
         tx.execute(
             "INSERT INTO audit_head (only, seq, hash) VALUES (1, ?1, ?2)
@@ -103,7 +128,10 @@ impl Store {
                WHERE (?1 IS NULL OR plugin = ?1) AND (?2 IS NULL OR at >= ?2)
                ORDER BY seq DESC LIMIT ?3) ORDER BY seq"
         ))?;
-        let rows = query.query_map(params![filter.plugin, filter.since, limit], AuditEntry::from_row)?;
+        let rows = query.query_map(
+            params![filter.plugin, filter.since, limit],
+            AuditEntry::from_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -115,28 +143,51 @@ impl Store {
         let (mut expected, mut prev_hash) = (1, GENESIS.to_string());
         while let Some(row) = rows.next()? {
             let entry = AuditEntry::from_row(row)?;
-            let broken = |reason: String| Ok(Err(Broken { seq: entry.seq, reason }));
+            let broken = |reason: String| {
+                Ok(Err(Broken {
+                    seq: entry.seq,
+                    reason,
+                }))
+            };
             if entry.seq != expected {
-                return Ok(Err(Broken { seq: expected, reason: format!("entries {expected} to {} are missing", entry.seq - 1) }));
+                return Ok(Err(Broken {
+                    seq: expected,
+                    reason: format!("entries {expected} to {} are missing", entry.seq - 1),
+                }));
             }
             if entry.prev_hash != prev_hash {
-                return broken(format!("entry {} does not follow entry {}: its predecessor was changed", entry.seq, entry.seq - 1));
+                return broken(format!(
+                    "entry {} does not follow entry {}: its predecessor was changed",
+                    entry.seq,
+                    entry.seq - 1
+                ));
             }
             if entry.digest() != entry.hash {
-                return broken(format!("entry {} was edited after it was written", entry.seq));
+                return broken(format!(
+                    "entry {} was edited after it was written",
+                    entry.seq
+                ));
             }
             prev_hash = entry.hash;
             expected += 1;
         }
         let head: Option<(i64, String)> = conn
-            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let last = expected - 1;
         match head {
             None if last == 0 => Ok(Ok(0)),
             Some((seq, hash)) if seq == last && hash == prev_hash => Ok(Ok(last)),
-            Some((seq, _)) if seq > last => Ok(Err(Broken { seq: last + 1, reason: format!("entries {} to {seq} were deleted", last + 1) })),
-            _ => Ok(Err(Broken { seq: last, reason: "the chain's head record does not match its last entry".into() })),
+            Some((seq, _)) if seq > last => Ok(Err(Broken {
+                seq: last + 1,
+                reason: format!("entries {} to {seq} were deleted", last + 1),
+            })),
+            _ => Ok(Err(Broken {
+                seq: last,
+                reason: "the chain's head record does not match its last entry".into(),
+            })),
         }
     }
 }
@@ -146,11 +197,17 @@ mod tests {
     use super::*;
 
     fn store_with(n: usize) -> (Store, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("hub-audit-{}-{n}-{:?}", std::process::id(), std::thread::current().id()));
+        let dir = std::env::temp_dir().join(format!(
+            "hub-audit-{}-{n}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open(&dir.join("hub.db")).unwrap();
         for i in 0..n {
-            store.append("cli", Some("p"), "grant", json!({"n": i})).unwrap();
+            store
+                .append("cli", Some("p"), "grant", json!({"n": i}))
+                .unwrap();
         }
         (store, dir)
     }
@@ -163,14 +220,22 @@ mod tests {
     fn an_intact_chain_verifies() {
         let (store, _) = store_with(5);
         assert_eq!(store.verify().unwrap(), Ok(5));
-        let recent = store.audit(&AuditFilter { limit: Some(2), ..Default::default() }).unwrap();
+        let recent = store
+            .audit(&AuditFilter {
+                limit: Some(2),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(recent.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 5]);
     }
 
     #[test]
     fn an_edited_entry_is_named() {
         let (store, _) = store_with(5);
-        tamper(&store, "UPDATE audit SET detail = '{\"n\":99}' WHERE seq = 3");
+        tamper(
+            &store,
+            "UPDATE audit SET detail = '{\"n\":99}' WHERE seq = 3",
+        );
         assert_eq!(store.verify().unwrap().unwrap_err().seq, 3);
     }
 
@@ -186,7 +251,13 @@ mod tests {
     fn deleted_entries_are_detected_in_the_middle_and_at_the_end() {
         let (store, _) = store_with(5);
         tamper(&store, "DELETE FROM audit WHERE seq = 2");
-        assert_eq!(store.verify().unwrap().unwrap_err(), Broken { seq: 2, reason: "entries 2 to 2 are missing".into() });
+        assert_eq!(
+            store.verify().unwrap().unwrap_err(),
+            Broken {
+                seq: 2,
+                reason: "entries 2 to 2 are missing".into()
+            }
+        );
         let (store, _) = store_with(5);
         tamper(&store, "DELETE FROM audit WHERE seq >= 4");
         assert_eq!(store.verify().unwrap().unwrap_err().seq, 4);

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
         sha256 TEXT NOT NULL,
         manifest TEXT NOT NULL,
         enabled INTEGER NOT NULL,
+        config TEXT NOT NULL,
         granted TEXT,
         installed_at TEXT NOT NULL
     );

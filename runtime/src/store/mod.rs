@@ -27,18 +27,22 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::migrate(&conn).with_context(|| format!("migrate {}", path.display()))?;
-        Ok(Store { conn: Mutex::new(conn) })
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the connection leaves no Rust state half-written.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn plugins(&self) -> anyhow::Result<Vec<InstalledPlugin>> {
         let conn = self.conn();
         let mut query = conn.prepare(
-            "SELECT id, version, sha256, manifest, enabled, granted, installed_at FROM plugins ORDER BY id",
+            "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at FROM plugins ORDER BY id",
         )?;
         let rows = query.query_map([], InstalledPlugin::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -48,7 +52,7 @@ impl Store {
         let conn = self.conn();
         let found = conn
             .query_row(
-                "SELECT id, version, sha256, manifest, enabled, granted, installed_at FROM plugins WHERE id = ?1",
+                "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at FROM plugins WHERE id = ?1",
                 [id],
                 InstalledPlugin::from_row,
             )
@@ -56,14 +60,21 @@ impl Store {
         Ok(found)
     }
 
-    /// Inserts or replaces a plugin; its grant is kept as it was.
+    /// Increases whenever another connection (the CLI, say) commits a change.
+    pub fn data_version(&self) -> anyhow::Result<i64> {
+        Ok(self
+            .conn()
+            .pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
+    /// Inserts or replaces a plugin.
     pub fn put_plugin(&self, p: &InstalledPlugin) -> anyhow::Result<()> {
         self.conn().execute(
-            "INSERT INTO plugins (id, version, sha256, manifest, enabled, granted, installed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO plugins (id, version, sha256, manifest, enabled, config, granted, installed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT(id) DO UPDATE SET version = ?2, sha256 = ?3, manifest = ?4, enabled = ?5,
-                granted = ?6, installed_at = ?7",
-            params![p.id, p.version, p.sha256, p.manifest, p.enabled, p.granted, p.installed_at],
+                config = ?6, granted = ?7, installed_at = ?8",
+            params![p.id, p.version, p.sha256, p.manifest, p.enabled, p.config, p.granted, p.installed_at],
         )?;
         Ok(())
     }
@@ -80,7 +91,15 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(plugin, identity) DO UPDATE SET name = ?3, model = ?4, manufacturer = ?5,
                 address = ?6, last_seen = ?7",
-            params![plugin, d.identity, d.name, d.model, d.manufacturer, d.address, d.last_seen],
+            params![
+                plugin,
+                d.identity,
+                d.name,
+                d.model,
+                d.manufacturer,
+                d.address,
+                d.last_seen
+            ],
         )?;
         Ok(())
     }

@@ -9,6 +9,8 @@ pub struct InstalledPlugin {
     pub sha256: String,
     pub manifest: String,
     pub enabled: bool,
+    /// The operator's configuration, a JSON object of strings.
+    pub config: String,
     pub granted: Option<String>,
     pub installed_at: String,
 }
@@ -21,8 +23,9 @@ impl InstalledPlugin {
             sha256: row.get(2)?,
             manifest: row.get(3)?,
             enabled: row.get(4)?,
-            granted: row.get(5)?,
-            installed_at: row.get(6)?,
+            config: row.get(5)?,
+            granted: row.get(6)?,
+            installed_at: row.get(7)?,
         })
     }
 }

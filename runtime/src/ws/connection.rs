@@ -3,6 +3,7 @@
 
 use super::protocol::{self, Request};
 use super::router::{self, Responder};
+use super::server::Caller;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::Hub;
 use futures_util::{SinkExt, StreamExt};
@@ -20,8 +21,12 @@ const MAX_IN_FLIGHT: usize = 256;
 /// Responses waiting for the writer before request tasks wait too.
 const OUTBOX: usize = 1024;
 
-pub async fn run<S>(ws: WebSocketStream<S>, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>)
-where
+pub async fn run<S>(
+    ws: WebSocketStream<S>,
+    hub: Arc<Hub>,
+    caller: Caller,
+    mut shutdown: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut sink, mut frames) = ws.split();
@@ -31,7 +36,7 @@ where
     let close = loop {
         tokio::select! {
             frame = frames.next() => match frame {
-                Some(Ok(Message::Text(text))) => accept(text.as_str(), &hub, &outbox, &in_flight).await,
+                Some(Ok(Message::Text(text))) => accept(text.as_str(), &hub, &caller, &outbox, &in_flight).await,
                 Some(Ok(Message::Binary(_))) => {
                     let error = HubError::new(ErrorCode::InvalidFormat, "binary frames are not requests: send JSON text");
                     let _ = outbox.send(protocol::failure(None, &error)).await;
@@ -78,6 +83,7 @@ where
 async fn accept(
     text: &str,
     hub: &Arc<Hub>,
+    caller: &Caller,
     outbox: &mpsc::Sender<String>,
     in_flight: &Arc<Semaphore>,
 ) {
@@ -100,9 +106,13 @@ async fn accept(
             .await;
         return;
     };
-    let (hub, out) = (hub.clone(), Responder::new(request.id, outbox.clone()));
+    let (hub, caller, out) = (
+        hub.clone(),
+        caller.clone(),
+        Responder::new(request.id, outbox.clone()),
+    );
     tokio::spawn(async move {
-        router::dispatch(&hub, request, out).await;
+        router::dispatch(&hub, &caller, request, out).await;
         drop(permit);
     });
 }

@@ -7,4 +7,4 @@ mod router;
 mod server;
 mod services;
 
-pub use server::{Server, ServerSettings};
+pub use server::{Caller, Server, ServerSettings};

@@ -1,7 +1,9 @@
 //! From a request to the service that answers it.
 
 use super::protocol::{self, Request};
+use super::server::Caller;
 use super::services;
+use crate::config::Scope;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, Plugin};
 use serde_json::Value as Json;
@@ -29,12 +31,19 @@ impl Responder {
     }
 }
 
-pub async fn dispatch(hub: &Hub, request: Request, out: Responder) {
+pub async fn dispatch(hub: &Arc<Hub>, caller: &Caller, request: Request, out: Responder) {
     if request.service == "discover" {
         return services::discover::run(hub, &request, &out).await;
     }
     let result = match request.domain.as_deref() {
-        Some("plugin") => services::plugins::run(hub, &request),
+        Some("plugin") if caller.scope != Scope::Operator => Err(HubError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "{:?} needs an operator token; {} is a user token",
+                request.service, caller.name
+            ),
+        )),
+        Some("plugin") => services::plugins::run(hub, caller, &request).await,
         Some(_) => on_device(hub, &request).await,
         None => Err(HubError::new(
             ErrorCode::InvalidFormat,
@@ -54,15 +63,15 @@ async fn on_device(hub: &Hub, request: &Request) -> Result<Json, HubError> {
     }
     let (plugin, identity) = target(hub, request)?;
     match service {
-        "get_attributes" => services::get_attributes::run(plugin, identity).await,
-        "set_attributes" => services::set_attributes::run(plugin, identity, request).await,
-        "check_update" => services::check_update::run(plugin, identity).await,
-        "ota" => services::ota::run(plugin, identity).await,
+        "get_attributes" => services::get_attributes::run(&plugin, identity).await,
+        "set_attributes" => services::set_attributes::run(&plugin, identity, request).await,
+        "check_update" => services::check_update::run(&plugin, identity).await,
+        "ota" => services::ota::run(&plugin, identity).await,
         _ => Err(unknown_service(service)),
     }
 }
 
-fn target<'a>(hub: &'a Hub, request: &'a Request) -> Result<(&'a Arc<Plugin>, &'a str), HubError> {
+fn target<'a>(hub: &Hub, request: &'a Request) -> Result<(Arc<Plugin>, &'a str), HubError> {
     let plugin = hub.plugin(request.domain.as_deref().unwrap_or_default())?;
     let identity = request
         .identity

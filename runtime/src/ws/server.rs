@@ -2,6 +2,7 @@
 //! with the right token; everything else gets a clear HTTP error.
 
 use super::connection;
+use crate::config::{Scope, Token};
 use crate::plugins::Hub;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -25,7 +26,14 @@ const TOKEN_HEADER: &str = "smart-assistant-token";
 
 #[derive(Clone)]
 pub struct ServerSettings {
-    pub token: String,
+    pub tokens: Vec<Token>,
+}
+
+/// Who sent a request: the token's name and scope.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub scope: Scope,
 }
 
 pub struct Server {
@@ -94,13 +102,13 @@ fn handle(
             "the WebSocket endpoint is /ws",
         );
     }
-    if !authorized(&request, &settings.token) {
+    let Some(caller) = authorized(&request, &settings.tokens) else {
         return error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing or wrong token: send it in the smart-assistant-token header or ?token=",
         );
-    }
+    };
     let Some(accept_key) = websocket_key(&request) else {
         return error(
             StatusCode::UPGRADE_REQUIRED,
@@ -120,7 +128,7 @@ fn handle(
                     Some(config),
                 )
                 .await;
-                connection::run(ws, hub, closed).await;
+                connection::run(ws, hub, caller, closed).await;
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
@@ -134,7 +142,7 @@ fn handle(
     response
 }
 
-fn authorized(request: &Request<Incoming>, token: &str) -> bool {
+fn authorized(request: &Request<Incoming>, tokens: &[Token]) -> Option<Caller> {
     let from_header = request
         .headers()
         .get(TOKEN_HEADER)
@@ -144,9 +152,14 @@ fn authorized(request: &Request<Incoming>, token: &str) -> bool {
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned().into_bytes())
     });
-    from_header
-        .or(from_query)
-        .is_some_and(|given| constant_time_eq(&given, token.as_bytes()))
+    let given = from_header.or(from_query)?;
+    let token = tokens
+        .iter()
+        .find(|t| constant_time_eq(&given, t.token.as_bytes()))?;
+    Some(Caller {
+        name: token.name.clone(),
+        scope: token.scope,
+    })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -15,11 +15,14 @@ pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
             Ok(plugin) => vec![plugin],
             Err(e) => return out.send(Err(e)).await,
         },
-        None => hub.plugins().collect(),
+        None => hub.plugins(),
     };
     let mut searches: FuturesUnordered<_> = plugins
         .into_iter()
-        .map(|plugin| async move { (plugin, plugin.discover().await) })
+        .map(|plugin| async move {
+            let found = plugin.discover().await;
+            (plugin, found)
+        })
         .collect();
     let (mut count, mut errors) = (0, Vec::new());
     while let Some((plugin, found)) = searches.next().await {

@@ -1,30 +1,120 @@
-//! `domain: "plugin"`: the hub's own view of its plugins.
+//! `domain: "plugin"`: plugin management for operator tokens. Every change
+//! is audited with the token's name and applies without a restart.
 
-use crate::error::HubError;
+use crate::caps::rules::Scope;
+use crate::error::{ErrorCode, HubError};
 use crate::plugins::Hub;
+use crate::store::AuditFilter;
+use crate::ws::Caller;
 use crate::ws::protocol::Request;
 use crate::ws::router::unknown_service;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-pub fn run(hub: &Hub, request: &Request) -> Result<Value, HubError> {
-    match request.service.as_str() {
-        "list" => Ok(list(hub)),
+pub async fn run(hub: &Arc<Hub>, caller: &Caller, request: &Request) -> Result<Value, HubError> {
+    let (hub, actor, service, data) = (
+        hub.clone(),
+        caller.name.clone(),
+        request.service.clone(),
+        request.service_data.clone(),
+    );
+    // Installing compiles; every operation writes SQLite: keep them off the async workers.
+    tokio::task::spawn_blocking(move || operate(&hub, &actor, &service, &data))
+        .await
+        .unwrap_or_else(|e| {
+            Err(HubError::new(
+                ErrorCode::Internal,
+                format!("the operation failed: {e}"),
+            ))
+        })
+}
+
+fn operate(
+    hub: &Hub,
+    actor: &str,
+    service: &str,
+    data: &Map<String, Value>,
+) -> Result<Value, HubError> {
+    match service {
+        "list" => json(hub.list()?),
+        "install" => {
+            let component = PathBuf::from(text(data, "component")?);
+            let manifest = match data.get("manifest") {
+                Some(_) => PathBuf::from(text(data, "manifest")?),
+                None => component.with_file_name("plugin.toml"),
+            };
+            let config: BTreeMap<String, String> = match data.get("config") {
+                Some(c) => serde_json::from_value(c.clone())
+                    .map_err(|e| format_error(format!("config: {e}")))?,
+                None => BTreeMap::new(),
+            };
+            json(hub.install(actor, &component, &manifest, config)?)
+        }
+        "remove" => hub
+            .remove(actor, text(data, "plugin")?)
+            .map(|()| Value::Null),
+        "enable" => hub
+            .set_enabled(actor, text(data, "plugin")?, true)
+            .map(|()| Value::Null),
+        "disable" => hub
+            .set_enabled(actor, text(data, "plugin")?, false)
+            .map(|()| Value::Null),
+        "grants" => json(hub.grants(text(data, "plugin")?)?),
+        "approve" => {
+            let nets: Vec<Scope> = match data.get("net") {
+                None => Vec::new(),
+                Some(v) => serde_json::from_value(v.clone())
+                    .map_err(|e| format_error(format!("net: {e}")))?,
+            };
+            json(hub.approve(actor, text(data, "plugin")?, &nets)?)
+        }
+        "revoke" => {
+            let rule = data.get("rule").map(|_| text(data, "rule")).transpose()?;
+            json(hub.revoke(actor, text(data, "plugin")?, rule)?)
+        }
+        "audit" => {
+            let filter = AuditFilter {
+                plugin: data
+                    .get("plugin")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                since: data
+                    .get("since")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                limit: Some(data.get("limit").and_then(Value::as_u64).unwrap_or(100) as usize),
+            };
+            let entries = hub
+                .store()
+                .audit(&filter)
+                .map_err(|e| HubError::new(ErrorCode::Internal, format!("{e:#}")))?;
+            Ok(json!({"entries": entries}))
+        }
+        "verify" => match hub
+            .store()
+            .verify()
+            .map_err(|e| HubError::new(ErrorCode::Internal, format!("{e:#}")))?
+        {
+            Ok(entries) => Ok(json!({"intact": true, "entries": entries})),
+            Err(broken) => Ok(json!({"intact": false, "seq": broken.seq, "reason": broken.reason})),
+        },
         other => Err(unknown_service(other)),
     }
 }
 
-/// Each plugin's health (running, restarting, failed), devices and network grant.
-fn list(hub: &Hub) -> Value {
-    let plugins: Vec<Value> = hub
-        .plugins()
-        .map(|p| {
-            json!({
-                "id": &*p.id,
-                "status": p.status(),
-                "devices": p.device_count(),
-                "allow": p.policy().allowed().iter().map(ToString::to_string).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    json!({"plugins": plugins})
+fn json(value: impl serde::Serialize) -> Result<Value, HubError> {
+    serde_json::to_value(value).map_err(|e| HubError::new(ErrorCode::Internal, e.to_string()))
+}
+
+fn text<'a>(data: &'a Map<String, Value>, field: &str) -> Result<&'a str, HubError> {
+    data.get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && !Path::new(s).as_os_str().is_empty())
+        .ok_or_else(|| format_error(format!("service_data.{field} is required (a string)")))
+}
+
+fn format_error(message: String) -> HubError {
+    HubError::new(ErrorCode::InvalidFormat, message)
 }

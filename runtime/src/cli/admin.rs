@@ -1,0 +1,287 @@
+//! Operator commands that work on the data directory directly; a hub
+//! serving from it applies their changes within a second.
+
+use crate::caps::imports::{self, ImportUse};
+use crate::caps::rules::Scope;
+use crate::caps::{Capabilities, Manifest};
+use crate::plugins::{Hub, PluginEngine, hex};
+use crate::store::AuditFilter;
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Install a component, or update an installed one (the grant is kept;
+    /// anything the update asks for beyond it waits for `grants approve`).
+    Install {
+        component: PathBuf,
+        /// Default: plugin.toml beside the component.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Configuration handed to the plugin's init, as KEY=VALUE.
+        #[arg(long = "config", value_parser = key_value)]
+        config: Vec<(String, String)>,
+    },
+    Remove {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
+    Disable {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GrantsCommand {
+    /// Requested, granted and pending capabilities.
+    Show { plugin: String },
+    /// Grant what the plugin requests, network rules narrowed to --net when given.
+    Approve {
+        plugin: String,
+        #[arg(long = "net")]
+        nets: Vec<Scope>,
+    },
+    /// Take back one rule (a CIDR, ip:port of a discovery target, an HTTP
+    /// host, `listen`), or everything.
+    Revoke {
+        plugin: String,
+        rule: Option<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    verify: Option<AuditVerify>,
+    #[arg(long)]
+    plugin: Option<String>,
+    /// RFC 3339 time, or a duration back from now such as `15m` or `2h`.
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long, default_value_t = 200)]
+    limit: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum AuditVerify {
+    /// Check every entry's hash chain; exits non-zero naming the first broken entry.
+    Verify,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
+}
+
+fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+pub fn plugins(hub: &Hub) -> anyhow::Result<()> {
+    let plugins = hub.list()?;
+    if plugins.is_empty() {
+        println!("No plugins installed. Install one with `hub plugin install COMPONENT.wasm`.");
+    }
+    for p in plugins {
+        let state = if p.enabled { "enabled" } else { "disabled" };
+        println!(
+            "{} {} ({}, by {}) sha256 {}",
+            p.id,
+            p.version,
+            state,
+            p.publisher,
+            &p.sha256[..16]
+        );
+        print_caps("  granted", &p.granted);
+        for pending in &p.pending {
+            println!("  awaiting approval: {pending}");
+        }
+    }
+    Ok(())
+}
+
+pub fn plugin(hub: &Hub, command: PluginCommand) -> anyhow::Result<()> {
+    let actor = actor();
+    match command {
+        PluginCommand::Install {
+            component,
+            manifest,
+            config,
+        } => {
+            let manifest = manifest.unwrap_or_else(|| component.with_file_name("plugin.toml"));
+            let config: BTreeMap<_, _> = config.into_iter().collect();
+            let report = hub.install(&actor, &component, &manifest, config)?;
+            match &report.updated_from {
+                Some(from) => println!("updated {} from {from} to {}", report.id, report.version),
+                None => println!("installed {} {}", report.id, report.version),
+            }
+            for pending in &report.pending {
+                println!("  awaiting approval: {pending}");
+            }
+            if !report.pending.is_empty() {
+                println!(
+                    "approve with: hub grants approve {} [--net CIDR ...]",
+                    report.id
+                );
+            }
+        }
+        PluginCommand::Remove { id } => {
+            hub.remove(&actor, &id).map(|()| println!("removed {id}"))?
+        }
+        PluginCommand::Enable { id } => hub
+            .set_enabled(&actor, &id, true)
+            .map(|()| println!("enabled {id}"))?,
+        PluginCommand::Disable { id } => hub
+            .set_enabled(&actor, &id, false)
+            .map(|()| println!("disabled {id}"))?,
+    }
+    Ok(())
+}
+
+pub fn grants(hub: &Hub, command: GrantsCommand) -> anyhow::Result<()> {
+    let actor = actor();
+    let grant = match command {
+        GrantsCommand::Show { plugin } => {
+            let view = hub.grants(&plugin)?;
+            print_caps("requested", &view.requested);
+            match &view.granted {
+                Some(g) => {
+                    print_caps("granted", &g.granted);
+                    println!("  (approved by {} at {})", g.approved_by, g.approved_at);
+                }
+                None => println!("granted: nothing yet"),
+            }
+            for pending in &view.pending {
+                println!("+ awaiting approval: {pending}");
+            }
+            return Ok(());
+        }
+        GrantsCommand::Approve { plugin, nets } => hub.approve(&actor, &plugin, &nets)?,
+        GrantsCommand::Revoke { plugin, rule } => hub.revoke(&actor, &plugin, rule.as_deref())?,
+    };
+    print_caps("granted now", &grant.granted);
+    Ok(())
+}
+
+fn print_caps(title: &str, caps: &Capabilities) {
+    if caps.is_empty() {
+        println!("{title}: nothing");
+        return;
+    }
+    println!("{title}:");
+    let lines = caps
+        .network
+        .iter()
+        .map(ToString::to_string)
+        .chain(caps.discovery.iter().map(ToString::to_string))
+        .chain(caps.http.iter().map(ToString::to_string))
+        .chain(caps.listen.then(|| "listen".to_string()));
+    for line in lines {
+        println!("  {line}");
+    }
+}
+
+pub fn audit(hub: &Hub, args: AuditArgs) -> anyhow::Result<()> {
+    if args.verify.is_some() {
+        return match hub.store().verify()? {
+            Ok(n) => {
+                println!("audit log intact: {n} entries");
+                Ok(())
+            }
+            Err(broken) => bail!(
+                "audit log broken at entry {}: {}",
+                broken.seq,
+                broken.reason
+            ),
+        };
+    }
+    let since = args.since.as_deref().map(since).transpose()?;
+    let filter = AuditFilter {
+        plugin: args.plugin,
+        since,
+        limit: Some(args.limit),
+    };
+    for entry in hub.store().audit(&filter)? {
+        if args.json {
+            println!("{}", serde_json::to_string(&entry)?);
+        } else {
+            let plugin = entry.plugin.as_deref().unwrap_or("-");
+            println!(
+                "{:>6} {} {:<14} {:<16} {:<16} {}",
+                entry.seq, entry.at, entry.actor, plugin, entry.action, entry.detail
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `--since` as the store compares it: RFC 3339 UTC.
+fn since(text: &str) -> anyhow::Result<String> {
+    if let Ok(at) = humantime::parse_rfc3339_weak(text) {
+        return Ok(humantime::format_rfc3339_millis(at).to_string());
+    }
+    let back = humantime::parse_duration(text)
+        .with_context(|| format!("--since {text:?}: not a time or a duration"))?;
+    let at = std::time::SystemTime::now()
+        .checked_sub(back)
+        .context("--since reaches before 1970")?;
+    Ok(humantime::format_rfc3339_millis(at).to_string())
+}
+
+pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(component).with_context(|| format!("read {}", component.display()))?;
+    let manifest = Manifest::from_file(manifest)?;
+    let engine = PluginEngine::new(&data_dir.join("compiled"))?;
+    let compiled = engine.load(&bytes)?;
+    let (imported, exported) = engine.interfaces(&compiled);
+    println!(
+        "component {} ({} bytes, sha256 {})",
+        component.display(),
+        bytes.len(),
+        hex(&Sha256::digest(&bytes))
+    );
+    println!(
+        "manifest  {} {} by {}",
+        manifest.id, manifest.version, manifest.publisher
+    );
+    println!();
+    println!("{:<44} {}", "IMPORTS", "MANIFEST");
+    for import in &imported {
+        let verdict = match imports::classify(import, &manifest.capabilities) {
+            ImportUse::Baseline => "baseline (every plugin)".to_string(),
+            ImportUse::Declared(cap) => format!("declared: {cap}"),
+            ImportUse::Undeclared(cap) => format!("REFUSED: no {cap} requested"),
+            ImportUse::Never(why) => format!("REFUSED: {why}"),
+        };
+        println!("{import:<44} {verdict}");
+    }
+    println!();
+    println!("EXPORTS");
+    for export in &exported {
+        println!("{export}");
+    }
+    println!();
+    print_caps("REQUESTS", &manifest.capabilities);
+    let limits = &manifest.limits;
+    println!(
+        "limits: fuel per call {:?}, memory {:?} (hub defaults where None)",
+        limits.fuel_per_call, limits.memory_bytes
+    );
+    match imports::check(&imported, &manifest.capabilities) {
+        Ok(()) => println!("\nverdict: loads"),
+        Err(why) => println!("\nverdict: refused: {why}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The `hub` command line.
+
+mod admin;
+
+use crate::config::HubConfig;
+use crate::demo::{self, DemoOptions};
+use crate::plugins::{Hub, HubSettings};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hub_sim::yeelight::{SimConfig, YeelightSim};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+
+/// A smart-home hub whose device drivers are sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(version)]
+pub struct Cli {
+    /// Where the hub keeps its database and installed plugins.
+    #[arg(long, global = true, env = "HUB_DATA_DIR", default_value = ".hub")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the WebSocket API (plugins come from the data directory).
+    Serve {
+        #[arg(long, default_value = "hub.toml")]
+        config: PathBuf,
+    },
+    /// Simulated bulbs plus a hub whose Yeelight plugin may reach only them.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// The operator token (default: random, printed at start).
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(
+            long,
+            default_value = "target/guests/wasm32-wasip2/release/yeelight.wasm"
+        )]
+        plugin: PathBuf,
+        #[arg(long, default_value = "guest-plugins/yeelight/plugin.toml")]
+        manifest: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        bulbs: usize,
+    },
+    /// Run simulated devices on their own, for any client to drive.
+    #[command(subcommand)]
+    Sim(Sim),
+    /// Installed plugins: version, state, grant, pending approvals.
+    Plugins,
+    /// Install, update, remove, enable or disable a plugin.
+    #[command(subcommand)]
+    Plugin(admin::PluginCommand),
+    /// See, approve or revoke what a plugin may do.
+    #[command(subcommand)]
+    Grants(admin::GrantsCommand),
+    /// Read or verify the audit log.
+    Audit(admin::AuditArgs),
+    /// A component's imports and exports beside its manifest's requests.
+    Inspect {
+        component: PathBuf,
+        /// Default: plugin.toml beside the component.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Sim {
+    /// Yeelight bulbs: control on TCP (one port per bulb), discovery on UDP.
+    Yeelight {
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Bulb i listens on PORT + i (0: any free port).
+        #[arg(long, default_value_t = 55443)]
+        port: u16,
+        #[arg(long, default_value_t = 1982)]
+        discovery_port: u16,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Serve { config } => serve(HubConfig::from_file(&config)?).await,
+        Command::Demo {
+            listen,
+            token,
+            plugin,
+            manifest,
+            bulbs,
+        } => {
+            let data_dir = data_dir.join("demo");
+            demo::run(DemoOptions {
+                listen,
+                token,
+                plugin,
+                manifest,
+                bulbs,
+                data_dir,
+            })
+            .await
+        }
+        Command::Sim(Sim::Yeelight {
+            count,
+            bind,
+            port,
+            discovery_port,
+        }) => {
+            let config = SimConfig {
+                bind,
+                count,
+                control_port: port,
+                discovery_port,
+            };
+            let sim = YeelightSim::start(config).await?;
+            println!("discovery udp://{}", sim.discovery_addr());
+            for bulb in sim.bulbs() {
+                println!("{} {}", bulb.id(), bulb.control_addr());
+            }
+            demo::shutdown_signal().await;
+            Ok(())
+        }
+        Command::Plugins => admin::plugins(offline(data_dir)?.as_ref()),
+        Command::Plugin(command) => admin::plugin(offline(data_dir)?.as_ref(), command),
+        Command::Grants(command) => admin::grants(offline(data_dir)?.as_ref(), command),
+        Command::Audit(args) => admin::audit(offline(data_dir)?.as_ref(), args),
+        Command::Inspect {
+            component,
+            manifest,
+        } => {
+            let manifest = manifest.unwrap_or_else(|| component.with_file_name("plugin.toml"));
+            admin::inspect(&data_dir, &component, &manifest)
+        }
+    }
+}
+
+/// The data directory's hub without running anything: what the admin commands act on.
+fn offline(data_dir: PathBuf) -> anyhow::Result<std::sync::Arc<Hub>> {
+    Hub::open(HubSettings::new(data_dir))
+}
+
+async fn serve(config: HubConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let settings = HubSettings {
+        hub_addrs: vec![addr],
+        limits: config.limits,
+        ..HubSettings::new(config.data_dir)
+    };
+    let hub = Hub::open(settings)?;
+    tracing::info!(%addr, "serving ws://{addr}/ws");
+    crate::serve::run(hub, listener, config.tokens, demo::shutdown_signal()).await
+}

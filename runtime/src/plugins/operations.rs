@@ -1,0 +1,268 @@
+//! What an operator does to plugins: install, update, remove, enable,
+//! disable, approve and revoke grants. Each writes the store and the audit
+//! log; a serving hub applies it at once.
+
+use super::{Hub, Status, hex};
+use crate::caps::rules::Scope;
+use crate::caps::{Capabilities, Grant, Manifest};
+use crate::error::{ErrorCode, HubError};
+use crate::store::InstalledPlugin;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Serialize)]
+pub struct InstallReport {
+    pub id: String,
+    pub version: String,
+    pub updated_from: Option<String>,
+    /// Capabilities the manifest asks for that no operator approved yet;
+    /// the plugin runs without them until `approve`.
+    pub pending: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantView {
+    pub plugin: String,
+    pub requested: Capabilities,
+    pub granted: Option<Grant>,
+    pub pending: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PluginView {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub publisher: String,
+    pub sha256: String,
+    pub enabled: bool,
+    pub running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    pub devices: usize,
+    pub granted: Capabilities,
+    pub pending: Vec<String>,
+}
+
+impl Hub {
+    pub fn install(
+        &self,
+        actor: &str,
+        component: &Path,
+        manifest: &Path,
+        config: BTreeMap<String, String>,
+    ) -> Result<InstallReport, HubError> {
+        let manifest_text = std::fs::read_to_string(manifest)
+            .map_err(|e| invalid(format!("read the manifest {}: {e}", manifest.display())))?;
+        let parsed = Manifest::parse(&manifest_text)
+            .map_err(|e| invalid(format!("manifest {}: {e:#}", manifest.display())))?;
+        let bytes = std::fs::read(component)
+            .map_err(|e| invalid(format!("read {}: {e}", component.display())))?;
+        self.compile(&bytes, &parsed)
+            .map_err(|e| invalid(format!("{} refused: {e:#}", parsed.id)))?;
+        let previous = self.store.plugin(&parsed.id).map_err(internal)?;
+        let dir = self.settings.data_dir.join("plugins").join(&parsed.id);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("plugin.wasm.partial"), &bytes))
+            .and_then(|()| {
+                std::fs::rename(dir.join("plugin.wasm.partial"), dir.join("plugin.wasm"))
+            })
+            .and_then(|()| std::fs::write(dir.join("plugin.toml"), &manifest_text))
+            .map_err(|e| {
+                internal(anyhow::anyhow!(
+                    "copy the plugin into {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        let granted = previous.as_ref().and_then(|p| p.granted.clone());
+        let grant = Grant::parse(granted.as_deref()).map_err(internal)?;
+        let report = InstallReport {
+            id: parsed.id.clone(),
+            version: parsed.version.to_string(),
+            updated_from: previous.as_ref().map(|p| p.version.clone()),
+            pending: Grant::pending(grant.as_ref(), &parsed.capabilities),
+        };
+        let sha256 = hex(&Sha256::digest(&bytes));
+        self.store
+            .put_plugin(&InstalledPlugin {
+                id: parsed.id.clone(),
+                version: report.version.clone(),
+                sha256: sha256.clone(),
+                manifest: manifest_text,
+                enabled: previous.as_ref().is_none_or(|p| p.enabled),
+                config: json!(config).to_string(),
+                granted,
+                installed_at: crate::store::now(),
+            })
+            .map_err(internal)?;
+        let action = if previous.is_some() {
+            "update"
+        } else {
+            "install"
+        };
+        let detail = json!({"version": report.version, "from": report.updated_from, "sha256": sha256, "pending": report.pending});
+        self.audit.record(actor, Some(&parsed.id), action, detail);
+        self.apply()?;
+        Ok(report)
+    }
+
+    pub fn remove(&self, actor: &str, id: &str) -> Result<(), HubError> {
+        let installed = self.installed(id)?;
+        self.store.remove_plugin(id).map_err(internal)?;
+        let dir = self.settings.data_dir.join("plugins").join(id);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(plugin = id, "could not delete {}: {e}", dir.display());
+        }
+        self.audit.record(
+            actor,
+            Some(id),
+            "remove",
+            json!({"version": installed.version}),
+        );
+        self.apply()
+    }
+
+    pub fn set_enabled(&self, actor: &str, id: &str, enabled: bool) -> Result<(), HubError> {
+        let mut installed = self.installed(id)?;
+        let before = installed.enabled;
+        installed.enabled = enabled;
+        self.store.put_plugin(&installed).map_err(internal)?;
+        let action = if enabled { "enable" } else { "disable" };
+        self.audit
+            .record(actor, Some(id), action, json!({"was_enabled": before}));
+        self.apply()
+    }
+
+    /// Grants what the manifest requests, with network rules narrowed to `nets` when given.
+    pub fn approve(&self, actor: &str, id: &str, nets: &[Scope]) -> Result<Grant, HubError> {
+        let installed = self.installed(id)?;
+        let manifest = Manifest::parse(&installed.manifest).map_err(internal)?;
+        let granted = manifest.capabilities.narrowed(nets).map_err(invalid)?;
+        let grant = Grant {
+            requested: manifest.capabilities,
+            granted,
+            approved_by: actor.into(),
+            approved_at: crate::store::now(),
+        };
+        self.write_grant(actor, installed, "approve", grant.clone())?;
+        Ok(grant)
+    }
+
+    /// Takes back `rule` (see `Capabilities::without`), or everything.
+    pub fn revoke(&self, actor: &str, id: &str, rule: Option<&str>) -> Result<Grant, HubError> {
+        let installed = self.installed(id)?;
+        let current = Grant::parse(installed.granted.as_deref())
+            .map_err(internal)?
+            .unwrap_or_default();
+        let granted = current
+            .granted
+            .without(rule.unwrap_or("all"))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{id} has no granted rule {:?}",
+                    rule.unwrap_or("all")
+                ))
+            })?;
+        let grant = Grant {
+            granted,
+            approved_by: actor.into(),
+            approved_at: crate::store::now(),
+            ..current
+        };
+        self.write_grant(actor, installed, "revoke", grant.clone())?;
+        Ok(grant)
+    }
+
+    fn write_grant(
+        &self,
+        actor: &str,
+        mut installed: InstalledPlugin,
+        action: &str,
+        grant: Grant,
+    ) -> Result<(), HubError> {
+        let before = Grant::parse(installed.granted.as_deref())
+            .map_err(internal)?
+            .map(|g| g.granted);
+        installed.granted = Some(json!(grant).to_string());
+        self.store.put_plugin(&installed).map_err(internal)?;
+        self.audit.record(
+            actor,
+            Some(&installed.id),
+            action,
+            json!({"before": before, "after": grant.granted}),
+        );
+        self.apply()
+    }
+
+    pub fn grants(&self, id: &str) -> Result<GrantView, HubError> {
+        let installed = self.installed(id)?;
+        let manifest = Manifest::parse(&installed.manifest).map_err(internal)?;
+        let granted = Grant::parse(installed.granted.as_deref()).map_err(internal)?;
+        Ok(GrantView {
+            plugin: id.into(),
+            pending: Grant::pending(granted.as_ref(), &manifest.capabilities),
+            requested: manifest.capabilities,
+            granted,
+        })
+    }
+
+    pub fn list(&self) -> Result<Vec<PluginView>, HubError> {
+        let installed = self.store.plugins().map_err(internal)?;
+        installed
+            .into_iter()
+            .map(|p| {
+                let manifest = Manifest::parse(&p.manifest).map_err(internal)?;
+                let grant = Grant::parse(p.granted.as_deref()).map_err(internal)?;
+                let running = self.plugin(&p.id).ok();
+                Ok(PluginView {
+                    name: manifest.name,
+                    publisher: manifest.publisher,
+                    pending: Grant::pending(grant.as_ref(), &manifest.capabilities),
+                    granted: grant.map(|g| g.granted).unwrap_or_default(),
+                    status: running.as_ref().map(|r| r.status()),
+                    devices: running.as_ref().map_or(0, |r| r.device_count()),
+                    running: running.is_some(),
+                    id: p.id,
+                    version: p.version,
+                    sha256: p.sha256,
+                    enabled: p.enabled,
+                })
+            })
+            .collect()
+    }
+
+    fn installed(&self, id: &str) -> Result<InstalledPlugin, HubError> {
+        self.store.plugin(id).map_err(internal)?.ok_or_else(|| {
+            HubError::new(
+                ErrorCode::NotFound,
+                format!("no plugin {id:?} is installed"),
+            )
+        })
+    }
+
+    /// A serving hub applies a change at once; the CLI leaves that to the
+    /// hub, which notices the store changed.
+    fn apply(&self) -> Result<(), HubError> {
+        if !self.live.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        match self.reconcile().map_err(internal)?.into_iter().next() {
+            None => Ok(()),
+            Some((id, error)) => Err(HubError::new(
+                ErrorCode::PluginFailed,
+                format!("{id} could not start: {error}"),
+            )),
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> HubError {
+    HubError::new(ErrorCode::InvalidArgument, message)
+}
+
+fn internal(e: anyhow::Error) -> HubError {
+    HubError::new(ErrorCode::Internal, format!("{e:#}"))
+}

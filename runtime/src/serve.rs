@@ -1,0 +1,52 @@
+//! A serving hub: the WebSocket server plus the hub's own upkeep (audit
+//! summaries each minute, applying changes the CLI made to the store).
+
+use crate::audit::SUMMARY_EVERY;
+use crate::config::Token;
+use crate::plugins::Hub;
+use crate::ws::{Server, ServerSettings};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How often the hub looks for changes another process made to the store.
+const STORE_POLL: Duration = Duration::from_secs(1);
+
+pub async fn run(
+    hub: Arc<Hub>,
+    listener: TcpListener,
+    tokens: Vec<Token>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    for (plugin, error) in tokio::task::block_in_place(|| hub.go_live())? {
+        tracing::error!(plugin, "not started: {error}");
+    }
+    let upkeep = tokio::spawn(upkeep(hub.clone()));
+    Server::new(listener, hub.clone(), ServerSettings { tokens })
+        .run(shutdown)
+        .await;
+    upkeep.abort();
+    hub.audit().summarize();
+    Ok(())
+}
+
+async fn upkeep(hub: Arc<Hub>) {
+    let mut summary = tokio::time::interval(SUMMARY_EVERY);
+    let mut poll = tokio::time::interval(STORE_POLL);
+    let mut seen = hub.store().data_version().ok();
+    loop {
+        tokio::select! {
+            _ = summary.tick() => hub.audit().summarize(),
+            _ = poll.tick() => {
+                let now = hub.store().data_version().ok();
+                if now != seen {
+                    seen = now;
+                    tracing::info!("the store changed: applying");
+                    if let Err(e) = tokio::task::block_in_place(|| hub.reconcile()) {
+                        tracing::error!("cannot apply the store's changes: {e:#}");
+                    }
+                }
+            }
+        }
+    }
+}
