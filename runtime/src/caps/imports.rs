@@ -22,10 +22,9 @@ pub fn classify(import: &str, caps: &Capabilities) -> ImportUse {
     if baseline.iter().any(|p| interface.starts_with(p)) {
         return ImportUse::Baseline;
     }
-    if let Some(cli) = interface.strip_prefix("wasi:cli/") {
-        if inert_cli.contains(&cli) || cli.starts_with("terminal-") {
-            return ImportUse::Baseline;
-        }
+    let inert = |cli: &str| inert_cli.contains(&cli) || cli.starts_with("terminal-");
+    if interface.strip_prefix("wasi:cli/").is_some_and(inert) {
+        return ImportUse::Baseline;
     }
     if interface == "wasi:sockets/ip-name-lookup" {
         return ImportUse::Never("plugins cannot resolve names; devices are reached by address");

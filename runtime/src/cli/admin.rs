@@ -257,7 +257,7 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
         manifest.id, manifest.version, manifest.publisher
     );
     println!();
-    println!("{:<44} {}", "IMPORTS", "MANIFEST");
+    println!("{:<44} MANIFEST", "IMPORTS");
     for import in &imported {
         let verdict = match imports::classify(import, &manifest.capabilities) {
             ImportUse::Baseline => "baseline (every plugin)".to_string(),
