@@ -1,0 +1,183 @@
+//! The operator's command line against a data directory, as a person would use it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hub(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run hub")
+}
+
+fn ok(data_dir: &Path, args: &[&str]) -> String {
+    let out = hub(data_dir, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "hub {args:?} failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = xtask::root().join(format!("target/cli-tests/{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn install_approve_narrowed_inspect_and_audit() {
+    let dir = fresh_dir("install");
+    let wasm = xtask::guest("yeelight").unwrap();
+    let manifest = xtask::manifest("yeelight").unwrap();
+    let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
+
+    let installed = ok(
+        &dir,
+        &[
+            "plugin",
+            "install",
+            wasm,
+            "--manifest",
+            manifest,
+            "--config",
+            "discovery=192.168.31.255:1982",
+        ],
+    );
+    assert!(
+        installed.contains("installed yeelight 0.1.0"),
+        "{installed}"
+    );
+    assert!(
+        installed.contains("awaiting approval: tcp local ports any"),
+        "{installed}"
+    );
+
+    let approved = ok(
+        &dir,
+        &["grants", "approve", "yeelight", "--net", "192.168.31.0/24"],
+    );
+    assert!(
+        approved.contains("tcp 192.168.31.0/24 ports any"),
+        "{approved}"
+    );
+    assert!(
+        approved.contains("discovery udp 239.255.255.250:1982"),
+        "{approved}"
+    );
+    let refused = hub(
+        &dir,
+        &["grants", "approve", "yeelight", "--net", "8.8.8.0/24"],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("outside every network the plugin requested")
+    );
+
+    let shown = ok(&dir, &["grants", "show", "yeelight"]);
+    assert!(
+        shown.contains("requested:") && shown.contains("tcp local ports any"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("granted:") && shown.contains("udp 192.168.31.0/24 ports any"),
+        "{shown}"
+    );
+
+    let revoked = ok(
+        &dir,
+        &["grants", "revoke", "yeelight", "239.255.255.250:1982"],
+    );
+    assert!(!revoked.contains("discovery"), "{revoked}");
+
+    let listed = ok(&dir, &["plugins"]);
+    assert!(
+        listed.contains("yeelight 0.1.0 (enabled, by hub project)"),
+        "{listed}"
+    );
+
+    let audit = ok(&dir, &["audit", "--plugin", "yeelight"]);
+    for action in ["install", "approve", "revoke"] {
+        assert!(audit.contains(action), "{action} missing from\n{audit}");
+    }
+    let json_lines = ok(&dir, &["audit", "--json", "--since", "1h"]);
+    let first: serde_json::Value =
+        serde_json::from_str(json_lines.lines().next().unwrap()).unwrap();
+    assert_eq!(first["action"], "install");
+    assert!(first["actor"].as_str().unwrap().starts_with("cli:"));
+    assert!(ok(&dir, &["audit", "verify"]).contains("intact: 3 entries"));
+}
+
+#[test]
+fn audit_verify_names_an_edited_entry_and_fails() {
+    let dir = fresh_dir("tamper");
+    let wasm = xtask::guest("yeelight").unwrap();
+    let manifest = xtask::manifest("yeelight").unwrap();
+    ok(
+        &dir,
+        &[
+            "plugin",
+            "install",
+            wasm.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    );
+    ok(&dir, &["grants", "approve", "yeelight"]);
+    ok(&dir, &["plugin", "disable", "yeelight"]);
+    let db = rusqlite::Connection::open(dir.join("hub.db")).unwrap();
+    db.execute("UPDATE audit SET actor = 'someone-else' WHERE seq = 2", [])
+        .unwrap();
+    let verify = hub(&dir, &["audit", "verify"]);
+    assert!(!verify.status.success(), "an edited log verified");
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(stderr.contains("entry 2 was edited"), "{stderr}");
+}
+
+#[test]
+fn inspect_shows_imports_beside_the_manifest_and_the_verdict() {
+    let dir = fresh_dir("inspect");
+    let wasm = xtask::guest("misbehaving").unwrap();
+    let declared = ok(
+        &dir,
+        &[
+            "inspect",
+            wasm.to_str().unwrap(),
+            "--manifest",
+            xtask::manifest("misbehaving").unwrap().to_str().unwrap(),
+        ],
+    );
+    assert!(declared.contains("hub:device/driver@0.1.0"), "{declared}");
+    assert!(
+        declared.contains("declared: network, discovery or listen"),
+        "{declared}"
+    );
+    assert!(declared.contains("verdict: loads"), "{declared}");
+    let bare = dir.join("bare.toml");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        &bare,
+        "id = \"bare\"\nname = \"Bare\"\nversion = \"1.0.0\"\npublisher = \"p\"\n",
+    )
+    .unwrap();
+    let undeclared = ok(
+        &dir,
+        &[
+            "inspect",
+            wasm.to_str().unwrap(),
+            "--manifest",
+            bare.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        undeclared.contains("REFUSED: no network, discovery or listen requested"),
+        "{undeclared}"
+    );
+    assert!(undeclared.contains("verdict: refused"), "{undeclared}");
+}
