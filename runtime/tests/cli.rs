@@ -143,14 +143,14 @@ fn audit_verify_names_an_edited_entry_and_fails() {
 #[test]
 fn inspect_shows_imports_beside_the_manifest_and_the_verdict() {
     let dir = fresh_dir("inspect");
-    let wasm = xtask::guest("misbehaving").unwrap();
+    let wasm = xtask::guest("hostile").unwrap();
     let declared = ok(
         &dir,
         &[
             "inspect",
             wasm.to_str().unwrap(),
             "--manifest",
-            xtask::manifest("misbehaving").unwrap().to_str().unwrap(),
+            xtask::manifest("hostile").unwrap().to_str().unwrap(),
         ],
     );
     assert!(declared.contains("hub:device/driver@0.1.0"), "{declared}");

@@ -1,5 +1,5 @@
 //! The harness the end-to-end tests share: a hub on loopback with the real
-//! Yeelight plugin, the test-only misbehaving plugin and simulated bulbs,
+//! Yeelight plugin, the test-only hostile plugin and simulated bulbs,
 //! and a WebSocket client that speaks the seed protocol.
 
 use anyhow::{Context, bail};
@@ -29,9 +29,11 @@ const WAIT: Duration = Duration::from_secs(20);
 pub struct HubOptions {
     pub bulbs: usize,
     pub call_deadline: Duration,
-    /// Addresses the misbehaving plugin tries to reach (`tcp@ADDR`, `udp@ADDR`);
+    /// Addresses the hostile plugin tries to reach (`tcp@ADDR`, `udp@ADDR`);
     /// `HUB` stands for the hub's own listening address.
     pub targets: Vec<String>,
+    /// Adds the hostile plugin's `flood` device, whose watcher floods events.
+    pub flood: bool,
 }
 
 impl Default for HubOptions {
@@ -40,6 +42,7 @@ impl Default for HubOptions {
             bulbs: 2,
             call_deadline: Duration::from_secs(3),
             targets: Vec::new(),
+            flood: false,
         }
     }
 }
@@ -82,13 +85,23 @@ impl TestHub {
         };
         let hub = Hub::open(settings)?;
         let targets = options.targets.join(",").replace("HUB", &addr.to_string());
+        let flood = if options.flood { "on" } else { "off" };
         let plugins = [
-            ("yeelight", ("discovery", sim.discovery_addr().to_string())),
-            ("misbehaving", ("targets", targets)),
+            (
+                "yeelight",
+                vec![("discovery", sim.discovery_addr().to_string())],
+            ),
+            (
+                "hostile",
+                vec![("targets", targets), ("flood", flood.to_string())],
+            ),
         ];
-        for (id, (key, value)) in plugins {
+        for (id, config) in plugins {
             let (component, manifest) = (xtask::guest(id)?, xtask::manifest(id)?);
-            let config = [(key.to_string(), value)].into();
+            let config = config
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
             tokio::task::block_in_place(|| hub.install("tests", &component, &manifest, config))?;
             hub.approve("tests", id, &[ipnet::IpNet::from(loopback).into()])?;
         }

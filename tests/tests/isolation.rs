@@ -79,10 +79,10 @@ async fn a_bulb_that_drops_connections_is_reported_unreachable() -> anyhow::Resu
 async fn a_trapping_plugin_is_reinstantiated_and_serves_the_next_request() -> anyhow::Result<()> {
     let hub = TestHub::start(HubOptions::default()).await?;
     let mut client = hub.client().await?;
-    client.discover(Some("misbehaving")).await?;
-    let well = get(&mut client, "misbehaving", "well").await?;
+    client.discover(Some("hostile")).await?;
+    let well = get(&mut client, "hostile", "well").await?;
     assert_eq!(well["success"], true, "{well}");
-    let trapped = get(&mut client, "misbehaving", "trap").await?;
+    let trapped = get(&mut client, "hostile", "trap").await?;
     assert_eq!(trapped["code"], "plugin_failed", "{trapped}");
     assert!(
         trapped["error"]
@@ -91,19 +91,19 @@ async fn a_trapping_plugin_is_reinstantiated_and_serves_the_next_request() -> an
             .contains("panicked"),
         "{trapped}"
     );
-    let again = get(&mut client, "misbehaving", "trap").await?;
+    let again = get(&mut client, "hostile", "trap").await?;
     assert_eq!(
         again["code"], "plugin_failed",
         "a fresh instance served the second call: {again}"
     );
-    let well = get(&mut client, "misbehaving", "well").await?;
+    let well = get(&mut client, "hostile", "well").await?;
     assert_eq!(well["success"], true, "{well}");
     let list = client
         .request(json!({"domain": "plugin", "service": "list"}))
         .await?;
     let status = list["result"]
         .as_array()
-        .and_then(|p| p.iter().find(|p| p["id"] == "misbehaving"))
+        .and_then(|p| p.iter().find(|p| p["id"] == "hostile"))
         .map(|p| p["status"].clone());
     let status = status.unwrap_or_default();
     assert_eq!(status["crashes"], 2, "{status}");
@@ -118,11 +118,11 @@ async fn spinning_and_sleeping_calls_end_at_their_budget_and_block_no_one() -> a
     client.discover(None).await?;
     let started = Instant::now();
     for (id, identity) in [(600, "spin"), (601, "sleep")] {
-        let request = json!({"id": id, "domain": "misbehaving", "service": "get_attributes", "identity": identity});
+        let request = json!({"id": id, "domain": "hostile", "service": "get_attributes", "identity": identity});
         client.send_text(&request.to_string()).await?;
     }
     for _ in 0..3 {
-        let well = get(&mut client, "misbehaving", "well").await?;
+        let well = get(&mut client, "hostile", "well").await?;
         assert_eq!(
             well["success"], true,
             "the same plugin's other device: {well}"
@@ -174,9 +174,9 @@ async fn the_network_grant_holds_against_escape_attempts() -> anyhow::Result<()>
     })
     .await?;
     let mut client = hub.client().await?;
-    client.discover(Some("misbehaving")).await?;
+    client.discover(Some("hostile")).await?;
 
-    let reached = get(&mut client, "misbehaving", &format!("tcp@{in_addr}")).await?;
+    let reached = get(&mut client, "hostile", &format!("tcp@{in_addr}")).await?;
     assert_eq!(reached["success"], true, "{reached}");
     let (accepted, _) = tokio::time::timeout(Duration::from_secs(5), inside.accept()).await??;
     drop(accepted);
@@ -186,7 +186,7 @@ async fn the_network_grant_holds_against_escape_attempts() -> anyhow::Result<()>
         format!("udp@{out_udp}"),
         format!("tcp@{}", hub.addr),
     ] {
-        let refused = get(&mut client, "misbehaving", &identity).await?;
+        let refused = get(&mut client, "hostile", &identity).await?;
         assert_eq!(refused["code"], "unreachable", "{identity}: {refused}");
         assert!(
             refused["error"]
@@ -197,7 +197,7 @@ async fn the_network_grant_holds_against_escape_attempts() -> anyhow::Result<()>
         );
     }
     // WASI itself rejects IPv4-mapped destinations; the policy would too.
-    let mapped = get(&mut client, "misbehaving", &format!("tcp@{mapped_tcp}")).await?;
+    let mapped = get(&mut client, "hostile", &format!("tcp@{mapped_tcp}")).await?;
     assert_eq!(mapped["success"], false, "{mapped}");
     let nothing = Duration::from_millis(300);
     assert!(
@@ -213,7 +213,7 @@ async fn the_network_grant_holds_against_escape_attempts() -> anyhow::Result<()>
             .is_err(),
         "a datagram got out"
     );
-    let well = get(&mut client, "misbehaving", "well").await?;
+    let well = get(&mut client, "hostile", "well").await?;
     assert_eq!(
         well["success"], true,
         "refusals do not crash the plugin: {well}"

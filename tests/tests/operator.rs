@@ -113,7 +113,7 @@ async fn disable_enable_and_remove_take_effect_at_once() -> anyhow::Result<()> {
         "devices route again without a discover: {on}"
     );
     assert_eq!(
-        operate(&mut client, "remove", json!({"plugin": "misbehaving"})).await?["success"],
+        operate(&mut client, "remove", json!({"plugin": "hostile"})).await?["success"],
         true
     );
     let list = operate(&mut client, "list", json!({})).await?;
@@ -176,7 +176,7 @@ async fn a_component_importing_what_its_manifest_does_not_declare_is_refused() -
     let manifest =
         "id = \"sneaky\"\nname = \"Sneaky\"\nversion = \"1.0.0\"\npublisher = \"nobody\"\n";
     std::fs::write(dir.join("plugin.toml"), manifest)?;
-    std::fs::copy(xtask::guest("misbehaving")?, dir.join("plugin.wasm"))?;
+    std::fs::copy(xtask::guest("hostile")?, dir.join("plugin.wasm"))?;
     let mut client = hub.client().await?;
     let refused = operate(
         &mut client,
@@ -212,10 +212,10 @@ async fn the_audit_log_records_operations_and_refusals_and_verifies() -> anyhow:
     })
     .await?;
     let mut client = hub.client().await?;
-    client.discover(Some("misbehaving")).await?;
+    client.discover(Some("hostile")).await?;
     let refused = client
         .call(
-            "misbehaving",
+            "hostile",
             "get_attributes",
             &format!("tcp@{target}"),
             json!({}),
@@ -223,11 +223,11 @@ async fn the_audit_log_records_operations_and_refusals_and_verifies() -> anyhow:
         .await?;
     assert_eq!(refused["code"], "unreachable");
     client
-        .call("misbehaving", "get_attributes", "trap", json!({}))
+        .call("hostile", "get_attributes", "trap", json!({}))
         .await?;
-    operate(&mut client, "disable", json!({"plugin": "misbehaving"})).await?;
+    operate(&mut client, "disable", json!({"plugin": "hostile"})).await?;
 
-    let audit = operate(&mut client, "audit", json!({"plugin": "misbehaving"})).await?;
+    let audit = operate(&mut client, "audit", json!({"plugin": "hostile"})).await?;
     let entries = audit["result"]["entries"]
         .as_array()
         .cloned()

@@ -74,9 +74,9 @@ pub fn guest(name: &str) -> anyhow::Result<PathBuf> {
     let dir = BUILT
         .get_or_init(|| build_guests().map_err(|e| format!("{e:#}")))
         .clone();
-    let path = dir
-        .map_err(anyhow::Error::msg)?
-        .join(format!("{name}.wasm"));
+    // Cargo names the artifact after the crate, with `_` for `-`.
+    let file = format!("{}.wasm", name.replace('-', "_"));
+    let path = dir.map_err(anyhow::Error::msg)?.join(file);
     if !path.exists() {
         bail!(
             "no guest plugin named {name} was built ({})",

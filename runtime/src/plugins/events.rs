@@ -51,24 +51,33 @@ pub struct EventSink {
     pub devices: Arc<DeviceTable>,
     /// Events per second the plugin may emit; more are dropped and counted.
     pub rate: Arc<Rate>,
+    pub per_second: u32,
     pub audit: Arc<AuditLog>,
 }
 
+pub enum Emitted {
+    Accepted,
+    /// Unknown device or mistyped value: logged, not delivered.
+    Dropped,
+    /// Over the plugin's events quota (per second).
+    OverQuota(u32),
+}
+
 impl EventSink {
-    pub fn emit(&self, change: AttributeChange) {
+    pub fn emit(&self, change: AttributeChange) -> Emitted {
+        if !self.rate.take() {
+            self.audit.quota(&self.plugin, "events_per_second");
+            return Emitted::OverQuota(self.per_second);
+        }
         if !self.devices.contains(&change.identity) {
             tracing::warn!(plugin = %self.plugin, identity = %change.identity,
                 "dropped an event for a device the plugin never reported");
-            return;
-        }
-        if !self.rate.take() {
-            self.audit.quota(&self.plugin, "events_per_second");
-            return;
+            return Emitted::Dropped;
         }
         if !value_fits(&change.attribute.value, change.attribute.meta.val_type) {
             tracing::warn!(plugin = %self.plugin, identity = %change.identity, attribute = %change.attribute.name,
                 "dropped an event whose value does not match its declared type");
-            return;
+            return Emitted::Dropped;
         }
         let event = Event {
             plugin: self.plugin.clone(),
@@ -77,6 +86,7 @@ impl EventSink {
         };
         // No receivers means no connected client: nothing to deliver.
         let _ = self.bus.0.send(Arc::new(event));
+        Emitted::Accepted
     }
 }
 

@@ -172,7 +172,7 @@ fn set_fuel(store: &mut Store<HostState>, fuel: u64) -> Result<(), CallFailure> 
 }
 
 fn timed_out(plugin: &str, call: &str, deadline: Option<Duration>) -> CallFailure {
-    let after = deadline.map_or_else(String::new, |d| format!(" within {} ms", d.as_millis()));
+    let after = deadline.map_or_else(String::new, |d| format!(" within {:.1} s", d.as_secs_f64()));
     CallFailure {
         error: HubError::new(
             ErrorCode::Timeout,
@@ -187,6 +187,9 @@ fn trapped(plugin: &str, call: &str, fuel: u64, error: wasmtime::Error) -> CallF
     let why = match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => format!("used up its fuel budget of {fuel}"),
         Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
+        Some(Trap::MemoryOutOfBounds) => {
+            "accessed memory out of bounds (its own stack overflowed, or a bug)".to_string()
+        }
         Some(Trap::UnreachableCodeReached) => {
             "panicked or aborted (out of memory, or a bug)".to_string()
         }

@@ -3,6 +3,7 @@
 //! importing more (filesystem, name lookup, HTTP) fails to instantiate.
 
 use super::bindings::{AttributeChange, LogLevel};
+use super::events::Emitted;
 use super::state::HostState;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime::{Engine, StoreContextMut};
@@ -65,10 +66,19 @@ fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     host.func_wrap(
         "emit-attribute-change",
         |mut store: StoreContextMut<'_, HostState>, (change,): (AttributeChange,)| {
+            match store.data().events.emit(change) {
+                Emitted::Accepted | Emitted::Dropped => {}
+                // A flood is stopped where it starts: the instance traps, and
+                // its watcher is restarted after a back-off.
+                Emitted::OverQuota(per_second) => {
+                    return Err(wasmtime::Error::msg(format!(
+                        "emitted more than {per_second} events a second"
+                    )));
+                }
+            }
             if let Some(fuel) = store.data().refuel {
                 store.set_fuel(fuel)?;
             }
-            store.data().events.emit(change);
             Ok(())
         },
     )?;

@@ -62,6 +62,7 @@ impl Plugin {
                 bus,
                 devices: Arc::new(DeviceTable::default()),
                 rate: Arc::new(Rate::new(parts.limits.quotas.events_per_second)),
+                per_second: parts.limits.quotas.events_per_second,
                 audit: parts.audit.clone(),
             },
             id: parts.id,

@@ -1,0 +1,178 @@
+//! TEST ONLY. Each discovered device names one attack that its
+//! `get_attributes` commits, so that tests can prove the hub contains it:
+//!
+//! - `well`: no attack, answers normally (a writable counter);
+//! - `trap` / `panic`: panics, which traps the instance;
+//! - `spin`: loops forever;
+//! - `sleep`: sleeps past any deadline;
+//! - `memory`: grows its memory without bound;
+//! - `recursion`: recurses without bound;
+//! - `big-reply`: answers with a 100 MB device name;
+//! - `sockets`: opens thousands of sockets;
+//! - `listen`: tries to accept connections;
+//! - `env`: reads the environment and reports how many variables it saw;
+//! - `tcp@ADDR` / `udp@ADDR`: connects, or sends a datagram, to each
+//!   address in the config's comma-separated `targets`;
+//! - `flood` (only with config `flood = on`): its `watch` emits events as
+//!   fast as it can.
+
+use hub_guest_sdk::*;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+struct Hostile {
+    targets: Vec<String>,
+    flood: bool,
+    calls: i64,
+}
+
+const ATTACKS: [&str; 11] = [
+    "well",
+    "trap",
+    "panic",
+    "spin",
+    "sleep",
+    "memory",
+    "recursion",
+    "big-reply",
+    "sockets",
+    "listen",
+    "env",
+];
+
+impl Plugin for Hostile {
+    fn init(config: Config) -> Result<Self, PluginError> {
+        let targets = config.get("targets").unwrap_or_default();
+        Ok(Hostile {
+            targets: targets
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+            flood: config.get("flood") == Some("on"),
+            calls: 0,
+        })
+    }
+
+    fn discover(&mut self, _timeout: Duration) -> Result<Vec<DeviceInfo>, PluginError> {
+        let flood = self.flood.then_some("flood");
+        let fixed = ATTACKS
+            .into_iter()
+            .chain(flood)
+            .map(|a| (a.to_string(), String::new()));
+        let reaching = self.targets.iter().flat_map(|t| {
+            [
+                (format!("tcp@{t}"), t.clone()),
+                (format!("udp@{t}"), t.clone()),
+            ]
+        });
+        Ok(fixed
+            .into_iter()
+            .chain(reaching)
+            .map(|(identity, address)| device(identity, address))
+            .collect())
+    }
+
+    fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {
+        self.calls += 1;
+        let mut info = device.clone();
+        match device.identity.split('@').next().unwrap_or_default() {
+            "trap" | "panic" => panic!("deliberate panic"),
+            "spin" => spin(),
+            "sleep" => std::thread::sleep(Duration::from_secs(3600)),
+            "memory" => grow_memory(),
+            "recursion" => {
+                recurse(0);
+            }
+            "big-reply" => info.name = "x".repeat(100 << 20),
+            "sockets" => open_sockets()?,
+            "listen" => {
+                let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], 0)))?;
+                listener.accept()?;
+            }
+            "env" => self.calls = std::env::vars().count() as i64,
+            "tcp" => {
+                let mut stream = TcpStream::connect(net::parse_addr(&device.address)?)?;
+                stream.write_all(b"hello\r\n")?;
+            }
+            "udp" => {
+                let socket = UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))?;
+                socket.send_to(b"hello", net::parse_addr(&device.address)?)?;
+            }
+            _ => {}
+        }
+        Ok(Device::new(
+            &info,
+            vec![Instance::new("sensor", 0, vec![calls(self.calls)])],
+        ))
+    }
+
+    fn set_attributes(
+        &mut self,
+        _device: &DeviceInfo,
+        writes: &[AttributeWrite],
+    ) -> Result<(), PluginError> {
+        for write in writes {
+            self.calls = write.value.as_int().unwrap_or(self.calls);
+        }
+        Ok(())
+    }
+
+    fn watch(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
+        if device.identity != "flood" {
+            return Err(PluginError::Unsupported(
+                "only the flood device pushes".into(),
+            ));
+        }
+        for n in 0.. {
+            emit(&device.identity, 0, calls(n));
+        }
+        Ok(())
+    }
+}
+
+fn device(identity: String, address: String) -> DeviceInfo {
+    DeviceInfo {
+        name: format!("hostile {identity}"),
+        identity,
+        model: "test".into(),
+        manufacturer: "hub tests".into(),
+        address,
+    }
+}
+
+fn calls(n: i64) -> Attribute {
+    attr("calls", n).range(0.0, 1e12).writable().notifies()
+}
+
+fn spin() -> ! {
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn grow_memory() {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 1 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+#[allow(unconditional_recursion)] // the attack
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    recurse(depth + 1) + frame[0]
+}
+
+fn open_sockets() -> Result<(), PluginError> {
+    let mut open = Vec::new();
+    for _ in 0..10_000 {
+        open.push(UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))?);
+    }
+    Ok(())
+}
+
+export_plugin!(Hostile);
