@@ -36,11 +36,24 @@ pub mod log;
 pub mod net;
 mod plugin;
 
+#[cfg(feature = "http")]
+pub mod http;
+
 #[doc(hidden)]
 pub mod bindings {
+    #[cfg(not(feature = "http"))]
     wit_bindgen::generate!({
         path: "../wit",
         world: "hub:device/plugin",
+        pub_export_macro: true,
+        default_bindings_module: "hub_guest_sdk::bindings",
+        generate_all,
+    });
+
+    #[cfg(feature = "http")]
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "hub:device/plugin-with-http",
         pub_export_macro: true,
         default_bindings_module: "hub_guest_sdk::bindings",
         generate_all,

@@ -7,10 +7,8 @@ use crate::caps::Verdict;
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasmtime_wasi::sockets::SocketAddrUse;
 
 /// Refusals per plugin per minute written one by one; later ones are counted.
 const REFUSALS_LOGGED: u32 = 20;
@@ -46,14 +44,15 @@ impl AuditLog {
         }
     }
 
-    pub fn network(&self, plugin: &str, addr: SocketAddr, use_: SocketAddrUse, verdict: Verdict) {
-        let destination = format!("{use_:?} {addr}");
+    /// A network access the policy decided: `use_` says how (`TcpConnect`,
+    /// `UdpSend`, `HttpRequest`, ...), `address` where.
+    pub fn access(&self, plugin: &str, use_: &str, address: &str, verdict: Verdict) {
         let individual = {
             let mut minutes = self.minutes();
             let minute = minutes.entry(plugin.to_string()).or_default();
             match verdict {
                 Verdict::Allow => {
-                    count(&mut minute.allowed, destination.clone());
+                    count(&mut minute.allowed, format!("{use_} {address}"));
                     None
                 }
                 Verdict::Deny(reason) if minute.refusals_logged < REFUSALS_LOGGED => {
@@ -61,15 +60,17 @@ impl AuditLog {
                     Some(reason)
                 }
                 Verdict::Deny(reason) => {
-                    count(&mut minute.refused_more, format!("{destination}: {reason}"));
+                    count(
+                        &mut minute.refused_more,
+                        format!("{use_} {address}: {reason}"),
+                    );
                     None
                 }
             }
         };
         if let Some(reason) = individual {
-            tracing::warn!(plugin, %addr, use_ = ?use_, reason, "refused network access");
-            let detail =
-                json!({"use": format!("{use_:?}"), "address": addr.to_string(), "reason": reason});
+            tracing::warn!(plugin, address, use_, reason, "refused network access");
+            let detail = json!({"use": use_, "address": address, "reason": reason});
             self.record("hub", Some(plugin), "refused", detail);
         }
     }

@@ -34,6 +34,10 @@ pub struct HubConfig {
     pub data_dir: PathBuf,
     #[serde(default)]
     pub limits: Limits,
+    /// Networks no plugin's HTTP request may reach (default: loopback,
+    /// private, link-local, CGNAT, multicast and unspecified ranges).
+    #[serde(default = "crate::caps::http::default_blocked")]
+    pub http_blocked: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -34,6 +34,8 @@ pub struct HubOptions {
     pub targets: Vec<String>,
     /// Adds the hostile plugin's `flood` device, whose watcher floods events.
     pub flood: bool,
+    /// Networks closed to plugins' HTTP requests; `None` for the hub's default.
+    pub http_blocked: Option<Vec<ipnet::IpNet>>,
 }
 
 impl Default for HubOptions {
@@ -43,6 +45,7 @@ impl Default for HubOptions {
             call_deadline: Duration::from_secs(3),
             targets: Vec::new(),
             flood: false,
+            http_blocked: None,
         }
     }
 }
@@ -82,6 +85,9 @@ impl TestHub {
             cache_dir: xtask::root().join("target/test-hubs/compiled"),
             hub_addrs: vec![addr],
             limits,
+            http_blocked: options
+                .http_blocked
+                .unwrap_or_else(hub::caps::http::default_blocked),
         };
         let hub = Hub::open(settings)?;
         let targets = options.targets.join(",").replace("HUB", &addr.to_string());

@@ -12,6 +12,8 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Bytes the plugin may hand the hub in one host call.
     pub hostcall_bytes: usize,
+    /// The largest HTTP response body a plugin may receive.
+    pub http_response_bytes: usize,
     /// get_attributes, set_attributes and check_update.
     #[serde(rename = "call_deadline_ms", with = "millis")]
     pub call_deadline: Duration,
@@ -58,6 +60,7 @@ impl Default for Limits {
             fuel_per_call: 2_000_000_000,
             memory_bytes: 32 << 20,
             hostcall_bytes: 1 << 20,
+            http_response_bytes: 1 << 20,
             call_deadline: Duration::from_secs(10),
             discover_deadline: Duration::from_secs(30),
             discover_window: Duration::from_secs(2),

@@ -2,6 +2,7 @@
 //! here, deny-by-default, and nowhere else.
 
 mod grant;
+pub mod http;
 pub mod imports;
 mod limits;
 pub mod manifest;
@@ -10,6 +11,7 @@ mod quota;
 pub mod rules;
 
 pub use grant::Grant;
+pub use http::HttpPolicy;
 pub use limits::{Limits, Quotas};
 pub use manifest::Manifest;
 pub use net::{NetPolicy, Verdict};

@@ -154,6 +154,7 @@ async fn serve(config: HubConfig) -> anyhow::Result<()> {
     let settings = HubSettings {
         hub_addrs: vec![addr],
         limits: config.limits,
+        http_blocked: config.http_blocked,
         ..HubSettings::new(config.data_dir)
     };
     let hub = Hub::open(settings)?;

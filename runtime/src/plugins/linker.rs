@@ -1,6 +1,7 @@
 //! What a plugin can import: the `hub:device/host` interface, and the WASI
-//! interfaces a LAN driver needs. Nothing else is linked, so a component
-//! importing more (filesystem, name lookup, HTTP) fails to instantiate.
+//! interfaces a LAN driver needs, and `wasi:http` for plugins granted it.
+//! Nothing else is linked, so a component importing more (filesystem, name
+//! lookup, HTTP without the grant) fails to instantiate.
 
 use super::bindings::{AttributeChange, LogLevel};
 use super::events::Emitted;
@@ -16,10 +17,14 @@ use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
 
 const HOST_INTERFACE: &str = "hub:device/host@0.1.0";
 
-pub fn plugin_linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+/// The linker for plugins granted outgoing HTTP is this one plus `wasi:http`.
+pub fn plugin_linker(engine: &Engine, with_http: bool) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     add_wasi(&mut linker)?;
     add_host(&mut linker)?;
+    if with_http {
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    }
     Ok(linker)
 }
 

@@ -7,6 +7,7 @@ mod device;
 mod devices;
 mod engine;
 mod events;
+mod http;
 mod instance;
 mod linker;
 mod operations;
@@ -24,7 +25,7 @@ pub use supervisor::{State, Status};
 pub use validate::{WriteRequest, type_name};
 
 use crate::audit::AuditLog;
-use crate::caps::{Grant, Limits, Manifest, NetPolicy, imports};
+use crate::caps::{Grant, HttpPolicy, Limits, Manifest, NetPolicy, imports};
 use crate::error::{ErrorCode, HubError};
 use crate::store::{InstalledPlugin, Store};
 use anyhow::{Context, bail};
@@ -46,6 +47,8 @@ pub struct HubSettings {
     pub hub_addrs: Vec<SocketAddr>,
     /// Defaults for every plugin; a manifest may ask for other fuel and memory.
     pub limits: Limits,
+    /// Networks no plugin's HTTP request may reach, whatever name it uses.
+    pub http_blocked: Vec<ipnet::IpNet>,
 }
 
 impl HubSettings {
@@ -55,6 +58,7 @@ impl HubSettings {
             data_dir,
             hub_addrs: Vec::new(),
             limits: Limits::default(),
+            http_blocked: crate::caps::http::default_blocked(),
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Hub {
     events: EventBus,
     engine: PluginEngine,
     linker: Linker<state::HostState>,
+    /// For plugins granted outgoing HTTP: `linker` plus `wasi:http`.
+    http_linker: Linker<state::HostState>,
     store: Arc<Store>,
     audit: Arc<AuditLog>,
     settings: HubSettings,
@@ -77,13 +83,15 @@ impl Hub {
     pub fn open(settings: HubSettings) -> anyhow::Result<Arc<Self>> {
         let store = Arc::new(Store::open(&settings.data_dir.join("hub.db"))?);
         let engine = PluginEngine::new(&settings.cache_dir)?;
-        let linker = linker::plugin_linker(engine.engine())?;
+        let linker = linker::plugin_linker(engine.engine(), false)?;
+        let http_linker = linker::plugin_linker(engine.engine(), true)?;
         Ok(Arc::new(Hub {
             plugins: RwLock::new(BTreeMap::new()),
             events: EventBus::new(),
             audit: AuditLog::new(store.clone()),
             engine,
             linker,
+            http_linker,
             store,
             settings,
             live: AtomicBool::new(false),
@@ -173,8 +181,19 @@ impl Hub {
             .map(|g| g.granted)
             .unwrap_or_default();
         let component = self.compile(&bytes, &manifest)?;
-        let pre = self
-            .linker
+        // Plugins without an HTTP grant do not get `wasi:http` linked at all.
+        let linker = if grant.http.is_empty() {
+            &self.linker
+        } else {
+            &self.http_linker
+        };
+        let (imported, _) = self.engine.interfaces(&component);
+        if grant.http.is_empty() && imported.iter().any(|i| i.starts_with("wasi:http/")) {
+            bail!(
+                "it imports wasi:http, but no HTTP host is granted yet: approve its http capability"
+            );
+        }
+        let pre = linker
             .instantiate_pre(&component)
             .and_then(bindings::PluginPre::new)
             .map_err(anyhow::Error::from)
@@ -183,12 +202,15 @@ impl Hub {
             serde_json::from_str(&installed.config).context("stored config")?;
         let id: Arc<str> = installed.id.as_str().into();
         let limits = self.limits_for(&manifest);
+        let hub_addrs = self.settings.hub_addrs.clone();
+        let http = HttpPolicy::new(
+            grant.http.clone(),
+            self.settings.http_blocked.clone(),
+            hub_addrs.clone(),
+        );
         let parts = PluginParts {
-            policy: Arc::new(NetPolicy::new(
-                grant,
-                self.settings.hub_addrs.clone(),
-                &limits.quotas,
-            )),
+            policy: Arc::new(NetPolicy::new(grant, hub_addrs, &limits.quotas)),
+            http: Arc::new(http),
             id,
             engine: self.engine.engine().clone(),
             pre,

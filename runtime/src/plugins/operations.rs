@@ -21,6 +21,8 @@ pub struct InstallReport {
     /// Capabilities the manifest asks for that no operator approved yet;
     /// the plugin runs without them until `approve`.
     pub pending: Vec<String>,
+    /// Why the plugin is installed but not running, if it is not.
+    pub not_started: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,11 +81,12 @@ impl Hub {
             })?;
         let granted = previous.as_ref().and_then(|p| p.granted.clone());
         let grant = Grant::parse(granted.as_deref()).map_err(internal)?;
-        let report = InstallReport {
+        let mut report = InstallReport {
             id: parsed.id.clone(),
             version: parsed.version.to_string(),
             updated_from: previous.as_ref().map(|p| p.version.clone()),
             pending: Grant::pending(grant.as_ref(), &parsed.capabilities),
+            not_started: None,
         };
         let sha256 = hex(&Sha256::digest(&bytes));
         self.store
@@ -105,7 +108,7 @@ impl Hub {
         };
         let detail = json!({"version": report.version, "from": report.updated_from, "sha256": sha256, "pending": report.pending});
         self.audit.record(actor, Some(&parsed.id), action, detail);
-        self.apply()?;
+        report.not_started = self.apply().err().map(|e| e.message);
         Ok(report)
     }
 
@@ -253,7 +256,7 @@ impl Hub {
             None => Ok(()),
             Some((id, error)) => Err(HubError::new(
                 ErrorCode::PluginFailed,
-                format!("{id} could not start: {error}"),
+                format!("the change is saved, but {id} could not start: {error}"),
             )),
         }
     }

@@ -5,12 +5,13 @@ use super::bindings::{Device, DeviceInfo, PluginPre, UpdateInfo};
 use super::device::DeviceWorker;
 use super::devices::{DeviceRecord, DeviceTable, MetaMap};
 use super::events::{EventBus, EventSink};
+use super::http::HttpSender;
 use super::instance::{Budget, Call, Instance, Reply};
-use super::state::HostState;
+use super::state::{HostState, Sandbox};
 use super::supervisor::{Status, Supervisor};
 use super::validate::{WriteRequest, validate};
 use crate::audit::AuditLog;
-use crate::caps::{Limits, NetPolicy, Rate};
+use crate::caps::{HttpPolicy, Limits, NetPolicy, Rate};
 use crate::error::{ErrorCode, HubError};
 use crate::store::{DeviceRow, Store};
 use std::collections::HashMap;
@@ -23,19 +24,16 @@ const MAX_IDENTITY: usize = 256;
 
 pub struct Plugin {
     pub id: Arc<str>,
-    pub limits: Limits,
     engine: Engine,
     pre: PluginPre<HostState>,
     config: Vec<(String, String)>,
-    policy: Arc<NetPolicy>,
-    sink: EventSink,
+    sandbox: Sandbox,
     supervisor: Supervisor,
     workers: Mutex<HashMap<String, DeviceWorker>>,
     /// set_attributes per device per second.
     writes: Mutex<HashMap<String, Arc<Rate>>>,
     fingerprint: String,
     store: Arc<Store>,
-    audit: Arc<AuditLog>,
     me: Weak<Plugin>,
 }
 
@@ -49,6 +47,7 @@ pub struct PluginParts {
     pub fingerprint: String,
     pub store: Arc<Store>,
     pub audit: Arc<AuditLog>,
+    pub http: Arc<HttpPolicy>,
 }
 
 impl Plugin {
@@ -56,27 +55,39 @@ impl Plugin {
     /// route before a new discover.
     pub fn new(parts: PluginParts, bus: EventBus) -> anyhow::Result<Arc<Self>> {
         let known = parts.store.devices(&parts.id)?;
-        let plugin = Arc::new_cyclic(|me| Plugin {
-            sink: EventSink {
-                plugin: parts.id.clone(),
-                bus,
-                devices: Arc::new(DeviceTable::default()),
-                rate: Arc::new(Rate::new(parts.limits.quotas.events_per_second)),
-                per_second: parts.limits.quotas.events_per_second,
-                audit: parts.audit.clone(),
-            },
-            id: parts.id,
+        let events = EventSink {
+            plugin: parts.id.clone(),
+            bus,
+            devices: Arc::new(DeviceTable::default()),
+            rate: Arc::new(Rate::new(parts.limits.quotas.events_per_second)),
+            per_second: parts.limits.quotas.events_per_second,
+            audit: parts.audit.clone(),
+        };
+        let http_sender = HttpSender {
+            plugin: parts.id.clone(),
+            policy: parts.http,
+            audit: parts.audit.clone(),
+            max_response_bytes: parts.limits.http_response_bytes,
+        };
+        let sandbox = Sandbox {
+            plugin: parts.id.clone(),
+            policy: parts.policy,
+            audit: parts.audit,
             limits: parts.limits,
+            events,
+            http_sender,
+        };
+        let plugin = Arc::new_cyclic(|me| Plugin {
+            id: parts.id,
             engine: parts.engine,
             pre: parts.pre,
             config: parts.config,
-            policy: parts.policy,
+            sandbox,
             supervisor: Supervisor::default(),
             workers: Mutex::new(HashMap::new()),
             writes: Mutex::new(HashMap::new()),
             fingerprint: parts.fingerprint,
             store: parts.store,
-            audit: parts.audit,
             me: me.clone(),
         });
         for row in known {
@@ -106,12 +117,12 @@ impl Plugin {
     }
 
     pub fn policy(&self) -> &NetPolicy {
-        &self.policy
+        &self.sandbox.policy
     }
 
     /// Starts serving a device; true when it is new or has moved.
     fn register(&self, info: &DeviceInfo) -> bool {
-        if !self.sink.devices.upsert(info) {
+        if !self.sandbox.events.devices.upsert(info) {
             return false;
         }
         let worker = DeviceWorker::spawn(self.me.clone(), info.clone());
@@ -120,17 +131,17 @@ impl Plugin {
     }
 
     pub fn device_count(&self) -> usize {
-        self.sink.devices.len()
+        self.sandbox.events.devices.len()
     }
 
     pub async fn discover(&self) -> Result<Vec<DeviceInfo>, HubError> {
-        let budget = self.budget(self.limits.discover_deadline);
+        let budget = self.budget(self.sandbox.limits.discover_deadline);
         let mut instance = None;
         let reply = self
             .run(
                 &mut instance,
                 Call::Discover {
-                    window: self.limits.discover_window,
+                    window: self.sandbox.limits.discover_window,
                 },
                 budget.deadline.unwrap_or_default(),
             )
@@ -158,14 +169,18 @@ impl Plugin {
     /// The device's state, and the metadata the hub learned from it.
     async fn describe(&self, identity: &str) -> Result<(Device, Arc<MetaMap>), HubError> {
         let reply = self
-            .on_device(identity, Call::GetAttributes, self.limits.call_deadline)
+            .on_device(
+                identity,
+                Call::GetAttributes,
+                self.sandbox.limits.call_deadline,
+            )
             .await?;
         let Reply::Device(mut device) = reply else {
             return Err(mismatch("get_attributes"));
         };
         // The hub, not the plugin, is the authority on which device this is.
         device.info = self.device(identity)?.info;
-        let meta = self.sink.devices.learn(&device);
+        let meta = self.sandbox.events.devices.learn(&device);
         Ok((device, meta))
     }
 
@@ -181,14 +196,18 @@ impl Plugin {
         let writes = validate(writes, &meta)?;
         self.take_write_quota(identity)?;
         let call = |info| Call::SetAttributes(info, writes);
-        self.on_device(identity, call, self.limits.call_deadline)
+        self.on_device(identity, call, self.sandbox.limits.call_deadline)
             .await
             .map(drop)
     }
 
     pub async fn check_update(&self, identity: &str) -> Result<UpdateInfo, HubError> {
         match self
-            .on_device(identity, Call::CheckUpdate, self.limits.call_deadline)
+            .on_device(
+                identity,
+                Call::CheckUpdate,
+                self.sandbox.limits.call_deadline,
+            )
             .await?
         {
             Reply::Update(update) => Ok(update),
@@ -197,7 +216,7 @@ impl Plugin {
     }
 
     pub async fn ota(&self, identity: &str) -> Result<(), HubError> {
-        self.on_device(identity, Call::Ota, self.limits.ota_deadline)
+        self.on_device(identity, Call::Ota, self.sandbox.limits.ota_deadline)
             .await
             .map(drop)
     }
@@ -207,14 +226,14 @@ impl Plugin {
     pub(super) async fn watch_once(&self, info: &DeviceInfo) -> Result<(), HubError> {
         tokio::time::sleep(self.supervisor.wait()).await;
         let mut instance = Some(
-            self.instance(self.budget(self.limits.call_deadline))
+            self.instance(self.budget(self.sandbox.limits.call_deadline))
                 .await?,
         );
         if let Some(i) = instance.as_mut() {
-            i.set_refuel(Some(self.limits.fuel_per_call));
+            i.set_refuel(Some(self.sandbox.limits.fuel_per_call));
         }
         let budget = Budget {
-            fuel: self.limits.fuel_per_call,
+            fuel: self.sandbox.limits.fuel_per_call,
             deadline: None,
         };
         self.call(&mut instance, Call::Watch(info.clone()), budget)
@@ -266,7 +285,7 @@ impl Plugin {
 
     fn crashed(&self, message: &str) {
         self.supervisor.crashed(&self.id, message);
-        self.audit.record(
+        self.sandbox.audit.record(
             "hub",
             Some(&self.id),
             "crash",
@@ -276,18 +295,12 @@ impl Plugin {
 
     async fn instance(&self, budget: Budget) -> Result<Instance, HubError> {
         self.supervisor.admit(&self.id)?;
-        let state = HostState::new(
-            self.id.clone(),
-            self.policy.clone(),
-            self.audit.clone(),
-            &self.limits,
-            self.sink.clone(),
-        );
+        let state = HostState::new(&self.sandbox);
         Instance::start(
             &self.engine,
             &self.pre,
             state,
-            self.limits.hostcall_bytes,
+            self.sandbox.limits.hostcall_bytes,
             &self.config,
             budget,
         )
@@ -314,7 +327,7 @@ impl Plugin {
 
     /// Protects real actuators from a runaway client or plugin.
     fn take_write_quota(&self, identity: &str) -> Result<(), HubError> {
-        let per_second = self.limits.quotas.writes_per_second;
+        let per_second = self.sandbox.limits.quotas.writes_per_second;
         let rate = {
             let mut writes = self
                 .writes
@@ -328,7 +341,7 @@ impl Plugin {
         if rate.take() {
             return Ok(());
         }
-        self.audit.quota(&self.id, "writes_per_second");
+        self.sandbox.audit.quota(&self.id, "writes_per_second");
         Err(HubError::new(
             ErrorCode::QuotaExceeded,
             format!(
@@ -352,7 +365,8 @@ impl Plugin {
     }
 
     fn device(&self, identity: &str) -> Result<DeviceRecord, HubError> {
-        self.sink
+        self.sandbox
+            .events
             .devices
             .get(identity)
             .ok_or_else(|| self.unknown(identity))
@@ -370,7 +384,7 @@ impl Plugin {
 
     fn budget(&self, deadline: Duration) -> Budget {
         Budget {
-            fuel: self.limits.fuel_per_call,
+            fuel: self.sandbox.limits.fuel_per_call,
             deadline: Some(deadline),
         }
     }

@@ -2,11 +2,13 @@
 //! back to the hub for events and logs.
 
 use super::events::EventSink;
+use super::http::HttpSender;
 use crate::audit::AuditLog;
 use crate::caps::{Limits, NetPolicy, Verdict};
 use std::sync::Arc;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub struct HostState {
     pub plugin: Arc<str>,
@@ -17,22 +19,36 @@ pub struct HostState {
     pub refuel: Option<u64>,
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    /// Used only when `wasi:http` is linked, that is, when it was granted.
+    http_sender: HttpSender,
+}
+
+/// What one plugin's stores are made from.
+pub struct Sandbox {
+    pub plugin: Arc<str>,
+    pub policy: Arc<NetPolicy>,
+    pub audit: Arc<AuditLog>,
+    pub limits: Limits,
+    pub events: EventSink,
+    pub http_sender: HttpSender,
 }
 
 impl HostState {
-    pub fn new(
-        plugin: Arc<str>,
-        policy: Arc<NetPolicy>,
-        audit: Arc<AuditLog>,
-        limits: &Limits,
-        events: EventSink,
-    ) -> Self {
+    pub fn new(sandbox: &Sandbox) -> Self {
+        let (plugin, limits) = (sandbox.plugin.clone(), &sandbox.limits);
         let mut table = ResourceTable::new();
         // Every socket holds a few resources (streams, pollables): this caps open sockets.
         table.set_max_capacity(limits.quotas.max_resources);
         HostState {
-            wasi: sandboxed_wasi(plugin.clone(), policy, audit),
+            wasi: sandboxed_wasi(
+                plugin.clone(),
+                sandbox.policy.clone(),
+                sandbox.audit.clone(),
+            ),
             table,
+            http: WasiHttpCtx::new(),
+            http_sender: sandbox.http_sender.clone(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
                 .memories(1)
@@ -41,7 +57,7 @@ impl HostState {
                 .table_elements(100_000)
                 .build(),
             plugin,
-            events,
+            events: sandbox.events.clone(),
             refuel: None,
         }
     }
@@ -56,10 +72,20 @@ fn sandboxed_wasi(plugin: Arc<str>, policy: Arc<NetPolicy>, audit: Arc<AuditLog>
         .allow_ip_name_lookup(false)
         .socket_addr_check(move |addr, use_| {
             let verdict = policy.check(addr, use_);
-            audit.network(&plugin, addr, use_, verdict);
+            audit.access(&plugin, &format!("{use_:?}"), &addr.to_string(), verdict);
             Box::pin(async move { verdict == Verdict::Allow })
         })
         .build()
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            hooks: &mut self.http_sender,
+            table: &mut self.table,
+            ctx: &mut self.http,
+        }
+    }
 }
 
 impl WasiView for HostState {
