@@ -220,3 +220,41 @@ async fn the_network_grant_holds_against_escape_attempts() -> anyhow::Result<()>
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_to_one_device_are_rate_limited_without_touching_others() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let (busy, calm) = (&hub.sim.bulbs()[0], &hub.sim.bulbs()[1]);
+    let mut client = hub.client().await?;
+    client.discover(Some("yeelight")).await?;
+    let write = |level: i64| json!({"attributes": [{"instance_id": 0, "attribute": "brightness", "val": level}]});
+    let mut codes = Vec::new();
+    for level in 1..=12 {
+        let reply = client
+            .call("yeelight", "set_attributes", busy.id(), write(level))
+            .await?;
+        codes.push(reply["code"].as_str().unwrap_or("ok").to_string());
+        if reply["code"] == "quota_exceeded" {
+            assert!(
+                reply["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("at most 5 set_attributes a second"),
+                "{reply}"
+            );
+        }
+    }
+    assert!(codes.iter().any(|c| c == "quota_exceeded"), "{codes:?}");
+    assert!(
+        codes.iter().filter(|c| *c == "ok").count() >= 5,
+        "{codes:?}"
+    );
+    let other = client
+        .call("yeelight", "set_attributes", calm.id(), write(50))
+        .await?;
+    assert_eq!(
+        other["success"], true,
+        "another device keeps its own quota: {other}"
+    );
+    Ok(())
+}

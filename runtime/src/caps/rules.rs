@@ -231,9 +231,27 @@ pub struct Capabilities {
     pub http: Vec<HttpHost>,
 }
 
+impl fmt::Display for Capabilities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.rules() {
+            rules if rules.is_empty() => f.write_str("nothing"),
+            rules => f.write_str(&rules.join(", ")),
+        }
+    }
+}
+
 impl Capabilities {
     pub fn is_empty(&self) -> bool {
         *self == Capabilities::default()
+    }
+
+    /// Every rule, one line each, as operators read them.
+    pub fn rules(&self) -> Vec<String> {
+        let network = self.network.iter().map(ToString::to_string);
+        let discovery = self.discovery.iter().map(ToString::to_string);
+        let http = self.http.iter().map(ToString::to_string);
+        let listen = self.listen.then(|| "listen".to_string());
+        network.chain(discovery).chain(http).chain(listen).collect()
     }
 
     /// Each rule of `granted` that this request does not cover. With an

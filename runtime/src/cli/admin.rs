@@ -180,15 +180,8 @@ fn print_caps(title: &str, caps: &Capabilities) {
         return;
     }
     println!("{title}:");
-    let lines = caps
-        .network
-        .iter()
-        .map(ToString::to_string)
-        .chain(caps.discovery.iter().map(ToString::to_string))
-        .chain(caps.http.iter().map(ToString::to_string))
-        .chain(caps.listen.then(|| "listen".to_string()));
-    for line in lines {
-        println!("  {line}");
+    for rule in caps.rules() {
+        println!("  {rule}");
     }
 }
 

@@ -221,7 +221,7 @@ impl Hub {
             audit: self.audit.clone(),
         };
         let plugin = Plugin::new(parts, self.events.clone())?;
-        tracing::info!(plugin = %installed.id, version = %installed.version, grant = ?plugin.policy().grant(), "plugin loaded");
+        tracing::info!(plugin = %installed.id, version = %installed.version, grant = %plugin.policy().grant(), "plugin loaded");
         Ok(plugin)
     }
 
