@@ -81,7 +81,6 @@ impl TestHub {
         };
         let data_dir = data_dir();
         let settings = HubSettings {
-            data_dir: data_dir.clone(),
             cache_dir: xtask::root().join("target/test-hubs/compiled"),
             hub_addrs: vec![addr],
             limits,

@@ -236,7 +236,7 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
     let bytes =
         std::fs::read(component).with_context(|| format!("read {}", component.display()))?;
     let manifest = Manifest::from_file(manifest)?;
-    let engine = PluginEngine::new(&data_dir.join("compiled"))?;
+    let engine = PluginEngine::new(&data_dir.join("compiled"), Default::default())?;
     let compiled = engine.load(&bytes)?;
     let (imported, exported) = engine.interfaces(&compiled);
     println!(

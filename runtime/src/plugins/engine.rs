@@ -18,19 +18,36 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Deepest WebAssembly stack a plugin may use.
 const MAX_WASM_STACK: usize = 512 << 10;
 
+/// Which CPU limits the engine enforces. Both, always, when serving; the
+/// benchmark turns them off to measure what they cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metering {
+    /// A fuel budget per call.
+    pub fuel: bool,
+    /// Wall-clock deadlines and yielding through epoch interruption.
+    pub epoch: bool,
+}
+
+impl Default for Metering {
+    fn default() -> Self {
+        Metering { fuel: true, epoch: true }
+    }
+}
+
 pub struct PluginEngine {
     engine: Engine,
+    metering: Metering,
     cache_dir: PathBuf,
     ticker_stop: Arc<AtomicBool>,
 }
 
 impl PluginEngine {
-    pub fn new(cache_dir: &Path) -> anyhow::Result<Self> {
+    pub fn new(cache_dir: &Path, metering: Metering) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
+            .consume_fuel(metering.fuel)
+            .epoch_interruption(metering.epoch)
             .max_wasm_stack(MAX_WASM_STACK);
         let engine = Engine::new(&config)?;
         std::fs::create_dir_all(cache_dir)
@@ -40,6 +57,7 @@ impl PluginEngine {
             .context("start the epoch ticker thread")?;
         Ok(PluginEngine {
             engine,
+            metering,
             cache_dir: cache_dir.to_path_buf(),
             ticker_stop,
         })
@@ -47,6 +65,10 @@ impl PluginEngine {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    pub fn metering(&self) -> Metering {
+        self.metering
     }
 
     /// Compiles `bytes`, or loads the result of an earlier compilation by

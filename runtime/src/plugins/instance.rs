@@ -4,7 +4,7 @@
 use super::bindings::{
     AttributeWrite, Device, DeviceInfo, Plugin as Bindings, PluginError, PluginPre, UpdateInfo,
 };
-use super::state::HostState;
+use super::state::{HostState, Sandbox};
 use crate::error::{ErrorCode, HubError};
 use std::time::Duration;
 use wasmtime::{Engine, Store, Trap};
@@ -39,10 +39,11 @@ pub enum Reply {
     Done,
 }
 
-/// What one call may spend. `deadline: None` is for the event watcher.
+/// What one call may spend. `deadline: None` is for the event watcher;
+/// `fuel: None` when the engine does not meter fuel (benchmarks only).
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
-    pub fuel: u64,
+    pub fuel: Option<u64>,
     pub deadline: Option<Duration>,
 }
 
@@ -66,18 +67,19 @@ impl Instance {
     pub async fn start(
         engine: &Engine,
         pre: &PluginPre<HostState>,
-        state: HostState,
-        hostcall_bytes: usize,
+        sandbox: &Sandbox,
         config: &Vec<(String, String)>,
         budget: Budget,
     ) -> Result<Self, CallFailure> {
-        let plugin = state.plugin.clone();
-        let mut store = Store::new(engine, state);
+        let plugin = sandbox.plugin.clone();
+        let mut store = Store::new(engine, HostState::new(sandbox));
         store.limiter(|state| &mut state.limits);
-        store.set_hostcall_fuel(hostcall_bytes);
+        store.set_hostcall_fuel(sandbox.limits.hostcall_bytes);
         // Yield to the runtime on every epoch tick, so that a busy guest
         // never starves other tasks and deadlines can fire.
-        store.epoch_deadline_async_yield_and_update(1);
+        if sandbox.metering.epoch {
+            store.epoch_deadline_async_yield_and_update(1);
+        }
         set_fuel(&mut store, budget.fuel)?;
         let started = with_deadline(budget.deadline, pre.instantiate_async(&mut store)).await;
         let bindings = match started {
@@ -163,7 +165,8 @@ async fn with_deadline<F: Future>(deadline: Option<Duration>, work: F) -> Option
     }
 }
 
-fn set_fuel(store: &mut Store<HostState>, fuel: u64) -> Result<(), CallFailure> {
+fn set_fuel(store: &mut Store<HostState>, fuel: Option<u64>) -> Result<(), CallFailure> {
+    let Some(fuel) = fuel else { return Ok(()) };
     store.set_fuel(fuel).map_err(|e| CallFailure {
         error: HubError::new(ErrorCode::Internal, format!("cannot set fuel: {e}")),
         poisoned: true,
@@ -183,9 +186,9 @@ fn timed_out(plugin: &str, call: &str, deadline: Option<Duration>) -> CallFailur
     }
 }
 
-fn trapped(plugin: &str, call: &str, fuel: u64, error: wasmtime::Error) -> CallFailure {
+fn trapped(plugin: &str, call: &str, fuel: Option<u64>, error: wasmtime::Error) -> CallFailure {
     let why = match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => format!("used up its fuel budget of {fuel}"),
+        Some(Trap::OutOfFuel) => format!("used up its fuel budget of {}", fuel.unwrap_or_default()),
         Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
         Some(Trap::MemoryOutOfBounds) => {
             "accessed memory out of bounds (its own stack overflowed, or a bug)".to_string()

@@ -17,7 +17,7 @@ mod supervisor;
 mod validate;
 
 pub use self::bindings::{Attribute, Device, DeviceInfo, Permissions, UpdateInfo, ValType, Value};
-pub use engine::{PluginEngine, hex};
+pub use engine::{Metering, PluginEngine, hex};
 pub use events::{Event, EventBus};
 pub use operations::{GrantView, InstallReport, PluginView};
 pub use plugin::Plugin;
@@ -49,6 +49,8 @@ pub struct HubSettings {
     pub limits: Limits,
     /// Networks no plugin's HTTP request may reach, whatever name it uses.
     pub http_blocked: Vec<ipnet::IpNet>,
+    /// CPU limits the engine enforces: all of them, except in benchmarks.
+    pub metering: Metering,
 }
 
 impl HubSettings {
@@ -59,6 +61,7 @@ impl HubSettings {
             hub_addrs: Vec::new(),
             limits: Limits::default(),
             http_blocked: crate::caps::http::default_blocked(),
+            metering: Metering::default(),
         }
     }
 }
@@ -82,7 +85,7 @@ impl Hub {
     /// Opens the store; nothing runs until [`Hub::reconcile`].
     pub fn open(settings: HubSettings) -> anyhow::Result<Arc<Self>> {
         let store = Arc::new(Store::open(&settings.data_dir.join("hub.db"))?);
-        let engine = PluginEngine::new(&settings.cache_dir)?;
+        let engine = PluginEngine::new(&settings.cache_dir, settings.metering)?;
         let linker = linker::plugin_linker(engine.engine(), false)?;
         let http_linker = linker::plugin_linker(engine.engine(), true)?;
         Ok(Arc::new(Hub {
@@ -219,6 +222,7 @@ impl Hub {
             fingerprint: fingerprint(installed),
             store: self.store.clone(),
             audit: self.audit.clone(),
+            metering: self.settings.metering,
         };
         let plugin = Plugin::new(parts, self.events.clone())?;
         tracing::info!(plugin = %installed.id, version = %installed.version, grant = %plugin.policy().grant(), "plugin loaded");

@@ -5,6 +5,7 @@ use super::bindings::{Device, DeviceInfo, PluginPre, UpdateInfo};
 use super::device::DeviceWorker;
 use super::devices::{DeviceRecord, DeviceTable, MetaMap};
 use super::events::{EventBus, EventSink};
+use super::engine::Metering;
 use super::http::HttpSender;
 use super::instance::{Budget, Call, Instance, Reply};
 use super::state::{HostState, Sandbox};
@@ -48,6 +49,7 @@ pub struct PluginParts {
     pub store: Arc<Store>,
     pub audit: Arc<AuditLog>,
     pub http: Arc<HttpPolicy>,
+    pub metering: Metering,
 }
 
 impl Plugin {
@@ -76,6 +78,7 @@ impl Plugin {
             limits: parts.limits,
             events,
             http_sender,
+            metering: parts.metering,
         };
         let plugin = Arc::new_cyclic(|me| Plugin {
             id: parts.id,
@@ -229,13 +232,13 @@ impl Plugin {
             self.instance(self.budget(self.sandbox.limits.call_deadline))
                 .await?,
         );
-        if let Some(i) = instance.as_mut() {
-            i.set_refuel(Some(self.sandbox.limits.fuel_per_call));
-        }
         let budget = Budget {
-            fuel: self.sandbox.limits.fuel_per_call,
             deadline: None,
+            ..self.budget(Duration::ZERO)
         };
+        if let Some(i) = instance.as_mut() {
+            i.set_refuel(budget.fuel);
+        }
         self.call(&mut instance, Call::Watch(info.clone()), budget)
             .await
             .map(drop)
@@ -295,15 +298,7 @@ impl Plugin {
 
     async fn instance(&self, budget: Budget) -> Result<Instance, HubError> {
         self.supervisor.admit(&self.id)?;
-        let state = HostState::new(&self.sandbox);
-        Instance::start(
-            &self.engine,
-            &self.pre,
-            state,
-            self.sandbox.limits.hostcall_bytes,
-            &self.config,
-            budget,
-        )
+        Instance::start(&self.engine, &self.pre, &self.sandbox, &self.config, budget)
         .await
         .map_err(|failure| {
             if failure.crashed {
@@ -383,8 +378,9 @@ impl Plugin {
     }
 
     fn budget(&self, deadline: Duration) -> Budget {
+        let fuel = self.sandbox.metering.fuel.then_some(self.sandbox.limits.fuel_per_call);
         Budget {
-            fuel: self.sandbox.limits.fuel_per_call,
+            fuel,
             deadline: Some(deadline),
         }
     }

@@ -1,6 +1,7 @@
 //! What a plugin's store holds: its WASI context, its limits, and the way
 //! back to the hub for events and logs.
 
+use super::engine::Metering;
 use super::events::EventSink;
 use super::http::HttpSender;
 use crate::audit::AuditLog;
@@ -32,6 +33,7 @@ pub struct Sandbox {
     pub limits: Limits,
     pub events: EventSink,
     pub http_sender: HttpSender,
+    pub metering: Metering,
 }
 
 impl HostState {
