@@ -87,6 +87,7 @@ impl TestHub {
             http_blocked: options
                 .http_blocked
                 .unwrap_or_else(hub::caps::http::default_blocked),
+            ..HubSettings::new(data_dir.clone())
         };
         let hub = Hub::open(settings)?;
         let targets = options.targets.join(",").replace("HUB", &addr.to_string());
