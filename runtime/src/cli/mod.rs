@@ -118,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 count,
                 control_port: port,
                 discovery_port,
+                ..SimConfig::default()
             };
             let sim = YeelightSim::start(config).await?;
             println!("discovery udp://{}", sim.discovery_addr());

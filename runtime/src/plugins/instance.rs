@@ -72,38 +72,15 @@ impl Instance {
         budget: Budget,
     ) -> Result<Self, CallFailure> {
         let plugin = sandbox.plugin.clone();
-        let mut store = Store::new(engine, HostState::new(sandbox));
-        store.limiter(|state| &mut state.limits);
-        store.set_hostcall_fuel(sandbox.limits.hostcall_bytes);
-        // Yield to the runtime on every epoch tick, so that a busy guest
-        // never starves other tasks and deadlines can fire.
-        if sandbox.metering.epoch {
-            store.epoch_deadline_async_yield_and_update(1);
-        }
-        set_fuel(&mut store, budget.fuel)?;
-        let started = with_deadline(budget.deadline, pre.instantiate_async(&mut store)).await;
-        let bindings = match started {
-            Some(Ok(bindings)) => bindings,
-            Some(Err(e)) => return Err(trapped(&plugin, "instantiate", budget.fuel, e)),
-            None => return Err(timed_out(&plugin, "instantiate", budget.deadline)),
-        };
-        let mut instance = Instance { store, bindings };
+        let mut instance = with_deadline(budget.deadline, Self::instantiate(engine, pre, sandbox, budget.fuel))
+            .await
+            .unwrap_or_else(|| Err(timed_out(&plugin, "instantiate", budget.deadline)))?;
         let driver = instance.bindings.hub_device_driver();
-        let init = with_deadline(
-            budget.deadline,
-            driver.call_init(&mut instance.store, config),
-        )
-        .await;
+        let init = with_deadline(budget.deadline, driver.call_init(&mut instance.store, config)).await;
         match init {
             Some(Ok(Ok(()))) => Ok(instance),
             Some(Ok(Err(e))) => Err(CallFailure {
-                error: HubError::new(
-                    ErrorCode::PluginFailed,
-                    format!(
-                        "plugin {plugin} refused its configuration: {}",
-                        describe(&e)
-                    ),
-                ),
+                error: HubError::new(ErrorCode::PluginFailed, format!("plugin {plugin} refused its configuration: {}", describe(&e))),
                 poisoned: true,
                 crashed: true,
             }),
@@ -112,6 +89,26 @@ impl Instance {
         }
     }
 
+    /// An instance without `init`: what `hub bench` times.
+    pub async fn bare(engine: &Engine, pre: &PluginPre<HostState>, sandbox: &Sandbox) -> Result<Self, CallFailure> {
+        Self::instantiate(engine, pre, sandbox, None).await
+    }
+
+    async fn instantiate(engine: &Engine, pre: &PluginPre<HostState>, sandbox: &Sandbox, fuel: Option<u64>) -> Result<Self, CallFailure> {
+        let mut store = Store::new(engine, HostState::new(sandbox));
+        store.limiter(|state| &mut state.limits);
+        store.set_hostcall_fuel(sandbox.limits.hostcall_bytes);
+        // Yield to the runtime on every epoch tick, so that a busy guest
+        // never starves other tasks and deadlines can fire.
+        if sandbox.metering.epoch {
+            store.epoch_deadline_async_yield_and_update(1);
+        }
+        set_fuel(&mut store, fuel.or(sandbox.metering.fuel.then_some(u64::MAX)))?;
+        match pre.instantiate_async(&mut store).await {
+            Ok(bindings) => Ok(Instance { store, bindings }),
+            Err(e) => Err(trapped(&sandbox.plugin, "instantiate", fuel, e)),
+        }
+    }
     pub async fn call(&mut self, call: Call, budget: Budget) -> Result<Reply, CallFailure> {
         set_fuel(&mut self.store, budget.fuel)?;
         let plugin = self.store.data().plugin.clone();

@@ -10,6 +10,7 @@ mod events;
 mod http;
 mod instance;
 mod linker;
+mod measure;
 mod operations;
 mod plugin;
 mod state;

@@ -25,10 +25,10 @@ const MAX_IDENTITY: usize = 256;
 
 pub struct Plugin {
     pub id: Arc<str>,
-    engine: Engine,
-    pre: PluginPre<HostState>,
+    pub(super) engine: Engine,
+    pub(super) pre: PluginPre<HostState>,
     config: Vec<(String, String)>,
-    sandbox: Sandbox,
+    pub(super) sandbox: Sandbox,
     supervisor: Supervisor,
     workers: Mutex<HashMap<String, DeviceWorker>>,
     /// set_attributes per device per second.
@@ -296,7 +296,7 @@ impl Plugin {
         );
     }
 
-    async fn instance(&self, budget: Budget) -> Result<Instance, HubError> {
+    pub(super) async fn instance(&self, budget: Budget) -> Result<Instance, HubError> {
         self.supervisor.admit(&self.id)?;
         Instance::start(&self.engine, &self.pre, &self.sandbox, &self.config, budget)
         .await
@@ -377,7 +377,7 @@ impl Plugin {
         )
     }
 
-    fn budget(&self, deadline: Duration) -> Budget {
+    pub(super) fn budget(&self, deadline: Duration) -> Budget {
         let fuel = self.sandbox.metering.fuel.then_some(self.sandbox.limits.fuel_per_call);
         Budget {
             fuel,

@@ -29,6 +29,7 @@ struct State {
 
 pub struct Bulb {
     id: String,
+    pub(super) commands_per_minute: usize,
     control: SocketAddr,
     state: Mutex<State>,
     changes: broadcast::Sender<Map<String, Value>>,
@@ -44,8 +45,9 @@ pub const SUPPORT: &str =
 const INVALID: &str = "invalid params";
 
 impl Bulb {
-    pub(super) fn new(index: usize, control: SocketAddr) -> Self {
+    pub(super) fn new(index: usize, control: SocketAddr, commands_per_minute: usize) -> Self {
         Bulb {
+            commands_per_minute,
             id: format!("0x{:016x}", 0x0000_0000_1524_3f00_u64 + index as u64),
             control,
             state: Mutex::new(State {

@@ -11,10 +11,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::error::RecvError;
 
-/// Real bulbs serve at most four clients at once...
+/// Real bulbs serve at most four clients at once (and `commands_per_minute` from each).
 const MAX_CONNECTIONS: usize = 4;
-/// ...and at most 60 commands a minute from each.
-const COMMANDS_PER_MINUTE: usize = 60;
 
 pub(super) async fn serve(listener: TcpListener, bulb: Arc<Bulb>) {
     let open = Arc::new(AtomicUsize::new(0));
@@ -95,7 +93,7 @@ fn reply(bulb: &Bulb, command: &Value, sent: &mut VecDeque<Instant>) -> Value {
     else {
         return error(&id, "invalid command");
     };
-    if !take_quota(sent) {
+    if !take_quota(sent, bulb.commands_per_minute) {
         return error(&id, "client quota exceeded");
     }
     let no_params = Vec::new();
@@ -113,7 +111,7 @@ fn error(id: &Value, message: &str) -> Value {
     json!({"id": id, "error": {"code": -1, "message": message}})
 }
 
-fn take_quota(sent: &mut VecDeque<Instant>) -> bool {
+fn take_quota(sent: &mut VecDeque<Instant>, quota: usize) -> bool {
     let now = Instant::now();
     while sent
         .front()
@@ -121,7 +119,7 @@ fn take_quota(sent: &mut VecDeque<Instant>) -> bool {
     {
         sent.pop_front();
     }
-    if sent.len() >= COMMANDS_PER_MINUTE {
+    if sent.len() >= quota {
         return false;
     }
     sent.push_back(now);

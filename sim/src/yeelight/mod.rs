@@ -22,6 +22,8 @@ pub struct SimConfig {
     pub control_port: u16,
     /// The discovery responder's UDP port (1982 on real bulbs); 0 picks one.
     pub discovery_port: u16,
+    /// Commands each connection may send per minute (60 on real bulbs).
+    pub commands_per_minute: usize,
 }
 
 impl Default for SimConfig {
@@ -31,6 +33,7 @@ impl Default for SimConfig {
             count: 1,
             control_port: 55443,
             discovery_port: 1982,
+            commands_per_minute: 60,
         }
     }
 }
@@ -68,7 +71,7 @@ impl YeelightSim {
             let listener = TcpListener::bind((config.bind, port))
                 .await
                 .with_context(|| format!("bind bulb {index} to {}:{port}", config.bind))?;
-            let bulb = Arc::new(Bulb::new(index, listener.local_addr()?));
+            let bulb = Arc::new(Bulb::new(index, listener.local_addr()?, config.commands_per_minute));
             tasks.spawn(connection::serve(listener, bulb.clone()));
             bulbs.push(bulb);
         }
