@@ -2,6 +2,7 @@
 //! bridges them to WebSocket clients.
 
 pub mod audit;
+pub mod bench;
 pub mod caps;
 pub mod cli;
 pub mod config;

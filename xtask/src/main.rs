@@ -1,4 +1,5 @@
-//! `cargo xtask demo [ARGS]`, `cargo xtask test [ARGS]`, `cargo xtask build-guests`.
+//! `cargo xtask demo [ARGS]`, `cargo xtask test [ARGS]`, `cargo xtask bench [ARGS]`,
+//! `cargo xtask build-guests`.
 
 use anyhow::{Context, bail};
 use std::process::Command;
@@ -19,11 +20,29 @@ fn main() -> anyhow::Result<()> {
                 .arg(yeelight)
                 .args(rest))
         }
+        "bench" => {
+            let components = xtask::build_guests()?;
+            let sources = xtask::root().join("guest-plugins");
+            let mut command = cargo(&[
+                "run",
+                "--release",
+                "-p",
+                "hub",
+                "--",
+                "bench",
+                "--components",
+            ]);
+            run(command
+                .arg(components)
+                .arg("--sources")
+                .arg(sources)
+                .args(rest))
+        }
         "test" => {
             xtask::build_guests()?;
             run(cargo(&["test", "--workspace"]).args(rest))
         }
-        _ => bail!("usage: cargo xtask <demo|test|build-guests> [ARGS]"),
+        _ => bail!("usage: cargo xtask <demo|test|bench|build-guests> [ARGS]"),
     }
 }
 

@@ -60,6 +60,33 @@ enum Command {
     Grants(admin::GrantsCommand),
     /// Read or verify the audit log.
     Audit(admin::AuditArgs),
+    /// Measure the hub beside a bare WebSocket server, loopback RPC to a
+    /// process and the device itself; print one table with ratios.
+    Bench {
+        /// Short runs (under 30 s), as the test suite uses.
+        #[arg(long)]
+        quick: bool,
+        /// Also write the figures as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// The built guest components.
+        #[arg(long, default_value = "target/guests/wasm32-wasip2/release")]
+        components: PathBuf,
+        /// The guest plugins' sources, for their manifests.
+        #[arg(long, default_value = "guest-plugins")]
+        sources: PathBuf,
+    },
+    #[command(hide = true)]
+    BenchRpc,
+    #[command(hide = true)]
+    BenchMemory {
+        #[arg(long)]
+        cache_dir: PathBuf,
+        #[arg(long)]
+        discover: bool,
+        #[arg(long, default_value_t = 0)]
+        instances: usize,
+    },
     /// A component's imports and exports beside its manifest's requests.
     Inspect {
         component: PathBuf,
@@ -132,6 +159,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(command) => admin::plugin(offline(data_dir)?.as_ref(), command),
         Command::Grants(command) => admin::grants(offline(data_dir)?.as_ref(), command),
         Command::Audit(args) => admin::audit(offline(data_dir)?.as_ref(), args),
+        Command::Bench {
+            quick,
+            json,
+            components,
+            sources,
+        } => {
+            crate::bench::run(crate::bench::BenchOptions {
+                quick,
+                json,
+                components,
+                sources,
+            })
+            .await
+        }
+        Command::BenchRpc => crate::bench::rpc_server().await,
+        Command::BenchMemory {
+            cache_dir,
+            discover,
+            instances,
+        } => crate::bench::memory_probe(&data_dir, &cache_dir, discover, instances).await,
         Command::Inspect {
             component,
             manifest,

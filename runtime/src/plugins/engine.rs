@@ -30,7 +30,10 @@ pub struct Metering {
 
 impl Default for Metering {
     fn default() -> Self {
-        Metering { fuel: true, epoch: true }
+        Metering {
+            fuel: true,
+            epoch: true,
+        }
     }
 }
 

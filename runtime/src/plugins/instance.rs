@@ -72,15 +72,28 @@ impl Instance {
         budget: Budget,
     ) -> Result<Self, CallFailure> {
         let plugin = sandbox.plugin.clone();
-        let mut instance = with_deadline(budget.deadline, Self::instantiate(engine, pre, sandbox, budget.fuel))
-            .await
-            .unwrap_or_else(|| Err(timed_out(&plugin, "instantiate", budget.deadline)))?;
+        let mut instance = with_deadline(
+            budget.deadline,
+            Self::instantiate(engine, pre, sandbox, budget.fuel),
+        )
+        .await
+        .unwrap_or_else(|| Err(timed_out(&plugin, "instantiate", budget.deadline)))?;
         let driver = instance.bindings.hub_device_driver();
-        let init = with_deadline(budget.deadline, driver.call_init(&mut instance.store, config)).await;
+        let init = with_deadline(
+            budget.deadline,
+            driver.call_init(&mut instance.store, config),
+        )
+        .await;
         match init {
             Some(Ok(Ok(()))) => Ok(instance),
             Some(Ok(Err(e))) => Err(CallFailure {
-                error: HubError::new(ErrorCode::PluginFailed, format!("plugin {plugin} refused its configuration: {}", describe(&e))),
+                error: HubError::new(
+                    ErrorCode::PluginFailed,
+                    format!(
+                        "plugin {plugin} refused its configuration: {}",
+                        describe(&e)
+                    ),
+                ),
                 poisoned: true,
                 crashed: true,
             }),
@@ -90,11 +103,20 @@ impl Instance {
     }
 
     /// An instance without `init`: what `hub bench` times.
-    pub async fn bare(engine: &Engine, pre: &PluginPre<HostState>, sandbox: &Sandbox) -> Result<Self, CallFailure> {
+    pub async fn bare(
+        engine: &Engine,
+        pre: &PluginPre<HostState>,
+        sandbox: &Sandbox,
+    ) -> Result<Self, CallFailure> {
         Self::instantiate(engine, pre, sandbox, None).await
     }
 
-    async fn instantiate(engine: &Engine, pre: &PluginPre<HostState>, sandbox: &Sandbox, fuel: Option<u64>) -> Result<Self, CallFailure> {
+    async fn instantiate(
+        engine: &Engine,
+        pre: &PluginPre<HostState>,
+        sandbox: &Sandbox,
+        fuel: Option<u64>,
+    ) -> Result<Self, CallFailure> {
         let mut store = Store::new(engine, HostState::new(sandbox));
         store.limiter(|state| &mut state.limits);
         store.set_hostcall_fuel(sandbox.limits.hostcall_bytes);
@@ -103,7 +125,10 @@ impl Instance {
         if sandbox.metering.epoch {
             store.epoch_deadline_async_yield_and_update(1);
         }
-        set_fuel(&mut store, fuel.or(sandbox.metering.fuel.then_some(u64::MAX)))?;
+        set_fuel(
+            &mut store,
+            fuel.or(sandbox.metering.fuel.then_some(u64::MAX)),
+        )?;
         match pre.instantiate_async(&mut store).await {
             Ok(bindings) => Ok(Instance { store, bindings }),
             Err(e) => Err(trapped(&sandbox.plugin, "instantiate", fuel, e)),

@@ -9,12 +9,19 @@ use std::time::{Duration, Instant};
 
 impl Plugin {
     /// `calls` get_attributes calls on one warm instance; the time they took.
-    pub async fn time_warm_calls(&self, device: &DeviceInfo, calls: u32) -> Result<Duration, HubError> {
+    pub async fn time_warm_calls(
+        &self,
+        device: &DeviceInfo,
+        calls: u32,
+    ) -> Result<Duration, HubError> {
         let budget = self.budget(Duration::from_secs(60));
         let mut instance = self.instance(budget).await?;
         let started = Instant::now();
         for _ in 0..calls {
-            instance.call(Call::GetAttributes(device.clone()), budget).await.map_err(|f| f.error)?;
+            instance
+                .call(Call::GetAttributes(device.clone()), budget)
+                .await
+                .map_err(|f| f.error)?;
         }
         Ok(started.elapsed())
     }
@@ -24,7 +31,9 @@ impl Plugin {
     pub async fn time_fresh_instances(&self, count: u32) -> Result<Duration, HubError> {
         let started = Instant::now();
         for _ in 0..count {
-            Instance::bare(&self.engine, &self.pre, &self.sandbox).await.map_err(|f| f.error)?;
+            Instance::bare(&self.engine, &self.pre, &self.sandbox)
+                .await
+                .map_err(|f| f.error)?;
         }
         Ok(started.elapsed())
     }

@@ -4,8 +4,8 @@
 use super::bindings::{Device, DeviceInfo, PluginPre, UpdateInfo};
 use super::device::DeviceWorker;
 use super::devices::{DeviceRecord, DeviceTable, MetaMap};
-use super::events::{EventBus, EventSink};
 use super::engine::Metering;
+use super::events::{EventBus, EventSink};
 use super::http::HttpSender;
 use super::instance::{Budget, Call, Instance, Reply};
 use super::state::{HostState, Sandbox};
@@ -299,13 +299,13 @@ impl Plugin {
     pub(super) async fn instance(&self, budget: Budget) -> Result<Instance, HubError> {
         self.supervisor.admit(&self.id)?;
         Instance::start(&self.engine, &self.pre, &self.sandbox, &self.config, budget)
-        .await
-        .map_err(|failure| {
-            if failure.crashed {
-                self.supervisor.crashed(&self.id, &failure.error.message);
-            }
-            failure.error
-        })
+            .await
+            .map_err(|failure| {
+                if failure.crashed {
+                    self.supervisor.crashed(&self.id, &failure.error.message);
+                }
+                failure.error
+            })
     }
 
     async fn on_device(
@@ -378,7 +378,11 @@ impl Plugin {
     }
 
     pub(super) fn budget(&self, deadline: Duration) -> Budget {
-        let fuel = self.sandbox.metering.fuel.then_some(self.sandbox.limits.fuel_per_call);
+        let fuel = self
+            .sandbox
+            .metering
+            .fuel
+            .then_some(self.sandbox.limits.fuel_per_call);
         Budget {
             fuel,
             deadline: Some(deadline),

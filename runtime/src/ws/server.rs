@@ -70,6 +70,10 @@ impl Server {
                 },
                 () = &mut shutdown => break,
             };
+            // Responses and events are small frames: send them at once.
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(%peer, "cannot set TCP_NODELAY: {e}");
+            }
             let (hub, settings, closed) = (self.hub.clone(), self.settings.clone(), closed.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |request| {

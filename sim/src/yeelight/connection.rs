@@ -28,6 +28,8 @@ pub(super) async fn serve(listener: TcpListener, bulb: Arc<Bulb>) {
             tracing::debug!(bulb = bulb.id(), %peer, "refused a fifth connection");
             continue;
         }
+        // Replies are single lines: send them at once, as bulbs do.
+        let _ = stream.set_nodelay(true);
         let (bulb, open) = (bulb.clone(), open.clone());
         tokio::spawn(async move {
             if let Err(e) = converse(stream, &bulb).await {

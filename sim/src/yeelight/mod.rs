@@ -71,7 +71,11 @@ impl YeelightSim {
             let listener = TcpListener::bind((config.bind, port))
                 .await
                 .with_context(|| format!("bind bulb {index} to {}:{port}", config.bind))?;
-            let bulb = Arc::new(Bulb::new(index, listener.local_addr()?, config.commands_per_minute));
+            let bulb = Arc::new(Bulb::new(
+                index,
+                listener.local_addr()?,
+                config.commands_per_minute,
+            ));
             tasks.spawn(connection::serve(listener, bulb.clone()));
             bulbs.push(bulb);
         }

@@ -1,0 +1,134 @@
+//! The load generator every WebSocket row shares, and the bare echo server
+//! that is the floor it is compared with.
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How requests are offered: `pipeline` in flight per connection (closed
+/// loop), or a steady total `rate` per second (open loop).
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub connections: usize,
+    pub pipeline: usize,
+    pub duration: Duration,
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Measured {
+    pub per_second: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub failed: u64,
+}
+
+/// Builds the request frame with `id` for connection `conn`.
+pub type Frames = Arc<dyn Fn(usize, u64) -> String + Send + Sync>;
+
+pub async fn run(url: &str, frames: Frames, load: Load) -> anyhow::Result<Measured> {
+    let tasks: Vec<_> = (0..load.connections)
+        .map(|conn| tokio::spawn(connection(url.to_string(), conn, frames.clone(), load)))
+        .collect();
+    let mut histogram = new_histogram();
+    let (mut done, mut failed) = (0u64, 0u64);
+    for task in tasks {
+        let (h, f) = task.await??;
+        done += h.len();
+        failed += f;
+        histogram.add(&h)?;
+    }
+    Ok(Measured {
+        per_second: done as f64 / load.duration.as_secs_f64(),
+        p50_us: histogram.value_at_quantile(0.5) as f64,
+        p99_us: histogram.value_at_quantile(0.99) as f64,
+        failed,
+    })
+}
+
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
+}
+
+async fn connection(
+    url: String,
+    conn: usize,
+    frames: Frames,
+    load: Load,
+) -> anyhow::Result<(Histogram<u64>, u64)> {
+    let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    let (mut sink, mut stream) = ws.split();
+    let mut histogram = new_histogram();
+    let mut sent: HashMap<u64, Instant> = HashMap::new();
+    let (mut next, mut failed) = (0u64, 0u64);
+    let end = Instant::now() + load.duration;
+    let mut pacer = load
+        .rate
+        .map(|rate| tokio::time::interval(Duration::from_secs_f64(load.connections as f64 / rate)));
+    if pacer.is_none() {
+        for _ in 0..load.pipeline {
+            sink.send(Message::text(frames(conn, next))).await?;
+            sent.insert(next, Instant::now());
+            next += 1;
+        }
+    }
+    while Instant::now() < end {
+        let tick = async {
+            match pacer.as_mut() {
+                Some(p) => p.tick().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tick => {
+                sink.send(Message::text(frames(conn, next))).await?;
+                sent.insert(next, Instant::now());
+                next += 1;
+            }
+            frame = stream.next() => {
+                let Some(frame) = frame else { break };
+                let Message::Text(text) = frame? else { continue };
+                let reply: serde_json::Value = serde_json::from_str(&text)?;
+                let Some(at) = reply["id"].as_u64().and_then(|id| sent.remove(&id)) else { continue };
+                histogram.record(at.elapsed().as_micros().max(1) as u64)?;
+                if reply["success"] == false {
+                    failed += 1;
+                }
+                if pacer.is_none() && Instant::now() < end {
+                    sink.send(Message::text(frames(conn, next))).await?;
+                    sent.insert(next, Instant::now());
+                    next += 1;
+                }
+            }
+            () = tokio::time::sleep_until(end.into()) => break,
+        }
+    }
+    Ok((histogram, failed))
+}
+
+/// A bare tokio-tungstenite server echoing every text frame: the floor.
+pub async fn echo_server() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                let (mut sink, mut stream) = ws.split();
+                while let Some(Ok(frame)) = stream.next().await {
+                    if frame.is_text() && sink.send(frame).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(addr)
+}

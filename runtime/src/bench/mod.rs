@@ -1,0 +1,235 @@
+//! `hub bench`: the hub beside the alternatives on one machine in one run
+//! (a bare WebSocket echo server, a plugin behind loopback RPC in another
+//! process, the device itself), with ratios taken from that same run.
+
+mod load;
+mod probes;
+mod rows;
+
+pub use probes::{memory_probe, rpc_server};
+
+use crate::config::{Scope, Token};
+use crate::plugins::{Hub, HubSettings};
+use anyhow::Context;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+const TOKEN: &str = "bench-token-0123456789";
+
+pub struct BenchOptions {
+    pub quick: bool,
+    pub json: Option<PathBuf>,
+    /// Where the built guest components are.
+    pub components: PathBuf,
+    /// `guest-plugins/`, for the manifests.
+    pub sources: PathBuf,
+}
+
+impl BenchOptions {
+    fn run_for(&self) -> Duration {
+        if self.quick {
+            Duration::from_millis(700)
+        } else {
+            Duration::from_secs(4)
+        }
+    }
+
+    fn component(&self, name: &str) -> PathBuf {
+        self.components
+            .join(format!("{}.wasm", name.replace('-', "_")))
+    }
+
+    fn manifest(&self, name: &str) -> PathBuf {
+        let plain = self.sources.join(name).join("plugin.toml");
+        if plain.exists() {
+            plain
+        } else {
+            self.sources
+                .join("test-only")
+                .join(name)
+                .join("plugin.toml")
+        }
+    }
+}
+
+/// One row of the table: its figures, and the targets it was held to.
+pub struct Row {
+    pub name: &'static str,
+    pub figures: Vec<(String, String)>,
+    pub targets: Vec<(String, bool)>,
+    pub json: Value,
+}
+
+pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
+    let work = std::env::temp_dir().join(format!("hub-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let bench = Bench { options, work };
+    let rows = bench.rows().await;
+    let _ = std::fs::remove_dir_all(&bench.work);
+    let rows = rows?;
+    print_table(&rows);
+    if let Some(path) = &bench.options.json {
+        let json: Value = rows
+            .iter()
+            .map(|r| (r.name.to_string(), r.json.clone()))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+pub(crate) struct Bench {
+    options: BenchOptions,
+    work: PathBuf,
+}
+
+/// A hub serving on loopback for one row; dropping it stops the server.
+pub(crate) struct Served {
+    pub hub: Arc<Hub>,
+    pub url: String,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Bench {
+    async fn rows(&self) -> anyhow::Result<Vec<Row>> {
+        let floor = rows::websocket_floor(self).await?;
+        let hub = rows::hub_without_io(self, &floor).await?;
+        Ok(vec![
+            floor.row,
+            hub,
+            rows::device_round_trip(self).await?,
+            rows::sandbox_call_cost(self).await?,
+            rows::event_fan_out(self).await?,
+            rows::cold_start(self).await?,
+            rows::memory(self).await?,
+            rows::metering_cost(self).await?,
+        ])
+    }
+
+    /// A fresh data directory under the bench's work directory.
+    fn dir(&self, name: &str) -> PathBuf {
+        self.work.join(name)
+    }
+
+    fn settings(&self, name: &str) -> HubSettings {
+        let mut settings = HubSettings::new(self.dir(name));
+        settings.cache_dir = self.work.join("compiled");
+        // The benchmark's own load must not trip the quotas that protect devices.
+        let quotas = &mut settings.limits.quotas;
+        quotas.events_per_second = 1_000_000;
+        quotas.writes_per_second = 1_000_000;
+        settings
+    }
+
+    /// Installs `(plugin, config)` pairs granted the loopback, then serves.
+    async fn serve(
+        &self,
+        mut settings: HubSettings,
+        plugins: &[(&str, Vec<(&str, String)>)],
+    ) -> anyhow::Result<Served> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr: SocketAddr = listener.local_addr()?;
+        settings.hub_addrs = vec![addr];
+        let hub = Hub::open(settings)?;
+        for (id, config) in plugins {
+            let config = config
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            self.install(
+                &hub,
+                &self.options.component(id),
+                &self.options.manifest(id),
+                config,
+            )?;
+        }
+        tokio::task::block_in_place(|| hub.go_live())?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let tokens = vec![Token {
+            name: "bench".into(),
+            token: TOKEN.into(),
+            scope: Scope::Operator,
+        }];
+        let serving = hub.clone();
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = crate::serve::run(serving, listener, tokens, stopped).await {
+                tracing::error!("bench hub stopped: {e:#}");
+            }
+        });
+        Ok(Served {
+            hub,
+            url: format!("ws://{addr}/ws?token={TOKEN}"),
+            _stop: stop,
+        })
+    }
+
+    fn install(
+        &self,
+        hub: &Hub,
+        component: &Path,
+        manifest: &Path,
+        config: std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
+        let installed =
+            tokio::task::block_in_place(|| hub.install("bench", component, manifest, config))?;
+        let loopback: crate::caps::rules::Scope =
+            ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])).into();
+        let nets = if hub.grants(&installed.id)?.requested.network.is_empty() {
+            vec![]
+        } else {
+            vec![loopback]
+        };
+        hub.approve("bench", &installed.id, &nets)?;
+        Ok(())
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!("{:<34} {:<64} TARGETS", "ROW", "FIGURES");
+    for row in rows {
+        let figures: Vec<String> = row
+            .figures
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let targets: Vec<String> = row
+            .targets
+            .iter()
+            .map(|(t, met)| format!("{} {t}", if *met { "met" } else { "MISSED" }))
+            .collect();
+        let lines = figures.len().max(targets.len()).max(1);
+        for i in 0..lines {
+            let name = if i == 0 { row.name } else { "" };
+            let figure = figures.get(i).map_or("", String::as_str);
+            let target = targets.get(i).map_or("", String::as_str);
+            println!("{name:<34} {figure:<64} {target}");
+        }
+    }
+}
+
+pub(crate) fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+pub(crate) fn us(value: f64) -> String {
+    format!("{value:.1} µs")
+}
+
+pub(crate) fn json_row(figures: &[(String, String)], extra: Value) -> Value {
+    let figures: serde_json::Map<_, _> = figures
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    json!({"figures": figures, "measured": extra})
+}
