@@ -1,14 +1,17 @@
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
+    let cli = hub::cli::Cli::parse();
+    let default_level = if cli.is_benchmark() { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(hub::cli::run(hub::cli::Cli::parse()))
+    runtime.block_on(hub::cli::run(cli))
 }

@@ -23,13 +23,21 @@ fn the_quick_benchmark_prints_all_eight_rows() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = figures.as_object().unwrap();
     assert_eq!(rows.len(), 8, "{stdout}");
     for (number, row) in (1..=8).zip(rows.keys()) {
         assert!(row.starts_with(&number.to_string()), "{row}");
-        assert!(stdout.contains(row.as_str()), "{row} missing from the table:\n{stdout}");
+        assert!(
+            stdout.contains(row.as_str()),
+            "{row} missing from the table:\n{stdout}"
+        );
     }
     let lost = &figures["5 event fan-out (100 clients)"]["measured"]["lost"];
     assert_eq!(*lost, 0, "events were lost:\n{stdout}");

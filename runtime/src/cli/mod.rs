@@ -112,6 +112,16 @@ enum Sim {
     },
 }
 
+impl Cli {
+    /// The benchmark's table should not drown in the hubs' own logs.
+    pub fn is_benchmark(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Bench { .. } | Command::BenchRpc | Command::BenchMemory { .. }
+        )
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli.data_dir;
     match cli.command {

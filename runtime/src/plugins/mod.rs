@@ -266,7 +266,7 @@ impl Hub {
 }
 
 /// The most memory a manifest may ask for one instance.
-const MAX_MEMORY: usize = 256 << 20;
+pub(crate) const MAX_MEMORY: usize = 256 << 20;
 
 /// What makes a loaded plugin stale: its component, grant or config changed.
 fn fingerprint(p: &InstalledPlugin) -> String {
