@@ -3,7 +3,8 @@
 //!
 //! Configuration (all optional):
 //! - `discovery`: where M-SEARCH goes, default `239.255.255.250:1982`;
-//! - `io_timeout_ms`: per connect/read/write, default 5000.
+//! - `io_timeout_ms`: per connect/read/write, default 5000;
+//! - `commands_per_minute`: the bulbs' command quota, default 60 as on real bulbs.
 
 mod address;
 mod discovery;
@@ -12,14 +13,14 @@ mod session;
 
 use address::BulbAddress;
 use hub_guest_sdk::*;
-use session::Session;
+use session::{Limits, Session};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 struct Yeelight {
     discovery: SocketAddr,
-    io_timeout: Duration,
+    limits: Limits,
     /// One control connection per bulb, kept open so that its `props`
     /// notifications keep the cached state current between calls.
     sessions: HashMap<String, Session>,
@@ -36,7 +37,7 @@ impl Yeelight {
             self.sessions.remove(&device.identity);
         }
         if !self.sessions.contains_key(&device.identity) {
-            let session = Session::open(address.control, self.io_timeout)?;
+            let session = Session::open(address.control, self.limits)?;
             self.sessions.insert(device.identity.clone(), session);
         }
         Ok(self
@@ -66,7 +67,10 @@ impl Plugin for Yeelight {
         let discovery = config.get("discovery").unwrap_or("239.255.255.250:1982");
         Ok(Yeelight {
             discovery: net::parse_addr(discovery).map_err(|e| e.context("config `discovery`"))?,
-            io_timeout: Duration::from_millis(config.parse_or("io_timeout_ms", 5000)?),
+            limits: Limits {
+                timeout: Duration::from_millis(config.parse_or("io_timeout_ms", 5000)?),
+                per_minute: config.parse_or("commands_per_minute", 60)?,
+            },
             sessions: HashMap::new(),
         })
     }
@@ -113,7 +117,7 @@ impl Plugin for Yeelight {
 
     fn watch(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
         let address = BulbAddress::parse(&device.address)?;
-        let mut session = Session::open(address.control, self.io_timeout)?;
+        let mut session = Session::open(address.control, self.limits)?;
         session.wait_for_changes(|changes| {
             for attribute in mapping::changes(&device.model, changes) {
                 emit(&device.identity, mapping::LIGHT_INSTANCE, attribute);

@@ -7,8 +7,13 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// A bulb refuses clients that send more than this many commands a minute.
-const COMMANDS_PER_MINUTE: usize = 60;
+/// What a session may send: a bulb refuses clients that send more than
+/// `per_minute` commands a minute (60 on real bulbs).
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub per_minute: usize,
+}
 /// Cached state older than this is confirmed with the bulb before it is
 /// served, so a bulb that lost power is not reported as it was.
 const TRUST_CACHE_FOR: Duration = Duration::from_secs(30);
@@ -18,6 +23,7 @@ pub struct Session {
     next_id: u64,
     props: HashMap<String, String>,
     sent: VecDeque<Instant>,
+    per_minute: usize,
     heard: Instant,
     /// Set when the connection failed: the plugin then opens a new one.
     pub broken: bool,
@@ -25,9 +31,10 @@ pub struct Session {
 
 impl Session {
     /// Connects and reads the current state once; notifications keep it current.
-    pub fn open(peer: SocketAddr, timeout: Duration) -> Result<Self, PluginError> {
+    pub fn open(peer: SocketAddr, limits: Limits) -> Result<Self, PluginError> {
         let mut session = Session {
-            conn: LineConn::connect(peer, timeout)?,
+            conn: LineConn::connect(peer, limits.timeout)?,
+            per_minute: limits.per_minute,
             next_id: 1,
             props: HashMap::new(),
             sent: VecDeque::new(),
@@ -152,11 +159,12 @@ impl Session {
         if let Some(oldest) = self
             .sent
             .front()
-            .filter(|_| self.sent.len() >= COMMANDS_PER_MINUTE)
+            .filter(|_| self.sent.len() >= self.per_minute)
         {
             let wait = Duration::from_secs(60).saturating_sub(now.duration_since(*oldest));
             return Err(PluginError::Unreachable(format!(
-                "the bulb accepts {COMMANDS_PER_MINUTE} commands a minute; retry in {} s",
+                "the bulb accepts {} commands a minute; retry in {} s",
+                self.per_minute,
                 wait.as_secs() + 1
             )));
         }

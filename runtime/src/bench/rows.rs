@@ -119,15 +119,11 @@ pub async fn device_round_trip(b: &Bench) -> anyhow::Result<Row> {
         ..SimConfig::loopback(1)
     })
     .await?;
-    let served = b
-        .serve(
-            b.settings("row3"),
-            &[(
-                "yeelight",
-                vec![("discovery", sim.discovery_addr().to_string())],
-            )],
-        )
-        .await?;
+    let config = vec![
+        ("discovery", sim.discovery_addr().to_string()),
+        ("commands_per_minute", "1000000".to_string()),
+    ];
+    let served = b.serve(b.settings("row3"), &[("yeelight", config)]).await?;
     for plugin in served.hub.plugins() {
         plugin.discover().await?;
     }
