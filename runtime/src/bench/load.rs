@@ -114,7 +114,10 @@ async fn connection(
 /// generator shares the machine with what it measures, so it must be cheap.
 fn reply_id(text: &str) -> Option<u64> {
     let rest = &text[text.find("\"id\":")? + 5..];
-    let digits = rest.trim_start().split(|c: char| !c.is_ascii_digit()).next()?;
+    let digits = rest
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?;
     digits.parse().ok()
 }
 

@@ -4,6 +4,7 @@ use crate::error::{ErrorCode, HubError};
 use crate::plugins::{
     Attribute, Device, DeviceInfo, Event, Permissions, UpdateInfo, ValType, Value, type_name,
 };
+use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 
 /// A request whose envelope is valid; what the service needs is checked by the service.
@@ -75,8 +76,32 @@ fn reject(id: Option<i64>, message: String) -> Rejected {
     }
 }
 
-pub fn success(id: i64, result: Json) -> String {
-    json!({"id": id, "type": "response", "success": true, "result": result}).to_string()
+/// A successful response. `result` is serialized straight into the frame:
+/// no intermediate JSON tree on the hot path.
+pub fn success(id: i64, result: &impl Serialize) -> String {
+    #[derive(Serialize)]
+    struct Success<'a, T> {
+        id: i64,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        success: bool,
+        result: &'a T,
+    }
+    let frame = Success {
+        id,
+        kind: "response",
+        success: true,
+        result,
+    };
+    serde_json::to_string(&frame).unwrap_or_else(|e| {
+        failure(
+            Some(id),
+            &HubError::new(
+                ErrorCode::Internal,
+                format!("cannot render the result: {e}"),
+            ),
+        )
+    })
 }
 
 pub fn failure(id: Option<i64>, error: &HubError) -> String {
@@ -112,39 +137,85 @@ pub fn device_info(plugin: &str, info: &DeviceInfo) -> Json {
     })
 }
 
-pub fn device(plugin: &str, device: &Device) -> Json {
-    let mut described = device_info(plugin, &device.info);
-    let instances: Vec<Json> = device
-        .instances
-        .iter()
-        .map(|i| json!({"type": i.kind, "instance_id": i.instance_id, "attrs": i.attrs.iter().map(attribute).collect::<Vec<_>>()}))
-        .collect();
-    described["instances"] = json!(instances);
-    described["ota_support"] = json!(device.ota_support);
-    json!({"identity": device.info.identity, "device": described})
+/// get_attributes' result, in the seed's shape plus each attribute's metadata.
+#[derive(Serialize)]
+pub struct Described<'a> {
+    identity: &'a str,
+    device: DescribedDevice<'a>,
 }
 
-fn attribute(a: &Attribute) -> Json {
-    let mut out = json!({
-        "attribute": a.name,
-        "val": value(&a.value),
-        "val_type": type_name(a.meta.val_type),
-        "permissions": permissions(a.meta.permissions),
-    });
+#[derive(Serialize)]
+struct DescribedDevice<'a> {
+    name: &'a str,
+    identity: &'a str,
+    model: &'a str,
+    manufacturer: &'a str,
+    plugin_id: &'a str,
+    instances: Vec<DescribedInstance<'a>>,
+    ota_support: bool,
+}
+
+#[derive(Serialize)]
+struct DescribedInstance<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    instance_id: u32,
+    attrs: Vec<DescribedAttribute<'a>>,
+}
+
+#[derive(Serialize)]
+struct DescribedAttribute<'a> {
+    attribute: &'a str,
+    val: Json,
+    val_type: &'static str,
+    permissions: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min: Option<Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max: Option<Json>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    enum_values: &'a [String],
+}
+
+pub fn device<'a>(plugin: &'a str, device: &'a Device) -> Described<'a> {
+    let info = &device.info;
+    let instances = device
+        .instances
+        .iter()
+        .map(|i| DescribedInstance {
+            kind: &i.kind,
+            instance_id: i.instance_id,
+            attrs: i.attrs.iter().map(attribute).collect(),
+        })
+        .collect();
+    Described {
+        identity: &info.identity,
+        device: DescribedDevice {
+            name: &info.name,
+            identity: &info.identity,
+            model: &info.model,
+            manufacturer: &info.manufacturer,
+            plugin_id: plugin,
+            instances,
+            ota_support: device.ota_support,
+        },
+    }
+}
+
+fn attribute(a: &Attribute) -> DescribedAttribute<'_> {
     let bound = |b: f64| match a.meta.val_type {
         ValType::Int => json!(b as i64),
         _ => json!(b),
     };
-    if let Some(min) = a.meta.min {
-        out["min"] = bound(min);
+    DescribedAttribute {
+        attribute: &a.name,
+        val: value(&a.value),
+        val_type: type_name(a.meta.val_type),
+        permissions: permissions(a.meta.permissions),
+        min: a.meta.min.map(bound),
+        max: a.meta.max.map(bound),
+        enum_values: &a.meta.enum_values,
     }
-    if let Some(max) = a.meta.max {
-        out["max"] = bound(max);
-    }
-    if !a.meta.enum_values.is_empty() {
-        out["enum_values"] = json!(a.meta.enum_values);
-    }
-    out
 }
 
 fn permissions(p: Permissions) -> Vec<&'static str> {

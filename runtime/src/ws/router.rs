@@ -21,9 +21,9 @@ impl Responder {
         Responder { id, outbox }
     }
 
-    pub async fn send(&self, result: Result<Json, HubError>) {
+    pub async fn send(&self, result: Result<impl serde::Serialize, HubError>) {
         let frame = match result {
-            Ok(result) => protocol::success(self.id, result),
+            Ok(result) => protocol::success(self.id, &result),
             Err(error) => protocol::failure(Some(self.id), &error),
         };
         // A closed outbox means the client went away: nobody is left to answer.
@@ -35,7 +35,7 @@ pub async fn dispatch(hub: &Arc<Hub>, caller: &Caller, request: Request, out: Re
     if request.service == "discover" {
         return services::discover::run(hub, &request, &out).await;
     }
-    let result = match request.domain.as_deref() {
+    let result: Result<Json, HubError> = match request.domain.as_deref() {
         Some("plugin") if caller.scope != Scope::Operator => Err(HubError::new(
             ErrorCode::Forbidden,
             format!(
@@ -44,7 +44,7 @@ pub async fn dispatch(hub: &Arc<Hub>, caller: &Caller, request: Request, out: Re
             ),
         )),
         Some("plugin") => services::plugins::run(hub, caller, &request).await,
-        Some(_) => on_device(hub, &request).await,
+        Some(_) => return on_device(hub, &request, &out).await,
         None => Err(HubError::new(
             ErrorCode::InvalidFormat,
             format!(
@@ -56,18 +56,25 @@ pub async fn dispatch(hub: &Arc<Hub>, caller: &Caller, request: Request, out: Re
     out.send(result).await;
 }
 
-async fn on_device(hub: &Hub, request: &Request) -> Result<Json, HubError> {
+async fn on_device(hub: &Hub, request: &Request, out: &Responder) {
     let service = request.service.as_str();
-    if !services::DEVICE_SERVICES.contains(&service) {
-        return Err(unknown_service(service));
-    }
-    let (plugin, identity) = target(hub, request)?;
+    let (plugin, identity) = match target(hub, request) {
+        Ok(target) if services::DEVICE_SERVICES.contains(&service) => target,
+        Ok(_) => return out.send(Err::<Json, _>(unknown_service(service))).await,
+        Err(e) => return out.send(Err::<Json, _>(e)).await,
+    };
     match service {
-        "get_attributes" => services::get_attributes::run(&plugin, identity).await,
-        "set_attributes" => services::set_attributes::run(&plugin, identity, request).await,
-        "check_update" => services::check_update::run(&plugin, identity).await,
-        "ota" => services::ota::run(&plugin, identity).await,
-        _ => Err(unknown_service(service)),
+        "get_attributes" => services::get_attributes::run(&plugin, identity, out).await,
+        "set_attributes" => {
+            out.send(services::set_attributes::run(&plugin, identity, request).await)
+                .await
+        }
+        "check_update" => {
+            out.send(services::check_update::run(&plugin, identity).await)
+                .await
+        }
+        "ota" => out.send(services::ota::run(&plugin, identity).await).await,
+        _ => out.send(Err::<Json, _>(unknown_service(service))).await,
     }
 }
 

@@ -13,7 +13,7 @@ pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
     let plugins = match request.domain.as_deref() {
         Some(id) => match hub.plugin(id) {
             Ok(plugin) => vec![plugin],
-            Err(e) => return out.send(Err(e)).await,
+            Err(e) => return out.send(Err::<(), _>(e)).await,
         },
         None => hub.plugins(),
     };

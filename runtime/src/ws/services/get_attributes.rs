@@ -1,11 +1,13 @@
-//! `get_attributes`: a device's instances and their current values.
+//! `get_attributes`: a device's instances and their current values,
+//! rendered straight into the response frame (the hottest path).
 
-use crate::error::HubError;
 use crate::plugins::Plugin;
 use crate::ws::protocol;
-use serde_json::Value;
+use crate::ws::router::Responder;
 
-pub async fn run(plugin: &Plugin, identity: &str) -> Result<Value, HubError> {
-    let device = plugin.get_attributes(identity).await?;
-    Ok(protocol::device(&plugin.id, &device))
+pub async fn run(plugin: &Plugin, identity: &str, out: &Responder) {
+    match plugin.get_attributes(identity).await {
+        Ok(device) => out.send(Ok(protocol::device(&plugin.id, &device))).await,
+        Err(e) => out.send(Err::<(), _>(e)).await,
+    }
 }
