@@ -184,14 +184,13 @@ impl Hub {
         let grant = Grant::parse(installed.granted.as_deref())?
             .map(|g| g.granted)
             .unwrap_or_default();
-        let component = self.compile(&bytes, &manifest)?;
+        let (component, imported) = self.compile(&bytes, &manifest)?;
         // Plugins without an HTTP grant do not get `wasi:http` linked at all.
         let linker = if grant.http.is_empty() {
             &self.linker
         } else {
             &self.http_linker
         };
-        let (imported, _) = self.engine.interfaces(&component);
         if grant.http.is_empty() && imported.iter().any(|i| i.starts_with("wasi:http/")) {
             bail!(
                 "it imports wasi:http, but no HTTP host is granted yet: approve its http capability"
@@ -232,11 +231,16 @@ impl Hub {
 
     /// Compiles (or loads from the cache) after checking the component's
     /// imports against its manifest.
-    fn compile(&self, bytes: &[u8], manifest: &Manifest) -> anyhow::Result<Component> {
+    /// The component and the interfaces it imports.
+    fn compile(
+        &self,
+        bytes: &[u8],
+        manifest: &Manifest,
+    ) -> anyhow::Result<(Component, Vec<String>)> {
         let component = self.engine.load(bytes)?;
-        let (names, _) = self.engine.interfaces(&component);
-        imports::check(&names, &manifest.capabilities).map_err(anyhow::Error::msg)?;
-        Ok(component)
+        let (imported, _) = self.engine.interfaces(&component);
+        imports::check(&imported, &manifest.capabilities).map_err(anyhow::Error::msg)?;
+        Ok((component, imported))
     }
 
     fn limits_for(&self, manifest: &Manifest) -> Limits {
