@@ -8,6 +8,10 @@ demo *ARGS:
 test *ARGS:
     cargo xtask test {{ARGS}}
 
+# The side-by-side benchmark (release build); `just bench --quick` for a short run.
+bench *ARGS:
+    cargo xtask bench {{ARGS}}
+
 # What CI runs.
 ci:
     bash .ci/run
