@@ -158,8 +158,11 @@ impl Plugin {
                 tracing::warn!(plugin = %self.id, "ignored a discovered device with an empty or over-long identity");
                 continue;
             }
-            self.register(&info);
-            self.remember(&info);
+            // Only new or moved devices are written: a discover of many
+            // unchanged devices costs no disk writes.
+            if self.register(&info) {
+                self.remember(&info);
+            }
             devices.push(info);
         }
         Ok(devices)

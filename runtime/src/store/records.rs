@@ -37,6 +37,7 @@ pub struct DeviceRow {
     pub model: String,
     pub manufacturer: String,
     pub address: String,
+    /// When discovery last reported the device new or at a new address.
     pub last_seen: String,
 }
 
