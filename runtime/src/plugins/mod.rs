@@ -80,6 +80,7 @@ pub struct Hub {
     settings: HubSettings,
     /// Set while serving: changes then apply at once.
     live: AtomicBool,
+    reconciling: std::sync::Mutex<()>,
 }
 
 impl Hub {
@@ -99,6 +100,7 @@ impl Hub {
             store,
             settings,
             live: AtomicBool::new(false),
+            reconciling: std::sync::Mutex::new(()),
         }))
     }
 
@@ -137,19 +139,42 @@ impl Hub {
     /// or changed (component or grant), stops what was removed or disabled.
     /// Returns the plugins that could not be loaded, with why.
     pub fn reconcile(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let _one_at_a_time = self
+            .reconciling
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let installed = self.store.plugins()?;
         let wanted: BTreeMap<_, _> = installed
             .iter()
             .filter(|p| p.enabled)
-            .map(|p| (p.id.clone(), p))
+            .map(|p| (p.id.as_str(), p))
             .collect();
+        let current = |id: &str| self.read().get(id).map(|p| p.fingerprint().to_string());
+        // Compiling can take a second: do it without holding the plugin map,
+        // so that requests to other plugins keep flowing, and swap at the end.
+        let mut loaded = BTreeMap::new();
+        let mut failed = Vec::new();
+        for (id, installed) in &wanted {
+            if current(id).as_deref() == Some(fingerprint(installed).as_str()) {
+                continue;
+            }
+            match self.load(installed) {
+                Ok(plugin) => {
+                    loaded.insert(id.to_string(), plugin);
+                }
+                Err(e) => {
+                    tracing::error!(plugin = %id, "cannot load: {e:#}");
+                    failed.push((id.to_string(), format!("{e:#}")));
+                }
+            }
+        }
         let mut running = self
             .plugins
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         running.retain(|id, plugin| {
             let keep = wanted
-                .get(id)
+                .get(id.as_str())
                 .is_some_and(|p| plugin.fingerprint() == fingerprint(p));
             if !keep {
                 plugin.stop();
@@ -157,21 +182,7 @@ impl Hub {
             }
             keep
         });
-        let mut failed = Vec::new();
-        for (id, installed) in wanted {
-            if running.contains_key(&id) {
-                continue;
-            }
-            match self.load(installed) {
-                Ok(plugin) => {
-                    running.insert(id, plugin);
-                }
-                Err(e) => {
-                    tracing::error!(plugin = %id, "cannot load: {e:#}");
-                    failed.push((id, format!("{e:#}")));
-                }
-            }
-        }
+        running.extend(loaded);
         Ok(failed)
     }
 
