@@ -2,4 +2,5 @@
 //! plugins (and any third-party client) can be tested without hardware.
 //! Each simulator runs on a tokio runtime, in-process or via `hub sim`.
 
+pub mod shelly;
 pub mod yeelight;

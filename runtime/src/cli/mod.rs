@@ -7,6 +7,7 @@ use crate::demo::{self, DemoOptions};
 use crate::plugins::{Hub, HubSettings};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hub_sim::shelly::{ShellyConfig, ShellySim};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -110,6 +111,16 @@ enum Sim {
         #[arg(long, default_value_t = 1982)]
         discovery_port: u16,
     },
+    /// Shelly Gen2 devices (Plus 1PM): the RPC over HTTP, one port per device.
+    Shelly {
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Device i listens on PORT + i (0: any free port).
+        #[arg(long, default_value_t = 8081)]
+        port: u16,
+    },
 }
 
 impl Cli {
@@ -161,6 +172,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("discovery udp://{}", sim.discovery_addr());
             for bulb in sim.bulbs() {
                 println!("{} {}", bulb.id(), bulb.control_addr());
+            }
+            demo::shutdown_signal().await;
+            Ok(())
+        }
+        Command::Sim(Sim::Shelly { count, bind, port }) => {
+            let sim = ShellySim::start(ShellyConfig { bind, count, port }).await?;
+            for device in sim.devices() {
+                println!("{} http://{}", device.id(), device.addr());
             }
             demo::shutdown_signal().await;
             Ok(())
