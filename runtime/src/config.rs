@@ -42,7 +42,7 @@ pub struct HubConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Scope {
+pub enum TokenScope {
     /// Devices and the hub's plugin management.
     Operator,
     /// Devices only.
@@ -55,7 +55,7 @@ pub enum Scope {
 pub struct Token {
     pub name: String,
     pub token: String,
-    pub scope: Scope,
+    pub scope: TokenScope,
 }
 
 pub fn default_data_dir() -> PathBuf {

@@ -1,7 +1,7 @@
 //! `hub demo`: simulated bulbs on loopback and a hub whose Yeelight plugin
 //! is installed and granted only the simulators' address.
 
-use crate::config::{Scope, Token};
+use crate::config::{Token, TokenScope};
 use crate::plugins::{Hub, HubSettings};
 use anyhow::Context;
 use hub_sim::yeelight::{SimConfig, YeelightSim};
@@ -66,12 +66,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         Token {
             name: "demo-operator".into(),
             token: operator,
-            scope: Scope::Operator,
+            scope: TokenScope::Operator,
         },
         Token {
             name: "demo-user".into(),
             token: user,
-            scope: Scope::User,
+            scope: TokenScope::User,
         },
     ];
     crate::serve::run(hub, listener, tokens, shutdown_signal()).await

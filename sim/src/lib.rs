@@ -4,3 +4,16 @@
 
 pub mod shelly;
 pub mod yeelight;
+
+use anyhow::Context;
+
+/// The port of simulated device `index` when devices take consecutive
+/// ports from `base`; 0 (any free port) stays 0.
+fn nth_port(base: u16, index: usize) -> anyhow::Result<u16> {
+    match base {
+        0 => Ok(0),
+        base => base
+            .checked_add(u16::try_from(index)?)
+            .context("ports run past 65535"),
+    }
+}

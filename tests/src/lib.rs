@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use hub::caps::Limits;
-use hub::config::{Scope, Token};
+use hub::config::{Token, TokenScope};
 use hub::plugins::{Hub, HubSettings};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use serde_json::{Value, json};
@@ -115,12 +115,12 @@ impl TestHub {
             Token {
                 name: "test-operator".into(),
                 token: TOKEN.into(),
-                scope: Scope::Operator,
+                scope: TokenScope::Operator,
             },
             Token {
                 name: "test-user".into(),
                 token: USER_TOKEN.into(),
-                scope: Scope::User,
+                scope: TokenScope::User,
             },
         ];
         let (stop, stopped) = oneshot::channel::<()>();

@@ -8,7 +8,7 @@ mod rows;
 
 pub use probes::{memory_probe, rpc_server};
 
-use crate::config::{Scope, Token};
+use crate::config::{Token, TokenScope};
 use crate::plugins::{Hub, HubSettings};
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -156,7 +156,7 @@ impl Bench {
         let tokens = vec![Token {
             name: "bench".into(),
             token: TOKEN.into(),
-            scope: Scope::Operator,
+            scope: TokenScope::Operator,
         }];
         let serving = hub.clone();
         tokio::spawn(async move {
@@ -193,6 +193,14 @@ impl Bench {
         hub.approve("bench", &installed.id, &nets)?;
         Ok(())
     }
+}
+
+/// Lets every plugin of `hub` find its devices.
+pub(crate) async fn discover_all(hub: &Hub) -> anyhow::Result<()> {
+    for plugin in hub.plugins() {
+        plugin.discover().await?;
+    }
+    Ok(())
 }
 
 fn print_table(rows: &[Row]) {

@@ -74,9 +74,7 @@ pub async fn memory_probe(
     let hub = Hub::open(settings)?;
     tokio::task::block_in_place(|| hub.go_live())?;
     if discover {
-        for plugin in hub.plugins() {
-            plugin.discover().await?;
-        }
+        super::discover_all(&hub).await?;
         // Let every device's worker and watcher start and settle.
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }

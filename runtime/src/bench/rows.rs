@@ -75,9 +75,7 @@ async fn bench_hub(b: &Bench, name: &str, metering: Metering) -> anyhow::Result<
             &[("bench", vec![("count", CONNECTIONS.to_string())])],
         )
         .await?;
-    for plugin in served.hub.plugins() {
-        plugin.discover().await?;
-    }
+    super::discover_all(&served.hub).await?;
     Ok(served)
 }
 
@@ -124,9 +122,7 @@ pub async fn device_round_trip(b: &Bench) -> anyhow::Result<Row> {
         ("commands_per_minute", "1000000".to_string()),
     ];
     let served = b.serve(b.settings("row3"), &[("yeelight", config)]).await?;
-    for plugin in served.hub.plugins() {
-        plugin.discover().await?;
-    }
+    super::discover_all(&served.hub).await?;
     let bulb = sim.bulbs()[0].id().to_string();
     let samples = if b.options.quick { 50 } else { 500 };
     let (mut ws, _) = tokio_tungstenite::connect_async(served.url.as_str()).await?;
@@ -305,9 +301,7 @@ pub async fn event_fan_out(b: &Bench) -> anyhow::Result<Row> {
             )],
         )
         .await?;
-    for plugin in served.hub.plugins() {
-        plugin.discover().await?;
-    }
+    super::discover_all(&served.hub).await?;
     // Every watcher connects to its bulb before the first change.
     tokio::time::sleep(Duration::from_millis(700)).await;
     let sent: Arc<Mutex<HashMap<(String, i64), Instant>>> = Arc::default();

@@ -124,13 +124,15 @@ async fn watch(plugin: Weak<Plugin>, info: DeviceInfo) {
         let started = Instant::now();
         match strong.watch_once(&info).await {
             Err(e) if e.code == ErrorCode::Unsupported => {
-                tracing::debug!(plugin = %strong.id, identity = %info.identity, "no events: {}", e.message);
+                tracing::debug!(plugin = %strong.id(), identity = %info.identity, "no events: {}", e.message);
                 return;
             }
             Err(e) => {
-                tracing::info!(plugin = %strong.id, identity = %info.identity, "watch ended: {e}")
+                tracing::info!(plugin = %strong.id(), identity = %info.identity, "watch ended: {e}")
             }
-            Ok(()) => tracing::info!(plugin = %strong.id, identity = %info.identity, "watch ended"),
+            Ok(()) => {
+                tracing::info!(plugin = %strong.id(), identity = %info.identity, "watch ended")
+            }
         }
         drop(strong);
         if started.elapsed() >= WATCH_HEALTHY {

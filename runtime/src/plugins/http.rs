@@ -50,13 +50,13 @@ impl HttpSender {
     ) -> Result<(http::Response<WasiBody>, Io), Error> {
         let uri = request.uri().clone();
         let https = uri.scheme_str() == Some("https");
+        let scheme = if https { "https" } else { "http" };
         let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let destination = format!("{}://{host}:{port}", if https { "https" } else { "http" });
+        let destination = format!("{scheme}://{host}:{port}");
         self.decide(
             &destination,
-            self.policy
-                .check_destination(if https { "https" } else { "http" }, &host, port),
+            self.policy.check_destination(scheme, &host, port),
         )
         .map_err(|()| Error::HttpRequestDenied)?;
         let addr = self.resolve(&destination, &host, port).await?;

@@ -24,7 +24,6 @@ use wasmtime::Engine;
 const MAX_IDENTITY: usize = 256;
 
 pub struct Plugin {
-    pub id: Arc<str>,
     pub(super) engine: Engine,
     pub(super) pre: PluginPre<HostState>,
     config: Vec<(String, String)>,
@@ -81,7 +80,6 @@ impl Plugin {
             metering: parts.metering,
         };
         let plugin = Arc::new_cyclic(|me| Plugin {
-            id: parts.id,
             engine: parts.engine,
             pre: parts.pre,
             config: parts.config,
@@ -103,6 +101,10 @@ impl Plugin {
             });
         }
         Ok(plugin)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.sandbox.plugin
     }
 
     /// Identifies what the plugin was loaded from (component, grant, config).
@@ -155,7 +157,7 @@ impl Plugin {
         let mut devices = Vec::new();
         for info in found {
             if info.identity.is_empty() || info.identity.len() > MAX_IDENTITY {
-                tracing::warn!(plugin = %self.id, "ignored a discovered device with an empty or over-long identity");
+                tracing::warn!(plugin = %self.id(), "ignored a discovered device with an empty or over-long identity");
                 continue;
             }
             // Only new or moved devices are written: a discover of many
@@ -290,22 +292,22 @@ impl Plugin {
     }
 
     fn crashed(&self, message: &str) {
-        self.supervisor.crashed(&self.id, message);
+        self.supervisor.crashed(self.id(), message);
         self.sandbox.audit.record(
             "hub",
-            Some(&self.id),
+            Some(self.id()),
             "crash",
             serde_json::json!({"error": message}),
         );
     }
 
     pub(super) async fn instance(&self, budget: Budget) -> Result<Instance, HubError> {
-        self.supervisor.admit(&self.id)?;
+        self.supervisor.admit(self.id())?;
         Instance::start(&self.engine, &self.pre, &self.sandbox, &self.config, budget)
             .await
             .map_err(|failure| {
                 if failure.crashed {
-                    self.supervisor.crashed(&self.id, &failure.error.message);
+                    self.crashed(&failure.error.message);
                 }
                 failure.error
             })
@@ -339,7 +341,7 @@ impl Plugin {
         if rate.take() {
             return Ok(());
         }
-        self.sandbox.audit.quota(&self.id, "writes_per_second");
+        self.sandbox.audit.quota(self.id(), "writes_per_second");
         Err(HubError::new(
             ErrorCode::QuotaExceeded,
             format!(
@@ -357,8 +359,8 @@ impl Plugin {
             address: info.address.clone(),
             last_seen: crate::store::now(),
         };
-        if let Err(e) = self.store.put_device(&self.id, &row) {
-            tracing::error!(plugin = %self.id, "cannot save device {}: {e:#}", info.identity);
+        if let Err(e) = self.store.put_device(self.id(), &row) {
+            tracing::error!(plugin = %self.id(), "cannot save device {}: {e:#}", info.identity);
         }
     }
 
@@ -375,7 +377,7 @@ impl Plugin {
             ErrorCode::NotFound,
             format!(
                 "plugin {} has no device {identity:?}; run discover first",
-                self.id
+                self.id()
             ),
         )
     }

@@ -81,8 +81,11 @@ impl Store {
 
     pub fn remove_plugin(&self, id: &str) -> anyhow::Result<bool> {
         let conn = self.conn();
-        conn.execute("DELETE FROM devices WHERE plugin = ?1", [id])?;
-        Ok(conn.execute("DELETE FROM plugins WHERE id = ?1", [id])? > 0)
+        let tx = conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM devices WHERE plugin = ?1", [id])?;
+        let removed = tx.execute("DELETE FROM plugins WHERE id = ?1", [id])? > 0;
+        tx.commit()?;
+        Ok(removed)
     }
 
     pub fn put_device(&self, plugin: &str, d: &DeviceRow) -> anyhow::Result<()> {

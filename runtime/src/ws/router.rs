@@ -3,7 +3,7 @@
 use super::protocol::{self, Request};
 use super::server::Caller;
 use super::services;
-use crate::config::Scope;
+use crate::config::TokenScope;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, Plugin};
 use serde_json::Value as Json;
@@ -36,7 +36,7 @@ pub async fn dispatch(hub: &Arc<Hub>, caller: &Caller, request: Request, out: Re
         return services::discover::run(hub, &request, &out).await;
     }
     let result: Result<Json, HubError> = match request.domain.as_deref() {
-        Some("plugin") if caller.scope != Scope::Operator => Err(HubError::new(
+        Some("plugin") if caller.scope != TokenScope::Operator => Err(HubError::new(
             ErrorCode::Forbidden,
             format!(
                 "{:?} needs an operator token; {} is a user token",

@@ -2,7 +2,7 @@
 //! with the right token; everything else gets a clear HTTP error.
 
 use super::connection;
-use crate::config::{Scope, Token};
+use crate::config::{Token, TokenScope};
 use crate::plugins::Hub;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -33,7 +33,7 @@ pub struct ServerSettings {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub name: String,
-    pub scope: Scope,
+    pub scope: TokenScope,
 }
 
 pub struct Server {

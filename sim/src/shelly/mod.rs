@@ -47,12 +47,7 @@ impl ShellySim {
         let mut tasks = JoinSet::new();
         let mut devices = Vec::with_capacity(config.count);
         for index in 0..config.count {
-            let port = match config.port {
-                0 => 0,
-                base => base
-                    .checked_add(u16::try_from(index)?)
-                    .context("ports run past 65535")?,
-            };
+            let port = crate::nth_port(config.port, index)?;
             let listener = TcpListener::bind((config.bind, port))
                 .await
                 .with_context(|| format!("bind Shelly device {index} to {}:{port}", config.bind))?;

@@ -62,12 +62,7 @@ impl YeelightSim {
         let mut tasks = JoinSet::new();
         let mut bulbs = Vec::with_capacity(config.count);
         for index in 0..config.count {
-            let port = match config.control_port {
-                0 => 0,
-                base => base
-                    .checked_add(u16::try_from(index)?)
-                    .context("control ports run past 65535")?,
-            };
+            let port = crate::nth_port(config.control_port, index)?;
             let listener = TcpListener::bind((config.bind, port))
                 .await
                 .with_context(|| format!("bind bulb {index} to {}:{port}", config.bind))?;

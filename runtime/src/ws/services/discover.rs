@@ -30,7 +30,7 @@ pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
             Ok(devices) => {
                 for info in &devices {
                     out.send(Ok(
-                        json!({"device": protocol::device_info(&plugin.id, info)}),
+                        json!({"device": protocol::device_info(plugin.id(), info)}),
                     ))
                     .await;
                 }
@@ -38,7 +38,7 @@ pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
             }
             Err(HubError { code, message }) => {
                 errors.push(
-                    json!({"plugin_id": &*plugin.id, "code": code.as_str(), "error": message}),
+                    json!({"plugin_id": plugin.id(), "code": code.as_str(), "error": message}),
                 );
             }
         }

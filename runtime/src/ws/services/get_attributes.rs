@@ -7,7 +7,7 @@ use crate::ws::router::Responder;
 
 pub async fn run(plugin: &Plugin, identity: &str, out: &Responder) {
     match plugin.get_attributes(identity).await {
-        Ok(device) => out.send(Ok(protocol::device(&plugin.id, &device))).await,
+        Ok(device) => out.send(Ok(protocol::device(plugin.id(), &device))).await,
         Err(e) => out.send(Err::<(), _>(e)).await,
     }
 }

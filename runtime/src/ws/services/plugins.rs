@@ -10,7 +10,7 @@ use crate::ws::protocol::Request;
 use crate::ws::router::unknown_service;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub async fn run(hub: &Arc<Hub>, caller: &Caller, request: &Request) -> Result<Value, HubError> {
@@ -111,7 +111,7 @@ fn json(value: impl serde::Serialize) -> Result<Value, HubError> {
 fn text<'a>(data: &'a Map<String, Value>, field: &str) -> Result<&'a str, HubError> {
     data.get(field)
         .and_then(Value::as_str)
-        .filter(|s| !s.is_empty() && !Path::new(s).as_os_str().is_empty())
+        .filter(|s| !s.is_empty())
         .ok_or_else(|| format_error(format!("service_data.{field} is required (a string)")))
 }
 
