@@ -17,3 +17,8 @@ fn nth_port(base: u16, index: usize) -> anyhow::Result<u16> {
             .context("ports run past 65535"),
     }
 }
+
+/// Lower-case hex, as checksums are written.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

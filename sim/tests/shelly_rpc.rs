@@ -1,11 +1,76 @@
-//! The simulated Shelly speaks the Gen2 RPC over HTTP as a third-party
-//! client expects: these tests drive it with plain HTTP/1.1 requests.
+//! The simulated Shelly speaks the Gen2 RPC as a third-party client
+//! expects: these tests drive it with plain HTTP/1.1 requests and a plain
+//! WebSocket client.
 
-use hub_sim::shelly::{ShellyConfig, ShellySim};
+use futures_util::{SinkExt, StreamExt};
+use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+async fn websocket(addr: SocketAddr) -> Ws {
+    tokio_tungstenite::connect_async(format!("ws://{addr}/rpc"))
+        .await
+        .expect("websocket at /rpc")
+        .0
+}
+
+async fn send(ws: &mut Ws, frame: Value) {
+    ws.send(Message::text(frame.to_string()))
+        .await
+        .expect("send");
+}
+
+/// The next JSON frame, or None once the device closed the connection.
+async fn next(ws: &mut Ws) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s");
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                return Some(serde_json::from_str(&text).expect("JSON"));
+            }
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// The `event` names of the NotifyEvent frames until the connection closes
+/// or an `ota_error` arrives, with the last frame's entry.
+async fn ota_events(ws: &mut Ws) -> (Vec<String>, Value) {
+    let (mut names, mut last) = (Vec::new(), Value::Null);
+    while let Some(frame) = next(ws).await {
+        if frame["method"] != "NotifyEvent" {
+            continue;
+        }
+        last = frame["params"]["events"][0].clone();
+        names.push(last["event"].as_str().unwrap_or_default().to_string());
+        if last["event"] == "ota_error" {
+            break;
+        }
+    }
+    (names, last)
+}
+
+async fn quick_sim() -> ShellySim {
+    let timing = UpdateTiming {
+        download: Duration::from_millis(100),
+        reboot: Duration::from_millis(300),
+    };
+    ShellySim::start(ShellyConfig {
+        timing,
+        ..ShellyConfig::loopback(1)
+    })
+    .await
+    .expect("start the simulator")
+}
 
 /// Sends one request and returns the status code and the JSON body.
 async fn http(addr: SocketAddr, method: &str, target: &str, body: &str) -> (u16, Value) {
@@ -121,4 +186,123 @@ async fn reports_an_offered_update() {
         status["sys"]["available_updates"]["stable"]["version"],
         "1.5.0"
     );
+}
+
+#[tokio::test]
+async fn websocket_answers_rpc_and_pushes_status_to_the_client_src() {
+    let sim = sim().await;
+    let device = &sim.devices()[0];
+    let mut ws = websocket(device.addr()).await;
+    send(
+        &mut ws,
+        json!({"id": 1, "src": "tester", "method": "Shelly.GetDeviceInfo"}),
+    )
+    .await;
+    let reply = next(&mut ws).await.expect("reply");
+    assert_eq!(
+        (
+            reply["id"].clone(),
+            reply["src"].clone(),
+            reply["dst"].clone()
+        ),
+        (json!(1), json!(device.id()), json!("tester"))
+    );
+    assert_eq!(reply["result"]["id"], device.id());
+    http(device.addr(), "GET", "/rpc/Switch.Set?id=0&on=true", "").await;
+    let push = next(&mut ws).await.expect("NotifyStatus");
+    assert_eq!(push["method"], "NotifyStatus");
+    assert_eq!(push["dst"], "tester");
+    assert_eq!(push["params"]["switch:0"]["output"], true);
+    assert!(push["params"]["ts"].is_number());
+}
+
+#[tokio::test]
+async fn update_downloads_checks_reboots_and_comes_back_with_the_new_version() {
+    let sim = quick_sim().await;
+    let device = &sim.devices()[0];
+    device.offer_update("1.5.0");
+    let mut ws = websocket(device.addr()).await;
+    send(
+        &mut ws,
+        json!({"id": 1, "src": "tester", "method": "Shelly.Update", "params": {"stage": "stable"}}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.expect("reply")["result"], Value::Null);
+    let (events, last) = ota_events(&mut ws).await;
+    assert_eq!(events.first().map(String::as_str), Some("ota_begin"));
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("ota_success"),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().filter(|e| *e == "ota_progress").count() >= 5,
+        "{events:?}"
+    );
+    assert!(last["msg"].is_string());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!device.is_online(), "rebooting");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, info) = http(device.addr(), "GET", "/shelly", "").await;
+    assert_eq!(info["ver"], "1.5.0");
+    let (_, none) = http(device.addr(), "GET", "/rpc/Shelly.CheckForUpdate", "").await;
+    assert_eq!(none, json!({}));
+}
+
+#[tokio::test]
+async fn update_faults_fail_the_way_they_say() {
+    let sim = quick_sim().await;
+    let device = &sim.devices()[0];
+    device.offer_update("1.5.0");
+    for (fault, expected) in [
+        (
+            UpdateFault::FailedDownload,
+            "download failed: firmware server answered 404",
+        ),
+        (UpdateFault::BadChecksum, "checksum mismatch"),
+    ] {
+        device.set_fault(Some(fault));
+        let mut ws = websocket(device.addr()).await;
+        send(
+            &mut ws,
+            json!({"id": 1, "src": "t", "method": "Shelly.Update"}),
+        )
+        .await;
+        next(&mut ws).await.expect("reply");
+        let (events, last) = ota_events(&mut ws).await;
+        assert_eq!(
+            events.last().map(String::as_str),
+            Some("ota_error"),
+            "{fault:?}: {events:?}"
+        );
+        assert!(
+            last["msg"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(expected),
+            "{fault:?}: {last}"
+        );
+        assert_eq!(device.version(), "1.4.4");
+    }
+    device.set_fault(Some(UpdateFault::NeverReturns));
+    let mut ws = websocket(device.addr()).await;
+    send(
+        &mut ws,
+        json!({"id": 1, "src": "t", "method": "Shelly.Update"}),
+    )
+    .await;
+    next(&mut ws).await.expect("reply");
+    let (events, _) = ota_events(&mut ws).await;
+    assert_eq!(events.last().map(String::as_str), Some("ota_success"));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(!device.is_online(), "the device never comes back");
+    let mut stream = TcpStream::connect(device.addr())
+        .await
+        .expect("the port still accepts");
+    let _ = stream
+        .write_all(b"GET /shelly HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    assert!(answer.is_empty(), "an offline device answers nothing");
 }

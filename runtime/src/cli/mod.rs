@@ -7,7 +7,7 @@ use crate::demo::{self, DemoOptions};
 use crate::plugins::{Hub, HubSettings};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hub_sim::shelly::{ShellyConfig, ShellySim};
+use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -111,7 +111,8 @@ enum Sim {
         #[arg(long, default_value_t = 1982)]
         discovery_port: u16,
     },
-    /// Shelly Gen2 devices (Plus 1PM): the RPC over HTTP, one port per device.
+    /// Shelly Gen2 devices (Plus 1PM): RPC over HTTP and WebSocket, one
+    /// port per device, and a firmware server for updates.
     Shelly {
         #[arg(long, default_value_t = 1)]
         count: usize,
@@ -120,7 +121,33 @@ enum Sim {
         /// Device i listens on PORT + i (0: any free port).
         #[arg(long, default_value_t = 8081)]
         port: u16,
+        /// Offer this firmware version as a stable update on every device.
+        #[arg(long, value_name = "VERSION")]
+        offer: Option<String>,
+        /// Make every update fail this way.
+        #[arg(long, value_enum)]
+        fault: Option<UpdateFaultArg>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum UpdateFaultArg {
+    /// The firmware server answers 404.
+    Download,
+    /// The image's sha256 is not the announced one.
+    Checksum,
+    /// The device never comes back from its reboot.
+    NoReturn,
+}
+
+impl From<UpdateFaultArg> for UpdateFault {
+    fn from(arg: UpdateFaultArg) -> Self {
+        match arg {
+            UpdateFaultArg::Download => UpdateFault::FailedDownload,
+            UpdateFaultArg::Checksum => UpdateFault::BadChecksum,
+            UpdateFaultArg::NoReturn => UpdateFault::NeverReturns,
+        }
+    }
 }
 
 impl Cli {
@@ -176,9 +203,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             demo::shutdown_signal().await;
             Ok(())
         }
-        Command::Sim(Sim::Shelly { count, bind, port }) => {
-            let sim = ShellySim::start(ShellyConfig { bind, count, port }).await?;
+        Command::Sim(Sim::Shelly {
+            count,
+            bind,
+            port,
+            offer,
+            fault,
+        }) => {
+            let config = ShellyConfig {
+                bind,
+                count,
+                port,
+                ..ShellyConfig::loopback(count)
+            };
+            let sim = ShellySim::start(config).await?;
+            println!("firmware http://{}", sim.firmware_addr());
             for device in sim.devices() {
+                if let Some(version) = &offer {
+                    device.offer_update(version);
+                }
+                device.set_fault(fault.map(UpdateFault::from));
                 println!("{} http://{}", device.id(), device.addr());
             }
             demo::shutdown_signal().await;

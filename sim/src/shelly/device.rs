@@ -1,13 +1,19 @@
 //! One device's state and its RPC methods, independent of the transport.
 
+use super::firmware::{Firmware, Image};
+use super::ota;
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, watch};
 
 pub const MODEL: &str = "SNSW-001P16EU";
 pub const APP: &str = "Plus1PM";
 pub const VERSION: &str = "1.4.4";
+
+/// Notifications a WebSocket client may fall behind before it misses some.
+const PUSH_BACKLOG: usize = 256;
 
 /// An RPC error as the device reports it: `{"code": ..., "message": ...}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +31,38 @@ impl RpcError {
     }
 }
 
+/// How a firmware update goes wrong, when it should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateFault {
+    /// The firmware server answers the download with 404.
+    FailedDownload,
+    /// The image downloads, but its sha256 is not the one announced.
+    BadChecksum,
+    /// The device reboots into the new firmware and never comes back.
+    NeverReturns,
+}
+
+/// How long the phases of an update take.
+#[derive(Debug, Clone, Copy)]
+pub struct UpdateTiming {
+    /// The whole image arrives over about this long.
+    pub download: Duration,
+    pub reboot: Duration,
+}
+
+impl Default for UpdateTiming {
+    fn default() -> Self {
+        UpdateTiming {
+            download: Duration::from_millis(800),
+            reboot: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// A notification frame (`method` and `params`) for every WebSocket client
+/// that has identified itself with a `src`.
+pub type Push = Value;
+
 #[derive(Debug)]
 struct State {
     output: bool,
@@ -32,7 +70,9 @@ struct State {
     load: f64,
     energy_wh: f64,
     version: String,
-    offered: Option<String>,
+    offered: Option<Image>,
+    updating: bool,
+    fault: Option<UpdateFault>,
 }
 
 pub struct ShellyDevice {
@@ -40,10 +80,20 @@ pub struct ShellyDevice {
     mac: String,
     addr: SocketAddr,
     state: Mutex<State>,
+    firmware: Arc<Firmware>,
+    pub(super) timing: UpdateTiming,
+    pushes: broadcast::Sender<Push>,
+    /// False while the device reboots: connections are closed and refused.
+    online: watch::Sender<bool>,
 }
 
 impl ShellyDevice {
-    pub(super) fn new(index: usize, addr: SocketAddr) -> Self {
+    pub(super) fn new(
+        index: usize,
+        addr: SocketAddr,
+        firmware: Arc<Firmware>,
+        timing: UpdateTiming,
+    ) -> Self {
         let mac = format!("A8032A{:06X}", 0x1000 + index);
         ShellyDevice {
             id: format!("shellyplus1pm-{}", mac.to_lowercase()),
@@ -55,7 +105,13 @@ impl ShellyDevice {
                 energy_wh: 0.0,
                 version: VERSION.into(),
                 offered: None,
+                updating: false,
+                fault: None,
             }),
+            firmware,
+            timing,
+            pushes: broadcast::channel(PUSH_BACKLOG).0,
+            online: watch::Sender::new(true),
         }
     }
 
@@ -71,9 +127,70 @@ impl ShellyDevice {
         self.state().output
     }
 
-    /// Makes `version` the stable firmware `Shelly.CheckForUpdate` offers.
+    pub fn version(&self) -> String {
+        self.state().version.clone()
+    }
+
+    /// Publishes firmware `version` on the simulated firmware server and
+    /// makes it the stable update `Shelly.CheckForUpdate` offers.
     pub fn offer_update(&self, version: &str) {
-        self.state().offered = Some(version.to_string());
+        self.state().offered = Some(self.firmware.publish(APP, version));
+    }
+
+    /// Makes the next firmware updates fail in the way `fault` says.
+    pub fn set_fault(&self, fault: Option<UpdateFault>) {
+        self.state().fault = fault;
+    }
+
+    /// Whether the device answers at all (false while it reboots).
+    pub fn is_online(&self) -> bool {
+        *self.online.borrow()
+    }
+
+    pub(super) fn online(&self) -> watch::Receiver<bool> {
+        self.online.subscribe()
+    }
+
+    pub(super) fn pushes(&self) -> broadcast::Receiver<Push> {
+        self.pushes.subscribe()
+    }
+
+    pub(super) fn push(&self, method: &str, params: Value) {
+        let mut params = params;
+        params["ts"] = json!(unix_time());
+        // Without WebSocket clients nobody is listening.
+        let _ = self
+            .pushes
+            .send(json!({"method": method, "params": params}));
+    }
+
+    /// Sends an OTA event (`ota_begin`, `ota_progress`, ...) as `NotifyEvent`.
+    pub(super) fn push_event(&self, event: &str, extra: Value) {
+        let mut entry = json!({"component": "sys", "event": event, "ts": unix_time()});
+        if let (Some(entry), Some(extra)) = (entry.as_object_mut(), extra.as_object()) {
+            entry.extend(extra.clone());
+        }
+        self.push("NotifyEvent", json!({"events": [entry]}));
+    }
+
+    /// Goes offline; `new_version`, when given, runs after the reboot.
+    pub(super) async fn reboot(&self, new_version: Option<&str>) {
+        self.online.send_replace(false);
+        tokio::time::sleep(self.timing.reboot).await;
+        let mut state = self.state();
+        if let Some(version) = new_version {
+            state.version = version.to_string();
+            state.offered = None;
+        }
+        state.updating = false;
+        if state.fault != Some(UpdateFault::NeverReturns) || new_version.is_none() {
+            drop(state);
+            self.online.send_replace(true);
+        }
+    }
+
+    pub(super) fn update_failed(&self) {
+        self.state().updating = false;
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -84,7 +201,7 @@ impl ShellyDevice {
 
     /// `GET /shelly`: identification, without authentication.
     pub fn identify(&self) -> Value {
-        let version = self.state().version.clone();
+        let version = self.version();
         json!({
             "id": self.id, "mac": self.mac, "model": MODEL, "gen": 2,
             "fw_id": format!("20240101-000000/{version}-g0000000"), "ver": version,
@@ -93,7 +210,11 @@ impl ShellyDevice {
     }
 
     /// Runs one RPC method with its parameters.
-    pub fn call(&self, method: &str, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    pub fn call(
+        self: &Arc<Self>,
+        method: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Value, RpcError> {
         match method {
             "Shelly.GetDeviceInfo" => Ok(self.identify()),
             "Shelly.GetStatus" => Ok(self.status()),
@@ -110,22 +231,57 @@ impl ShellyDevice {
                     .get("on")
                     .and_then(as_bool)
                     .ok_or_else(|| RpcError::invalid("on is required (true or false)"))?;
-                let mut state = self.state();
-                let was_on = state.output;
-                state.output = on;
-                Ok(json!({"was_on": was_on}))
+                Ok(json!({"was_on": self.switch(on)}))
             }
             "Shelly.CheckForUpdate" => Ok(match &self.state().offered {
-                Some(version) => {
-                    json!({"stable": {"version": version, "build_id": format!("20250101-000000/{version}-g1111111")}})
+                Some(image) => {
+                    json!({"stable": {"version": image.version, "build_id": image.build_id}})
                 }
                 None => json!({}),
             }),
+            "Shelly.Update" => self.start_update(params),
             _ => Err(RpcError {
                 code: -114,
                 message: format!("Method {method} failed: No handler for {method}"),
             }),
         }
+    }
+
+    /// Sets the relay and tells WebSocket clients; answers the old state.
+    fn switch(&self, on: bool) -> bool {
+        let was_on = {
+            let mut state = self.state();
+            std::mem::replace(&mut state.output, on)
+        };
+        if was_on != on {
+            self.push("NotifyStatus", json!({"switch:0": self.switch_status()}));
+        }
+        was_on
+    }
+
+    /// `Shelly.Update {"stage":"stable"}`: answers at once; the download,
+    /// the checks and the reboot follow as `NotifyEvent`s.
+    fn start_update(self: &Arc<Self>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        match params.get("stage").and_then(Value::as_str) {
+            Some("stable") | None => {}
+            Some(other) => return Err(RpcError::invalid(format!("No {other} update available"))),
+        }
+        let (image, fault) = {
+            let mut state = self.state();
+            let Some(image) = state.offered.clone() else {
+                return Err(RpcError::invalid("No stable update available"));
+            };
+            if state.updating {
+                return Err(RpcError {
+                    code: -108,
+                    message: "An update is already in progress".into(),
+                });
+            }
+            state.updating = true;
+            (image, state.fault)
+        };
+        tokio::spawn(ota::run(self.clone(), image, fault));
+        Ok(Value::Null)
     }
 
     fn switch_status(&self) -> Value {
@@ -140,17 +296,20 @@ impl ShellyDevice {
 
     fn status(&self) -> Value {
         let updates = match &self.state().offered {
-            Some(version) => json!({"stable": {"version": version}}),
+            Some(image) => json!({"stable": {"version": image.version}}),
             None => json!({}),
         };
-        let unixtime = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         json!({
             "switch:0": self.switch_status(),
-            "sys": {"mac": self.mac, "restart_required": false, "unixtime": unixtime, "available_updates": updates},
+            "sys": {"mac": self.mac, "restart_required": false, "unixtime": unix_time() as u64, "available_updates": updates},
         })
     }
+}
+
+fn unix_time() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn switch_id(params: &Map<String, Value>) -> Result<(), RpcError> {

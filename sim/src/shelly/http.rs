@@ -1,7 +1,8 @@
-//! The device's HTTP side: `/shelly`, `GET /rpc/<Method>?params`, and
-//! `POST /rpc` carrying JSON-RPC frames.
+//! The device's HTTP side: `/shelly`, `GET /rpc/<Method>?params`,
+//! `POST /rpc` carrying JSON-RPC frames, and the WebSocket at `/rpc`.
 
 use super::device::{RpcError, ShellyDevice};
+use super::ws;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -16,31 +17,41 @@ use tokio::net::TcpListener;
 /// Larger request bodies are refused, as a small device would.
 const MAX_BODY: usize = 16 << 10;
 
+/// Serves until dropped. While the device reboots, new connections are
+/// closed at once and open ones are cut, as a restarting device's are.
 pub(super) async fn serve(listener: TcpListener, device: Arc<ShellyDevice>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        if !device.is_online() {
+            continue;
+        }
         let device = device.clone();
         tokio::spawn(async move {
+            let mut online = device.online();
             let service = service_fn(move |request| {
                 let device = device.clone();
                 async move { Ok::<_, Infallible>(answer(&device, request).await) }
             });
-            if let Err(e) = http1::Builder::new()
+            let connection = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!("shelly connection ended: {e}");
+                .with_upgrades();
+            tokio::select! {
+                ended = connection => if let Err(e) = ended {
+                    tracing::debug!("shelly connection ended: {e}");
+                },
+                _ = online.wait_for(|on| !on) => {}
             }
         });
     }
 }
 
-async fn answer(device: &ShellyDevice, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer(device: &Arc<ShellyDevice>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_string();
     match (request.method().clone(), path.as_str()) {
         (Method::GET, "/shelly") => respond(StatusCode::OK, &device.identify()),
+        (Method::GET, "/rpc") => ws::upgrade(device.clone(), request),
         (Method::POST, "/rpc") => match Limited::new(request.into_body(), MAX_BODY).collect().await
         {
             Ok(body) => respond(StatusCode::OK, &json_rpc(device, &body.to_bytes())),
@@ -67,13 +78,18 @@ async fn answer(device: &ShellyDevice, request: Request<Incoming>) -> Response<F
 }
 
 /// One JSON-RPC frame in, one out, tagged with the device as `src`.
-fn json_rpc(device: &ShellyDevice, body: &[u8]) -> Value {
-    let frame: Value = match serde_json::from_slice(body) {
-        Ok(frame) => frame,
-        Err(e) => {
-            return json!({"id": null, "src": device.id(), "error": {"code": -32700, "message": format!("parse error: {e}")}});
-        }
-    };
+fn json_rpc(device: &Arc<ShellyDevice>, body: &[u8]) -> Value {
+    match serde_json::from_slice(body) {
+        Ok(frame) => rpc_frame(device, &frame),
+        Err(e) => parse_error(device, &e),
+    }
+}
+
+pub(super) fn parse_error(device: &ShellyDevice, e: &serde_json::Error) -> Value {
+    json!({"id": null, "src": device.id(), "error": {"code": -32700, "message": format!("parse error: {e}")}})
+}
+
+pub(super) fn rpc_frame(device: &Arc<ShellyDevice>, frame: &Value) -> Value {
     let id = frame.get("id").cloned().unwrap_or(Value::Null);
     let Some(method) = frame.get("method").and_then(Value::as_str) else {
         return json!({"id": id, "src": device.id(), "error": {"code": -32600, "message": "method is required"}});
