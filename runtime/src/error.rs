@@ -23,6 +23,8 @@ pub enum ErrorCode {
     Busy,
     /// A per-plugin or per-device quota was reached; retry later.
     QuotaExceeded,
+    /// A firmware update failed; the message names the step.
+    OtaFailed,
     /// The token's scope does not allow this (operator services need an operator token).
     Forbidden,
     Internal,
@@ -41,6 +43,7 @@ impl ErrorCode {
             ErrorCode::PluginFailed => "plugin_failed",
             ErrorCode::Busy => "busy",
             ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::OtaFailed => "ota_failed",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Internal => "internal",
         }

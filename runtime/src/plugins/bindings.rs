@@ -11,6 +11,6 @@ wasmtime::component::bindgen!({
 
 pub use self::hub::device::host::LogLevel;
 pub use self::hub::device::types::{
-    Attribute, AttributeChange, AttributeMeta, AttributeWrite, Device, DeviceInfo, Permissions,
-    PluginError, UpdateInfo, ValType, Value,
+    Attribute, AttributeChange, AttributeMeta, AttributeWrite, Device, DeviceInfo, OtaProgress,
+    OtaStage, Permissions, PluginError, UpdateInfo, ValType, Value,
 };

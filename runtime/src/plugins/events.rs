@@ -1,7 +1,9 @@
-//! Attribute changes on their way from plugins to subscribed connections.
+//! Attribute changes and OTA progress on their way from plugins to
+//! subscribed connections.
 
-use super::bindings::{AttributeChange, ValType, Value};
+use super::bindings::{AttributeChange, OtaProgress, ValType, Value};
 use super::devices::DeviceTable;
+use super::ota::{OtaStatus, RunningOtas};
 use crate::audit::AuditLog;
 use crate::caps::Rate;
 use std::sync::{Arc, OnceLock};
@@ -12,9 +14,14 @@ pub const EVENT_BACKLOG: usize = 4096;
 
 pub struct Event {
     pub plugin: Arc<str>,
-    pub change: AttributeChange,
+    pub kind: EventKind,
     /// Rendered once, however many clients receive it.
     rendered: OnceLock<String>,
+}
+
+pub enum EventKind {
+    Change(AttributeChange),
+    Ota { identity: String, status: OtaStatus },
 }
 
 impl Event {
@@ -53,6 +60,7 @@ pub struct EventSink {
     pub rate: Arc<Rate>,
     pub per_second: u32,
     pub audit: Arc<AuditLog>,
+    pub otas: Arc<RunningOtas>,
 }
 
 pub enum Emitted {
@@ -79,14 +87,41 @@ impl EventSink {
                 "dropped an event whose value does not match its declared type");
             return Emitted::Dropped;
         }
+        self.publish(EventKind::Change(change));
+        Emitted::Accepted
+    }
+
+    /// A plugin's progress report, accepted only while the hub runs `ota`
+    /// for that device in the reporting instance.
+    pub fn progress(&self, progress: OtaProgress, running_for: Option<&str>) -> Emitted {
+        if !self.rate.take() {
+            self.audit.quota(&self.plugin, "events_per_second");
+            return Emitted::OverQuota(self.per_second);
+        }
+        if running_for != Some(progress.identity.as_str()) {
+            tracing::warn!(plugin = %self.plugin, identity = %progress.identity,
+                "dropped OTA progress from an instance not running ota for that device");
+            return Emitted::Dropped;
+        }
+        let status = OtaStatus::from(&progress);
+        self.otas.note(&progress.identity, &status);
+        self.publish_ota(progress.identity, status);
+        Emitted::Accepted
+    }
+
+    /// The hub's own OTA reports: the final `done` or `failed`.
+    pub fn publish_ota(&self, identity: String, status: OtaStatus) {
+        self.publish(EventKind::Ota { identity, status });
+    }
+
+    fn publish(&self, kind: EventKind) {
         let event = Event {
             plugin: self.plugin.clone(),
-            change,
+            kind,
             rendered: OnceLock::new(),
         };
         // No receivers means no connected client: nothing to deliver.
         let _ = self.bus.0.send(Arc::new(event));
-        Emitted::Accepted
     }
 }
 

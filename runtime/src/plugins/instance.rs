@@ -154,6 +154,11 @@ impl Instance {
         self.store.data_mut().refuel = fuel;
     }
 
+    /// Lets this instance report OTA progress for `identity`.
+    pub fn serve_ota(&mut self, identity: &str) {
+        self.store.data_mut().ota = Some(identity.to_string());
+    }
+
     async fn invoke(&mut self, call: Call) -> wasmtime::Result<Result<Reply, PluginError>> {
         let driver = self.bindings.hub_device_driver();
         let store = &mut self.store;

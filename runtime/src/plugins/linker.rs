@@ -3,7 +3,7 @@
 //! Nothing else is linked, so a component importing more (filesystem, name
 //! lookup, HTTP without the grant) fails to instantiate.
 
-use super::bindings::{AttributeChange, LogLevel};
+use super::bindings::{AttributeChange, LogLevel, OtaProgress};
 use super::events::Emitted;
 use super::state::HostState;
 use wasmtime::component::{HasData, Linker, ResourceTable};
@@ -71,20 +71,16 @@ fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     host.func_wrap(
         "emit-attribute-change",
         |mut store: StoreContextMut<'_, HostState>, (change,): (AttributeChange,)| {
-            match store.data().events.emit(change) {
-                Emitted::Accepted | Emitted::Dropped => {}
-                // A flood is stopped where it starts: the instance traps, and
-                // its watcher is restarted after a back-off.
-                Emitted::OverQuota(per_second) => {
-                    return Err(wasmtime::Error::msg(format!(
-                        "emitted more than {per_second} events a second"
-                    )));
-                }
-            }
-            if let Some(fuel) = store.data().refuel {
-                store.set_fuel(fuel)?;
-            }
-            Ok(())
+            let emitted = store.data().events.emit(change);
+            refuel_unless_flooding(&mut store, emitted)
+        },
+    )?;
+    host.func_wrap(
+        "report-ota-progress",
+        |mut store: StoreContextMut<'_, HostState>, (progress,): (OtaProgress,)| {
+            let state = store.data();
+            let emitted = state.events.progress(progress, state.ota.as_deref());
+            refuel_unless_flooding(&mut store, emitted)
         },
     )?;
     host.func_wrap(
@@ -101,5 +97,23 @@ fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             Ok(())
         },
     )?;
+    Ok(())
+}
+
+/// A flood is stopped where it starts: the instance traps (a watcher is
+/// restarted after a back-off). Otherwise calls without a per-call budget
+/// get their fuel back.
+fn refuel_unless_flooding(
+    store: &mut StoreContextMut<'_, HostState>,
+    emitted: Emitted,
+) -> wasmtime::Result<()> {
+    if let Emitted::OverQuota(per_second) = emitted {
+        return Err(wasmtime::Error::msg(format!(
+            "emitted more than {per_second} events a second"
+        )));
+    }
+    if let Some(fuel) = store.data().refuel {
+        store.set_fuel(fuel)?;
+    }
     Ok(())
 }

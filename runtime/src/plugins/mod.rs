@@ -12,6 +12,7 @@ mod instance;
 mod linker;
 mod measure;
 mod operations;
+mod ota;
 mod plugin;
 mod state;
 mod supervisor;
@@ -19,8 +20,9 @@ mod validate;
 
 pub use self::bindings::{Attribute, Device, DeviceInfo, Permissions, UpdateInfo, ValType, Value};
 pub use engine::{Metering, PluginEngine, hex};
-pub use events::{Event, EventBus};
+pub use events::{Event, EventBus, EventKind};
 pub use operations::{GrantView, InstallReport, PluginView};
+pub use ota::{OtaState, OtaStatus};
 pub use plugin::Plugin;
 pub use supervisor::{State, Status};
 pub use validate::{WriteRequest, type_name};

@@ -8,6 +8,7 @@ use super::engine::Metering;
 use super::events::{EventBus, EventSink};
 use super::http::HttpSender;
 use super::instance::{Budget, Call, Instance, Reply};
+use super::ota::{OtaStatus, RunningOtas};
 use super::state::{HostState, Sandbox};
 use super::supervisor::{Status, Supervisor};
 use super::validate::{WriteRequest, validate};
@@ -63,6 +64,7 @@ impl Plugin {
             rate: Arc::new(Rate::new(parts.limits.quotas.events_per_second)),
             per_second: parts.limits.quotas.events_per_second,
             audit: parts.audit.clone(),
+            otas: Arc::new(RunningOtas::default()),
         };
         let http_sender = HttpSender {
             plugin: parts.id.clone(),
@@ -223,8 +225,28 @@ impl Plugin {
         }
     }
 
+    /// Updates the device's firmware in an instance of its own, so the
+    /// device keeps answering other calls; clients see `ota_progress`
+    /// events, ending with `done` or `failed`.
     pub async fn ota(&self, identity: &str) -> Result<(), HubError> {
-        self.on_device(identity, Call::Ota, self.sandbox.limits.ota_deadline)
+        let info = self.device(identity)?.info;
+        let run = self.sandbox.events.otas.begin(identity)?;
+        let result = self.run_ota(info).await.map_err(|e| run.explain(e));
+        self.sandbox
+            .events
+            .publish_ota(identity.to_string(), OtaStatus::finished(&result));
+        result
+    }
+
+    async fn run_ota(&self, info: DeviceInfo) -> Result<(), HubError> {
+        let deadline = self.sandbox.limits.ota_deadline;
+        let started = tokio::time::Instant::now();
+        let mut instance = Some(self.refuelled_instance(deadline).await?);
+        if let Some(i) = instance.as_mut() {
+            i.serve_ota(&info.identity);
+        }
+        let left = deadline.saturating_sub(started.elapsed());
+        self.call(&mut instance, Call::Ota(info), self.budget(left))
             .await
             .map(drop)
     }
@@ -234,19 +256,25 @@ impl Plugin {
     pub(super) async fn watch_once(&self, info: &DeviceInfo) -> Result<(), HubError> {
         tokio::time::sleep(self.supervisor.wait()).await;
         let mut instance = Some(
-            self.instance(self.budget(self.sandbox.limits.call_deadline))
+            self.refuelled_instance(self.sandbox.limits.call_deadline)
                 .await?,
         );
         let budget = Budget {
             deadline: None,
             ..self.budget(Duration::ZERO)
         };
-        if let Some(i) = instance.as_mut() {
-            i.set_refuel(budget.fuel);
-        }
         self.call(&mut instance, Call::Watch(info.clone()), budget)
             .await
             .map(drop)
+    }
+
+    /// A fresh instance (started within `deadline`) whose fuel is refilled
+    /// on every event or progress report it sends.
+    async fn refuelled_instance(&self, deadline: Duration) -> Result<Instance, HubError> {
+        let budget = self.budget(deadline);
+        let mut instance = self.instance(budget).await?;
+        instance.set_refuel(budget.fuel);
+        Ok(instance)
     }
 
     /// Runs `call` in `slot`'s instance, creating one if needed; an instance

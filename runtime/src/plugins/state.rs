@@ -18,6 +18,9 @@ pub struct HostState {
     /// Fuel restored on every emitted event, for calls without a per-call
     /// budget (the event watcher).
     pub refuel: Option<u64>,
+    /// The device whose `ota` this instance runs: the only one it may
+    /// report progress for.
+    pub ota: Option<String>,
     wasi: WasiCtx,
     table: ResourceTable,
     http: WasiHttpCtx,
@@ -61,6 +64,7 @@ impl HostState {
             plugin,
             events: sandbox.events.clone(),
             refuel: None,
+            ota: None,
         }
     }
 }

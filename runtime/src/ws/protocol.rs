@@ -2,7 +2,8 @@
 
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{
-    Attribute, Device, DeviceInfo, Event, Permissions, UpdateInfo, ValType, Value, type_name,
+    Attribute, Device, DeviceInfo, Event, EventKind, Permissions, UpdateInfo, ValType, Value,
+    type_name,
 };
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
@@ -116,14 +117,32 @@ pub fn failure(id: Option<i64>, error: &HubError) -> String {
 }
 
 pub fn event(e: &Event) -> String {
-    let a = &e.change.attribute;
-    json!({
-        "type": "attribute_change",
-        "domain": &*e.plugin,
-        "identity": e.change.identity,
-        "instance_id": e.change.instance_id,
-        "attr": {"attribute": a.name, "val": value(&a.value), "val_type": type_name(a.meta.val_type)},
-    })
+    match &e.kind {
+        EventKind::Change(change) => {
+            let a = &change.attribute;
+            json!({
+                "type": "attribute_change",
+                "domain": &*e.plugin,
+                "identity": change.identity,
+                "instance_id": change.instance_id,
+                "attr": {"attribute": a.name, "val": value(&a.value), "val_type": type_name(a.meta.val_type)},
+            })
+        }
+        EventKind::Ota { identity, status } => {
+            let mut frame = json!({
+                "type": "ota_progress",
+                "domain": &*e.plugin,
+                "identity": identity,
+                "state": status.state.as_str(),
+                "percent": status.percent,
+            });
+            if let Some(error) = &status.error {
+                frame["error"] = json!(error.message);
+                frame["code"] = json!(error.code.as_str());
+            }
+            frame
+        }
+    }
     .to_string()
 }
 

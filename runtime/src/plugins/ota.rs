@@ -1,0 +1,149 @@
+//! Firmware updates under way: at most one per device, and the step each
+//! has reached, so that a failure or a timeout names where it stopped.
+
+use super::bindings::{OtaProgress, OtaStage};
+use crate::error::{ErrorCode, HubError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtaState {
+    Downloading,
+    Verifying,
+    Installing,
+    Rebooting,
+    Done,
+    Failed,
+}
+
+impl OtaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtaState::Downloading => "downloading",
+            OtaState::Verifying => "verifying",
+            OtaState::Installing => "installing",
+            OtaState::Rebooting => "rebooting",
+            OtaState::Done => "done",
+            OtaState::Failed => "failed",
+        }
+    }
+}
+
+/// One `ota_progress` event.
+#[derive(Debug, Clone)]
+pub struct OtaStatus {
+    pub state: OtaState,
+    pub percent: Option<u8>,
+    /// Why it failed, for `failed`.
+    pub error: Option<HubError>,
+}
+
+impl From<&OtaProgress> for OtaStatus {
+    fn from(progress: &OtaProgress) -> Self {
+        let state = match progress.stage {
+            OtaStage::Downloading => OtaState::Downloading,
+            OtaStage::Verifying => OtaState::Verifying,
+            OtaStage::Installing => OtaState::Installing,
+            OtaStage::Rebooting => OtaState::Rebooting,
+        };
+        OtaStatus {
+            state,
+            percent: progress.percent.map(|p| p.min(100)),
+            error: None,
+        }
+    }
+}
+
+impl OtaStatus {
+    pub fn finished(result: &Result<(), HubError>) -> Self {
+        match result {
+            Ok(()) => OtaStatus {
+                state: OtaState::Done,
+                percent: Some(100),
+                error: None,
+            },
+            Err(e) => OtaStatus {
+                state: OtaState::Failed,
+                percent: None,
+                error: Some(e.clone()),
+            },
+        }
+    }
+}
+
+/// Devices with an update under way, and the last state each reported.
+#[derive(Default)]
+pub struct RunningOtas(Mutex<HashMap<String, Option<OtaState>>>);
+
+/// An update under way; dropping it lets the next one start.
+pub struct OtaRun {
+    otas: Arc<RunningOtas>,
+    identity: String,
+}
+
+impl RunningOtas {
+    pub fn begin(self: &Arc<Self>, identity: &str) -> Result<OtaRun, HubError> {
+        let mut running = self.lock();
+        if running.contains_key(identity) {
+            return Err(HubError::new(
+                ErrorCode::Busy,
+                format!("a firmware update of {identity:?} is already running; wait for its end"),
+            ));
+        }
+        running.insert(identity.to_string(), None);
+        Ok(OtaRun {
+            otas: self.clone(),
+            identity: identity.to_string(),
+        })
+    }
+
+    pub fn note(&self, identity: &str, status: &OtaStatus) {
+        if let Some(last) = self.lock().get_mut(identity) {
+            *last = Some(status.state);
+        }
+    }
+
+    fn last(&self, identity: &str) -> Option<OtaState> {
+        self.lock().get(identity).copied().flatten()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<OtaState>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for OtaRun {
+    fn drop(&mut self) {
+        self.otas.lock().remove(&self.identity);
+    }
+}
+
+impl OtaRun {
+    /// Names the step at which the update stopped in the error a client sees.
+    pub fn explain(&self, error: HubError) -> HubError {
+        let step = self
+            .otas
+            .last(&self.identity)
+            .map_or("starting", OtaState::as_str);
+        let identity = &self.identity;
+        match error.code {
+            ErrorCode::Unsupported | ErrorCode::NotFound | ErrorCode::Busy => error,
+            ErrorCode::Timeout => HubError::new(
+                ErrorCode::Timeout,
+                format!(
+                    "firmware update of {identity} timed out while {step}: {}",
+                    error.message
+                ),
+            ),
+            _ => HubError::new(
+                ErrorCode::OtaFailed,
+                format!(
+                    "firmware update of {identity} failed while {step}: {}",
+                    error.message
+                ),
+            ),
+        }
+    }
+}
