@@ -63,9 +63,9 @@ pub mod bindings {
 pub use attrs::attr;
 pub use bindings::hub::device::types::{
     Attribute, AttributeChange, AttributeMeta, AttributeWrite, Device, DeviceInfo, Firmware,
-    Instance, Permissions, PluginError, UpdateInfo, ValType, Value,
+    Instance, OtaProgress, OtaStage, Permissions, PluginError, UpdateInfo, ValType, Value,
 };
 pub use config::Config;
 #[doc(hidden)]
 pub use plugin::__export;
-pub use plugin::{Plugin, emit};
+pub use plugin::{Plugin, emit, report_ota};

@@ -1,6 +1,7 @@
 use crate::bindings::hub::device::host;
 use crate::{
-    Attribute, AttributeChange, AttributeWrite, Config, Device, DeviceInfo, PluginError, UpdateInfo,
+    Attribute, AttributeChange, AttributeWrite, Config, Device, DeviceInfo, OtaProgress, OtaStage,
+    PluginError, UpdateInfo,
 };
 use std::time::Duration;
 
@@ -30,6 +31,9 @@ pub trait Plugin: Sized + 'static {
         ))
     }
 
+    /// Updates the firmware, calling [`report_ota`] as it goes, and returns
+    /// once the device runs the new version. The hub reports `done` or
+    /// `failed` itself; an error message should name the step that failed.
     fn ota(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
         let _ = device;
         Err(PluginError::Unsupported(
@@ -54,6 +58,17 @@ pub fn emit(identity: &str, instance_id: u32, attribute: Attribute) {
         identity: identity.to_string(),
         instance_id,
         attribute,
+    });
+}
+
+/// Tells the clients how the running `ota` is going; `percent` of the
+/// current stage, where the device tells. The hub accepts it only from the
+/// `ota` call for `identity`.
+pub fn report_ota(identity: &str, stage: OtaStage, percent: Option<u8>) {
+    host::report_ota_progress(&OtaProgress {
+        identity: identity.to_string(),
+        stage,
+        percent,
     });
 }
 

@@ -1,12 +1,14 @@
 //! The harness the end-to-end tests share: a hub on loopback with the real
-//! Yeelight plugin, the test-only hostile plugin and simulated bulbs,
-//! and a WebSocket client that speaks the seed protocol.
+//! Yeelight and Shelly plugins, the test-only hostile plugin, simulated
+//! bulbs and Shelly devices, and a WebSocket client that speaks the seed
+//! protocol.
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use hub::caps::Limits;
 use hub::config::{Token, TokenScope};
 use hub::plugins::{Hub, HubSettings};
+use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -54,9 +56,36 @@ impl Default for HubOptions {
 pub struct TestHub {
     pub addr: SocketAddr,
     pub sim: YeelightSim,
+    /// Four devices offering firmware 1.5.0: the first updates cleanly, the
+    /// others fail as [`SHELLY_FAULTS`] says.
+    pub shelly: ShellySim,
     pub hub: Arc<Hub>,
     pub data_dir: PathBuf,
     _stop: oneshot::Sender<()>,
+}
+
+/// The update faults of Shelly devices 1, 2 and 3.
+pub const SHELLY_FAULTS: [UpdateFault; 3] = [
+    UpdateFault::FailedDownload,
+    UpdateFault::BadChecksum,
+    UpdateFault::NeverReturns,
+];
+
+async fn shelly_devices() -> anyhow::Result<ShellySim> {
+    let timing = UpdateTiming {
+        download: Duration::from_millis(300),
+        reboot: Duration::from_millis(500),
+    };
+    let sim = ShellySim::start(ShellyConfig {
+        timing,
+        ..ShellyConfig::loopback(4)
+    })
+    .await?;
+    for (i, device) in sim.devices().iter().enumerate() {
+        device.offer_update("1.5.0");
+        device.set_fault(i.checked_sub(1).map(|f| SHELLY_FAULTS[f]));
+    }
+    Ok(sim)
 }
 
 /// A fresh data directory under target/, shared compile cache beside it.
@@ -72,6 +101,12 @@ impl TestHub {
     pub async fn start(options: HubOptions) -> anyhow::Result<Self> {
         let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
         let sim = YeelightSim::start(SimConfig::loopback(options.bulbs)).await?;
+        let shelly = shelly_devices().await?;
+        let shelly_addrs: Vec<String> = shelly
+            .devices()
+            .iter()
+            .map(|d| d.addr().to_string())
+            .collect();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let limits = Limits {
@@ -96,6 +131,13 @@ impl TestHub {
             (
                 "yeelight",
                 vec![("discovery", sim.discovery_addr().to_string())],
+            ),
+            (
+                "shelly",
+                vec![
+                    ("discovery", shelly_addrs.join(",")),
+                    ("reboot_timeout_ms", "3000".to_string()),
+                ],
             ),
             (
                 "hostile",
@@ -136,6 +178,7 @@ impl TestHub {
         Ok(TestHub {
             addr,
             sim,
+            shelly,
             hub,
             data_dir,
             _stop: stop,

@@ -121,11 +121,11 @@ async fn disable_enable_and_remove_take_effect_at_once() -> anyhow::Result<()> {
         .as_array()
         .map(|a| a.iter().map(|p| p["id"].clone()).collect())
         .unwrap_or_default();
-    assert_eq!(ids, vec![json!("yeelight")]);
+    assert_eq!(ids, vec![json!("shelly"), json!("yeelight")]);
     let (_, done) = client.discover(None).await?;
     assert_eq!(
-        done["result"]["count"], 2,
-        "only the yeelight bulbs remain: {done}"
+        done["result"]["count"], 6,
+        "only the 2 bulbs and 4 Shelly devices remain: {done}"
     );
     Ok(())
 }

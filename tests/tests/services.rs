@@ -42,7 +42,7 @@ async fn discover_without_domain_asks_every_plugin() -> anyhow::Result<()> {
         .iter()
         .map(|d| d["plugin_id"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(plugins, ["hostile", "yeelight"].into());
+    assert_eq!(plugins, ["hostile", "shelly", "yeelight"].into());
     assert_eq!(done["result"]["count"], devices.len());
     Ok(())
 }

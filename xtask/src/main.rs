@@ -40,6 +40,15 @@ fn main() -> anyhow::Result<()> {
         }
         "test" => {
             xtask::build_guests()?;
+            // The unit tests of the guest SDK and plugins run on the host.
+            for manifest in ["guest-sdk/Cargo.toml", "guest-plugins/Cargo.toml"] {
+                run(
+                    cargo(&["test", "--quiet", "--workspace", "--manifest-path"])
+                        .arg(xtask::root().join(manifest))
+                        .arg("--target-dir")
+                        .arg(xtask::root().join("target/guest-host")),
+                )?;
+            }
             run(cargo(&["test", "--workspace"]).args(rest))
         }
         _ => bail!("usage: cargo xtask <demo|test|bench|build-guests> [ARGS]"),

@@ -59,12 +59,10 @@ async fn talk(ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, device: &A
     // Notifications go to the client's `src`, once it has named one.
     let mut client: Option<Value> = None;
     loop {
+        // Pushes first: `ota_success` must reach the client before the
+        // reboot it announces closes the connection.
         let outgoing = tokio::select! {
-            frame = frames.next() => match frame {
-                Some(Ok(Message::Text(text))) => Some(reply(device, text.as_str(), &mut client)),
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => None,
-            },
+            biased;
             push = pushes.recv() => match push {
                 Ok(mut push) => client.as_ref().map(|dst| {
                     push["src"] = Value::from(device.id());
@@ -73,6 +71,11 @@ async fn talk(ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, device: &A
                 }),
                 Err(RecvError::Lagged(_)) => None,
                 Err(RecvError::Closed) => return,
+            },
+            frame = frames.next() => match frame {
+                Some(Ok(Message::Text(text))) => Some(reply(device, text.as_str(), &mut client)),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => None,
             },
             _ = online.wait_for(|on| !on) => return,
         };

@@ -1,0 +1,45 @@
+//! Talking to devices over the sockets the hub grants: lines over TCP,
+//! datagram exchanges, HTTP/1.1 requests and WebSocket clients.
+//!
+//! Every connect, datagram and bind goes through the hub's network policy;
+//! a refused one fails here as `PluginError::Unreachable` naming the grant.
+
+mod http;
+mod line;
+mod udp;
+mod websocket;
+
+pub use http::{HttpResponse, http_get};
+pub use line::{LineConn, MAX_LINE};
+pub use udp::udp_exchange;
+pub use websocket::WebSocket;
+
+use crate::PluginError;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Parses `ip:port`; host names are refused because plugins cannot resolve them.
+pub fn parse_addr(text: &str) -> Result<SocketAddr, PluginError> {
+    text.trim()
+        .parse()
+        .map_err(|_| PluginError::InvalidArgument(format!("not an ip:port address: {text:?}")))
+}
+
+/// Connects within `timeout`; reads and writes then time out after `timeout` too.
+fn connect(peer: SocketAddr, timeout: Duration) -> Result<TcpStream, PluginError> {
+    let stream = TcpStream::connect_timeout(&peer, timeout)
+        .map_err(|e| PluginError::from(e).context(format!("connect to {peer}")))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    Ok(stream)
+}
+
+/// On an open connection any failure but a timeout means the device is
+/// gone (wasip2 reports a reset as a bare I/O error).
+fn io_error(e: std::io::Error, doing: &str, peer: SocketAddr) -> PluginError {
+    let error = match PluginError::from(e) {
+        PluginError::Internal(m) => PluginError::Unreachable(m),
+        other => other,
+    };
+    error.context(format!("{doing} {peer}"))
+}
