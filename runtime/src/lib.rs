@@ -6,6 +6,7 @@ pub mod bench;
 pub mod caps;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 pub mod demo;
 pub mod error;
 pub mod plugins;

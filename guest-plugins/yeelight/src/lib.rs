@@ -2,7 +2,8 @@
 //! over TCP 55443, and `props` notifications pushed to every connection.
 //!
 //! Configuration (all optional):
-//! - `discovery`: where M-SEARCH goes, default `239.255.255.250:1982`;
+//! - `discovery`: where M-SEARCH goes, default `239.255.255.250:1982`
+//!   (several `ip:port`, comma-separated, are searched one after another);
 //! - `io_timeout_ms`: per connect/read/write, default 5000;
 //! - `commands_per_minute`: the bulbs' command quota, default 60 as on real bulbs.
 
@@ -19,7 +20,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 struct Yeelight {
-    discovery: SocketAddr,
+    discovery: Vec<SocketAddr>,
     limits: Limits,
     /// One control connection per bulb, kept open so that its `props`
     /// notifications keep the cached state current between calls.
@@ -65,8 +66,13 @@ impl Yeelight {
 impl Plugin for Yeelight {
     fn init(config: Config) -> Result<Self, PluginError> {
         let discovery = config.get("discovery").unwrap_or("239.255.255.250:1982");
+        let discovery = discovery
+            .split(',')
+            .map(net::parse_addr)
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.context("config `discovery`"))?;
         Ok(Yeelight {
-            discovery: net::parse_addr(discovery).map_err(|e| e.context("config `discovery`"))?,
+            discovery,
             limits: Limits {
                 timeout: Duration::from_millis(config.parse_or("io_timeout_ms", 5000)?),
                 per_minute: config.parse_or("commands_per_minute", 60)?,
@@ -75,8 +81,24 @@ impl Plugin for Yeelight {
         })
     }
 
+    /// A target the grant does not reach is logged and skipped, so that
+    /// the others are still searched.
     fn discover(&mut self, timeout: Duration) -> Result<Vec<DeviceInfo>, PluginError> {
-        discovery::search(self.discovery, timeout)
+        let mut found: Vec<DeviceInfo> = Vec::new();
+        for target in &self.discovery {
+            match discovery::search(*target, timeout) {
+                Ok(devices) => {
+                    for device in devices {
+                        if !found.iter().any(|f| f.identity == device.identity) {
+                            found.push(device);
+                        }
+                    }
+                }
+                Err(e) if self.discovery.len() > 1 => warn!("search at {target} failed: {e:?}"),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
     }
 
     fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {

@@ -5,6 +5,7 @@ use super::limits::Quotas;
 use super::quota::Rate;
 use super::rules::{Capabilities, Protocol};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime_wasi::sockets::SocketAddrUse;
 
 /// The network an operator granted one plugin, and its connection rates.
@@ -15,6 +16,9 @@ pub struct NetPolicy {
     hub: Vec<SocketAddr>,
     connections: Rate,
     datagrams: Rate,
+    /// Sockets opened (TCP connections, UDP sockets) and uses refused.
+    opened: AtomicU64,
+    refused: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +34,8 @@ impl NetPolicy {
             hub: hub.into_iter().map(canonical).collect(),
             connections: Rate::new(quotas.connections_per_second),
             datagrams: Rate::new(quotas.datagrams_per_second),
+            opened: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
         }
     }
 
@@ -37,7 +43,30 @@ impl NetPolicy {
         &self.grant
     }
 
+    /// Sockets opened and network uses refused since the plugin was loaded.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.opened.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed),
+        )
+    }
+
     pub fn check(&self, addr: SocketAddr, use_: SocketAddrUse) -> Verdict {
+        let verdict = self.judge(addr, use_);
+        let counter = match (verdict, use_) {
+            (Verdict::Deny(_), _) => Some(&self.refused),
+            (Verdict::Allow, SocketAddrUse::TcpConnect | SocketAddrUse::UdpBind) => {
+                Some(&self.opened)
+            }
+            _ => None,
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        verdict
+    }
+
+    fn judge(&self, addr: SocketAddr, use_: SocketAddrUse) -> Verdict {
         let addr = canonical(addr);
         let verdict = self.decide(addr, use_);
         match (verdict, use_) {

@@ -14,6 +14,18 @@ use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum PluginCommand {
+    /// Check a plugin against simulated devices, offline: discovery within
+    /// the grant, attribute metadata, writes and their events, refusals,
+    /// check_update/ota, errors from broken devices, and resource use.
+    /// Exits non-zero when a check fails.
+    Test(crate::conformance::TestArgs),
+    #[command(flatten)]
+    Manage(ManageCommand),
+}
+
+/// Changes to the installed plugins, made in the data directory.
+#[derive(Subcommand)]
+pub enum ManageCommand {
     /// Install a component, or update an installed one (the grant is kept;
     /// anything the update asks for beyond it waits for `grants approve`).
     Install {
@@ -75,7 +87,7 @@ enum AuditVerify {
     Verify,
 }
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
@@ -111,10 +123,10 @@ pub fn plugins(hub: &Hub) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn plugin(hub: &Hub, command: PluginCommand) -> anyhow::Result<()> {
+pub fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
     let actor = actor();
     match command {
-        PluginCommand::Install {
+        ManageCommand::Install {
             component,
             manifest,
             config,
@@ -136,13 +148,13 @@ pub fn plugin(hub: &Hub, command: PluginCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        PluginCommand::Remove { id } => {
+        ManageCommand::Remove { id } => {
             hub.remove(&actor, &id).map(|()| println!("removed {id}"))?
         }
-        PluginCommand::Enable { id } => hub
+        ManageCommand::Enable { id } => hub
             .set_enabled(&actor, &id, true)
             .map(|()| println!("enabled {id}"))?,
-        PluginCommand::Disable { id } => hub
+        ManageCommand::Disable { id } => hub
             .set_enabled(&actor, &id, false)
             .map(|()| println!("disabled {id}"))?,
     }

@@ -2,6 +2,8 @@
 
 mod admin;
 
+pub(crate) use admin::key_value;
+
 use crate::config::HubConfig;
 use crate::demo::{self, DemoOptions};
 use crate::plugins::{Hub, HubSettings};
@@ -229,7 +231,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugins => admin::plugins(offline(data_dir)?.as_ref()),
-        Command::Plugin(command) => admin::plugin(offline(data_dir)?.as_ref(), command),
+        Command::Plugin(admin::PluginCommand::Test(args)) => crate::conformance::run(args).await,
+        Command::Plugin(admin::PluginCommand::Manage(command)) => {
+            admin::plugin(offline(data_dir)?.as_ref(), command)
+        }
         Command::Grants(command) => admin::grants(offline(data_dir)?.as_ref(), command),
         Command::Audit(args) => admin::audit(offline(data_dir)?.as_ref(), args),
         Command::Bench {

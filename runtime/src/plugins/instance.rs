@@ -138,7 +138,9 @@ impl Instance {
         set_fuel(&mut self.store, budget.fuel)?;
         let plugin = self.store.data().plugin.clone();
         let name = call.name();
-        match with_deadline(budget.deadline, self.invoke(call)).await {
+        let outcome = with_deadline(budget.deadline, self.invoke(call)).await;
+        self.record_usage(name, budget);
+        match outcome {
             Some(Ok(Ok(reply))) => Ok(reply),
             Some(Ok(Err(e))) => Err(CallFailure {
                 error: from_plugin(&e),
@@ -148,6 +150,18 @@ impl Instance {
             Some(Err(e)) => Err(trapped(&plugin, name, budget.fuel, e)),
             None => Err(timed_out(&plugin, name, budget.deadline)),
         }
+    }
+
+    /// Calls refuelled as they go (the watcher, ota) have no per-call figure.
+    fn record_usage(&self, name: &'static str, budget: Budget) {
+        let state = self.store.data();
+        if state.refuel.is_some() {
+            return;
+        }
+        let used = budget
+            .fuel
+            .and_then(|fuel| Some(fuel - self.store.get_fuel().ok()?.min(fuel)));
+        state.usage.record(name, used, state.limits.peak_memory);
     }
 
     pub fn set_refuel(&mut self, fuel: Option<u64>) {

@@ -16,15 +16,20 @@ mod ota;
 mod plugin;
 mod state;
 mod supervisor;
+mod usage;
 mod validate;
 
-pub use self::bindings::{Attribute, Device, DeviceInfo, Permissions, UpdateInfo, ValType, Value};
+pub use self::bindings::{
+    Attribute, AttributeMeta, AttributeWrite, Device, DeviceInfo, Permissions, UpdateInfo, ValType,
+    Value,
+};
 pub use engine::{Metering, PluginEngine, hex};
 pub use events::{Event, EventBus, EventKind};
 pub use operations::{GrantView, InstallReport, PluginView};
 pub use ota::{OtaState, OtaStatus};
 pub use plugin::Plugin;
 pub use supervisor::{State, Status};
+pub use usage::CallUsage;
 pub use validate::{WriteRequest, type_name};
 
 use crate::audit::AuditLog;

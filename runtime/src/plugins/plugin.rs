@@ -1,7 +1,7 @@
 //! One loaded plugin: its compiled component, its grant and limits, its
 //! devices, and its health.
 
-use super::bindings::{Device, DeviceInfo, PluginPre, UpdateInfo};
+use super::bindings::{AttributeWrite, Device, DeviceInfo, PluginPre, UpdateInfo};
 use super::device::DeviceWorker;
 use super::devices::{DeviceRecord, DeviceTable, MetaMap};
 use super::engine::Metering;
@@ -11,6 +11,7 @@ use super::instance::{Budget, Call, Instance, Reply};
 use super::ota::{OtaStatus, RunningOtas};
 use super::state::{HostState, Sandbox};
 use super::supervisor::{Status, Supervisor};
+use super::usage::{CallUsage, Usage};
 use super::validate::{WriteRequest, validate};
 use crate::audit::AuditLog;
 use crate::caps::{HttpPolicy, Limits, NetPolicy, Rate};
@@ -80,6 +81,7 @@ impl Plugin {
             events,
             http_sender,
             metering: parts.metering,
+            usage: Arc::new(Usage::default()),
         };
         let plugin = Arc::new_cyclic(|me| Plugin {
             engine: parts.engine,
@@ -125,6 +127,11 @@ impl Plugin {
 
     pub fn policy(&self) -> &NetPolicy {
         &self.sandbox.policy
+    }
+
+    /// Fuel and memory by kind of call, since the plugin was loaded.
+    pub fn usage(&self) -> std::collections::BTreeMap<&'static str, CallUsage> {
+        self.sandbox.usage.snapshot()
     }
 
     /// Starts serving a device; true when it is new or has moved.
@@ -205,6 +212,19 @@ impl Plugin {
         };
         let writes = validate(writes, &meta)?;
         self.take_write_quota(identity)?;
+        let call = |info| Call::SetAttributes(info, writes);
+        self.on_device(identity, call, self.sandbox.limits.call_deadline)
+            .await
+            .map(drop)
+    }
+
+    /// Hands `writes` to the plugin without the hub's validation: only for
+    /// `hub plugin test`, which checks that a plugin refuses bad writes itself.
+    pub async fn set_attributes_unchecked(
+        &self,
+        identity: &str,
+        writes: Vec<AttributeWrite>,
+    ) -> Result<(), HubError> {
         let call = |info| Call::SetAttributes(info, writes);
         self.on_device(identity, call, self.sandbox.limits.call_deadline)
             .await

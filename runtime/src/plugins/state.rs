@@ -4,17 +4,19 @@
 use super::engine::Metering;
 use super::events::EventSink;
 use super::http::HttpSender;
+use super::usage::{MeteredLimits, Usage};
 use crate::audit::AuditLog;
 use crate::caps::{Limits, NetPolicy, Verdict};
 use std::sync::Arc;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::StoreLimitsBuilder;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub struct HostState {
     pub plugin: Arc<str>,
     pub events: EventSink,
-    pub limits: StoreLimits,
+    pub limits: MeteredLimits,
+    pub usage: Arc<Usage>,
     /// Fuel restored on every emitted event, for calls without a per-call
     /// budget (the event watcher).
     pub refuel: Option<u64>,
@@ -37,6 +39,7 @@ pub struct Sandbox {
     pub events: EventSink,
     pub http_sender: HttpSender,
     pub metering: Metering,
+    pub usage: Arc<Usage>,
 }
 
 impl HostState {
@@ -54,13 +57,16 @@ impl HostState {
             table,
             http: WasiHttpCtx::new(),
             http_sender: sandbox.http_sender.clone(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                .memories(1)
-                .instances(32)
-                .tables(32)
-                .table_elements(100_000)
-                .build(),
+            limits: MeteredLimits::new(
+                StoreLimitsBuilder::new()
+                    .memory_size(limits.memory_bytes)
+                    .memories(1)
+                    .instances(32)
+                    .tables(32)
+                    .table_elements(100_000)
+                    .build(),
+            ),
+            usage: sandbox.usage.clone(),
             plugin,
             events: sandbox.events.clone(),
             refuel: None,

@@ -257,7 +257,7 @@ pub fn update(u: &UpdateInfo) -> Json {
     })
 }
 
-fn value(v: &Value) -> Json {
+pub fn value(v: &Value) -> Json {
     match v {
         Value::Text(s) => json!(s),
         Value::Int(i) => json!(i),

@@ -4,6 +4,7 @@ use super::firmware::{Firmware, Image};
 use super::ota;
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, watch};
@@ -85,6 +86,8 @@ pub struct ShellyDevice {
     pushes: broadcast::Sender<Push>,
     /// False while the device reboots: connections are closed and refused.
     online: watch::Sender<bool>,
+    /// Accepts connections but never answers (a hung device).
+    silent: AtomicBool,
 }
 
 impl ShellyDevice {
@@ -112,6 +115,7 @@ impl ShellyDevice {
             timing,
             pushes: broadcast::channel(PUSH_BACKLOG).0,
             online: watch::Sender::new(true),
+            silent: AtomicBool::new(false),
         }
     }
 
@@ -145,6 +149,21 @@ impl ShellyDevice {
     /// Whether the device answers at all (false while it reboots).
     pub fn is_online(&self) -> bool {
         *self.online.borrow()
+    }
+
+    /// Takes the device off the network (connections closed at once) or
+    /// brings it back, as unplugging it would.
+    pub fn set_online(&self, online: bool) {
+        self.online.send_replace(online);
+    }
+
+    /// Makes the device accept connections and never answer.
+    pub fn set_silent(&self, silent: bool) {
+        self.silent.store(silent, Ordering::Relaxed);
+    }
+
+    pub fn is_silent(&self) -> bool {
+        self.silent.load(Ordering::Relaxed)
     }
 
     pub(super) fn online(&self) -> watch::Receiver<bool> {

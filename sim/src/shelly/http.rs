@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 
 /// Larger request bodies are refused, as a small device would.
 const MAX_BODY: usize = 16 << 10;
+/// How long a silent device holds a connection without answering.
+const SILENCE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Serves until dropped. While the device reboots, new connections are
 /// closed at once and open ones are cut, as a restarting device's are.
@@ -25,6 +27,13 @@ pub(super) async fn serve(listener: TcpListener, device: Arc<ShellyDevice>) {
             continue;
         };
         if !device.is_online() {
+            continue;
+        }
+        if device.is_silent() {
+            tokio::spawn(async move {
+                let _held = stream;
+                tokio::time::sleep(SILENCE).await;
+            });
             continue;
         }
         let device = device.clone();

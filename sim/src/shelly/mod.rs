@@ -26,6 +26,9 @@ pub struct ShellyConfig {
     /// Device `i` listens on `port + i`; 0 picks free ports.
     pub port: u16,
     pub timing: UpdateTiming,
+    /// Ids and MACs derive from `first + i`: simulators started with
+    /// different `first` never share an id.
+    pub first: usize,
 }
 
 impl ShellyConfig {
@@ -36,6 +39,7 @@ impl ShellyConfig {
             count,
             port: 0,
             timing: UpdateTiming::default(),
+            first: 0,
         }
     }
 }
@@ -62,7 +66,7 @@ impl ShellySim {
                 .await
                 .with_context(|| format!("bind Shelly device {index} to {}:{port}", config.bind))?;
             let device = Arc::new(ShellyDevice::new(
-                index,
+                config.first + index,
                 listener.local_addr()?,
                 firmware.clone(),
                 config.timing,

@@ -24,6 +24,9 @@ pub struct SimConfig {
     pub discovery_port: u16,
     /// Commands each connection may send per minute (60 on real bulbs).
     pub commands_per_minute: usize,
+    /// Ids derive from `first + i`: simulators started with different
+    /// `first` never share an id.
+    pub first: usize,
 }
 
 impl Default for SimConfig {
@@ -34,6 +37,7 @@ impl Default for SimConfig {
             control_port: 55443,
             discovery_port: 1982,
             commands_per_minute: 60,
+            first: 0,
         }
     }
 }
@@ -67,7 +71,7 @@ impl YeelightSim {
                 .await
                 .with_context(|| format!("bind bulb {index} to {}:{port}", config.bind))?;
             let bulb = Arc::new(Bulb::new(
-                index,
+                config.first + index,
                 listener.local_addr()?,
                 config.commands_per_minute,
             ));

@@ -1,0 +1,407 @@
+//! The checks, in the order they run. Each returns what a plugin author
+//! needs to read: nothing on a pass, what to fix on a failure.
+
+use super::lab::{Lab, OFFERED_VERSION};
+use super::values::{another_value, invalid_value, mismatch, shown};
+use crate::error::{ErrorCode, HubError};
+use crate::plugins::{
+    Attribute, AttributeWrite, Device, DeviceInfo, Event, EventKind, OtaState, Permissions, Plugin,
+    Value, WriteRequest,
+};
+use crate::ws::protocol;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+/// How long an event may take to arrive after the write that caused it.
+const EVENT_WAIT: Duration = Duration::from_secs(5);
+/// How long a simulated fault takes to reach open connections.
+const SETTLE: Duration = Duration::from_millis(200);
+
+pub enum Verdict {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+impl From<Result<(), Vec<String>>> for Verdict {
+    fn from(result: Result<(), Vec<String>>) -> Self {
+        match result {
+            Ok(()) => Verdict::Pass,
+            Err(problems) => Verdict::Fail(problems.join("\n")),
+        }
+    }
+}
+
+pub struct Checks {
+    pub plugin: Arc<Plugin>,
+    pub events: broadcast::Receiver<Arc<Event>>,
+    pub lab: Lab,
+    pub deadline: Duration,
+    found: Vec<DeviceInfo>,
+    /// The first device, as get_attributes described it.
+    subject: Option<Device>,
+}
+
+impl Checks {
+    pub fn new(
+        plugin: Arc<Plugin>,
+        events: broadcast::Receiver<Arc<Event>>,
+        lab: Lab,
+        deadline: Duration,
+    ) -> Self {
+        Checks {
+            plugin,
+            events,
+            lab,
+            deadline,
+            found: Vec::new(),
+            subject: None,
+        }
+    }
+
+    pub async fn discover(&mut self) -> Verdict {
+        let found = match self.plugin.discover().await {
+            Ok(found) => found,
+            Err(e) => return Verdict::Fail(format!("discover failed: {e}")),
+        };
+        let ids: Vec<&str> = found.iter().map(|d| d.identity.as_str()).collect();
+        let mut problems = Vec::new();
+        for missing in self
+            .lab
+            .expected
+            .iter()
+            .filter(|id| !ids.contains(&id.as_str()))
+        {
+            problems.push(format!(
+                "did not find {missing}, which answers inside the grant"
+            ));
+        }
+        for outside in self
+            .lab
+            .forbidden
+            .iter()
+            .filter(|id| ids.contains(&id.as_str()))
+        {
+            problems.push(format!(
+                "reported {outside}, which is outside the network it was granted"
+            ));
+        }
+        if found.is_empty() && problems.is_empty() {
+            problems.push("found no device".into());
+        }
+        self.found = found;
+        result(problems)
+    }
+
+    pub async fn get_attributes(&mut self) -> Verdict {
+        if self.found.is_empty() {
+            return Verdict::Skip("no device was discovered".into());
+        }
+        let mut problems = Vec::new();
+        for info in self.found.clone() {
+            match self.plugin.get_attributes(&info.identity).await {
+                Ok(device) => {
+                    let attrs = device.instances.iter().flat_map(|i| &i.attrs);
+                    problems.extend(
+                        attrs
+                            .filter_map(mismatch)
+                            .map(|m| format!("{}: {m}", info.identity)),
+                    );
+                    if device.instances.iter().all(|i| i.attrs.is_empty()) {
+                        problems.push(format!("{}: no attributes at all", info.identity));
+                    }
+                    if self.subject.is_none() {
+                        self.subject = Some(device);
+                    }
+                }
+                Err(e) => problems.push(format!("{}: {e}", info.identity)),
+            }
+        }
+        result(problems)
+    }
+
+    pub async fn set_attributes(&mut self) -> Verdict {
+        let Some(device) = self.subject.clone() else {
+            return Verdict::Skip("no device answered get_attributes".into());
+        };
+        let identity = device.info.identity.clone();
+        let mut problems = Vec::new();
+        let mut written = 0;
+        for (instance, attr) in writable(&device) {
+            let Some(value) = another_value(attr) else {
+                continue;
+            };
+            written += 1;
+            let write = WriteRequest {
+                instance_id: instance,
+                attribute: attr.name.clone(),
+                val: protocol::value(&value),
+            };
+            self.drain_events();
+            if let Err(e) = self.plugin.set_attributes(&identity, &[write]).await {
+                problems.push(format!(
+                    "writing {} = {} failed: {e}",
+                    attr.name,
+                    shown(&value)
+                ));
+                continue;
+            }
+            if attr.meta.permissions.contains(Permissions::NOTIFY)
+                && !self.event(&identity, &attr.name, &value).await
+            {
+                problems.push(format!(
+                    "no attribute_change event for {} = {} within {} s of the write (it is declared `notify`)",
+                    attr.name,
+                    shown(&value), EVENT_WAIT.as_secs()
+                ));
+            }
+            match self.read(&identity, instance, &attr.name).await {
+                Ok(Some(now)) if now == value => {}
+                Ok(now) => problems.push(format!(
+                    "{} reads back {} after writing {}",
+                    attr.name,
+                    now.as_ref().map_or("nothing".into(), shown),
+                    shown(&value)
+                )),
+                Err(e) => problems.push(format!("get_attributes after writing {}: {e}", attr.name)),
+            }
+        }
+        if written == 0 {
+            return Verdict::Skip("no writable attribute".into());
+        }
+        result(problems)
+    }
+
+    pub async fn invalid_values(&mut self) -> Verdict {
+        let Some(device) = self.subject.clone() else {
+            return Verdict::Skip("no device answered get_attributes".into());
+        };
+        let identity = &device.info.identity;
+        let mut attempts: Vec<(String, AttributeWrite)> = writable(&device)
+            .map(|(instance, attr)| {
+                let value = invalid_value(attr);
+                (
+                    format!("{} = {}", attr.name, shown(&value)),
+                    AttributeWrite {
+                        instance_id: instance,
+                        attribute: attr.name.clone(),
+                        value,
+                    },
+                )
+            })
+            .collect();
+        let unknown = AttributeWrite {
+            instance_id: 0,
+            attribute: "no_such_attribute".into(),
+            value: Value::Int(1),
+        };
+        attempts.push(("an attribute the device does not have".into(), unknown));
+        let mut problems = Vec::new();
+        for (what, write) in attempts {
+            if self
+                .plugin
+                .set_attributes_unchecked(identity, vec![write])
+                .await
+                .is_ok()
+            {
+                problems.push(format!(
+                    "accepted {what}; refuse it with invalid-argument (or not-found)"
+                ));
+            }
+        }
+        result(problems)
+    }
+
+    pub async fn check_update(&mut self) -> Verdict {
+        let Some(device) = self.subject.clone() else {
+            return Verdict::Skip("no device answered get_attributes".into());
+        };
+        let identity = &device.info.identity;
+        let offered = self.lab.offer_update(identity);
+        match self.plugin.check_update(identity).await {
+            Err(e) if e.code == ErrorCode::Unsupported && !device.ota_support => Verdict::Pass,
+            Err(e) => Verdict::Fail(format!("check_update failed: {e}")),
+            Ok(update) => {
+                let mut problems = Vec::new();
+                if update.current_version.is_empty() {
+                    problems.push("current_version is empty".to_string());
+                }
+                if update.update_available != update.latest_firmware.is_some() {
+                    problems.push(
+                        "update_available must be true exactly when latest_firmware is given"
+                            .into(),
+                    );
+                }
+                let latest = update.latest_firmware.as_ref().map(|f| f.version.as_str());
+                if offered && latest != Some(OFFERED_VERSION) {
+                    problems.push(format!(
+                        "the device offers {OFFERED_VERSION}, check_update reported {latest:?}"
+                    ));
+                }
+                result(problems)
+            }
+        }
+    }
+
+    pub async fn ota(&mut self) -> Verdict {
+        let Some(device) = self.subject.clone() else {
+            return Verdict::Skip("no device answered get_attributes".into());
+        };
+        let identity = device.info.identity.clone();
+        if !device.ota_support {
+            return match self.plugin.ota(&identity).await {
+                Err(e) if e.code == ErrorCode::Unsupported => Verdict::Pass,
+                other => Verdict::Fail(format!(
+                    "ota_support is false, so ota must answer unsupported; it answered {other:?}"
+                )),
+            };
+        }
+        if !self.lab.controlled() {
+            return Verdict::Skip("not run against a device the harness does not control".into());
+        }
+        self.drain_events();
+        if let Err(e) = self.plugin.ota(&identity).await {
+            return Verdict::Fail(format!("ota of an offered update failed: {e}"));
+        }
+        let states = self.ota_states(&identity);
+        let mut problems = Vec::new();
+        if states.len() < 2 {
+            problems.push(
+                "no ota progress was reported: call report_ota as the update goes".to_string(),
+            );
+        }
+        match self.plugin.check_update(&identity).await {
+            Ok(update) if update.current_version == OFFERED_VERSION && !update.update_available => {}
+            Ok(update) => problems.push(format!(
+                "after ota, check_update reports version {} (update available: {}), not {OFFERED_VERSION}",
+                update.current_version, update.update_available
+            )),
+            Err(e) => problems.push(format!("check_update after ota failed: {e}")),
+        }
+        result(problems)
+    }
+
+    /// A device that closes every connection must produce an error, soon.
+    pub async fn unreachable_device(&mut self) -> Verdict {
+        self.broken_device("closes every connection", Lab::make_unreachable)
+            .await
+    }
+
+    /// A device that never answers must produce an error before the hub's deadline.
+    pub async fn silent_device(&mut self) -> Verdict {
+        self.broken_device("accepts connections and never answers", Lab::make_silent)
+            .await
+    }
+
+    async fn broken_device(&mut self, how: &str, break_it: fn(&Lab, &str)) -> Verdict {
+        if !self.lab.controlled() {
+            return Verdict::Skip("needs a simulated device the harness can break".into());
+        }
+        let Some(victim) = self
+            .found
+            .iter()
+            .rev()
+            .map(|d| d.identity.clone())
+            .find(|id| self.lab.expected.contains(id))
+        else {
+            return Verdict::Skip("no simulated device was discovered".into());
+        };
+        break_it(&self.lab, &victim);
+        // The simulator closes the device's open connections on its own task.
+        tokio::time::sleep(SETTLE).await;
+        let started = Instant::now();
+        let outcome = self.plugin.get_attributes(&victim).await;
+        let took = started.elapsed();
+        match outcome {
+            Ok(_) => Verdict::Fail(format!(
+                "get_attributes succeeded for a device that {how}; report it unreachable instead of old state"
+            )),
+            Err(e) if self.cut_off(&e, took) => Verdict::Fail(format!(
+                "the hub had to stop get_attributes at its {} s deadline for a device that {how}: give every connect and read a timeout shorter than the deadline",
+                self.deadline.as_secs()
+            )),
+            Err(_) => Verdict::Pass,
+        }
+    }
+
+    fn cut_off(&self, error: &HubError, took: Duration) -> bool {
+        error.code == ErrorCode::Timeout && took + Duration::from_millis(200) >= self.deadline
+    }
+
+    async fn read(
+        &self,
+        identity: &str,
+        instance: u32,
+        name: &str,
+    ) -> Result<Option<Value>, HubError> {
+        let device = self.plugin.get_attributes(identity).await?;
+        Ok(device
+            .instances
+            .iter()
+            .filter(|i| i.instance_id == instance)
+            .flat_map(|i| &i.attrs)
+            .find(|a| a.name == name)
+            .map(|a| a.value.clone()))
+    }
+
+    async fn event(&mut self, identity: &str, name: &str, value: &Value) -> bool {
+        let end = tokio::time::Instant::now() + EVENT_WAIT;
+        loop {
+            match tokio::time::timeout_at(end, self.events.recv()).await {
+                Err(_) | Ok(Err(RecvError::Closed)) => return false,
+                Ok(Err(RecvError::Lagged(_))) => {}
+                Ok(Ok(event)) => {
+                    if let EventKind::Change(c) = &event.kind
+                        && c.identity == identity
+                        && c.attribute.name == name
+                        && c.attribute.value == *value
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while !matches!(
+            self.events.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
+        ) {}
+    }
+
+    /// The OTA states published for `identity` since the last drain.
+    fn ota_states(&mut self, identity: &str) -> Vec<OtaState> {
+        let mut states = Vec::new();
+        while let Ok(event) = self.events.try_recv() {
+            if let EventKind::Ota {
+                identity: id,
+                status,
+            } = &event.kind
+                && id == identity
+            {
+                states.push(status.state);
+            }
+        }
+        states
+    }
+}
+
+fn writable(device: &Device) -> impl Iterator<Item = (u32, &Attribute)> {
+    device.instances.iter().flat_map(|i| {
+        i.attrs
+            .iter()
+            .filter(|a| a.meta.permissions.contains(Permissions::WRITE))
+            .map(move |a| (i.instance_id, a))
+    })
+}
+
+fn result(problems: Vec<String>) -> Verdict {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+    .into()
+}

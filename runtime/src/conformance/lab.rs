@@ -1,0 +1,204 @@
+//! The simulated devices a conformance run drives: some inside the
+//! network the plugin is granted (127.0.0.1), one outside it (127.0.0.2),
+//! and the switches that make a device unreachable, silent or updatable.
+
+use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateTiming};
+use hub_sim::yeelight::{Fault, SimConfig, YeelightSim};
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub const GRANTED: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+const OUTSIDE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+const INSIDE_COUNT: usize = 2;
+/// The firmware version simulated devices offer during the ota check.
+pub const OFFERED_VERSION: &str = "9.9.9";
+
+/// What `--sim` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimKind {
+    Yeelight,
+    Shelly,
+    /// A device the harness does not control (a real one, another simulator).
+    Address(SocketAddr),
+}
+
+impl FromStr for SimKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "yeelight" => Ok(SimKind::Yeelight),
+            "shelly" => Ok(SimKind::Shelly),
+            other => other
+                .parse()
+                .map(SimKind::Address)
+                .map_err(|_| format!("{other:?}: expected yeelight, shelly or a device's ip:port")),
+        }
+    }
+}
+
+enum Devices {
+    Yeelight {
+        inside: YeelightSim,
+        _outside: YeelightSim,
+    },
+    Shelly {
+        inside: ShellySim,
+        _outside: ShellySim,
+    },
+    Address(SocketAddr),
+}
+
+pub struct Lab {
+    devices: Devices,
+    /// Handed to the plugin as config `discovery`.
+    pub discovery: String,
+    /// The identities discover must find (empty for a bare address: unknown).
+    pub expected: Vec<String>,
+    /// Identities discover must not find: they are outside the grant.
+    pub forbidden: Vec<String>,
+    /// The network the plugin is granted.
+    pub grant: IpAddr,
+}
+
+impl Lab {
+    pub async fn start(kind: &SimKind) -> anyhow::Result<Self> {
+        Ok(match kind {
+            SimKind::Yeelight => {
+                let sim = |bind, first| {
+                    YeelightSim::start(SimConfig {
+                        bind,
+                        first,
+                        ..SimConfig::loopback(INSIDE_COUNT)
+                    })
+                };
+                let (inside, outside) = (sim(GRANTED, 0).await?, sim(OUTSIDE, INSIDE_COUNT).await?);
+                let ids = |s: &YeelightSim| s.bulbs().iter().map(|b| b.id().to_string()).collect();
+                Lab {
+                    discovery: format!("{},{}", inside.discovery_addr(), outside.discovery_addr()),
+                    expected: ids(&inside),
+                    forbidden: ids(&outside),
+                    grant: GRANTED,
+                    devices: Devices::Yeelight {
+                        inside,
+                        _outside: outside,
+                    },
+                }
+            }
+            SimKind::Shelly => {
+                let timing = UpdateTiming {
+                    download: Duration::from_millis(300),
+                    reboot: Duration::from_millis(500),
+                };
+                let sim = |bind, count, first| {
+                    ShellySim::start(ShellyConfig {
+                        bind,
+                        timing,
+                        first,
+                        ..ShellyConfig::loopback(count)
+                    })
+                };
+                let (inside, outside) = (
+                    sim(GRANTED, INSIDE_COUNT, 0).await?,
+                    sim(OUTSIDE, 1, INSIDE_COUNT).await?,
+                );
+                let addrs = inside
+                    .devices()
+                    .iter()
+                    .chain(outside.devices())
+                    .map(|d| d.addr().to_string());
+                let ids = |s: &ShellySim| s.devices().iter().map(|d| d.id().to_string()).collect();
+                Lab {
+                    discovery: addrs.collect::<Vec<_>>().join(","),
+                    expected: ids(&inside),
+                    forbidden: ids(&outside),
+                    grant: GRANTED,
+                    devices: Devices::Shelly {
+                        inside,
+                        _outside: outside,
+                    },
+                }
+            }
+            SimKind::Address(addr) => Lab {
+                discovery: addr.to_string(),
+                expected: Vec::new(),
+                forbidden: Vec::new(),
+                grant: addr.ip(),
+                devices: Devices::Address(*addr),
+            },
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.devices {
+            Devices::Yeelight { .. } => format!(
+                "{INSIDE_COUNT} simulated Yeelight bulbs on {GRANTED} (granted), 1 on {OUTSIDE} (not granted)"
+            ),
+            Devices::Shelly { .. } => format!(
+                "{INSIDE_COUNT} simulated Shelly devices on {GRANTED} (granted), 1 on {OUTSIDE} (not granted)"
+            ),
+            Devices::Address(addr) => {
+                format!("the device at {addr} (not controlled by the harness)")
+            }
+        }
+    }
+
+    /// Whether the harness can break devices and offer updates.
+    pub fn controlled(&self) -> bool {
+        !matches!(self.devices, Devices::Address(_))
+    }
+
+    /// Offers firmware on `identity`; false when the devices have no update server.
+    pub fn offer_update(&self, identity: &str) -> bool {
+        match &self.devices {
+            Devices::Shelly { inside, .. } => {
+                inside
+                    .devices()
+                    .iter()
+                    .filter(|d| d.id() == identity)
+                    .map(|d| d.offer_update(OFFERED_VERSION))
+                    .count()
+                    > 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Closes the device's connections and refuses new ones.
+    pub fn make_unreachable(&self, identity: &str) {
+        match &self.devices {
+            Devices::Yeelight { inside, .. } => inside
+                .bulbs()
+                .iter()
+                .filter(|b| b.id() == identity)
+                .for_each(|b| b.set_fault(Fault::DropConnections)),
+            Devices::Shelly { inside, .. } => inside
+                .devices()
+                .iter()
+                .filter(|d| d.id() == identity)
+                .for_each(|d| d.set_online(false)),
+            Devices::Address(_) => {}
+        }
+    }
+
+    /// Keeps the device's connections open and never answers.
+    pub fn make_silent(&self, identity: &str) {
+        match &self.devices {
+            Devices::Yeelight { inside, .. } => inside
+                .bulbs()
+                .iter()
+                .filter(|b| b.id() == identity)
+                .for_each(|b| b.set_fault(Fault::Hang)),
+            Devices::Shelly { inside, .. } => inside
+                .devices()
+                .iter()
+                .filter(|d| d.id() == identity)
+                .for_each(|d| {
+                    d.set_online(true);
+                    d.set_silent(true)
+                }),
+            Devices::Address(_) => {}
+        }
+    }
+}

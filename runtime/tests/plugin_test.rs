@@ -1,0 +1,134 @@
+//! `hub plugin test` as a plugin author's CI runs it: the shipped plugins
+//! pass against their simulators, and a deliberately broken one fails with
+//! messages that say what to fix, in the terminal, JUnit XML and JSON.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Run {
+    passed: bool,
+    stdout: String,
+    junit: String,
+    json: serde_json::Value,
+}
+
+fn plugin_test(plugin: &str, sim: &str) -> Run {
+    let out_dir = xtask::root().join(format!(
+        "target/plugin-tests/{plugin}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&out_dir).expect("output directory");
+    let (junit, json): (PathBuf, PathBuf) =
+        (out_dir.join("junit.xml"), out_dir.join("report.json"));
+    let output = Command::new(env!("CARGO_BIN_EXE_hub"))
+        .args(["plugin", "test"])
+        .arg(xtask::guest(plugin).expect("guest built"))
+        .arg("--manifest")
+        .arg(xtask::manifest(plugin).expect("manifest"))
+        .args(["--sim", sim, "--junit"])
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run hub plugin test");
+    let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    Run {
+        passed: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).to_string(),
+        junit: read(&junit),
+        json: serde_json::from_str(&read(&json)).expect("the JSON report parses"),
+    }
+}
+
+fn check<'a>(run: &'a Run, name: &str) -> &'a serde_json::Value {
+    run.json["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name} in {}", run.json))
+}
+
+#[test]
+fn the_shipped_plugins_pass() {
+    for (plugin, sim) in [("yeelight", "yeelight"), ("shelly", "shelly")] {
+        let run = plugin_test(plugin, sim);
+        assert!(run.passed, "{plugin}:\n{}", run.stdout);
+        assert!(
+            run.stdout
+                .contains("9 checks: 9 passed, 0 failed, 0 skipped"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.junit.contains("tests=\"9\" failures=\"0\""),
+            "{}",
+            run.junit
+        );
+        let calls = &run.json["resources"]["calls"];
+        assert!(
+            calls["get_attributes"]["fuel_min"]
+                .as_u64()
+                .is_some_and(|f| f > 0),
+            "{calls}"
+        );
+        assert!(
+            run.json["resources"]["refused_network_uses"]
+                .as_u64()
+                .is_some_and(|n| n >= 1),
+            "the device outside the grant was refused: {}",
+            run.json
+        );
+    }
+}
+
+#[test]
+fn a_broken_plugin_fails_with_what_to_fix() {
+    let run = plugin_test("broken", "yeelight");
+    assert!(!run.passed, "{}", run.stdout);
+    let failed = |name: &str| check(&run, name)["outcome"] == "fail";
+    let detail = |name: &str| {
+        check(&run, name)["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        failed("get_attributes")
+            && detail("get_attributes")
+                .contains("brightness is declared int but its value is \"80\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        failed("set_attributes")
+            && detail("set_attributes").contains("no attribute_change event for power"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        failed("invalid_values")
+            && detail("invalid_values").contains("accepted an attribute the device does not have"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        failed("silent_device")
+            && detail("silent_device").contains("give every connect and read a timeout"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(check(&run, "discover")["outcome"], "pass");
+    assert!(
+        run.junit.contains("failures=\"5\"")
+            && run
+                .junit
+                .contains("<failure message=\"the hub had to stop get_attributes"),
+        "{}",
+        run.junit
+    );
+    assert!(
+        run.stdout.contains("FAIL") && run.stdout.contains("5 failed"),
+        "{}",
+        run.stdout
+    );
+}
