@@ -1,25 +1,48 @@
-//! `hub demo`: simulated bulbs on loopback and a hub whose Yeelight plugin
-//! is installed and granted only the simulators' address.
+//! `hub demo`: simulated Yeelight bulbs and Shelly devices on loopback,
+//! and a hub whose Yeelight and Shelly plugins are installed and granted
+//! only the simulators' address. The Shelly devices offer a firmware
+//! update: one installs it cleanly, the others fail in each simulated way.
 
 use crate::config::{Token, TokenScope};
 use crate::plugins::{Hub, HubSettings};
 use anyhow::Context;
+use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub struct DemoOptions {
     pub listen: SocketAddr,
     pub token: Option<String>,
-    pub plugin: PathBuf,
-    pub manifest: PathBuf,
+    /// Built components: `<components>/<id>.wasm`.
+    pub components: PathBuf,
+    /// Plugin sources: `<sources>/<id>/plugin.toml`.
+    pub sources: PathBuf,
     pub bulbs: usize,
     pub data_dir: PathBuf,
 }
 
+/// What each simulated Shelly device does with its offered update.
+const SHELLY_ROLES: [(Option<UpdateFault>, &str); 4] = [
+    (None, "updates cleanly"),
+    (Some(UpdateFault::FailedDownload), "its download fails"),
+    (
+        Some(UpdateFault::BadChecksum),
+        "its image fails the checksum",
+    ),
+    (
+        Some(UpdateFault::NeverReturns),
+        "never comes back from its reboot",
+    ),
+];
+const OFFERED: &str = "1.5.0";
+
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
-    let sim = YeelightSim::start(SimConfig::loopback(options.bulbs)).await?;
+    let bulbs = YeelightSim::start(SimConfig::loopback(options.bulbs)).await?;
+    let shellies = shelly_devices().await?;
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listen on {}", options.listen))?;
@@ -28,38 +51,46 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         hub_addrs: vec![addr],
         ..HubSettings::new(options.data_dir.clone())
     })?;
-    let config = [("discovery".to_string(), sim.discovery_addr().to_string())].into();
+    let shelly_addrs: Vec<String> = shellies
+        .devices()
+        .iter()
+        .map(|d| d.addr().to_string())
+        .collect();
+    let plugins = [
+        (
+            "yeelight",
+            vec![("discovery", bulbs.discovery_addr().to_string())],
+        ),
+        (
+            "shelly",
+            vec![
+                ("discovery", shelly_addrs.join(",")),
+                ("reboot_timeout_ms", "20000".into()),
+            ],
+        ),
+    ];
     let loopback = IpAddr::from([127, 0, 0, 1]);
-    let installed = hub
-        .install("demo", &options.plugin, &options.manifest, config)
-        .with_context(|| {
-            format!(
-                "install {} (build it with `cargo xtask build-guests`)",
-                options.plugin.display()
-            )
-        })?;
-    hub.approve(
-        "demo",
-        &installed.id,
-        &[ipnet::IpNet::from(loopback).into()],
-    )?;
+    for (id, config) in plugins {
+        install(&hub, &options, id, config, loopback)?;
+    }
     let operator = options.token.unwrap_or_else(random_token);
     let user = random_token();
     println!(
         "Simulated Yeelight bulbs (discovery at udp://{}):",
-        sim.discovery_addr()
+        bulbs.discovery_addr()
     );
-    for bulb in sim.bulbs() {
+    for bulb in bulbs.bulbs() {
         println!("  {}  {}", bulb.id(), bulb.control_addr());
+    }
+    println!("Simulated Shelly Plus 1PM devices, offering firmware {OFFERED}:");
+    for (device, (_, role)) in shellies.devices().iter().zip(SHELLY_ROLES) {
+        println!("  {}  http://{}  ({role})", device.id(), device.addr());
     }
     println!();
     println!("Hub ready. WebSocket: ws://{addr}/ws?token={operator}");
     println!("  operator token: {operator}");
     println!("  user token:     {user}   (devices only; plugin management answers \"forbidden\")");
-    println!(
-        "  plugin yeelight {} is granted only {loopback}/32, and never {addr}",
-        installed.version
-    );
+    println!("  plugins yeelight and shelly are granted only {loopback}/32, and never {addr}");
     println!("Try: {{\"id\":1,\"service\":\"discover\"}}");
     println!("Stop with Ctrl-C.");
     let tokens = vec![
@@ -75,6 +106,47 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         },
     ];
     crate::serve::run(hub, listener, tokens, shutdown_signal()).await
+}
+
+async fn shelly_devices() -> anyhow::Result<ShellySim> {
+    let timing = UpdateTiming {
+        download: Duration::from_secs(3),
+        reboot: Duration::from_secs(2),
+    };
+    let sim = ShellySim::start(ShellyConfig {
+        timing,
+        ..ShellyConfig::loopback(SHELLY_ROLES.len())
+    })
+    .await?;
+    for (device, (fault, _)) in sim.devices().iter().zip(SHELLY_ROLES) {
+        device.offer_update(OFFERED);
+        device.set_fault(fault);
+    }
+    Ok(sim)
+}
+
+fn install(
+    hub: &Hub,
+    options: &DemoOptions,
+    id: &str,
+    config: Vec<(&str, String)>,
+    network: IpAddr,
+) -> anyhow::Result<()> {
+    let component = options.components.join(format!("{id}.wasm"));
+    let manifest = options.sources.join(id).join("plugin.toml");
+    let config: BTreeMap<String, String> = config
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    hub.install("demo", &component, &manifest, config)
+        .with_context(|| {
+            format!(
+                "install {} (build it with `cargo xtask build-guests`)",
+                component.display()
+            )
+        })?;
+    hub.approve("demo", id, &[ipnet::IpNet::from(network).into()])?;
+    Ok(())
 }
 
 pub async fn shutdown_signal() {

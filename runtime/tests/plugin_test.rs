@@ -55,12 +55,12 @@ fn the_shipped_plugins_pass() {
         assert!(run.passed, "{plugin}:\n{}", run.stdout);
         assert!(
             run.stdout
-                .contains("9 checks: 9 passed, 0 failed, 0 skipped"),
+                .contains("10 checks: 10 passed, 0 failed, 0 skipped"),
             "{}",
             run.stdout
         );
         assert!(
-            run.junit.contains("tests=\"9\" failures=\"0\""),
+            run.junit.contains("tests=\"10\" failures=\"0\""),
             "{}",
             run.junit
         );

@@ -15,9 +15,11 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         "demo" => {
-            let yeelight = xtask::guest("yeelight")?;
-            run(cargo(&["run", "-p", "hub", "--", "demo", "--plugin"])
-                .arg(yeelight)
+            let components = xtask::build_guests()?;
+            run(cargo(&["run", "-p", "hub", "--", "demo", "--components"])
+                .arg(components)
+                .arg("--sources")
+                .arg(xtask::root().join("guest-plugins"))
                 .args(rest))
         }
         "bench" => {

@@ -37,9 +37,10 @@ fn connect(peer: SocketAddr, timeout: Duration) -> Result<TcpStream, PluginError
 /// On an open connection any failure but a timeout means the device is
 /// gone (wasip2 reports a reset as a bare I/O error).
 fn io_error(e: std::io::Error, doing: &str, peer: SocketAddr) -> PluginError {
-    let error = match PluginError::from(e) {
-        PluginError::Internal(m) => PluginError::Unreachable(m),
-        other => other,
-    };
-    error.context(format!("{doing} {peer}"))
+    match PluginError::from(e) {
+        PluginError::Internal(m) => {
+            PluginError::Unreachable(format!("{doing} {peer}: the connection was dropped ({m})"))
+        }
+        other => other.context(format!("{doing} {peer}")),
+    }
 }

@@ -40,13 +40,12 @@ enum Command {
         /// The operator token (default: random, printed at start).
         #[arg(long)]
         token: Option<String>,
-        #[arg(
-            long,
-            default_value = "target/guests/wasm32-wasip2/release/yeelight.wasm"
-        )]
-        plugin: PathBuf,
-        #[arg(long, default_value = "guest-plugins/yeelight/plugin.toml")]
-        manifest: PathBuf,
+        /// Where the built plugin components are (yeelight.wasm, shelly.wasm).
+        #[arg(long, default_value = "target/guests/wasm32-wasip2/release")]
+        components: PathBuf,
+        /// Where the plugins' sources are, with their plugin.toml.
+        #[arg(long, default_value = "guest-plugins")]
+        sources: PathBuf,
         #[arg(long, default_value_t = 3)]
         bulbs: usize,
     },
@@ -169,16 +168,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo {
             listen,
             token,
-            plugin,
-            manifest,
+            components,
+            sources,
             bulbs,
         } => {
             let data_dir = data_dir.join("demo");
             demo::run(DemoOptions {
                 listen,
                 token,
-                plugin,
-                manifest,
+                components,
+                sources,
                 bulbs,
                 data_dir,
             })

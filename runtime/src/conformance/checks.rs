@@ -5,10 +5,11 @@ use super::lab::{Lab, OFFERED_VERSION};
 use super::values::{another_value, invalid_value, mismatch, shown};
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{
-    Attribute, AttributeWrite, Device, DeviceInfo, Event, EventKind, OtaState, Permissions, Plugin,
-    Value, WriteRequest,
+    Attribute, AttributeWrite, Device, DeviceInfo, Event, EventKind, Measured, OtaState,
+    Permissions, Plugin, Value, WriteRequest,
 };
 use crate::ws::protocol;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -17,6 +18,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 const EVENT_WAIT: Duration = Duration::from_secs(5);
 /// How long a simulated fault takes to reach open connections.
 const SETTLE: Duration = Duration::from_millis(200);
+const FUEL_RUNS: usize = 3;
 
 pub enum Verdict {
     Pass,
@@ -41,6 +43,8 @@ pub struct Checks {
     found: Vec<DeviceInfo>,
     /// The first device, as get_attributes described it.
     subject: Option<Device>,
+    /// Fuel per call on a fresh instance.
+    pub fuel: BTreeMap<&'static str, u64>,
 }
 
 impl Checks {
@@ -57,6 +61,7 @@ impl Checks {
             deadline,
             found: Vec::new(),
             subject: None,
+            fuel: BTreeMap::new(),
         }
     }
 
@@ -116,6 +121,38 @@ impl Checks {
                     }
                 }
                 Err(e) => problems.push(format!("{}: {e}", info.identity)),
+            }
+        }
+        result(problems)
+    }
+
+    /// The fuel of discover, get_attributes and check_update, each on a
+    /// fresh instance while the devices are quiet: the figures a plugin
+    /// author can compare between versions. The least of a few runs, since
+    /// a reply split over two reads costs one read more.
+    pub async fn measure_fuel(&mut self) -> Verdict {
+        let Some(identity) = self.subject.as_ref().map(|d| d.info.identity.clone()) else {
+            return Verdict::Skip("no device answered get_attributes".into());
+        };
+        let calls = [
+            ("discover", Measured::Discover),
+            ("get_attributes", Measured::GetAttributes(identity.clone())),
+            ("check_update", Measured::CheckUpdate(identity)),
+        ];
+        let mut problems = Vec::new();
+        for (name, call) in calls {
+            for _ in 0..FUEL_RUNS {
+                match self.plugin.fuel_on_fresh_instance(call.clone()).await {
+                    Ok(fuel) => {
+                        let least = self.fuel.entry(name).or_insert(fuel);
+                        *least = (*least).min(fuel);
+                    }
+                    Err(e) if e.code == ErrorCode::Unsupported => break,
+                    Err(e) => {
+                        problems.push(format!("{name} on a fresh instance failed: {e}"));
+                        break;
+                    }
+                }
             }
         }
         result(problems)

@@ -98,9 +98,10 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
 
 type CheckFn = for<'a> fn(&'a mut Checks) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
 
-const CHECKS: [(&str, CheckFn); 8] = [
+const CHECKS: [(&str, CheckFn); 9] = [
     ("discover", |c| Box::pin(c.discover())),
     ("get_attributes", |c| Box::pin(c.get_attributes())),
+    ("measure_fuel", |c| Box::pin(c.measure_fuel())),
     ("set_attributes", |c| Box::pin(c.set_attributes())),
     ("invalid_values", |c| Box::pin(c.invalid_values())),
     ("check_update", |c| Box::pin(c.check_update())),
@@ -165,26 +166,29 @@ async fn conformance(
         println!("{}", result.line(results.len() + 1, total));
         results.push(result);
     }
-    Ok(report(manifest, devices, results, Some(&plugin)))
+    let fuel = std::mem::take(&mut checks.fuel);
+    Ok(report(manifest, devices, results, Some((&plugin, fuel))))
 }
 
+/// `plugin` is the loaded plugin and the fuel it took per call on a fresh instance.
 fn report(
     manifest: &Manifest,
     devices: String,
     checks: Vec<CheckResult>,
-    plugin: Option<&crate::plugins::Plugin>,
+    plugin: Option<(&crate::plugins::Plugin, BTreeMap<&'static str, u64>)>,
 ) -> Report {
-    let (sockets_opened, refused_network_uses) = plugin.map_or((0, 0), |p| p.policy().counts());
+    let mut resources = Resources::default();
+    if let Some((plugin, fuel)) = plugin {
+        (resources.sockets_opened, resources.refused_network_uses) = plugin.policy().counts();
+        resources.calls = plugin.usage();
+        resources.fresh_instance_fuel = fuel;
+    }
     Report {
         plugin: manifest.id.clone(),
         version: manifest.version.to_string(),
         devices,
         checks,
-        resources: Resources {
-            calls: plugin.map(|p| p.usage()).unwrap_or_default(),
-            sockets_opened,
-            refused_network_uses,
-        },
+        resources,
     }
 }
 
@@ -204,6 +208,7 @@ async fn load(
     };
     let hub = Hub::open(HubSettings {
         limits,
+        reproducible: true,
         ..HubSettings::new(data_dir.to_path_buf())
     })?;
     let mut config: BTreeMap<String, String> =

@@ -26,8 +26,13 @@ pub struct CheckResult {
     pub duration: Duration,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Resources {
+    /// Fuel of one call on a fresh instance while the devices are quiet:
+    /// the same on every run of the same plugin against the same devices.
+    pub fresh_instance_fuel: BTreeMap<&'static str, u64>,
+    /// Every call of the run (their fuel varies with what the devices
+    /// pushed in between).
     pub calls: BTreeMap<&'static str, CallUsage>,
     pub sockets_opened: u64,
     pub refused_network_uses: u64,
@@ -84,16 +89,17 @@ impl Report {
         let mut out = String::from("\nresource use\n");
         let _ = writeln!(
             out,
-            "  {:<16} {:>5} {:>14} {:>14} {:>12}",
-            "call", "calls", "fuel min", "fuel max", "peak memory"
+            "  {:<16} {:>5} {:>16} {:>26} {:>12}",
+            "call", "calls", "fuel (fresh)", "fuel during the run", "peak memory"
         );
         for (call, usage) in &self.resources.calls {
+            let fresh = self.resources.fresh_instance_fuel.get(call);
             let _ = writeln!(
                 out,
-                "  {call:<16} {:>5} {:>14} {:>14} {:>8} KiB",
+                "  {call:<16} {:>5} {:>16} {:>26} {:>8} KiB",
                 usage.calls,
-                grouped(usage.fuel_min),
-                grouped(usage.fuel_max),
+                fresh.map_or("-".into(), |f| grouped(*f)),
+                format!("{}..{}", grouped(usage.fuel_min), grouped(usage.fuel_max)),
                 usage.peak_memory >> 10
             );
         }
@@ -204,11 +210,7 @@ mod tests {
                     duration: Duration::ZERO,
                 },
             ],
-            resources: Resources {
-                calls: BTreeMap::new(),
-                sockets_opened: 0,
-                refused_network_uses: 0,
-            },
+            resources: Resources::default(),
         };
         let xml = report.junit();
         assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");

@@ -152,6 +152,10 @@ impl Instance {
         }
     }
 
+    pub fn fuel_left(&self) -> u64 {
+        self.store.get_fuel().unwrap_or_default()
+    }
+
     /// Calls refuelled as they go (the watcher, ota) have no per-call figure.
     fn record_usage(&self, name: &'static str, budget: Budget) {
         let state = self.store.data();

@@ -1,13 +1,55 @@
-//! Measurements `hub bench` takes inside the sandbox, where no request
-//! path reaches: a warm call, a fresh instance, an idle instance.
+//! Measurements `hub bench` and `hub plugin test` take inside the sandbox,
+//! where no request path reaches: a warm call, a fresh instance, an idle
+//! instance, the fuel of one call.
 
 use super::Plugin;
 use super::bindings::DeviceInfo;
 use super::instance::{Call, Instance};
-use crate::error::HubError;
+use crate::error::{ErrorCode, HubError};
 use std::time::{Duration, Instant};
 
+/// A call whose fuel `hub plugin test` reports.
+#[derive(Clone)]
+pub enum Measured {
+    Discover,
+    GetAttributes(String),
+    CheckUpdate(String),
+}
+
 impl Plugin {
+    /// The fuel one call takes on a fresh instance (so that no earlier call
+    /// shaped its heap); with the same devices and `HubSettings::reproducible`,
+    /// the same figure on every run.
+    pub async fn fuel_on_fresh_instance(&self, measured: Measured) -> Result<u64, HubError> {
+        let limits = &self.sandbox.limits;
+        let (call, deadline) = match measured {
+            Measured::Discover => (
+                Call::Discover {
+                    window: limits.discover_window,
+                },
+                limits.discover_deadline,
+            ),
+            Measured::GetAttributes(identity) => (
+                Call::GetAttributes(self.device(&identity)?.info),
+                limits.call_deadline,
+            ),
+            Measured::CheckUpdate(identity) => (
+                Call::CheckUpdate(self.device(&identity)?.info),
+                limits.call_deadline,
+            ),
+        };
+        let budget = self.budget(deadline);
+        let Some(fuel) = budget.fuel else {
+            return Err(HubError::new(
+                ErrorCode::Unsupported,
+                "fuel is not metered in this hub",
+            ));
+        };
+        let mut instance = self.instance(budget).await?;
+        instance.call(call, budget).await.map_err(|f| f.error)?;
+        Ok(fuel - instance.fuel_left().min(fuel))
+    }
+
     /// `calls` get_attributes calls on one warm instance; the time they took.
     pub async fn time_warm_calls(
         &self,

@@ -25,6 +25,7 @@ pub use self::bindings::{
 };
 pub use engine::{Metering, PluginEngine, hex};
 pub use events::{Event, EventBus, EventKind};
+pub use measure::Measured;
 pub use operations::{GrantView, InstallReport, PluginView};
 pub use ota::{OtaState, OtaStatus};
 pub use plugin::Plugin;
@@ -59,6 +60,9 @@ pub struct HubSettings {
     pub http_blocked: Vec<ipnet::IpNet>,
     /// CPU limits the engine enforces: all of them, except in benchmarks.
     pub metering: Metering,
+    /// Plugins draw random numbers from a fixed seed, so that runs repeat
+    /// (`hub plugin test`'s fuel figures); never for serving.
+    pub reproducible: bool,
 }
 
 impl HubSettings {
@@ -70,6 +74,7 @@ impl HubSettings {
             limits: Limits::default(),
             http_blocked: crate::caps::http::default_blocked(),
             metering: Metering::default(),
+            reproducible: false,
         }
     }
 }
@@ -241,6 +246,7 @@ impl Hub {
             store: self.store.clone(),
             audit: self.audit.clone(),
             metering: self.settings.metering,
+            reproducible: self.settings.reproducible,
         };
         let plugin = Plugin::new(parts, self.events.clone())?;
         tracing::info!(plugin = %installed.id, version = %installed.version, grant = %plugin.policy().grant(), "plugin loaded");

@@ -51,6 +51,7 @@ pub struct PluginParts {
     pub audit: Arc<AuditLog>,
     pub http: Arc<HttpPolicy>,
     pub metering: Metering,
+    pub reproducible: bool,
 }
 
 impl Plugin {
@@ -82,6 +83,7 @@ impl Plugin {
             http_sender,
             metering: parts.metering,
             usage: Arc::new(Usage::default()),
+            reproducible: parts.reproducible,
         };
         let plugin = Arc::new_cyclic(|me| Plugin {
             engine: parts.engine,
@@ -412,7 +414,7 @@ impl Plugin {
         }
     }
 
-    fn device(&self, identity: &str) -> Result<DeviceRecord, HubError> {
+    pub(super) fn device(&self, identity: &str) -> Result<DeviceRecord, HubError> {
         self.sandbox
             .events
             .devices

@@ -7,6 +7,8 @@ use super::http::HttpSender;
 use super::usage::{MeteredLimits, Usage};
 use crate::audit::AuditLog;
 use crate::caps::{Limits, NetPolicy, Verdict};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use std::sync::Arc;
 use wasmtime::StoreLimitsBuilder;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -40,6 +42,8 @@ pub struct Sandbox {
     pub http_sender: HttpSender,
     pub metering: Metering,
     pub usage: Arc<Usage>,
+    /// Random numbers from a fixed seed (see `HubSettings::reproducible`).
+    pub reproducible: bool,
 }
 
 impl HostState {
@@ -49,11 +53,7 @@ impl HostState {
         // Every socket holds a few resources (streams, pollables): this caps open sockets.
         table.set_max_capacity(limits.quotas.max_resources);
         HostState {
-            wasi: sandboxed_wasi(
-                plugin.clone(),
-                sandbox.policy.clone(),
-                sandbox.audit.clone(),
-            ),
+            wasi: sandboxed_wasi(sandbox),
             table,
             http: WasiHttpCtx::new(),
             http_sender: sandbox.http_sender.clone(),
@@ -77,8 +77,20 @@ impl HostState {
 
 /// No arguments, no environment, no files, stdin at end of file; sockets
 /// only through the network policy; no name lookup.
-fn sandboxed_wasi(plugin: Arc<str>, policy: Arc<NetPolicy>, audit: Arc<AuditLog>) -> WasiCtx {
-    WasiCtxBuilder::new()
+fn sandboxed_wasi(sandbox: &Sandbox) -> WasiCtx {
+    let (plugin, policy, audit) = (
+        sandbox.plugin.clone(),
+        sandbox.policy.clone(),
+        sandbox.audit.clone(),
+    );
+    let mut builder = WasiCtxBuilder::new();
+    if sandbox.reproducible {
+        builder
+            .secure_random(StdRng::seed_from_u64(0))
+            .insecure_random(StdRng::seed_from_u64(1))
+            .insecure_random_seed(2);
+    }
+    builder
         .allow_tcp(true)
         .allow_udp(true)
         .allow_ip_name_lookup(false)
