@@ -202,7 +202,7 @@ async fn load(
 ) -> anyhow::Result<std::sync::Arc<Hub>> {
     let limits = Limits {
         call_deadline: CALL_DEADLINE,
-        discover_window: Duration::from_secs(1),
+        discover_window: Duration::from_millis(500),
         ota_deadline: OTA_DEADLINE,
         ..Limits::default()
     };
