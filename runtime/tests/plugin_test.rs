@@ -12,7 +12,8 @@ struct Run {
     json: serde_json::Value,
 }
 
-fn plugin_test(plugin: &str, sim: &str) -> Run {
+/// `sim: None` lets the harness pick the simulator named after the plugin.
+fn plugin_test(plugin: &str, sim: Option<&str>) -> Run {
     let out_dir = xtask::root().join(format!(
         "target/plugin-tests/{plugin}-{}",
         std::process::id()
@@ -25,7 +26,8 @@ fn plugin_test(plugin: &str, sim: &str) -> Run {
         .arg(xtask::guest(plugin).expect("guest built"))
         .arg("--manifest")
         .arg(xtask::manifest(plugin).expect("manifest"))
-        .args(["--sim", sim, "--junit"])
+        .args(sim.map(|s| ["--sim", s]).into_iter().flatten())
+        .arg("--junit")
         .arg(&junit)
         .arg("--json")
         .arg(&json)
@@ -48,10 +50,32 @@ fn check<'a>(run: &'a Run, name: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no check {name} in {}", run.json))
 }
 
+/// Every plugin in guest-plugins/ but the test-only ones.
+fn shipped_plugins() -> Vec<String> {
+    let dir = xtask::root().join("guest-plugins");
+    let mut plugins: Vec<String> = std::fs::read_dir(&dir)
+        .expect("guest-plugins/")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_name()?.to_str()?.to_string();
+            path.join("plugin.toml").exists().then_some(name)
+        })
+        .collect();
+    plugins.sort();
+    plugins
+}
+
 #[test]
 fn the_shipped_plugins_pass() {
-    for (plugin, sim) in [("yeelight", "yeelight"), ("shelly", "shelly")] {
-        let run = plugin_test(plugin, sim);
+    let plugins = shipped_plugins();
+    assert!(
+        ["shelly", "yeelight"]
+            .iter()
+            .all(|p| plugins.contains(&p.to_string())),
+        "{plugins:?}"
+    );
+    for plugin in &plugins {
+        let run = plugin_test(plugin, None);
         assert!(run.passed, "{plugin}:\n{}", run.stdout);
         assert!(
             run.stdout
@@ -83,7 +107,7 @@ fn the_shipped_plugins_pass() {
 
 #[test]
 fn fuel_figures_repeat_from_run_to_run() {
-    let fuel = || plugin_test("shelly", "shelly").json["resources"]["fresh_instance_fuel"].clone();
+    let fuel = || plugin_test("shelly", None).json["resources"]["fresh_instance_fuel"].clone();
     let (first, second) = (fuel(), fuel());
     assert!(
         first["get_attributes"].as_u64().is_some_and(|f| f > 0),
@@ -97,7 +121,7 @@ fn fuel_figures_repeat_from_run_to_run() {
 
 #[test]
 fn a_broken_plugin_fails_with_what_to_fix() {
-    let run = plugin_test("broken", "yeelight");
+    let run = plugin_test("broken", Some("yeelight"));
     assert!(!run.passed, "{}", run.stdout);
     let failed = |name: &str| check(&run, name)["outcome"] == "fail";
     let detail = |name: &str| {
