@@ -18,7 +18,11 @@ mod rpc;
 
 use hub_guest_sdk::*;
 use rpc::Rpc;
+use serde_json::json;
 use std::time::Duration;
+
+/// How long a watched device may stay quiet before it is asked for its status.
+const WATCH_IDLE: Duration = Duration::from_secs(60);
 
 struct Shelly {
     targets: Vec<discovery::Target>,
@@ -88,12 +92,31 @@ impl Plugin for Shelly {
         ota::update(&device.identity, &self.rpc(device)?, self.reboot_timeout)
     }
 
+    /// A device quiet for [`WATCH_IDLE`] is asked for its status; quiet
+    /// again, its connection is taken for dead (a device unplugged without
+    /// closing it) and the hub watches anew after a back-off.
     fn watch(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
-        let mut ws = self.rpc(device)?.notifications(&device.identity)?;
+        let identity = &device.identity;
+        let mut ws = self.rpc(device)?.notifications(identity)?;
+        let mut asked = false;
         loop {
-            let frame = ws.read_text(None)?;
-            for (instance, attribute) in mapping::notified_changes(&device.model, &frame) {
-                emit(&device.identity, instance, attribute);
+            match ws.read_text(Some(WATCH_IDLE)) {
+                Ok(frame) => {
+                    asked = false;
+                    for (instance, attribute) in mapping::notified_changes(&frame) {
+                        emit(identity, instance, attribute);
+                    }
+                }
+                Err(PluginError::Timeout(_)) if !asked => {
+                    asked = true;
+                    ws.send_text(&rpc::ws_request(identity, 3, "Shelly.GetStatus", json!({})))?;
+                }
+                Err(PluginError::Timeout(_)) => {
+                    return Err(PluginError::Unreachable(format!(
+                        "{identity} stopped answering on its WebSocket"
+                    )));
+                }
+                Err(e) => return Err(e),
             }
         }
     }

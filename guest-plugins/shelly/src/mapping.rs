@@ -59,7 +59,7 @@ pub fn device(info: &DeviceInfo, status: &Json) -> Device {
 }
 
 /// The changes in a pushed `NotifyStatus` frame (other frames carry none).
-pub fn notified_changes(_model: &str, frame: &str) -> Vec<(u32, Attribute)> {
+pub fn notified_changes(frame: &str) -> Vec<(u32, Attribute)> {
     let Ok(frame) = serde_json::from_str::<Json>(frame) else {
         return Vec::new();
     };

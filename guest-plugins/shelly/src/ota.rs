@@ -3,12 +3,14 @@
 //! `ota_progress`, `ota_success`, `ota_error`); then the device reboots
 //! and comes back on the new version.
 
-use crate::rpc::Rpc;
+use crate::rpc::{Rpc, ws_request};
 use hub_guest_sdk::{OtaStage, PluginError, net::WebSocket, report_ota};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_secs(1);
+/// The id of the `Shelly.Update` request on the WebSocket.
+const UPDATE_ID: u64 = 2;
 
 pub fn update(identity: &str, rpc: &Rpc, reboot_timeout: Duration) -> Result<(), PluginError> {
     let Some((version, _)) = rpc.stable_update()? else {
@@ -17,8 +19,12 @@ pub fn update(identity: &str, rpc: &Rpc, reboot_timeout: Duration) -> Result<(),
         )));
     };
     let mut ws = rpc.notifications(identity)?;
-    let start = json!({"id": 2, "src": format!("hub-{identity}"), "method": "Shelly.Update", "params": {"stage": "stable"}});
-    ws.send_text(&start.to_string())?;
+    ws.send_text(&ws_request(
+        identity,
+        UPDATE_ID,
+        "Shelly.Update",
+        json!({"stage": "stable"}),
+    ))?;
     report_ota(identity, OtaStage::Downloading, Some(0));
     follow_device(identity, &mut ws, reboot_timeout)?;
     report_ota(identity, OtaStage::Rebooting, None);
@@ -33,7 +39,7 @@ fn follow_device(identity: &str, ws: &mut WebSocket, timeout: Duration) -> Resul
             e.context("the device stopped reporting before the update was applied")
         })?)
         .unwrap_or_default();
-        if frame["id"] == 2 && frame.get("error").is_some() {
+        if frame["id"] == UPDATE_ID && frame.get("error").is_some() {
             let message = frame["error"]["message"]
                 .as_str()
                 .unwrap_or("no reason given");

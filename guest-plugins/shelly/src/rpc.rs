@@ -82,6 +82,13 @@ impl Rpc {
     }
 }
 
+/// A request frame for the device's WebSocket, from this hub's client for
+/// `identity` (the device pushes its notifications to that `src`).
+pub fn ws_request(identity: &str, id: u64, method: &str, params: Value) -> String {
+    json!({"id": id, "src": format!("hub-{identity}"), "method": method, "params": params})
+        .to_string()
+}
+
 /// The device's `{"code", "message"}` as a plugin error.
 fn device_error(status: u16, body: &Value) -> PluginError {
     let message = body["message"].as_str().unwrap_or("no message").to_string();

@@ -394,10 +394,8 @@ impl Checks {
     }
 
     fn drain_events(&mut self) {
-        while !matches!(
-            self.events.try_recv(),
-            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
-        ) {}
+        use broadcast::error::TryRecvError;
+        while let Ok(_) | Err(TryRecvError::Lagged(_)) = self.events.try_recv() {}
     }
 
     /// The OTA states published for `identity` since the last drain.

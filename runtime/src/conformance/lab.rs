@@ -2,8 +2,8 @@
 //! network the plugin is granted (127.0.0.1), one outside it (127.0.0.2),
 //! and the switches that make a device unreachable, silent or updatable.
 
-use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateTiming};
-use hub_sim::yeelight::{Fault, SimConfig, YeelightSim};
+use hub_sim::shelly::{ShellyConfig, ShellyDevice, ShellySim, UpdateTiming};
+use hub_sim::yeelight::{Bulb, Fault, SimConfig, YeelightSim};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
@@ -151,54 +151,51 @@ impl Lab {
 
     /// Offers firmware on `identity`; false when the devices have no update server.
     pub fn offer_update(&self, identity: &str) -> bool {
-        match &self.devices {
-            Devices::Shelly { inside, .. } => {
-                inside
-                    .devices()
-                    .iter()
-                    .filter(|d| d.id() == identity)
-                    .map(|d| d.offer_update(OFFERED_VERSION))
-                    .count()
-                    > 0
-            }
-            _ => false,
-        }
+        self.shelly(identity)
+            .map(|d| d.offer_update(OFFERED_VERSION))
+            .is_some()
     }
 
     /// Closes the device's connections and refuses new ones.
     pub fn make_unreachable(&self, identity: &str) {
-        match &self.devices {
-            Devices::Yeelight { inside, .. } => inside
-                .bulbs()
-                .iter()
-                .filter(|b| b.id() == identity)
-                .for_each(|b| b.set_fault(Fault::DropConnections)),
-            Devices::Shelly { inside, .. } => inside
-                .devices()
-                .iter()
-                .filter(|d| d.id() == identity)
-                .for_each(|d| d.set_online(false)),
-            Devices::Address(_) => {}
+        if let Some(bulb) = self.bulb(identity) {
+            bulb.set_fault(Fault::DropConnections);
+        }
+        if let Some(device) = self.shelly(identity) {
+            device.set_online(false);
         }
     }
 
     /// Keeps the device's connections open and never answers.
     pub fn make_silent(&self, identity: &str) {
+        if let Some(bulb) = self.bulb(identity) {
+            bulb.set_fault(Fault::Hang);
+        }
+        if let Some(device) = self.shelly(identity) {
+            device.set_online(true);
+            device.set_silent(true);
+        }
+    }
+
+    fn bulb(&self, identity: &str) -> Option<&Bulb> {
         match &self.devices {
             Devices::Yeelight { inside, .. } => inside
                 .bulbs()
                 .iter()
-                .filter(|b| b.id() == identity)
-                .for_each(|b| b.set_fault(Fault::Hang)),
+                .find(|b| b.id() == identity)
+                .map(|b| &**b),
+            _ => None,
+        }
+    }
+
+    fn shelly(&self, identity: &str) -> Option<&ShellyDevice> {
+        match &self.devices {
             Devices::Shelly { inside, .. } => inside
                 .devices()
                 .iter()
-                .filter(|d| d.id() == identity)
-                .for_each(|d| {
-                    d.set_online(true);
-                    d.set_silent(true)
-                }),
-            Devices::Address(_) => {}
+                .find(|d| d.id() == identity)
+                .map(|d| &**d),
+            _ => None,
         }
     }
 }

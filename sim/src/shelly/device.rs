@@ -192,18 +192,19 @@ impl ShellyDevice {
         self.push("NotifyEvent", json!({"events": [entry]}));
     }
 
-    /// Goes offline; `new_version`, when given, runs after the reboot.
-    pub(super) async fn reboot(&self, new_version: Option<&str>) {
+    /// Goes offline and comes back running `version`, unless the fault
+    /// says it never comes back.
+    pub(super) async fn reboot_into(&self, version: &str) {
         self.online.send_replace(false);
         tokio::time::sleep(self.timing.reboot).await;
-        let mut state = self.state();
-        if let Some(version) = new_version {
+        let comes_back = {
+            let mut state = self.state();
             state.version = version.to_string();
             state.offered = None;
-        }
-        state.updating = false;
-        if state.fault != Some(UpdateFault::NeverReturns) || new_version.is_none() {
-            drop(state);
+            state.updating = false;
+            state.fault != Some(UpdateFault::NeverReturns)
+        };
+        if comes_back {
             self.online.send_replace(true);
         }
     }

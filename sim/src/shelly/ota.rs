@@ -37,7 +37,7 @@ pub(super) async fn run(device: Arc<ShellyDevice>, image: Image, fault: Option<U
     match outcome {
         Ok(()) => {
             device.push_event("ota_success", json!({"msg": "Update applied, rebooting"}));
-            device.reboot(Some(&image.version)).await;
+            device.reboot_into(&image.version).await;
         }
         Err(msg) => {
             device.push_event("ota_error", json!({"msg": msg}));
