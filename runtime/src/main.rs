@@ -2,7 +2,7 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let cli = hub::cli::Cli::parse();
-    let default_level = if cli.is_benchmark() { "warn" } else { "info" };
+    let default_level = cli.default_log_level();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -152,12 +152,15 @@ impl From<UpdateFaultArg> for UpdateFault {
 }
 
 impl Cli {
-    /// The benchmark's table should not drown in the hubs' own logs.
-    pub fn is_benchmark(&self) -> bool {
-        matches!(
-            self.command,
-            Command::Bench { .. } | Command::BenchRpc | Command::BenchMemory { .. }
-        )
+    /// The log level unless RUST_LOG says otherwise: the benchmark's and
+    /// the plugin test's tables should not drown in the hub's own logs (the
+    /// plugin test reports refused network uses itself).
+    pub fn default_log_level(&self) -> &'static str {
+        match self.command {
+            Command::Bench { .. } | Command::BenchRpc | Command::BenchMemory { .. } => "warn",
+            Command::Plugin(admin::PluginCommand::Test(_)) => "error",
+            _ => "info",
+        }
     }
 }
 
