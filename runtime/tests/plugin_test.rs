@@ -123,38 +123,27 @@ fn fuel_figures_repeat_from_run_to_run() {
 fn a_broken_plugin_fails_with_what_to_fix() {
     let run = plugin_test("broken", Some("yeelight"));
     assert!(!run.passed, "{}", run.stdout);
-    let failed = |name: &str| check(&run, name)["outcome"] == "fail";
-    let detail = |name: &str| {
-        check(&run, name)["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    assert!(
-        failed("get_attributes")
-            && detail("get_attributes")
-                .contains("brightness is declared int but its value is \"80\""),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        failed("set_attributes")
-            && detail("set_attributes").contains("no attribute_change event for power"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        failed("invalid_values")
-            && detail("invalid_values").contains("accepted an attribute the device does not have"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        failed("silent_device")
-            && detail("silent_device").contains("give every connect and read a timeout"),
-        "{}",
-        run.stdout
-    );
+    let mistakes = [
+        (
+            "get_attributes",
+            "brightness is declared int but its value is \"80\"",
+        ),
+        ("set_attributes", "no attribute_change event for power"),
+        (
+            "invalid_values",
+            "accepted an attribute the device does not have",
+        ),
+        ("silent_device", "give every connect and read a timeout"),
+    ];
+    for (name, what_to_fix) in mistakes {
+        let result = check(&run, name);
+        let detail = result["detail"].as_str().unwrap_or_default();
+        assert!(
+            result["outcome"] == "fail" && detail.contains(what_to_fix),
+            "{name}: {}",
+            run.stdout
+        );
+    }
     assert_eq!(check(&run, "discover")["outcome"], "pass");
     // Whether a bulb that drops connections makes this plugin fail depends
     // on when the drop lands; the four mistakes above always show.

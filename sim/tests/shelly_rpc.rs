@@ -59,6 +59,18 @@ async fn ota_events(ws: &mut Ws) -> (Vec<String>, Value) {
     (names, last)
 }
 
+/// Starts `Shelly.Update` over a WebSocket and follows its events.
+async fn update(addr: SocketAddr) -> (Vec<String>, Value) {
+    let mut ws = websocket(addr).await;
+    send(
+        &mut ws,
+        json!({"id": 1, "src": "t", "method": "Shelly.Update"}),
+    )
+    .await;
+    next(&mut ws).await.expect("reply");
+    ota_events(&mut ws).await
+}
+
 async fn quick_sim() -> ShellySim {
     let timing = UpdateTiming {
         download: Duration::from_millis(100),
@@ -262,14 +274,7 @@ async fn update_faults_fail_the_way_they_say() {
         (UpdateFault::BadChecksum, "checksum mismatch"),
     ] {
         device.set_fault(Some(fault));
-        let mut ws = websocket(device.addr()).await;
-        send(
-            &mut ws,
-            json!({"id": 1, "src": "t", "method": "Shelly.Update"}),
-        )
-        .await;
-        next(&mut ws).await.expect("reply");
-        let (events, last) = ota_events(&mut ws).await;
+        let (events, last) = update(device.addr()).await;
         assert_eq!(
             events.last().map(String::as_str),
             Some("ota_error"),
@@ -285,14 +290,7 @@ async fn update_faults_fail_the_way_they_say() {
         assert_eq!(device.version(), "1.4.4");
     }
     device.set_fault(Some(UpdateFault::NeverReturns));
-    let mut ws = websocket(device.addr()).await;
-    send(
-        &mut ws,
-        json!({"id": 1, "src": "t", "method": "Shelly.Update"}),
-    )
-    .await;
-    next(&mut ws).await.expect("reply");
-    let (events, _) = ota_events(&mut ws).await;
+    let (events, _) = update(device.addr()).await;
     assert_eq!(events.last().map(String::as_str), Some("ota_success"));
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(!device.is_online(), "the device never comes back");
