@@ -61,7 +61,9 @@ async fn connection(
     frames: Frames,
     load: Load,
 ) -> anyhow::Result<(Histogram<u64>, u64)> {
-    let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(crate::ws::config()), true)
+            .await?;
     let (mut sink, mut stream) = ws.split();
     let mut histogram = new_histogram();
     let mut sent: HashMap<u64, Instant> = HashMap::new();
@@ -128,7 +130,10 @@ pub async fn echo_server() -> anyhow::Result<SocketAddr> {
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+                let Ok(ws) =
+                    tokio_tungstenite::accept_async_with_config(stream, Some(crate::ws::config()))
+                        .await
+                else {
                     return;
                 };
                 let (mut sink, mut stream) = ws.split();

@@ -125,7 +125,12 @@ pub async fn device_round_trip(b: &Bench) -> anyhow::Result<Row> {
     super::discover_all(&served.hub).await?;
     let bulb = sim.bulbs()[0].id().to_string();
     let samples = if b.options.quick { 50 } else { 500 };
-    let (mut ws, _) = tokio_tungstenite::connect_async(served.url.as_str()).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+        served.url.as_str(),
+        Some(crate::ws::config()),
+        true,
+    )
+    .await?;
     let mut via_hub_set = new_histogram();
     let mut via_hub_get = new_histogram();
     for i in 0..samples {
@@ -307,7 +312,12 @@ pub async fn event_fan_out(b: &Bench) -> anyhow::Result<Row> {
     let sent: Arc<Mutex<HashMap<(String, i64), Instant>>> = Arc::default();
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
-        let (ws, _) = tokio_tungstenite::connect_async(served.url.as_str()).await?;
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(
+            served.url.as_str(),
+            Some(crate::ws::config()),
+            true,
+        )
+        .await?;
         clients.push(tokio::spawn(receive_events(
             ws,
             sent.clone(),

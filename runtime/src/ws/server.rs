@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::Role;
 
 /// The largest frame a client may send; a larger one closes the connection with 1009.
 pub const MAX_FRAME: usize = 64 << 10;
@@ -123,7 +123,7 @@ fn handle(
     tokio::spawn(async move {
         match hyper::upgrade::on(request).await {
             Ok(upgraded) => {
-                let config = WebSocketConfig::default()
+                let config = super::config()
                     .max_message_size(Some(MAX_FRAME))
                     .max_frame_size(Some(MAX_FRAME));
                 let ws = WebSocketStream::from_raw_socket(
