@@ -61,9 +61,12 @@ async fn connection(
     frames: Frames,
     load: Load,
 ) -> anyhow::Result<(Histogram<u64>, u64)> {
-    let (ws, _) =
-        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(crate::ws::config()), true)
-            .await?;
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+        url.as_str(),
+        Some(crate::ws::config()),
+        false,
+    )
+    .await?;
     let (mut sink, mut stream) = ws.split();
     let mut histogram = new_histogram();
     let mut sent: HashMap<u64, Instant> = HashMap::new();
