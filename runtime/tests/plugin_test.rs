@@ -165,3 +165,22 @@ fn a_broken_plugin_fails_with_what_to_fix() {
         run.stdout
     );
 }
+
+#[test]
+fn a_plugin_that_cannot_load_fails_with_the_reason_and_skips_the_rest() {
+    let run = plugin_test("hostile-fs", Some("yeelight"));
+    assert!(!run.passed, "{}", run.stdout);
+    let load = check(&run, "load");
+    assert_eq!(load["outcome"], "fail", "{}", run.stdout);
+    assert!(
+        load["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("wasi:filesystem"),
+        "{load}"
+    );
+    let skipped = run.json["checks"]
+        .as_array()
+        .map_or(0, |c| c.iter().filter(|c| c["outcome"] == "skip").count());
+    assert_eq!(skipped, 9, "{}", run.stdout);
+}

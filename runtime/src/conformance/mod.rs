@@ -139,12 +139,14 @@ async fn conformance(
     let mut results = vec![load_result];
     let Ok(hub) = loaded else {
         for (name, _) in CHECKS {
-            results.push(CheckResult {
+            let skipped = CheckResult {
                 name,
                 outcome: Outcome::Skip,
                 detail: "the plugin did not load".into(),
                 duration: Duration::ZERO,
-            });
+            };
+            println!("{}", skipped.line(results.len() + 1, total));
+            results.push(skipped);
         }
         return Ok(report(manifest, devices, results, None));
     };
