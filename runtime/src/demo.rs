@@ -10,7 +10,7 @@ use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -47,6 +47,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
+    fresh_data_dir(&options.data_dir)?;
     let hub = Hub::open(HubSettings {
         hub_addrs: vec![addr],
         ..HubSettings::new(options.data_dir.clone())
@@ -106,6 +107,28 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         },
     ];
     crate::serve::run(hub, listener, tokens, shutdown_signal()).await
+}
+
+/// The simulators take new ports on every run, so the devices an earlier
+/// demo registered are gone: start from an empty store, keeping only the
+/// compile cache.
+fn fresh_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == "compiled") {
+            continue;
+        }
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("clear the demo's {}", path.display()))?;
+    }
+    Ok(())
 }
 
 async fn shelly_devices() -> anyhow::Result<ShellySim> {
