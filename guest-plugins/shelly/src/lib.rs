@@ -39,13 +39,12 @@ impl Shelly {
 
 impl Plugin for Shelly {
     fn init(config: Config) -> Result<Self, PluginError> {
-        let millis = |key, default| config.parse_or(key, default).map(Duration::from_millis);
         Ok(Shelly {
             targets: discovery::parse_targets(config.get("discovery").unwrap_or_default())
                 .map_err(|e| e.context("config `discovery`"))?,
-            io_timeout: millis("io_timeout_ms", 3000)?,
-            probe_timeout: millis("probe_timeout_ms", 150)?,
-            reboot_timeout: millis("reboot_timeout_ms", 300_000)?,
+            io_timeout: config.millis("io_timeout_ms", 3000)?,
+            probe_timeout: config.millis("probe_timeout_ms", 150)?,
+            reboot_timeout: config.millis("reboot_timeout_ms", 300_000)?,
         })
     }
 

@@ -74,7 +74,7 @@ impl Plugin for Yeelight {
         Ok(Yeelight {
             discovery,
             limits: Limits {
-                timeout: Duration::from_millis(config.parse_or("io_timeout_ms", 5000)?),
+                timeout: config.millis("io_timeout_ms", 5000)?,
                 per_minute: config.parse_or("commands_per_minute", 60)?,
             },
             sessions: HashMap::new(),

@@ -293,9 +293,9 @@ impl Checks {
         if let Err(e) = self.plugin.ota(&identity).await {
             return Verdict::Fail(format!("ota of an offered update failed: {e}"));
         }
-        let states = self.ota_states(&identity);
+        let reports = self.progress_reports(&identity);
         let mut problems = Vec::new();
-        if states.len() < 2 {
+        if reports == 0 {
             problems.push(
                 "no ota progress was reported: call report_ota as the update goes".to_string(),
             );
@@ -398,20 +398,22 @@ impl Checks {
         while let Ok(_) | Err(TryRecvError::Lagged(_)) = self.events.try_recv() {}
     }
 
-    /// The OTA states published for `identity` since the last drain.
-    fn ota_states(&mut self, identity: &str) -> Vec<OtaState> {
-        let mut states = Vec::new();
+    /// How many progress reports the plugin published for `identity` since
+    /// the last drain (the hub's own closing `done` or `failed` not counted).
+    fn progress_reports(&mut self, identity: &str) -> usize {
+        let mut reports = 0;
         while let Ok(event) = self.events.try_recv() {
             if let EventKind::Ota {
                 identity: id,
                 status,
             } = &event.kind
                 && id == identity
+                && !matches!(status.state, OtaState::Done | OtaState::Failed)
             {
-                states.push(status.state);
+                reports += 1;
             }
         }
-        states
+        reports
     }
 }
 

@@ -210,7 +210,7 @@ async fn load(
     };
     let hub = Hub::open(HubSettings {
         limits,
-        reproducible: true,
+        under_test: true,
         ..HubSettings::new(data_dir.to_path_buf())
     })?;
     let mut config: BTreeMap<String, String> =

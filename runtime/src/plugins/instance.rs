@@ -156,16 +156,17 @@ impl Instance {
         self.store.get_fuel().unwrap_or_default()
     }
 
-    /// Calls refuelled as they go (the watcher, ota) have no per-call figure.
+    /// Only under `hub plugin test`, off the serving path. Calls refuelled
+    /// as they go (the watcher, ota) have no per-call figure.
     fn record_usage(&self, name: &'static str, budget: Budget) {
         let state = self.store.data();
-        if state.refuel.is_some() {
+        let Some(usage) = state.usage.as_ref().filter(|_| state.refuel.is_none()) else {
             return;
-        }
+        };
         let used = budget
             .fuel
             .and_then(|fuel| Some(fuel - self.store.get_fuel().ok()?.min(fuel)));
-        state.usage.record(name, used, state.limits.peak_memory);
+        usage.record(name, used, state.limits.peak_memory);
     }
 
     pub fn set_refuel(&mut self, fuel: Option<u64>) {

@@ -18,7 +18,7 @@ pub enum Measured {
 
 impl Plugin {
     /// The fuel one call takes on a fresh instance (so that no earlier call
-    /// shaped its heap); with the same devices and `HubSettings::reproducible`,
+    /// shaped its heap); with the same devices and `HubSettings::under_test`,
     /// the same figure on every run.
     pub async fn fuel_on_fresh_instance(&self, measured: Measured) -> Result<u64, HubError> {
         let limits = &self.sandbox.limits;

@@ -60,9 +60,10 @@ pub struct HubSettings {
     pub http_blocked: Vec<ipnet::IpNet>,
     /// CPU limits the engine enforces: all of them, except in benchmarks.
     pub metering: Metering,
-    /// Plugins draw random numbers from a fixed seed, so that runs repeat
-    /// (`hub plugin test`'s fuel figures); never for serving.
-    pub reproducible: bool,
+    /// Plugins run under `hub plugin test`: they draw random numbers from a
+    /// fixed seed, so that runs repeat, and what each call consumes is
+    /// recorded. Never for serving.
+    pub under_test: bool,
 }
 
 impl HubSettings {
@@ -74,7 +75,7 @@ impl HubSettings {
             limits: Limits::default(),
             http_blocked: crate::caps::http::default_blocked(),
             metering: Metering::default(),
-            reproducible: false,
+            under_test: false,
         }
     }
 }
@@ -246,7 +247,7 @@ impl Hub {
             store: self.store.clone(),
             audit: self.audit.clone(),
             metering: self.settings.metering,
-            reproducible: self.settings.reproducible,
+            under_test: self.settings.under_test,
         };
         let plugin = Plugin::new(parts, self.events.clone())?;
         tracing::info!(plugin = %installed.id, version = %installed.version, grant = %plugin.policy().grant(), "plugin loaded");

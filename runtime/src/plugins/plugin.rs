@@ -11,7 +11,7 @@ use super::instance::{Budget, Call, Instance, Reply};
 use super::ota::{OtaStatus, RunningOtas};
 use super::state::{HostState, Sandbox};
 use super::supervisor::{Status, Supervisor};
-use super::usage::{CallUsage, Usage};
+use super::usage::CallUsage;
 use super::validate::{WriteRequest, validate};
 use crate::audit::AuditLog;
 use crate::caps::{HttpPolicy, Limits, NetPolicy, Rate};
@@ -51,7 +51,7 @@ pub struct PluginParts {
     pub audit: Arc<AuditLog>,
     pub http: Arc<HttpPolicy>,
     pub metering: Metering,
-    pub reproducible: bool,
+    pub under_test: bool,
 }
 
 impl Plugin {
@@ -82,8 +82,7 @@ impl Plugin {
             events,
             http_sender,
             metering: parts.metering,
-            usage: Arc::new(Usage::default()),
-            reproducible: parts.reproducible,
+            under_test: parts.under_test.then(Arc::default),
         };
         let plugin = Arc::new_cyclic(|me| Plugin {
             engine: parts.engine,
@@ -131,9 +130,14 @@ impl Plugin {
         &self.sandbox.policy
     }
 
-    /// Fuel and memory by kind of call, since the plugin was loaded.
+    /// Fuel and memory by kind of call, since the plugin was loaded;
+    /// recorded only under `hub plugin test`.
     pub fn usage(&self) -> std::collections::BTreeMap<&'static str, CallUsage> {
-        self.sandbox.usage.snapshot()
+        self.sandbox
+            .under_test
+            .as_ref()
+            .map(|usage| usage.snapshot())
+            .unwrap_or_default()
     }
 
     /// Starts serving a device; true when it is new or has moved.

@@ -18,7 +18,8 @@ pub struct HostState {
     pub plugin: Arc<str>,
     pub events: EventSink,
     pub limits: MeteredLimits,
-    pub usage: Arc<Usage>,
+    /// Where calls record what they consumed, under `hub plugin test` only.
+    pub usage: Option<Arc<Usage>>,
     /// Fuel restored on every emitted event, for calls without a per-call
     /// budget (the event watcher).
     pub refuel: Option<u64>,
@@ -41,9 +42,9 @@ pub struct Sandbox {
     pub events: EventSink,
     pub http_sender: HttpSender,
     pub metering: Metering,
-    pub usage: Arc<Usage>,
-    /// Random numbers from a fixed seed (see `HubSettings::reproducible`).
-    pub reproducible: bool,
+    /// Set under `hub plugin test` (`HubSettings::under_test`): random
+    /// numbers from a fixed seed, and each call's consumption recorded here.
+    pub under_test: Option<Arc<Usage>>,
 }
 
 impl HostState {
@@ -66,7 +67,7 @@ impl HostState {
                     .table_elements(100_000)
                     .build(),
             ),
-            usage: sandbox.usage.clone(),
+            usage: sandbox.under_test.clone(),
             plugin,
             events: sandbox.events.clone(),
             refuel: None,
@@ -84,7 +85,7 @@ fn sandboxed_wasi(sandbox: &Sandbox) -> WasiCtx {
         sandbox.audit.clone(),
     );
     let mut builder = WasiCtxBuilder::new();
-    if sandbox.reproducible {
+    if sandbox.under_test.is_some() {
         builder
             .secure_random(StdRng::seed_from_u64(0))
             .insecure_random(StdRng::seed_from_u64(1))
