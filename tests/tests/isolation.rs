@@ -258,3 +258,46 @@ async fn writes_to_one_device_are_rate_limited_without_touching_others() -> anyh
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_to_a_stuck_device_queue_up_to_a_bound_and_then_are_refused_as_busy()
+-> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions {
+        call_deadline: Duration::from_secs(1),
+        ..HubOptions::default()
+    })
+    .await?;
+    let mut client = hub.client().await?;
+    client.discover(Some("hostile")).await?;
+    // The first call runs (and sleeps past its deadline), 32 wait, the next is refused.
+    let ids: Vec<i64> = (700..734).collect();
+    for id in &ids {
+        let request = json!({"id": id, "domain": "hostile", "service": "get_attributes", "identity": "sleep"});
+        client.send_text(&request.to_string()).await?;
+    }
+    let mut replies = Vec::new();
+    for id in &ids {
+        replies.push(client.response(*id).await?);
+    }
+    let error = |r: &Value| r["error"].as_str().unwrap_or_default().to_string();
+    assert_eq!(replies[0]["code"], "timeout", "{}", replies[0]);
+    assert!(error(&replies[0]).contains("did not finish get_attributes"));
+    for waited in &replies[1..33] {
+        assert_eq!(waited["code"], "timeout", "{waited}");
+        assert!(
+            error(waited).contains("waited its whole deadline behind earlier calls"),
+            "{waited}"
+        );
+    }
+    assert_eq!(replies[33]["code"], "busy", "{}", replies[33]);
+    assert!(error(&replies[33]).contains("32 requests are already waiting for this device"));
+    // The queue drained: the device takes calls again, in a fresh instance.
+    let again = get(&mut client, "hostile", "sleep").await?;
+    assert!(
+        error(&again).contains("did not finish get_attributes"),
+        "{again}"
+    );
+    let well = get(&mut client, "hostile", "well").await?;
+    assert_eq!(well["success"], true, "{well}");
+    Ok(())
+}

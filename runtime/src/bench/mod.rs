@@ -24,6 +24,8 @@ const TOKEN: &str = "bench-token-0123456789";
 pub struct BenchOptions {
     pub quick: bool,
     pub json: Option<PathBuf>,
+    /// The rows to run (1 to 8); empty: all of them.
+    pub rows: Vec<u8>,
     /// Where the built guest components are.
     pub components: PathBuf,
     /// `guest-plugins/`, for the manifests.
@@ -100,18 +102,31 @@ pub(crate) struct Served {
 
 impl Bench {
     async fn rows(&self) -> anyhow::Result<Vec<Row>> {
-        let floor = rows::websocket_floor(self).await?;
-        let hub = rows::hub_without_io(self, &floor).await?;
-        Ok(vec![
-            floor.row,
-            hub,
-            rows::device_round_trip(self).await?,
-            rows::sandbox_call_cost(self).await?,
-            rows::event_fan_out(self).await?,
-            rows::cold_start(self).await?,
-            rows::memory(self).await?,
-            rows::metering_cost(self).await?,
-        ])
+        let mut table = Vec::new();
+        if self.wants(1) || self.wants(2) {
+            let floor = rows::websocket_floor(self).await?;
+            let hub = match self.wants(2) {
+                true => Some(rows::hub_without_io(self, &floor).await?),
+                false => None,
+            };
+            table.push(floor.row);
+            table.extend(hub);
+        }
+        for row in (3..=8).filter(|&row| self.wants(row)) {
+            table.push(match row {
+                3 => rows::device_round_trip(self).await?,
+                4 => rows::sandbox_call_cost(self).await?,
+                5 => rows::event_fan_out(self).await?,
+                6 => rows::cold_start(self).await?,
+                7 => rows::memory(self).await?,
+                _ => rows::metering_cost(self).await?,
+            });
+        }
+        Ok(table)
+    }
+
+    fn wants(&self, row: u8) -> bool {
+        self.options.rows.is_empty() || self.options.rows.contains(&row)
     }
 
     /// A fresh data directory under the bench's work directory.

@@ -71,6 +71,9 @@ enum Command {
         /// Also write the figures as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Only these rows, e.g. `--rows 2,4` (row 2 brings row 1 along for its ratio).
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
+        rows: Vec<u8>,
         /// The built guest components.
         #[arg(long, default_value = "target/guests/wasm32-wasip2/release")]
         components: PathBuf,
@@ -242,12 +245,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             quick,
             json,
+            rows,
             components,
             sources,
         } => {
             crate::bench::run(crate::bench::BenchOptions {
                 quick,
                 json,
+                rows,
                 components,
                 sources,
             })

@@ -6,13 +6,17 @@ use super::Plugin;
 use super::bindings::DeviceInfo;
 use super::instance::{Call, Instance, Reply};
 use crate::error::{ErrorCode, HubError};
-use std::sync::Weak;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Requests that may wait for one device before new ones are refused as busy.
 const QUEUE: usize = 32;
+/// A call left less time than this by its wait is not started: it could
+/// only time out, and would cost the device its instance.
+const LEAST_TIME_TO_RUN: Duration = Duration::from_millis(50);
 const WATCH_BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A watch that lasted this long was healthy: the back-off starts over.
@@ -24,82 +28,171 @@ struct Job {
     reply: oneshot::Sender<Result<Reply, HubError>>,
 }
 
-/// Owns the device's tasks: dropping it stops them.
+/// The device's calls and its event watcher; dropping it stops the watcher.
 pub struct DeviceWorker {
-    handle: DeviceHandle,
-    tasks: [JoinHandle<()>; 2],
+    calls: DeviceCalls,
+    watcher: JoinHandle<()>,
 }
 
-/// Where calls for the device are queued.
+/// Runs calls for one device one at a time, in the device's instance.
+///
+/// A call that finds the device idle runs on the requester's own task: a
+/// hand-over to another task and the answer back cost two task wake-ups,
+/// most of the hub's latency for a device that answers at once. Calls that
+/// arrive meanwhile queue up, and a task drains them in order.
 #[derive(Clone)]
-pub struct DeviceHandle {
-    jobs: mpsc::Sender<Job>,
+pub struct DeviceCalls(Arc<Calls>);
+
+struct Calls {
+    plugin: Weak<Plugin>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// A call is running (on its requester's task or the drain task).
+    running: bool,
+    waiting: VecDeque<Job>,
+    /// Taken out by whoever runs calls; absent until the first call.
+    instance: Option<Instance>,
 }
 
 impl Drop for DeviceWorker {
     fn drop(&mut self) {
-        self.tasks.iter().for_each(JoinHandle::abort);
+        self.watcher.abort();
     }
 }
 
 impl DeviceWorker {
     pub fn spawn(plugin: Weak<Plugin>, info: DeviceInfo) -> Self {
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        let calls = tokio::spawn(serve_calls(plugin.clone(), queue));
-        let watcher = tokio::spawn(watch(plugin, info));
+        let calls = DeviceCalls(Arc::new(Calls {
+            plugin: plugin.clone(),
+            state: Mutex::default(),
+        }));
         DeviceWorker {
-            handle: DeviceHandle { jobs },
-            tasks: [calls, watcher],
+            calls,
+            watcher: tokio::spawn(watch(plugin, info)),
         }
     }
 
-    pub fn handle(&self) -> DeviceHandle {
-        self.handle.clone()
+    pub fn calls(&self) -> DeviceCalls {
+        self.calls.clone()
     }
 }
 
-impl DeviceHandle {
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a return value moved once; boxing would allocate on every call"
+)]
+enum Entry {
+    Now(Turn, Call),
+    Queued(oneshot::Receiver<Result<Reply, HubError>>),
+}
+
+impl DeviceCalls {
     /// Runs `call` once the device's earlier calls are done; the whole wait
     /// and the call itself must fit in `deadline`.
-    pub async fn submit(&self, call: Call, deadline: Duration) -> Result<Reply, HubError> {
-        let name = call.name();
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            call,
-            deadline: Instant::now() + deadline,
-            reply,
+    pub async fn run(
+        &self,
+        plugin: &Plugin,
+        call: Call,
+        deadline: Duration,
+    ) -> Result<Reply, HubError> {
+        let answer = match self.enter(call, deadline)? {
+            Entry::Now(mut turn, call) => {
+                return plugin.run(&mut turn.instance, call, deadline).await;
+            }
+            Entry::Queued(answer) => answer,
         };
-        self.jobs.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => HubError::new(
-                ErrorCode::Busy,
-                format!("{QUEUE} requests are already waiting for this device; retry later"),
-            ),
-            mpsc::error::TrySendError::Closed(_) => stopped(),
-        })?;
-        // The worker answers by the deadline; the margin only guards against a bug there.
+        // The drain task answers by the deadline; the margin only guards against a bug there.
         match tokio::time::timeout(deadline + Duration::from_secs(1), answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(stopped()),
             Err(_) => Err(HubError::new(
                 ErrorCode::Timeout,
-                format!("{name} did not finish in time"),
+                "the device's earlier calls did not finish in time",
             )),
         }
     }
+
+    /// Takes the device's turn when it is idle, or queues the call.
+    fn enter(&self, call: Call, deadline: Duration) -> Result<Entry, HubError> {
+        let mut state = self.0.lock();
+        if !state.running {
+            state.running = true;
+            let turn = Turn {
+                calls: self.0.clone(),
+                instance: state.instance.take(),
+            };
+            return Ok(Entry::Now(turn, call));
+        }
+        if state.waiting.len() >= QUEUE {
+            return Err(HubError::new(
+                ErrorCode::Busy,
+                format!("{QUEUE} requests are already waiting for this device; retry later"),
+            ));
+        }
+        let (reply, answer) = oneshot::channel();
+        state.waiting.push_back(Job {
+            call,
+            deadline: Instant::now() + deadline,
+            reply,
+        });
+        Ok(Entry::Queued(answer))
+    }
 }
 
-fn stopped() -> HubError {
-    HubError::new(ErrorCode::Internal, "the device's worker stopped; retry")
+impl Calls {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update of the state is a single assignment or queue operation.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
-async fn serve_calls(plugin: Weak<Plugin>, mut queue: mpsc::Receiver<Job>) {
-    let mut instance: Option<Instance> = None;
-    while let Some(job) = queue.recv().await {
-        let Some(plugin) = plugin.upgrade() else {
+/// The right to run the device's calls. When it ends (the call finished, or
+/// was given up half-way and its instance dropped with it) the calls that
+/// queued meanwhile go to a drain task, or the device turns idle.
+struct Turn {
+    calls: Arc<Calls>,
+    instance: Option<Instance>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut state = self.calls.lock();
+        if state.waiting.is_empty() {
+            state.running = false;
+            state.instance = self.instance.take();
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime left to serve them: the requesters hear "stopped".
+            state.waiting.clear();
+            state.running = false;
+            return;
+        };
+        drop(state);
+        let turn = Turn {
+            calls: self.calls.clone(),
+            instance: self.instance.take(),
+        };
+        runtime.spawn(drain(turn));
+    }
+}
+
+async fn drain(mut turn: Turn) {
+    loop {
+        let Some(job) = turn.calls.lock().waiting.pop_front() else {
+            return;
+        };
+        let Some(plugin) = turn.calls.plugin.upgrade() else {
+            turn.calls.lock().waiting.clear();
             return;
         };
         let left = job.deadline.saturating_duration_since(Instant::now());
-        let result = if left.is_zero() {
+        let result = if left < LEAST_TIME_TO_RUN {
             Err(HubError::new(
                 ErrorCode::Timeout,
                 format!(
@@ -108,11 +201,15 @@ async fn serve_calls(plugin: Weak<Plugin>, mut queue: mpsc::Receiver<Job>) {
                 ),
             ))
         } else {
-            plugin.run(&mut instance, job.call, left).await
+            plugin.run(&mut turn.instance, job.call, left).await
         };
         // The requester may have given up; then nobody needs the answer.
         let _ = job.reply.send(result);
     }
+}
+
+fn stopped() -> HubError {
+    HubError::new(ErrorCode::Internal, "the device's calls stopped; retry")
 }
 
 async fn watch(plugin: Weak<Plugin>, info: DeviceInfo) {

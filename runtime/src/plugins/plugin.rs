@@ -374,9 +374,9 @@ impl Plugin {
         deadline: Duration,
     ) -> Result<Reply, HubError> {
         let info = self.device(identity)?.info;
-        let worker = self.workers().get(identity).map(DeviceWorker::handle);
-        let worker = worker.ok_or_else(|| self.unknown(identity))?;
-        worker.submit(call(info), deadline).await
+        let calls = self.workers().get(identity).map(DeviceWorker::calls);
+        let calls = calls.ok_or_else(|| self.unknown(identity))?;
+        calls.run(self, call(info), deadline).await
     }
 
     /// Protects real actuators from a runaway client or plugin.

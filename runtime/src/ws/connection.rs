@@ -6,7 +6,7 @@ use super::router::{self, Responder};
 use super::server::Caller;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::Hub;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast::error::RecvError;
@@ -20,6 +20,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 const MAX_IN_FLIGHT: usize = 256;
 /// Responses waiting for the writer before request tasks wait too.
 const OUTBOX: usize = 1024;
+/// Responses written out together with one flush, at most.
+const BATCH: usize = 64;
 
 pub async fn run<S>(
     ws: WebSocketStream<S>,
@@ -36,10 +38,17 @@ pub async fn run<S>(
     let close = loop {
         tokio::select! {
             frame = frames.next() => match frame {
-                Some(Ok(Message::Text(text))) => accept(text.as_str(), &hub, &caller, &outbox, &in_flight).await,
+                Some(Ok(Message::Text(text))) => {
+                    let refused = accept(text.as_str(), &hub, &caller, &outbox, &in_flight);
+                    if let Some(answer) = refused && sink.send(Message::text(answer)).await.is_err() {
+                        break None;
+                    }
+                }
                 Some(Ok(Message::Binary(_))) => {
                     let error = HubError::new(ErrorCode::InvalidFormat, "binary frames are not requests: send JSON text");
-                    let _ = outbox.send(protocol::failure(None, &error)).await;
+                    if sink.send(Message::text(protocol::failure(None, &error))).await.is_err() {
+                        break None;
+                    }
                 }
                 Some(Ok(Message::Close(_))) | None => break None,
                 Some(Ok(_)) => {}
@@ -50,7 +59,7 @@ pub async fn run<S>(
                 }
             },
             Some(frame) = outgoing.recv() => {
-                if sink.send(Message::text(frame)).await.is_err() {
+                if send_ready(&mut sink, frame, &mut outgoing).await.is_err() {
                     break None;
                 }
             }
@@ -78,41 +87,64 @@ pub async fn run<S>(
     }
 }
 
-/// Parses a frame and starts its request, or answers at once when it is
-/// malformed or the connection has too many requests in flight.
-async fn accept(
+/// Writes `first` and whatever other responses are already waiting, then
+/// flushes once: under pipelined load, one system call and one TCP segment
+/// carry many responses instead of one each.
+async fn send_ready<S>(
+    sink: &mut S,
+    first: String,
+    outgoing: &mut mpsc::Receiver<String>,
+) -> Result<(), WsError>
+where
+    S: futures_util::Sink<Message, Error = WsError> + Unpin,
+{
+    sink.feed(Message::text(first)).await?;
+    tokio::task::yield_now().await;
+    for _ in 1..BATCH {
+        let Ok(frame) = outgoing.try_recv() else {
+            break;
+        };
+        sink.feed(Message::text(frame)).await?;
+    }
+    sink.flush().await
+}
+
+/// Parses a frame and starts its request; the answer to write at once when
+/// the frame is malformed or the connection has too many requests in flight.
+///
+/// The request is first run right here, and most finish in that one step
+/// (a device that answers at once): no hand-over between tasks at all. One
+/// that has to wait (device I/O, a busy device) goes on in a task of its own,
+/// so that it never depends on this connection's writes.
+fn accept(
     text: &str,
     hub: &Arc<Hub>,
     caller: &Caller,
     outbox: &mpsc::Sender<String>,
     in_flight: &Arc<Semaphore>,
-) {
+) -> Option<String> {
     let request = match Request::parse(text) {
         Ok(request) => request,
-        Err(rejected) => {
-            let _ = outbox
-                .send(protocol::failure(rejected.id, &rejected.error))
-                .await;
-            return;
-        }
+        Err(rejected) => return Some(protocol::failure(rejected.id, &rejected.error)),
     };
     let Ok(permit) = in_flight.clone().try_acquire_owned() else {
         let error = HubError::new(
             ErrorCode::Busy,
             format!("{MAX_IN_FLIGHT} requests already in flight on this connection"),
         );
-        let _ = outbox
-            .send(protocol::failure(Some(request.id), &error))
-            .await;
-        return;
+        return Some(protocol::failure(Some(request.id), &error));
     };
     let (hub, caller, out) = (
         hub.clone(),
         caller.clone(),
         Responder::new(request.id, outbox.clone()),
     );
-    tokio::spawn(async move {
+    let mut running = Box::pin(async move {
         router::dispatch(&hub, &caller, request, out).await;
         drop(permit);
     });
+    if (&mut running).now_or_never().is_none() {
+        tokio::spawn(running);
+    }
+    None
 }
