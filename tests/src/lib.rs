@@ -9,14 +9,14 @@ use hub::caps::Limits;
 use hub::config::{Token, TokenScope};
 use hub::plugins::{Hub, HubSettings};
 use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
-use hub_sim::yeelight::{SimConfig, YeelightSim};
+use hub_sim::yeelight::{Bulb, SimConfig, YeelightSim};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
@@ -316,4 +316,20 @@ impl Client {
         })
         .await
     }
+}
+
+/// Waits until `bulb` has a connection open. Called before any request
+/// reaches the bulb, that is the plugin's watcher: a bulb tells its changes
+/// only to the connections open when they happen.
+pub async fn watched(bulb: &Bulb) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bulb.connections() == 0 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no watcher connected to bulb {} within 10 s",
+            bulb.id()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
 }

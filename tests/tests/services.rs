@@ -53,6 +53,7 @@ async fn get_set_event_check_update_and_ota() -> anyhow::Result<()> {
     let bulb: &Bulb = &hub.sim.bulbs()[0];
     let mut client = hub.client().await?;
     client.discover(Some("yeelight")).await?;
+    hub_tests::watched(bulb).await?;
 
     let got = client
         .call("yeelight", "get_attributes", bulb.id(), json!({}))

@@ -136,7 +136,7 @@ struct Pacer {
 
 impl Pacer {
     /// How often the pacer wakes; a few requests are released at each wake.
-    const STEP: Duration = Duration::from_micros(100);
+    const STEP: Duration = Duration::from_micros(250);
 
     fn start(connections: usize, rate: f64) -> Self {
         let permits: Vec<_> = (0..connections)

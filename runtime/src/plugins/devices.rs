@@ -5,8 +5,8 @@ use super::bindings::{AttributeMeta, Device, DeviceInfo};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Attribute metadata by `(instance id, attribute name)`.
-pub type MetaMap = HashMap<(u32, String), AttributeMeta>;
+/// Attribute metadata by instance id, then attribute name.
+pub type MetaMap = HashMap<u32, HashMap<String, AttributeMeta>>;
 
 #[derive(Clone)]
 pub struct DeviceRecord {
@@ -52,14 +52,23 @@ impl DeviceTable {
         }
     }
 
+    /// The metadata `device` declares, kept for validating writes. A device
+    /// answers with the same metadata every time: it is built anew only
+    /// when it changed.
     pub fn learn(&self, device: &Device) -> Arc<MetaMap> {
+        let known = self
+            .lock()
+            .get(&device.info.identity)
+            .and_then(|record| record.meta.clone());
+        if let Some(known) = known.filter(|known| declares(device, known)) {
+            return known;
+        }
         let meta: MetaMap = device
             .instances
             .iter()
-            .flat_map(|i| {
-                i.attrs
-                    .iter()
-                    .map(|a| ((i.instance_id, a.name.clone()), a.meta.clone()))
+            .map(|i| {
+                let attrs = i.attrs.iter().map(|a| (a.name.clone(), a.meta.clone()));
+                (i.instance_id, attrs.collect())
             })
             .collect();
         let meta = Arc::new(meta);
@@ -79,5 +88,73 @@ impl DeviceTable {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// True when `meta` is exactly the metadata `device` declares.
+fn declares(device: &Device, meta: &MetaMap) -> bool {
+    meta.len() == device.instances.len()
+        && device.instances.iter().all(|i| {
+            meta.get(&i.instance_id).is_some_and(|attrs| {
+                attrs.len() == i.attrs.len()
+                    && i.attrs.iter().all(|a| attrs.get(&a.name) == Some(&a.meta))
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::bindings::hub::device::types::Instance;
+    use crate::plugins::bindings::{Attribute, Permissions, ValType, Value};
+
+    fn bulb(max_brightness: f64) -> Device {
+        let meta = AttributeMeta {
+            val_type: ValType::Int,
+            min: Some(1.0),
+            max: Some(max_brightness),
+            enum_values: vec![],
+            permissions: Permissions::READ | Permissions::WRITE,
+        };
+        let info = DeviceInfo {
+            identity: "bulb-1".into(),
+            name: "Bulb".into(),
+            model: "color".into(),
+            manufacturer: "Yeelight".into(),
+            address: "127.0.0.1:55443".into(),
+        };
+        Device {
+            info,
+            instances: vec![Instance {
+                kind: "light_bulb".into(),
+                instance_id: 0,
+                attrs: vec![Attribute {
+                    name: "brightness".into(),
+                    value: Value::Int(50),
+                    meta,
+                }],
+            }],
+            ota_support: false,
+        }
+    }
+
+    #[test]
+    fn metadata_is_rebuilt_only_when_the_device_declares_another() {
+        let table = DeviceTable::default();
+        table.upsert(&bulb(100.0).info);
+        let first = table.learn(&bulb(100.0));
+        let same = table.learn(&bulb(100.0));
+        assert!(Arc::ptr_eq(&first, &same), "unchanged metadata is reused");
+        let changed = table.learn(&bulb(80.0));
+        assert_eq!(changed[&0]["brightness"].max, Some(80.0));
+        let stored = table
+            .get("bulb-1")
+            .and_then(|r| r.meta)
+            .map(|m| m[&0]["brightness"].max);
+        assert_eq!(
+            stored,
+            Some(Some(80.0)),
+            "writes are validated against the new one"
+        );
     }
 }

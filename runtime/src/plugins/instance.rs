@@ -136,6 +136,9 @@ impl Instance {
     }
     pub async fn call(&mut self, call: Call, budget: Budget) -> Result<Reply, CallFailure> {
         set_fuel(&mut self.store, budget.fuel)?;
+        // Counted from now: a call yields at the first epoch tick it lives
+        // through, not at once because ticks went by since the last call.
+        self.store.set_epoch_deadline(1);
         let plugin = self.store.data().plugin.clone();
         let name = call.name();
         let outcome = with_deadline(budget.deadline, self.invoke(call)).await;

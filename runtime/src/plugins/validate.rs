@@ -26,7 +26,10 @@ pub fn validate(writes: &[WriteRequest], meta: &MetaMap) -> Result<Vec<Attribute
 
 fn validate_one(write: &WriteRequest, meta: &MetaMap) -> Result<AttributeWrite, HubError> {
     let name = &write.attribute;
-    let Some(m) = meta.get(&(write.instance_id, name.clone())) else {
+    let Some(m) = meta
+        .get(&write.instance_id)
+        .and_then(|attrs| attrs.get(name))
+    else {
         return Err(HubError::new(
             ErrorCode::NotFound,
             format!("instance {} has no attribute {name:?}", write.instance_id),
@@ -113,20 +116,18 @@ mod tests {
             permissions,
         };
         let rw = Permissions::READ | Permissions::WRITE;
-        MetaMap::from([
+        let attrs = [
+            ("power", m(ValType::Enum, None, None, &["on", "off"], rw)),
             (
-                (0, "power".into()),
-                m(ValType::Enum, None, None, &["on", "off"], rw),
-            ),
-            (
-                (0, "brightness".into()),
+                "brightness",
                 m(ValType::Int, Some(1.0), Some(100.0), &[], rw),
             ),
             (
-                (0, "model".into()),
+                "model",
                 m(ValType::String, None, None, &[], Permissions::READ),
             ),
-        ])
+        ];
+        MetaMap::from([(0, attrs.map(|(n, m)| (n.to_string(), m)).into())])
     }
 
     fn write(instance_id: u32, attribute: &str, val: Json) -> Vec<WriteRequest> {

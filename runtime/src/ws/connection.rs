@@ -39,9 +39,15 @@ pub async fn run<S>(
         tokio::select! {
             frame = frames.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    let refused = accept(text.as_str(), &hub, &caller, &outbox, &in_flight);
-                    if let Some(answer) = refused && sink.send(Message::text(answer)).await.is_err() {
-                        break None;
+                    match accept(text.as_str(), &hub, &caller, &outbox, &in_flight) {
+                        Accepted::Answered => {}
+                        // Let it run before the frames behind it, which may be for the same device.
+                        Accepted::Waiting => tokio::task::yield_now().await,
+                        Accepted::Refused(answer) => {
+                            if sink.send(Message::text(answer)).await.is_err() {
+                                break None;
+                            }
+                        }
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -109,6 +115,16 @@ where
     sink.flush().await
 }
 
+/// What became of a request frame.
+enum Accepted {
+    /// Already answered (through the outbox).
+    Answered,
+    /// Still running, in a task of its own.
+    Waiting,
+    /// Malformed, or over the connection's limit: this answer goes out now.
+    Refused(String),
+}
+
 /// Parses a frame and starts its request; the answer to write at once when
 /// the frame is malformed or the connection has too many requests in flight.
 ///
@@ -122,17 +138,17 @@ fn accept(
     caller: &Caller,
     outbox: &mpsc::Sender<String>,
     in_flight: &Arc<Semaphore>,
-) -> Option<String> {
+) -> Accepted {
     let request = match Request::parse(text) {
         Ok(request) => request,
-        Err(rejected) => return Some(protocol::failure(rejected.id, &rejected.error)),
+        Err(rejected) => return Accepted::Refused(protocol::failure(rejected.id, &rejected.error)),
     };
     let Ok(permit) = in_flight.clone().try_acquire_owned() else {
         let error = HubError::new(
             ErrorCode::Busy,
             format!("{MAX_IN_FLIGHT} requests already in flight on this connection"),
         );
-        return Some(protocol::failure(Some(request.id), &error));
+        return Accepted::Refused(protocol::failure(Some(request.id), &error));
     };
     let (hub, caller, out) = (
         hub.clone(),
@@ -143,8 +159,9 @@ fn accept(
         router::dispatch(&hub, &caller, request, out).await;
         drop(permit);
     });
-    if (&mut running).now_or_never().is_none() {
-        tokio::spawn(running);
+    if (&mut running).now_or_never().is_some() {
+        return Accepted::Answered;
     }
-    None
+    tokio::spawn(running);
+    Accepted::Waiting
 }

@@ -90,6 +90,11 @@ impl Bulb {
     }
 
     /// A property as the bulb reports it: a string, `""` when unknown.
+    /// Connections open to the bulb; each hears its changes.
+    pub fn connections(&self) -> usize {
+        self.changes.receiver_count()
+    }
+
     pub fn prop(&self, name: &str) -> String {
         let s = self.state.lock().expect("bulb state lock");
         match name {
