@@ -1,15 +1,16 @@
-//! One client connection: frames in, each request handled on its own task,
-//! responses and events out through one writer.
+//! One client connection: frames in, each request run at once and, if it
+//! has to wait, on a task of its own; responses and events out through one
+//! writer, a flush for whatever is ready together.
 
 use super::protocol::{self, Request};
 use super::router::{self, Responder};
 use super::server::Caller;
 use crate::error::{ErrorCode, HubError};
-use crate::plugins::Hub;
+use crate::plugins::{Event, Hub};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -20,7 +21,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 const MAX_IN_FLIGHT: usize = 256;
 /// Responses waiting for the writer before request tasks wait too.
 const OUTBOX: usize = 1024;
-/// Responses written out together with one flush, at most.
+/// Frames written out together with one flush, at most.
 const BATCH: usize = 64;
 
 pub async fn run<S>(
@@ -69,19 +70,12 @@ pub async fn run<S>(
                     break None;
                 }
             }
-            event = events.recv() => match event {
-                Ok(event) => {
-                    let frame = event.rendered(protocol::event);
-                    if sink.send(Message::text(frame)).await.is_err() {
-                        break None;
-                    }
+            event = events.recv() => {
+                if let Err(close) = send_events(&mut sink, event, &mut events).await {
+                    break close;
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    break Some((CloseCode::Policy, format!("too slow: fell {missed} events behind")));
-                }
-                Err(RecvError::Closed) => break Some((CloseCode::Away, "hub shutting down".into())),
-            },
-            _ = shutdown.changed() => break Some((CloseCode::Away, "hub shutting down".into())),
+            }
+            _ = shutdown.changed() => break Some(shutting_down()),
         }
     };
     if let Some((code, reason)) = close {
@@ -123,6 +117,47 @@ enum Accepted {
     Waiting,
     /// Malformed, or over the connection's limit: this answer goes out now.
     Refused(String),
+}
+
+/// Writes the event `first` and the events already queued behind it, then
+/// flushes once (a device often changes several attributes at a time).
+/// `Err` ends the connection, with the close frame to send, if any.
+async fn send_events<S>(
+    sink: &mut S,
+    first: Result<Arc<Event>, RecvError>,
+    events: &mut broadcast::Receiver<Arc<Event>>,
+) -> Result<(), Option<(CloseCode, String)>>
+where
+    S: futures_util::Sink<Message, Error = WsError> + Unpin,
+{
+    let mut next = first;
+    for fed in 1.. {
+        match next {
+            Ok(event) => {
+                let frame = Message::text(event.rendered(protocol::event));
+                sink.feed(frame).await.map_err(|_| None)?;
+            }
+            Err(RecvError::Lagged(missed)) => {
+                let reason = format!("too slow: fell {missed} events behind");
+                return Err(Some((CloseCode::Policy, reason)));
+            }
+            Err(RecvError::Closed) => return Err(Some(shutting_down())),
+        }
+        if fed == BATCH {
+            break;
+        }
+        next = match events.try_recv() {
+            Ok(event) => Ok(event),
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+        };
+    }
+    sink.flush().await.map_err(|_| None)
+}
+
+fn shutting_down() -> (CloseCode, String) {
+    (CloseCode::Away, "hub shutting down".into())
 }
 
 /// Parses a frame and starts its request; the answer to write at once when
