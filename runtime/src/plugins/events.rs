@@ -25,6 +25,14 @@ pub enum EventKind {
 }
 
 impl Event {
+    pub fn new(plugin: Arc<str>, kind: EventKind) -> Self {
+        Event {
+            plugin,
+            kind,
+            rendered: OnceLock::new(),
+        }
+    }
+
     pub fn rendered(&self, render: impl FnOnce(&Event) -> String) -> &str {
         self.rendered.get_or_init(|| render(self))
     }
@@ -115,11 +123,7 @@ impl EventSink {
     }
 
     fn publish(&self, kind: EventKind) {
-        let event = Event {
-            plugin: self.plugin.clone(),
-            kind,
-            rendered: OnceLock::new(),
-        };
+        let event = Event::new(self.plugin.clone(), kind);
         // No receivers means no connected client: nothing to deliver.
         let _ = self.bus.0.send(Arc::new(event));
     }

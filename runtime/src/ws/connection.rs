@@ -200,3 +200,63 @@ fn accept(
     tokio::spawn(running);
     Accepted::Waiting
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::{EventKind, OtaStatus};
+    use std::convert::Infallible;
+
+    fn event(n: usize) -> Arc<Event> {
+        let kind = EventKind::Ota {
+            identity: format!("dev-{n}"),
+            status: OtaStatus::finished(&Ok(())),
+        };
+        Arc::new(Event::new("bench".into(), kind))
+    }
+
+    fn written(sink: &[Message]) -> Vec<String> {
+        let identity = |m: &Message| {
+            let json: serde_json::Value =
+                serde_json::from_str(m.to_text().unwrap_or_default()).unwrap_or_default();
+            json["identity"].as_str().unwrap_or_default().to_string()
+        };
+        sink.iter().map(identity).collect()
+    }
+
+    #[tokio::test]
+    async fn queued_events_go_out_together_in_order_and_none_is_skipped() {
+        let (bus, mut events) = broadcast::channel(256);
+        for n in 0..BATCH + 5 {
+            assert!(bus.send(event(n)).is_ok(), "a subscriber");
+        }
+        let mut sink = Vec::new().sink_map_err(|e: Infallible| -> WsError { match e {} });
+        let first = events.recv().await;
+        assert!(send_events(&mut sink, first, &mut events).await.is_ok());
+        let expected: Vec<String> = (0..BATCH).map(|n| format!("dev-{n}")).collect();
+        assert_eq!(written(sink.get_ref()), expected, "one batch, in order");
+        let next = events.recv().await;
+        assert!(send_events(&mut sink, next, &mut events).await.is_ok());
+        assert_eq!(
+            sink.get_ref().len(),
+            BATCH + 5,
+            "the rest in the next batch"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_fell_behind_is_told_why_and_cut_off() {
+        let (bus, mut events) = broadcast::channel(4);
+        let mut sink = Vec::new().sink_map_err(|e: Infallible| -> WsError { match e {} });
+        let first = events.recv();
+        for n in 0..10 {
+            assert!(bus.send(event(n)).is_ok(), "a subscriber");
+        }
+        let closed = send_events(&mut sink, first.await, &mut events).await;
+        let Err(Some((code, reason))) = closed else {
+            panic!("not cut off: {closed:?}");
+        };
+        assert_eq!(code, CloseCode::Policy);
+        assert_eq!(reason, "too slow: fell 6 events behind");
+    }
+}
