@@ -117,7 +117,7 @@ impl Plugin {
         &self.fingerprint
     }
 
-    /// Stops every device worker and watcher.
+    /// Stops every device's watcher; its instance goes once no call is using it.
     pub fn stop(&self) {
         self.workers().clear();
     }
