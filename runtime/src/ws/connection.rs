@@ -99,6 +99,7 @@ where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
 {
     sink.feed(Message::text(first)).await?;
+    // Requests finishing on other tasks at this moment add their answers.
     tokio::task::yield_now().await;
     for _ in 1..BATCH {
         let Ok(frame) = outgoing.try_recv() else {
@@ -107,16 +108,6 @@ where
         sink.feed(Message::text(frame)).await?;
     }
     sink.flush().await
-}
-
-/// What became of a request frame.
-enum Accepted {
-    /// Already answered (through the outbox).
-    Answered,
-    /// Still running, in a task of its own.
-    Waiting,
-    /// Malformed, or over the connection's limit: this answer goes out now.
-    Refused(String),
 }
 
 /// Writes the event `first` and the events already queued behind it, then
@@ -158,6 +149,16 @@ where
 
 fn shutting_down() -> (CloseCode, String) {
     (CloseCode::Away, "hub shutting down".into())
+}
+
+/// What became of a request frame.
+enum Accepted {
+    /// Already answered (through the outbox).
+    Answered,
+    /// Still running, in a task of its own.
+    Waiting,
+    /// Malformed, or over the connection's limit: this answer goes out now.
+    Refused(String),
 }
 
 /// Parses a frame and starts its request; the answer to write at once when
