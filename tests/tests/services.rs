@@ -203,3 +203,24 @@ async fn plugin_list_shows_health_devices_and_grant() -> anyhow::Result<()> {
     assert_eq!(yeelight["pending"], json!([]));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_pipelined_requests_is_answered_in_full() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let mut client = hub.client().await?;
+    client.discover(Some("hostile")).await?;
+    // More than the connection reads ahead of its writes, and than it
+    // writes with one flush: every request still gets exactly its answer.
+    let ids: Vec<i64> = (1000..1200).collect();
+    for id in &ids {
+        let request =
+            json!({"id": id, "domain": "hostile", "service": "get_attributes", "identity": "well"});
+        client.send_text(&request.to_string()).await?;
+    }
+    for id in &ids {
+        let reply = client.response(*id).await?;
+        assert_eq!(reply["success"], true, "{reply}");
+        assert_eq!(reply["result"]["identity"], "well", "{reply}");
+    }
+    Ok(())
+}

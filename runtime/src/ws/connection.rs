@@ -23,6 +23,8 @@ const MAX_IN_FLIGHT: usize = 256;
 const OUTBOX: usize = 1024;
 /// Frames written out together with one flush, at most.
 const BATCH: usize = 64;
+/// Frames read, at most, while responses wait to be written.
+const READ_AHEAD: usize = 16;
 
 pub async fn run<S>(
     ws: WebSocketStream<S>,
@@ -36,10 +38,21 @@ pub async fn run<S>(
     let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
     let mut events = hub.events().subscribe();
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    // Frames read since the last write: requests answered at once queue
+    // their responses, which then go out with one flush.
+    let mut streak = 0;
     let close = loop {
         tokio::select! {
-            frame = frames.next() => match frame {
+            biased;
+            _ = shutdown.changed() => break Some(shutting_down()),
+            event = events.recv() => {
+                if let Err(close) = send_events(&mut sink, event, &mut events).await {
+                    break close;
+                }
+            }
+            frame = frames.next(), if streak < READ_AHEAD || outgoing.is_empty() => match frame {
                 Some(Ok(Message::Text(text))) => {
+                    streak += 1;
                     match accept(text.as_str(), &hub, &caller, &outbox, &in_flight) {
                         Accepted::Answered => {}
                         // Let it run before the frames behind it, which may be for the same device.
@@ -66,16 +79,11 @@ pub async fn run<S>(
                 }
             },
             Some(frame) = outgoing.recv() => {
+                streak = 0;
                 if send_ready(&mut sink, frame, &mut outgoing).await.is_err() {
                     break None;
                 }
             }
-            event = events.recv() => {
-                if let Err(close) = send_events(&mut sink, event, &mut events).await {
-                    break close;
-                }
-            }
-            _ = shutdown.changed() => break Some(shutting_down()),
         }
     };
     if let Some((code, reason)) = close {
@@ -99,8 +107,6 @@ where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
 {
     sink.feed(Message::text(first)).await?;
-    // Requests finishing on other tasks at this moment add their answers.
-    tokio::task::yield_now().await;
     for _ in 1..BATCH {
         let Ok(frame) = outgoing.try_recv() else {
             break;
