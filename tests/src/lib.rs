@@ -9,7 +9,7 @@ use hub::caps::Limits;
 use hub::config::{Token, TokenScope};
 use hub::plugins::{Hub, HubSettings};
 use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
-use hub_sim::yeelight::{Bulb, SimConfig, YeelightSim};
+use hub_sim::yeelight::{SimConfig, YeelightSim};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -318,17 +318,13 @@ impl Client {
     }
 }
 
-/// Waits until `bulb` has a connection open. Called before any request
-/// reaches the bulb, that is the plugin's watcher: a bulb tells its changes
-/// only to the connections open when they happen.
-pub async fn watched(bulb: &Bulb) -> anyhow::Result<()> {
+/// Waits (up to 10 s) until `ready` holds; `what` names it in the error.
+/// Devices tell their changes only to the connections open when they
+/// happen: tests that expect an event first wait for the plugin's watcher.
+pub async fn until(what: &str, ready: impl Fn() -> bool) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while bulb.connections() == 0 {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "no watcher connected to bulb {} within 10 s",
-            bulb.id()
-        );
+    while !ready() {
+        anyhow::ensure!(Instant::now() < deadline, "no {what} within 10 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Ok(())

@@ -53,7 +53,8 @@ async fn get_set_event_check_update_and_ota() -> anyhow::Result<()> {
     let bulb: &Bulb = &hub.sim.bulbs()[0];
     let mut client = hub.client().await?;
     client.discover(Some("yeelight")).await?;
-    hub_tests::watched(bulb).await?;
+    // Before any request reaches the bulb, its one connection is the watcher's.
+    hub_tests::until("watcher on the bulb", || bulb.connections() > 0).await?;
 
     let got = client
         .call("yeelight", "get_attributes", bulb.id(), json!({}))

@@ -76,6 +76,7 @@ async fn switches_meters_power_and_pushes_status() -> anyhow::Result<()> {
     assert_eq!(attr("active_power")["val_type"], "float");
     assert_eq!(attr("voltage")["val"], 230.1);
 
+    hub_tests::until("watcher on the device", || device.listeners() > 0).await?;
     let set = json!({"attributes": [{"instance_id": 0, "attribute": "power", "val": "on"}]});
     let reply = client
         .call("shelly", "set_attributes", device.id(), set)

@@ -4,7 +4,7 @@ use super::firmware::{Firmware, Image};
 use super::ota;
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, watch};
@@ -88,6 +88,17 @@ pub struct ShellyDevice {
     online: watch::Sender<bool>,
     /// Accepts connections but never answers (a hung device).
     silent: AtomicBool,
+    /// WebSocket clients that named a `src`: the ones notified.
+    listeners: AtomicUsize,
+}
+
+/// Counts a notified WebSocket client for as long as it is connected.
+pub(super) struct Listener(Arc<ShellyDevice>);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.0.listeners.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl ShellyDevice {
@@ -116,7 +127,18 @@ impl ShellyDevice {
             pushes: broadcast::channel(PUSH_BACKLOG).0,
             online: watch::Sender::new(true),
             silent: AtomicBool::new(false),
+            listeners: AtomicUsize::new(0),
         }
+    }
+
+    /// WebSocket clients the device notifies of its changes.
+    pub fn listeners(&self) -> usize {
+        self.listeners.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn listening(self: &Arc<Self>) -> Listener {
+        self.listeners.fetch_add(1, Ordering::SeqCst);
+        Listener(self.clone())
     }
 
     pub fn id(&self) -> &str {

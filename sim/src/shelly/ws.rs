@@ -58,6 +58,7 @@ async fn talk(ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, device: &A
     let mut online = device.online();
     // Notifications go to the client's `src`, once it has named one.
     let mut client: Option<Value> = None;
+    let mut listener = None;
     loop {
         // Pushes first: `ota_success` must reach the client before the
         // reboot it announces closes the connection.
@@ -79,6 +80,9 @@ async fn talk(ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, device: &A
             },
             _ = online.wait_for(|on| !on) => return,
         };
+        if client.is_some() && listener.is_none() {
+            listener = Some(device.listening());
+        }
         if let Some(frame) = outgoing
             && sink.send(Message::text(frame.to_string())).await.is_err()
         {
