@@ -191,9 +191,10 @@ impl Plugin {
 
     /// The device's state, and the metadata the hub learned from it.
     async fn describe(&self, identity: &str) -> Result<(Device, Arc<MetaMap>), HubError> {
+        let info = self.device(identity)?.info;
         let reply = self
             .on_device(
-                identity,
+                info.clone(),
                 Call::GetAttributes,
                 self.sandbox.limits.call_deadline,
             )
@@ -202,7 +203,7 @@ impl Plugin {
             return Err(mismatch("get_attributes"));
         };
         // The hub, not the plugin, is the authority on which device this is.
-        device.info = self.device(identity)?.info;
+        device.info = info;
         let meta = self.sandbox.events.devices.learn(&device);
         Ok((device, meta))
     }
@@ -212,14 +213,15 @@ impl Plugin {
         identity: &str,
         writes: &[WriteRequest],
     ) -> Result<(), HubError> {
-        let meta = match self.device(identity)?.meta {
+        let record = self.device(identity)?;
+        let meta = match record.meta {
             Some(meta) => meta,
             None => self.describe(identity).await?.1,
         };
         let writes = validate(writes, &meta)?;
         self.take_write_quota(identity)?;
         let call = |info| Call::SetAttributes(info, writes);
-        self.on_device(identity, call, self.sandbox.limits.call_deadline)
+        self.on_device(record.info, call, self.sandbox.limits.call_deadline)
             .await
             .map(drop)
     }
@@ -232,7 +234,8 @@ impl Plugin {
         writes: Vec<AttributeWrite>,
     ) -> Result<(), HubError> {
         let call = |info| Call::SetAttributes(info, writes);
-        self.on_device(identity, call, self.sandbox.limits.call_deadline)
+        let info = self.device(identity)?.info;
+        self.on_device(info, call, self.sandbox.limits.call_deadline)
             .await
             .map(drop)
     }
@@ -240,7 +243,7 @@ impl Plugin {
     pub async fn check_update(&self, identity: &str) -> Result<UpdateInfo, HubError> {
         match self
             .on_device(
-                identity,
+                self.device(identity)?.info,
                 Call::CheckUpdate,
                 self.sandbox.limits.call_deadline,
             )
@@ -367,15 +370,16 @@ impl Plugin {
             })
     }
 
+    /// Runs `call` for the device `info` (from the hub's registry) in turn
+    /// with the device's other calls.
     async fn on_device(
         &self,
-        identity: &str,
+        info: DeviceInfo,
         call: impl FnOnce(DeviceInfo) -> Call,
         deadline: Duration,
     ) -> Result<Reply, HubError> {
-        let info = self.device(identity)?.info;
-        let calls = self.workers().get(identity).map(DeviceWorker::calls);
-        let calls = calls.ok_or_else(|| self.unknown(identity))?;
+        let calls = self.workers().get(&info.identity).map(DeviceWorker::calls);
+        let calls = calls.ok_or_else(|| self.unknown(&info.identity))?;
         calls.run(self, call(info), deadline).await
     }
 
