@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How requests are offered: `pipeline` in flight per connection (closed
 /// loop), or a steady total `rate` per second (open loop).
@@ -74,13 +75,7 @@ async fn connection(
     load: Load,
     permits: Option<Arc<Semaphore>>,
 ) -> anyhow::Result<(Histogram<u64>, u64)> {
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(
-        url.as_str(),
-        Some(crate::ws::config()),
-        false,
-    )
-    .await?;
-    let (mut sink, mut stream) = ws.split();
+    let (mut sink, mut stream) = connect(&url, false).await?.split();
     let mut histogram = new_histogram();
     let mut sent: HashMap<u64, Instant> = HashMap::new();
     let (mut next, mut failed) = (0u64, 0u64);
@@ -175,6 +170,18 @@ fn reply_id(text: &str) -> Option<u64> {
         .split(|c: char| !c.is_ascii_digit())
         .next()?;
     digits.parse().ok()
+}
+
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A client with the hub's limits; `disable_nagle` for one request at a time.
+pub async fn connect(url: &str, disable_nagle: bool) -> anyhow::Result<Client> {
+    let config = Some(crate::ws::config());
+    Ok(
+        tokio_tungstenite::connect_async_with_config(url, config, disable_nagle)
+            .await?
+            .0,
+    )
 }
 
 /// A bare tokio-tungstenite server echoing every text frame: the floor.

@@ -9,6 +9,7 @@ use crate::error::{ErrorCode, HubError};
 use std::time::Duration;
 use wasmtime::{Engine, Store, Trap};
 
+#[derive(Clone)]
 pub enum Call {
     Discover { window: Duration },
     GetAttributes(DeviceInfo),

@@ -56,12 +56,32 @@ impl Plugin {
         device: &DeviceInfo,
         calls: u32,
     ) -> Result<Duration, HubError> {
+        self.time_calls(&Call::GetAttributes(device.clone()), calls)
+            .await
+    }
+
+    /// `calls` calls that carry next to nothing either way (set_attributes
+    /// of nothing, on a device with empty fields): what crossing into the
+    /// sandbox and back costs, without lowering or lifting a device.
+    pub async fn time_empty_calls(&self, calls: u32) -> Result<Duration, HubError> {
+        let nobody = DeviceInfo {
+            identity: String::new(),
+            name: String::new(),
+            model: String::new(),
+            manufacturer: String::new(),
+            address: String::new(),
+        };
+        self.time_calls(&Call::SetAttributes(nobody, Vec::new()), calls)
+            .await
+    }
+
+    async fn time_calls(&self, call: &Call, calls: u32) -> Result<Duration, HubError> {
         let budget = self.budget(Duration::from_secs(60));
         let mut instance = self.instance(budget).await?;
         let started = Instant::now();
         for _ in 0..calls {
             instance
-                .call(Call::GetAttributes(device.clone()), budget)
+                .call(call.clone(), budget)
                 .await
                 .map_err(|f| f.error)?;
         }
