@@ -10,7 +10,8 @@ pub type MetaMap = HashMap<u32, HashMap<String, AttributeMeta>>;
 
 #[derive(Clone)]
 pub struct DeviceRecord {
-    pub info: DeviceInfo,
+    /// Shared with the calls made for the device: no copy per call.
+    pub info: Arc<DeviceInfo>,
     /// Known once the device has answered get_attributes.
     pub meta: Option<Arc<MetaMap>>,
 }
@@ -34,16 +35,16 @@ impl DeviceTable {
     pub fn upsert(&self, info: &DeviceInfo) -> bool {
         let mut devices = self.lock();
         match devices.get_mut(&info.identity) {
-            Some(record) if record.info == *info => false,
+            Some(record) if *record.info == *info => false,
             Some(record) => {
-                record.info = info.clone();
+                record.info = Arc::new(info.clone());
                 true
             }
             None => {
                 devices.insert(
                     info.identity.clone(),
                     DeviceRecord {
-                        info: info.clone(),
+                        info: Arc::new(info.clone()),
                         meta: None,
                     },
                 );

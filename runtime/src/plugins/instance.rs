@@ -6,17 +6,18 @@ use super::bindings::{
 };
 use super::state::{HostState, Sandbox};
 use crate::error::{ErrorCode, HubError};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{Engine, Store, Trap};
 
 #[derive(Clone)]
 pub enum Call {
     Discover { window: Duration },
-    GetAttributes(DeviceInfo),
-    SetAttributes(DeviceInfo, Vec<AttributeWrite>),
-    CheckUpdate(DeviceInfo),
-    Ota(DeviceInfo),
-    Watch(DeviceInfo),
+    GetAttributes(Arc<DeviceInfo>),
+    SetAttributes(Arc<DeviceInfo>, Vec<AttributeWrite>),
+    CheckUpdate(Arc<DeviceInfo>),
+    Ota(Arc<DeviceInfo>),
+    Watch(Arc<DeviceInfo>),
 }
 
 impl Call {

@@ -6,6 +6,7 @@ use super::Plugin;
 use super::bindings::DeviceInfo;
 use super::instance::{Call, Instance};
 use crate::error::{ErrorCode, HubError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A call whose fuel `hub plugin test` reports.
@@ -56,7 +57,7 @@ impl Plugin {
         device: &DeviceInfo,
         calls: u32,
     ) -> Result<Duration, HubError> {
-        self.time_calls(&Call::GetAttributes(device.clone()), calls)
+        self.time_calls(&Call::GetAttributes(Arc::new(device.clone())), calls)
             .await
     }
 
@@ -71,7 +72,7 @@ impl Plugin {
             manufacturer: String::new(),
             address: String::new(),
         };
-        self.time_calls(&Call::SetAttributes(nobody, Vec::new()), calls)
+        self.time_calls(&Call::SetAttributes(Arc::new(nobody), Vec::new()), calls)
             .await
     }
 

@@ -203,7 +203,9 @@ impl Plugin {
             return Err(mismatch("get_attributes"));
         };
         // The hub, not the plugin, is the authority on which device this is.
-        device.info = info;
+        if device.info != *info {
+            device.info = DeviceInfo::clone(&info);
+        }
         let meta = self.sandbox.events.devices.learn(&device);
         Ok((device, meta))
     }
@@ -267,7 +269,7 @@ impl Plugin {
         result
     }
 
-    async fn run_ota(&self, info: DeviceInfo) -> Result<(), HubError> {
+    async fn run_ota(&self, info: Arc<DeviceInfo>) -> Result<(), HubError> {
         let deadline = self.sandbox.limits.ota_deadline;
         let started = tokio::time::Instant::now();
         let mut instance = Some(self.refuelled_instance(deadline).await?);
@@ -292,7 +294,7 @@ impl Plugin {
             deadline: None,
             ..self.budget(Duration::ZERO)
         };
-        self.call(&mut instance, Call::Watch(info.clone()), budget)
+        self.call(&mut instance, Call::Watch(Arc::new(info.clone())), budget)
             .await
             .map(drop)
     }
@@ -374,8 +376,8 @@ impl Plugin {
     /// with the device's other calls.
     async fn on_device(
         &self,
-        info: DeviceInfo,
-        call: impl FnOnce(DeviceInfo) -> Call,
+        info: Arc<DeviceInfo>,
+        call: impl FnOnce(Arc<DeviceInfo>) -> Call,
         deadline: Duration,
     ) -> Result<Reply, HubError> {
         let calls = self.workers().get(&info.identity).map(DeviceWorker::calls);
