@@ -41,4 +41,5 @@ fn the_quick_benchmark_prints_all_eight_rows() {
     }
     let lost = &figures["5 event fan-out (100 clients)"]["measured"]["lost"];
     assert_eq!(*lost, 0, "events were lost:\n{stdout}");
+    let _ = std::fs::remove_dir_all(&work);
 }

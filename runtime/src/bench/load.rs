@@ -29,12 +29,16 @@ pub struct Measured {
     pub p50_us: f64,
     pub p99_us: f64,
     pub failed: u64,
+    /// How busy the machine's CPUs were during the run (0 to 1, all of
+    /// them together), where the kernel tells.
+    pub cpu_busy: Option<f64>,
 }
 
 /// Builds the request frame with `id` for connection `conn`.
 pub type Frames = Arc<dyn Fn(usize, u64) -> String + Send + Sync>;
 
 pub async fn run(url: &str, frames: Frames, load: Load) -> anyhow::Result<Measured> {
+    let cpu_before = CpuTimes::now();
     let pacer = load.rate.map(|rate| Pacer::start(load.connections, rate));
     let tasks: Vec<_> = (0..load.connections)
         .map(|conn| {
@@ -61,7 +65,59 @@ pub async fn run(url: &str, frames: Frames, load: Load) -> anyhow::Result<Measur
         p50_us: histogram.value_at_quantile(0.5) as f64,
         p99_us: histogram.value_at_quantile(0.99) as f64,
         failed,
+        cpu_busy: cpu_before
+            .zip(CpuTimes::now())
+            .map(|(a, b)| b.busy_since(&a)),
     })
+}
+
+/// The machine's CPU time so far, from `/proc/stat` (Linux), in ticks.
+struct CpuTimes {
+    busy: u64,
+    idle: u64,
+}
+
+impl CpuTimes {
+    fn now() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|n| n.parse().ok())
+            .collect::<Option<_>>()?;
+        // user nice system idle iowait irq softirq steal ...: time stolen
+        // by the hypervisor counts as neither, guest time is within user.
+        let at = |i: usize| ticks.get(i).copied().unwrap_or(0);
+        Some(CpuTimes {
+            busy: at(0) + at(1) + at(2) + at(5) + at(6),
+            idle: at(3) + at(4),
+        })
+    }
+
+    fn busy_since(&self, earlier: &CpuTimes) -> f64 {
+        let busy = self.busy.saturating_sub(earlier.busy) as f64;
+        let idle = self.idle.saturating_sub(earlier.idle) as f64;
+        busy / (busy + idle).max(1.0)
+    }
+}
+
+/// `rounds` runs of `load` against each target, the targets taken in turn
+/// within a round so that all of them meet the same moments of a noisy
+/// machine; the runs of each target, in the order of `targets`.
+pub async fn in_turn(
+    targets: &[(&str, Frames)],
+    load: Load,
+    rounds: usize,
+) -> anyhow::Result<Vec<Vec<Measured>>> {
+    let mut runs = vec![Vec::with_capacity(rounds); targets.len()];
+    for _ in 0..rounds {
+        for ((url, frames), runs) in targets.iter().zip(&mut runs) {
+            runs.push(run(url, frames.clone(), load).await?);
+        }
+    }
+    Ok(runs)
 }
 
 pub fn new_histogram() -> Histogram<u64> {

@@ -41,6 +41,21 @@ impl BenchOptions {
         }
     }
 
+    /// Rounds of each throughput measurement: its median is reported, so
+    /// that one noisy moment of a shared machine does not make the figure.
+    fn rounds(&self) -> usize {
+        if self.quick { 1 } else { 3 }
+    }
+
+    /// How long one round of a throughput measurement lasts.
+    fn round_for(&self) -> Duration {
+        if self.quick {
+            Duration::from_millis(700)
+        } else {
+            Duration::from_secs(2)
+        }
+    }
+
     fn component(&self, name: &str) -> PathBuf {
         self.components
             .join(format!("{}.wasm", name.replace('-', "_")))
@@ -104,13 +119,7 @@ impl Bench {
     async fn rows(&self) -> anyhow::Result<Vec<Row>> {
         let mut table = Vec::new();
         if self.wants(1) || self.wants(2) {
-            let floor = rows::websocket_floor(self).await?;
-            let hub = match self.wants(2) {
-                true => Some(rows::hub_without_io(self, &floor).await?),
-                false => None,
-            };
-            table.push(floor.row);
-            table.extend(hub);
+            table.extend(rows::floor_and_hub(self).await?);
         }
         for row in (3..=8).filter(|&row| self.wants(row)) {
             table.push(match row {
