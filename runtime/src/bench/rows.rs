@@ -190,9 +190,16 @@ pub async fn device_round_trip(b: &Bench) -> anyhow::Result<Row> {
     // The hub puts a WebSocket hop between client and device: a bare echo's
     // round trip, sampled alongside, is what that hop alone costs here.
     let mut echo = load::connect(&format!("ws://{}/", load::echo_server().await?), true).await?;
-    let mut via_hub_set = new_histogram();
-    let mut via_hub_get = new_histogram();
-    let mut echoed = new_histogram();
+    let mut direct = TcpStream::connect(sim.bulbs()[0].control_addr()).await?;
+    direct.set_nodelay(true)?;
+    let [
+        mut via_hub_set,
+        mut via_hub_get,
+        mut echoed,
+        mut direct_set,
+        mut direct_get,
+    ] = std::array::from_fn(|_| new_histogram());
+    // Sampled in turn, so that every path meets the same moments of the machine.
     for i in 0..samples {
         echoed.record(round_trip(&mut echo, &json!({"id": i, "service": "echo"})).await?)?;
         let set = json!({"id": i, "domain": "yeelight", "service": "set_attributes", "identity": bulb,
@@ -201,12 +208,6 @@ pub async fn device_round_trip(b: &Bench) -> anyhow::Result<Row> {
         let get =
             json!({"id": i, "domain": "yeelight", "service": "get_attributes", "identity": bulb});
         via_hub_get.record(round_trip(&mut ws, &get).await?)?;
-    }
-    let mut direct = TcpStream::connect(sim.bulbs()[0].control_addr()).await?;
-    direct.set_nodelay(true)?;
-    let mut direct_set = new_histogram();
-    let mut direct_get = new_histogram();
-    for i in 0..samples {
         let set = json!({"id": i, "method": "set_bright", "params": [30 + i % 2, "sudden", 0]});
         direct_set.record(direct_round_trip(&mut direct, &set).await?)?;
         let get = json!({"id": i, "method": "get_prop", "params": ["power", "bright", "ct"]});
