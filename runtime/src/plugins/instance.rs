@@ -7,6 +7,7 @@ use super::bindings::{
 use super::state::{HostState, Sandbox};
 use crate::error::{ErrorCode, HubError};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use wasmtime::{Engine, Store, Trap};
 
@@ -209,11 +210,23 @@ impl Instance {
     }
 }
 
+/// `work`'s output, or `None` once `deadline` has passed. The timer is
+/// set only if `work` has to wait: most calls finish in their first poll.
 async fn with_deadline<F: Future>(deadline: Option<Duration>, work: F) -> Option<F::Output> {
-    match deadline {
-        Some(d) => tokio::time::timeout(d, work).await.ok(),
-        None => Some(work.await),
-    }
+    let Some(deadline) = deadline else {
+        return Some(work.await);
+    };
+    let until = tokio::time::Instant::now() + deadline;
+    let mut work = std::pin::pin!(work);
+    let mut timer = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 fn set_fuel(store: &mut Store<HostState>, fuel: Option<u64>) -> Result<(), CallFailure> {
