@@ -111,6 +111,42 @@ async fn a_trapping_plugin_is_reinstantiated_and_serves_the_next_request() -> an
     Ok(())
 }
 
+/// Instances come from a pool whose slots are reused, and a freed slot keeps
+/// some pages resident: nothing an instance wrote may reach the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_instance_finds_nothing_of_the_one_before() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let mut client = hub.client().await?;
+    client.discover(Some("hostile")).await?;
+    let found =
+        |reply: &Value| reply["result"]["device"]["instances"][0]["attrs"][0]["val"].as_i64();
+    let first = get(&mut client, "hostile", "residue").await?;
+    assert_eq!(
+        found(&first),
+        Some(0),
+        "a new instance starts clean: {first}"
+    );
+    let warm = get(&mut client, "hostile", "residue").await?;
+    assert!(
+        found(&warm) > Some(0),
+        "the same instance finds what it left (or the search is blind): {warm}"
+    );
+    for round in 0..3 {
+        let write = json!({"attributes": [{"instance_id": 0, "attribute": "calls", "val": 1}]});
+        let trapped = client
+            .call("hostile", "set_attributes", "residue", write)
+            .await?;
+        assert_eq!(trapped["code"], "plugin_failed", "{trapped}");
+        let fresh = get(&mut client, "hostile", "residue").await?;
+        assert_eq!(
+            found(&fresh),
+            Some(0),
+            "round {round}: a fresh instance read an earlier one's memory: {fresh}"
+        );
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spinning_and_sleeping_calls_end_at_their_budget_and_block_no_one() -> anyhow::Result<()> {
     let hub = TestHub::start(HubOptions::default()).await?;

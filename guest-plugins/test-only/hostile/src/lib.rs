@@ -11,10 +11,15 @@
 //! - `sockets`: opens thousands of sockets;
 //! - `listen`: tries to accept connections;
 //! - `env`: reads the environment and reports how many variables it saw;
+//! - `residue`: reports (as `calls`) how many copies of a secret it finds in
+//!   its memory, then leaves copies behind; a write to it panics, so that
+//!   the next call gets a fresh instance (see `residue.rs`);
 //! - `tcp@ADDR` / `udp@ADDR`: connects, or sends a datagram, to each
 //!   address in the config's comma-separated `targets`;
 //! - `flood` (only with config `flood = on`): its `watch` emits events as
 //!   fast as it can.
+
+mod residue;
 
 use hub_guest_sdk::*;
 use std::io::Write;
@@ -27,7 +32,7 @@ struct Hostile {
     calls: i64,
 }
 
-const ATTACKS: [&str; 11] = [
+const ATTACKS: [&str; 12] = [
     "well",
     "trap",
     "panic",
@@ -39,6 +44,7 @@ const ATTACKS: [&str; 11] = [
     "sockets",
     "listen",
     "env",
+    "residue",
 ];
 
 impl Plugin for Hostile {
@@ -92,6 +98,7 @@ impl Plugin for Hostile {
                 listener.accept()?;
             }
             "env" => self.calls = std::env::vars().count() as i64,
+            "residue" => self.calls = residue::found_then_plant(),
             "tcp" => {
                 let mut stream = TcpStream::connect(net::parse_addr(&device.address)?)?;
                 stream.write_all(b"hello\r\n")?;
@@ -110,9 +117,12 @@ impl Plugin for Hostile {
 
     fn set_attributes(
         &mut self,
-        _device: &DeviceInfo,
+        device: &DeviceInfo,
         writes: &[AttributeWrite],
     ) -> Result<(), PluginError> {
+        if device.identity == "residue" {
+            panic!("deliberate panic: this instance must go");
+        }
         for write in writes {
             self.calls = write.value.as_int().unwrap_or(self.calls);
         }
