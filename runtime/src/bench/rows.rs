@@ -93,9 +93,13 @@ pub async fn floor_and_hub(b: &Bench) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
+fn median_p99(runs: &[Measured]) -> f64 {
+    median(runs.iter().map(|m| m.p99_us).collect())
+}
+
 /// The median p99 of `runs`, and how busy the CPUs were meanwhile.
 fn tail(runs: &[Measured]) -> String {
-    let p99 = us(median(runs.iter().map(|m| m.p99_us).collect()));
+    let p99 = us(median_p99(runs));
     let busy: Vec<f64> = runs.iter().filter_map(|m| m.cpu_busy).collect();
     match busy.is_empty() {
         true => p99,
@@ -148,7 +152,7 @@ async fn bench_hub(b: &Bench, name: &str, metering: Metering) -> anyhow::Result<
 
 fn hub_row(runs: &[Measured], floor: &[Measured], half: &[Measured]) -> Row {
     let max = median_run(runs);
-    let half_p99 = median(half.iter().map(|m| m.p99_us).collect());
+    let half_p99 = median_p99(half);
     let ratios = paired_ratios(runs, floor);
     let ratio = median(ratios.clone());
     let failed: u64 = runs.iter().chain(half).map(|m| m.failed).sum();
