@@ -26,6 +26,8 @@ pub struct BenchOptions {
     pub json: Option<PathBuf>,
     /// The rows to run (1 to 8); empty: all of them.
     pub rows: Vec<u8>,
+    /// Rounds of each throughput measurement; `None`: 3, or 1 when quick.
+    pub rounds: Option<usize>,
     /// Where the built guest components are.
     pub components: PathBuf,
     /// `guest-plugins/`, for the manifests.
@@ -44,7 +46,7 @@ impl BenchOptions {
     /// Rounds of each throughput measurement: its median is reported, so
     /// that one noisy moment of a shared machine does not make the figure.
     fn rounds(&self) -> usize {
-        if self.quick { 1 } else { 3 }
+        self.rounds.unwrap_or(if self.quick { 1 } else { 3 })
     }
 
     /// How long one round of a throughput measurement lasts.

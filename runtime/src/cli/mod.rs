@@ -74,6 +74,10 @@ enum Command {
         /// Only these rows, e.g. `--rows 2,4` (row 2 brings row 1 along for its ratio).
         #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
         rows: Vec<u8>,
+        /// Rounds of each throughput and call-cost measurement, of which the
+        /// median is shown (default 3, 1 with `--quick`).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=100))]
+        rounds: Option<u16>,
         /// The built guest components.
         #[arg(long, default_value = "target/guests/wasm32-wasip2/release")]
         components: PathBuf,
@@ -246,6 +250,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             quick,
             json,
             rows,
+            rounds,
             components,
             sources,
         } => {
@@ -253,6 +258,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 quick,
                 json,
                 rows,
+                rounds: rounds.map(usize::from),
                 components,
                 sources,
             })
