@@ -1,6 +1,7 @@
 //! The load generator every WebSocket row shares, and the bare echo server
 //! that is the floor it is compared with.
 
+use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
@@ -39,7 +40,11 @@ pub type Frames = Arc<dyn Fn(usize, u64) -> String + Send + Sync>;
 
 pub async fn run(url: &str, frames: Frames, load: Load) -> anyhow::Result<Measured> {
     let cpu_before = CpuTimes::now();
-    let pacer = load.rate.map(|rate| Pacer::start(load.connections, rate));
+    let pacer = load
+        .rate
+        .map(|rate| Pacer::start(load.connections, rate))
+        .transpose()
+        .context("start the load's pacing thread")?;
     let tasks: Vec<_> = (0..load.connections)
         .map(|conn| {
             let permits = pacer.as_ref().map(|p| p.permits[conn].clone());
@@ -189,25 +194,27 @@ impl Pacer {
     /// How often the pacer wakes; a few requests are released at each wake.
     const STEP: Duration = Duration::from_micros(250);
 
-    fn start(connections: usize, rate: f64) -> Self {
+    fn start(connections: usize, rate: f64) -> std::io::Result<Self> {
         let permits: Vec<_> = (0..connections)
             .map(|_| Arc::new(Semaphore::new(0)))
             .collect();
         let stop = Arc::new(AtomicBool::new(false));
         let (to_release, stopped) = (permits.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            let mut released = 0u64;
-            while !stopped.load(Ordering::Relaxed) {
-                std::thread::sleep(Self::STEP);
-                let due = (started.elapsed().as_secs_f64() * rate) as u64;
-                for n in released..due {
-                    to_release[n as usize % to_release.len()].add_permits(1);
+        std::thread::Builder::new()
+            .name("bench-pacer".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let mut released = 0u64;
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(Self::STEP);
+                    let due = (started.elapsed().as_secs_f64() * rate) as u64;
+                    for n in released..due {
+                        to_release[n as usize % to_release.len()].add_permits(1);
+                    }
+                    released = released.max(due);
                 }
-                released = released.max(due);
-            }
-        });
-        Pacer { permits, stop }
+            })?;
+        Ok(Pacer { permits, stop })
     }
 }
 

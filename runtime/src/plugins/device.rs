@@ -64,7 +64,7 @@ impl Drop for DeviceWorker {
 }
 
 impl DeviceWorker {
-    pub fn spawn(plugin: Weak<Plugin>, info: DeviceInfo) -> Self {
+    pub fn spawn(plugin: Weak<Plugin>, info: Arc<DeviceInfo>) -> Self {
         let calls = DeviceCalls(Arc::new(Calls {
             plugin: plugin.clone(),
             state: Mutex::default(),
@@ -212,7 +212,7 @@ fn stopped() -> HubError {
     HubError::new(ErrorCode::Internal, "the device's calls stopped; retry")
 }
 
-async fn watch(plugin: Weak<Plugin>, info: DeviceInfo) {
+async fn watch(plugin: Weak<Plugin>, info: Arc<DeviceInfo>) {
     let mut backoff = WATCH_BACKOFF_FIRST;
     loop {
         let Some(strong) = plugin.upgrade() else {

@@ -145,7 +145,7 @@ impl Plugin {
         if !self.sandbox.events.devices.upsert(info) {
             return false;
         }
-        let worker = DeviceWorker::spawn(self.me.clone(), info.clone());
+        let worker = DeviceWorker::spawn(self.me.clone(), Arc::new(info.clone()));
         self.workers().insert(info.identity.clone(), worker);
         true
     }
@@ -284,7 +284,7 @@ impl Plugin {
 
     /// One watch call in a fresh instance, refuelled on every event; ends
     /// when the plugin returns (the device connection was lost) or traps.
-    pub(super) async fn watch_once(&self, info: &DeviceInfo) -> Result<(), HubError> {
+    pub(super) async fn watch_once(&self, info: &Arc<DeviceInfo>) -> Result<(), HubError> {
         tokio::time::sleep(self.supervisor.wait()).await;
         let mut instance = Some(
             self.refuelled_instance(self.sandbox.limits.call_deadline)
@@ -294,7 +294,7 @@ impl Plugin {
             deadline: None,
             ..self.budget(Duration::ZERO)
         };
-        self.call(&mut instance, Call::Watch(Arc::new(info.clone())), budget)
+        self.call(&mut instance, Call::Watch(info.clone()), budget)
             .await
             .map(drop)
     }

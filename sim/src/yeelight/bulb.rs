@@ -89,12 +89,12 @@ impl Bulb {
         self.changes.subscribe()
     }
 
-    /// A property as the bulb reports it: a string, `""` when unknown.
     /// Connections open to the bulb; each hears its changes.
     pub fn connections(&self) -> usize {
         self.changes.receiver_count()
     }
 
+    /// A property as the bulb reports it: a string, `""` when unknown.
     pub fn prop(&self, name: &str) -> String {
         let s = self.state.lock().expect("bulb state lock");
         match name {
