@@ -148,10 +148,15 @@ impl Bench {
     fn settings(&self, name: &str) -> HubSettings {
         let mut settings = HubSettings::new(self.dir(name));
         settings.cache_dir = self.work.join("compiled");
-        // The benchmark's own load must not trip the quotas that protect devices.
+        // The benchmark's own load must not trip the quotas that protect
+        // devices, nor its thousand devices the budget of a plugin.
         let quotas = &mut settings.limits.quotas;
         quotas.events_per_second = 1_000_000;
+        quotas.event_bytes_per_second = 1 << 30;
         quotas.writes_per_second = 1_000_000;
+        quotas.max_devices = 10_000;
+        quotas.max_instances = 2_000;
+        quotas.total_memory_bytes = 1 << 40;
         settings
     }
 

@@ -1,5 +1,6 @@
 //! `plugin.toml`: who a plugin is and what it asks for.
 
+use super::limits::{LimitRequest, Limits};
 use super::rules::Capabilities;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -18,8 +19,10 @@ pub struct Manifest {
     pub devices: SupportedDevices,
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// Limits instead of the hub's defaults: less is always allowed, more
+    /// waits for an operator's approval.
     #[serde(default)]
-    pub limits: RequestedLimits,
+    pub limits: LimitRequest,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,14 +30,6 @@ pub struct Manifest {
 pub struct SupportedDevices {
     pub models: Vec<String>,
     pub instance_types: Vec<String>,
-}
-
-/// Limits a plugin asks for instead of the hub's defaults, up to the hub's maximums.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RequestedLimits {
-    pub fuel_per_call: Option<u64>,
-    pub memory_bytes: Option<usize>,
 }
 
 impl Manifest {
@@ -47,7 +42,24 @@ impl Manifest {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let manifest: Manifest = toml::from_str(text)?;
         check_id(&manifest.id)?;
+        if !manifest.capabilities.limits.is_empty() {
+            bail!("limits go in a [limits] table of their own, not under [capabilities]");
+        }
+        Limits::check_ceiling(&manifest.limits).map_err(anyhow::Error::msg)?;
+        manifest
+            .capabilities
+            .check_discovery()
+            .map_err(anyhow::Error::msg)?;
         Ok(manifest)
+    }
+
+    /// What the plugin asks an operator for, given the hub's default limits:
+    /// its capabilities, and each limit it wants above the defaults.
+    pub fn request(&self, defaults: &Limits) -> Capabilities {
+        Capabilities {
+            limits: defaults.above(&self.limits),
+            ..self.capabilities.clone()
+        }
     }
 }
 

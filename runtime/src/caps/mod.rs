@@ -1,18 +1,20 @@
 //! Capability policy: every decision about what a plugin may touch is made
 //! here, deny-by-default, and nowhere else.
 
+pub mod budget;
 mod grant;
 pub mod http;
 pub mod imports;
-mod limits;
+pub mod limits;
 pub mod manifest;
 mod net;
 mod quota;
 pub mod rules;
 
+pub use budget::{OverBudget, PluginBudget};
 pub use grant::Grant;
 pub use http::HttpPolicy;
-pub use limits::{Limits, Quotas};
+pub use limits::{Limit, LimitRequest, Limits, Quotas};
 pub use manifest::Manifest;
 pub use net::{NetPolicy, Verdict};
 pub use quota::Rate;

@@ -3,7 +3,7 @@
 
 use super::limits::Quotas;
 use super::quota::Rate;
-use super::rules::{Capabilities, Protocol};
+use super::rules::{Capabilities, Protocol, is_group};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -118,7 +118,10 @@ impl NetPolicy {
             .network
             .iter()
             .any(|r| r.allows(protocol, &ip, port));
+        // A discovery target opens only a group address: a unicast one is
+        // reached through a network rule or not at all.
         let by_discovery = protocol == Protocol::Udp
+            && is_group(&ip)
             && self
                 .grant
                 .discovery
@@ -244,6 +247,56 @@ mod tests {
             "239.255.255.250:1982",
             SocketAddrUse::TcpConnect
         )));
+    }
+
+    #[test]
+    fn a_unicast_discovery_target_opens_nothing() {
+        let caps = Capabilities {
+            discovery: vec![DiscoveryTarget {
+                address: "203.0.113.7".parse().unwrap(),
+                port: 53,
+            }],
+            ..Default::default()
+        };
+        let p = policy(caps, &[]);
+        assert!(denied(check(&p, "203.0.113.7:53", SocketAddrUse::UdpSend)));
+        assert!(denied(check(
+            &p,
+            "203.0.113.7:53",
+            SocketAddrUse::UdpReceive
+        )));
+    }
+
+    #[test]
+    fn approving_local_reaches_neither_loopback_nor_link_local() {
+        let p = policy(
+            grant(&[
+                ("local", Protocol::Tcp, "any"),
+                ("local", Protocol::Udp, "any"),
+            ]),
+            &[],
+        );
+        assert_eq!(
+            check(&p, "192.168.1.20:80", SocketAddrUse::TcpConnect),
+            Verdict::Allow
+        );
+        for outside in [
+            "127.0.0.1:22",
+            "127.0.0.53:53",
+            "[::1]:5432",
+            "169.254.169.254:80",
+            "[fe80::1]:80",
+            "[::ffff:127.0.0.1]:6379",
+        ] {
+            assert!(
+                denied(check(&p, outside, SocketAddrUse::TcpConnect)),
+                "{outside}"
+            );
+            assert!(
+                denied(check(&p, outside, SocketAddrUse::UdpSend)),
+                "{outside}"
+            );
+        }
     }
 
     #[test]

@@ -1,40 +1,68 @@
-//! Per-plugin rates: a token bucket per quota.
+//! Rates: a token bucket per quota.
 
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub struct Rate {
     per_second: f64,
+    /// Tokens the bucket holds when full.
+    burst: f64,
     state: Mutex<(f64, Instant)>,
 }
 
 impl Rate {
     /// Allows `per_second` on average, and bursts of as many.
-    pub fn new(per_second: u32) -> Self {
-        let per_second = f64::from(per_second.max(1));
+    pub fn new(per_second: u64) -> Self {
+        Self::with_burst(per_second, per_second)
+    }
+
+    /// Allows `per_second` on average, and bursts of `burst`.
+    pub fn with_burst(per_second: u64, burst: u64) -> Self {
+        let per_second = per_second.max(1) as f64;
+        let burst = burst.max(1) as f64;
         Rate {
             per_second,
-            state: Mutex::new((per_second, Instant::now())),
+            burst,
+            state: Mutex::new((burst, Instant::now())),
         }
     }
 
     /// Takes one token; false when the rate is exceeded.
     pub fn take(&self) -> bool {
+        self.take_n(1)
+    }
+
+    /// Takes `n` tokens, or none and false when fewer are left.
+    pub fn take_n(&self, n: u64) -> bool {
+        self.with_tokens(|tokens| {
+            let fits = *tokens >= n as f64;
+            if fits {
+                *tokens -= n as f64;
+            }
+            fits
+        })
+    }
+
+    /// Spends `n` tokens even if that leaves the bucket in debt, and says
+    /// how long the spender must then pause for the rate to hold.
+    pub fn charge(&self, n: u64) -> Option<Duration> {
+        self.with_tokens(|tokens| {
+            *tokens -= n as f64;
+            (*tokens < 0.0).then(|| Duration::from_secs_f64(-*tokens / self.per_second))
+        })
+    }
+
+    fn with_tokens<R>(&self, use_tokens: impl FnOnce(&mut f64) -> R) -> R {
         let mut state = self
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (tokens, last) = &mut *state;
         let now = Instant::now();
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second)
-            .min(self.per_second);
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
         *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        use_tokens(tokens)
     }
 }
 
@@ -46,5 +74,24 @@ mod tests {
     fn allows_a_burst_then_refuses() {
         let rate = Rate::new(5);
         assert_eq!((0..20).filter(|_| rate.take()).count(), 5);
+    }
+
+    #[test]
+    fn counts_bytes_not_only_calls() {
+        let rate = Rate::new(1000);
+        assert!(rate.take_n(600));
+        assert!(!rate.take_n(600), "a second 600 would pass 1000 a second");
+        assert!(rate.take_n(300));
+    }
+
+    #[test]
+    fn a_spender_in_debt_pauses_in_proportion() {
+        let rate = Rate::with_burst(1_000_000, 1_000_000);
+        assert_eq!(rate.charge(500_000), None);
+        let pause = rate.charge(2_500_000).expect("in debt");
+        assert!(
+            pause > Duration::from_millis(1900) && pause <= Duration::from_secs(2),
+            "{pause:?}"
+        );
     }
 }

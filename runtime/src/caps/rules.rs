@@ -2,6 +2,7 @@
 //! network rules, discovery targets, listening, HTTP hosts. A grant must lie
 //! within the request; the difference is what an operator still has to approve.
 
+use super::limits::LimitRequest;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -15,29 +16,30 @@ pub enum Protocol {
     Udp,
 }
 
-/// Where a rule reaches: a CIDR, or `local` (private, loopback and link-local
-/// ranges), which manifests use when they cannot know the owner's subnet.
+/// Where a rule reaches: a CIDR, or `local` (the private ranges), which
+/// manifests use when they cannot know the owner's subnet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Local,
     Net(IpNet),
 }
 
-const LOCAL: [&str; 8] = [
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "fc00::/7",
-    "fe80::/10",
-    "::1/128",
-];
+/// What `local` grants: the private ranges, where home devices live.
+const LOCAL: [&str; 4] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
+
+/// What an operator may name explicitly from a `local` request, but which
+/// approving `local` as it is never grants: the hub's own machine
+/// (loopback) and link-local addresses (cloud metadata services among them).
+const NAMED_ONLY: [&str; 4] = ["127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10"];
+
+fn nets(list: &[&str]) -> Vec<IpNet> {
+    list.iter().filter_map(|n| n.parse().ok()).collect()
+}
 
 impl Scope {
     fn nets(&self) -> Vec<IpNet> {
         match self {
-            Scope::Local => LOCAL.iter().filter_map(|n| n.parse().ok()).collect(),
+            Scope::Local => nets(&LOCAL),
             Scope::Net(net) => vec![*net],
         }
     }
@@ -52,6 +54,18 @@ impl Scope {
             .nets()
             .iter()
             .all(|o| self.nets().iter().any(|s| s.contains(o)))
+    }
+
+    /// An operator narrowing this request may name `net`: inside it, or,
+    /// for `local`, loopback or link-local named explicitly.
+    fn may_narrow_to(&self, net: &Scope) -> bool {
+        let named_only = nets(&NAMED_ONLY);
+        self.covers(net)
+            || *self == Scope::Local
+                && net
+                    .nets()
+                    .iter()
+                    .all(|n| named_only.iter().any(|s| s.contains(n)))
     }
 }
 
@@ -229,6 +243,9 @@ pub struct Capabilities {
     pub discovery: Vec<DiscoveryTarget>,
     pub listen: bool,
     pub http: Vec<HttpHost>,
+    /// Limits above the hub's defaults (see `caps::limits`).
+    #[serde(skip_serializing_if = "LimitRequest::is_empty")]
+    pub limits: LimitRequest,
 }
 
 impl fmt::Display for Capabilities {
@@ -251,7 +268,13 @@ impl Capabilities {
         let discovery = self.discovery.iter().map(ToString::to_string);
         let http = self.http.iter().map(ToString::to_string);
         let listen = self.listen.then(|| "listen".to_string());
-        network.chain(discovery).chain(http).chain(listen).collect()
+        let limits = self.limits.iter().map(|(l, v)| format!("limit {l} = {v}"));
+        network
+            .chain(discovery)
+            .chain(http)
+            .chain(listen)
+            .chain(limits)
+            .collect()
     }
 
     /// Each rule of `granted` that this request does not cover. With an
@@ -283,7 +306,34 @@ impl Capabilities {
         if granted.listen && !self.listen {
             out.push("listen".into());
         }
+        out.extend(
+            granted
+                .limits
+                .iter()
+                .filter(|&(l, v)| self.limits.get(l).is_none_or(|approved| approved < v))
+                .map(|(l, v)| format!("limit {l} = {v}")),
+        );
         out
+    }
+
+    /// Each discovery target must be a multicast or broadcast address, or
+    /// lie inside a UDP network the plugin asks for: a unicast target
+    /// anywhere would be a two-way channel to any host once approved.
+    pub fn check_discovery(&self) -> Result<(), String> {
+        for target in &self.discovery {
+            let ip = target.address.to_canonical();
+            let inside = self
+                .network
+                .iter()
+                .any(|r| r.allows(Protocol::Udp, &ip, target.port));
+            if !is_group(&ip) && !inside {
+                return Err(format!(
+                    "discovery target {}:{} is neither a multicast or broadcast address nor inside a UDP network the manifest requests",
+                    target.address, target.port
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The grant as requested, with network rules narrowed to `nets` when given.
@@ -293,7 +343,7 @@ impl Capabilities {
             return Ok(grant);
         }
         for net in nets {
-            if !self.network.iter().any(|r| r.cidr.covers(net)) {
+            if !self.network.iter().any(|r| r.cidr.may_narrow_to(net)) {
                 return Err(format!(
                     "{net} is outside every network the plugin requested"
                 ));
@@ -303,22 +353,26 @@ impl Capabilities {
             .network
             .iter()
             .flat_map(|r| {
-                nets.iter().filter(|n| r.cidr.covers(n)).map(|n| NetRule {
-                    cidr: *n,
-                    ..r.clone()
-                })
+                nets.iter()
+                    .filter(|n| r.cidr.may_narrow_to(n))
+                    .map(|n| NetRule {
+                        cidr: *n,
+                        ..r.clone()
+                    })
             })
             .collect();
         Ok(grant)
     }
 
     /// This grant without the rules `rule` names (`all`, a CIDR, a discovery
-    /// address `ip:port`, an HTTP host, or `listen`); `None` when it names none.
+    /// address `ip:port`, an HTTP host, `listen`, or `limits`: every raised
+    /// limit back to the hub's default); `None` when it names none.
     pub fn without(&self, rule: &str) -> Option<Capabilities> {
         let mut left = self.clone();
         match rule {
             "all" => left = Capabilities::default(),
             "listen" => left.listen = false,
+            "limits" => left.limits.clear(),
             _ => {
                 let scope = rule.parse::<Scope>().ok();
                 left.network.retain(|r| Some(r.cidr) != scope);
@@ -328,6 +382,14 @@ impl Capabilities {
             }
         }
         (left != *self).then_some(left)
+    }
+}
+
+/// A multicast group, or the limited broadcast address.
+pub fn is_group(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
+        IpAddr::V6(v6) => v6.is_multicast(),
     }
 }
 
@@ -404,6 +466,64 @@ mod tests {
             vec!["http https://fw.example.com:443"]
         );
         assert!(request().uncovered(&request()).is_empty());
+    }
+
+    #[test]
+    fn loopback_and_link_local_are_granted_only_when_named() {
+        let everything = request().narrowed(&[]).unwrap();
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(
+            !everything
+                .network
+                .iter()
+                .any(|r| r.cidr.contains(&loopback))
+        );
+        let named = request()
+            .narrowed(&["127.0.0.1/32".parse().unwrap()])
+            .unwrap();
+        assert!(named.network[0].allows(Protocol::Tcp, &loopback, 55443));
+        assert!(
+            request()
+                .narrowed(&["169.254.169.254/32".parse().unwrap()])
+                .is_ok(),
+            "an operator may name link-local explicitly"
+        );
+        assert!(request().narrowed(&["0.0.0.0/0".parse().unwrap()]).is_err());
+    }
+
+    #[test]
+    fn discovery_targets_must_be_groups_or_inside_a_requested_network() {
+        assert!(request().check_discovery().is_ok());
+        let mut unicast = request();
+        unicast.discovery.push(DiscoveryTarget {
+            address: "8.8.8.8".parse().unwrap(),
+            port: 53,
+        });
+        let refused = unicast.check_discovery().unwrap_err();
+        assert!(refused.contains("8.8.8.8:53"), "{refused}");
+        let mut inside = request();
+        inside.discovery.push(DiscoveryTarget {
+            address: "192.168.1.255".parse().unwrap(),
+            port: 1982,
+        });
+        assert!(
+            inside.check_discovery().is_ok(),
+            "a subnet broadcast inside local"
+        );
+    }
+
+    #[test]
+    fn raised_limits_wait_for_approval_like_rules() {
+        use crate::caps::limits::Limit;
+        let mut asked = request();
+        asked.limits.insert(Limit::MaxDevices, 500);
+        assert_eq!(request().uncovered(&asked), vec!["limit max_devices = 500"]);
+        let mut approved = asked.clone();
+        assert!(approved.uncovered(&asked).is_empty());
+        approved.limits.insert(Limit::MaxDevices, 400);
+        assert_eq!(approved.uncovered(&asked), vec!["limit max_devices = 500"]);
+        let reset = asked.without("limits").unwrap();
+        assert!(reset.limits.is_empty() && reset.network == asked.network);
     }
 
     #[test]

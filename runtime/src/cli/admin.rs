@@ -279,11 +279,12 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
     }
     println!();
     print_caps("REQUESTS", &manifest.capabilities);
-    let limits = &manifest.limits;
-    println!(
-        "limits: fuel per call {:?}, memory {:?} (hub defaults where None)",
-        limits.fuel_per_call, limits.memory_bytes
-    );
+    if manifest.limits.is_empty() {
+        println!("limits: the hub's defaults");
+    }
+    for (limit, value) in &manifest.limits {
+        println!("limit {limit} = {value} (asked: above the hub's default it waits for approval)");
+    }
     match imports::check(&imported, &manifest.capabilities) {
         Ok(()) => println!("\nverdict: loads"),
         Err(why) => println!("\nverdict: refused: {why}"),

@@ -65,12 +65,13 @@ impl Checks {
     }
 
     pub async fn discover(&mut self) -> Verdict {
-        let found = match self.plugin.discover().await {
-            Ok(found) => found,
+        let discovery = match self.plugin.discover().await {
+            Ok(discovery) => discovery,
             Err(e) => return Verdict::Fail(format!("discover failed: {e}")),
         };
+        let found = discovery.devices;
         let ids: Vec<&str> = found.iter().map(|d| d.identity.as_str()).collect();
-        let mut problems = Vec::new();
+        let mut problems: Vec<String> = discovery.refused.iter().map(ToString::to_string).collect();
         for missing in self
             .lab
             .expected

@@ -154,7 +154,7 @@ fn pool() -> PoolingAllocationConfig {
         .total_memories(POOL)
         .total_tables(POOL * 8)
         .total_stacks(POOL)
-        .max_memory_size(super::MAX_MEMORY)
+        .max_memory_size(crate::caps::limits::MAX_INSTANCE_MEMORY as usize)
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(KEEP_RESIDENT);
     pool

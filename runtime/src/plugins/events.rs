@@ -2,10 +2,11 @@
 //! subscribed connections.
 
 use super::bindings::{AttributeChange, OtaProgress, ValType, Value};
+use super::bounds;
 use super::devices::DeviceTable;
 use super::ota::{OtaStatus, RunningOtas};
 use crate::audit::AuditLog;
-use crate::caps::Rate;
+use crate::caps::PluginBudget;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;
 
@@ -64,9 +65,8 @@ pub struct EventSink {
     pub plugin: Arc<str>,
     pub bus: EventBus,
     pub devices: Arc<DeviceTable>,
-    /// Events per second the plugin may emit; more are dropped and counted.
-    pub rate: Arc<Rate>,
-    pub per_second: u32,
+    /// Events and bytes of events per second the plugin may emit.
+    pub budget: Arc<PluginBudget>,
     pub audit: Arc<AuditLog>,
     pub otas: Arc<RunningOtas>,
 }
@@ -75,15 +75,19 @@ pub enum Emitted {
     Accepted,
     /// Unknown device or mistyped value: logged, not delivered.
     Dropped,
-    /// Over the plugin's events quota (per second).
-    OverQuota(u32),
+    /// Over the plugin's events quota: why.
+    OverQuota(String),
 }
 
 impl EventSink {
     pub fn emit(&self, change: AttributeChange) -> Emitted {
-        if !self.rate.take() {
-            self.audit.quota(&self.plugin, "events_per_second");
-            return Emitted::OverQuota(self.per_second);
+        if let Err(over) = self.admit(change_bytes(&change)) {
+            return over;
+        }
+        if let Err(why) = bounds::check_change(&change) {
+            tracing::warn!(plugin = %self.plugin, identity = %change.identity.escape_debug(),
+                "dropped an event: {why}");
+            return Emitted::Dropped;
         }
         if !self.devices.contains(&change.identity) {
             tracing::warn!(plugin = %self.plugin, identity = %change.identity,
@@ -102,9 +106,8 @@ impl EventSink {
     /// A plugin's progress report, accepted only while the hub runs `ota`
     /// for that device in the reporting instance.
     pub fn progress(&self, progress: OtaProgress, running_for: Option<&str>) -> Emitted {
-        if !self.rate.take() {
-            self.audit.quota(&self.plugin, "events_per_second");
-            return Emitted::OverQuota(self.per_second);
+        if let Err(over) = self.admit(progress.identity.len() as u64 + EVENT_OVERHEAD) {
+            return over;
         }
         if running_for != Some(progress.identity.as_str()) {
             tracing::warn!(plugin = %self.plugin, identity = %progress.identity,
@@ -115,6 +118,13 @@ impl EventSink {
         self.otas.note(&progress.identity, &status);
         self.publish_ota(progress.identity, status);
         Emitted::Accepted
+    }
+
+    fn admit(&self, bytes: u64) -> Result<(), Emitted> {
+        self.budget.admit_event(bytes).map_err(|over| {
+            self.audit.quota(&self.plugin, &over.quota.to_string());
+            Emitted::OverQuota(over.message)
+        })
     }
 
     /// The hub's own OTA reports: the final `done` or `failed`.
@@ -128,6 +138,19 @@ impl EventSink {
         let _ = self.bus.0.send(Arc::new(event));
     }
 }
+
+/// What an event costs in the plugin's bytes-per-second budget: roughly
+/// its size as clients receive it.
+fn change_bytes(change: &AttributeChange) -> u64 {
+    let value = match &change.attribute.value {
+        Value::Text(text) => text.len(),
+        _ => 8,
+    };
+    (change.identity.len() + change.attribute.name.len() + value) as u64 + EVENT_OVERHEAD
+}
+
+/// The JSON around an event's own strings.
+const EVENT_OVERHEAD: u64 = 100;
 
 fn value_fits(value: &Value, declared: ValType) -> bool {
     matches!(

@@ -9,7 +9,7 @@ use crate::error::{ErrorCode, HubError};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, StoreContextMut, Trap, UpdateDeadline};
 
 #[derive(Clone)]
 pub enum Call {
@@ -120,7 +120,20 @@ impl Instance {
         sandbox: &Sandbox,
         fuel: Option<u64>,
     ) -> Result<Self, CallFailure> {
-        let mut store = Store::new(engine, HostState::new(sandbox));
+        let ticket = sandbox.budget.admit_instance().map_err(|over| {
+            sandbox
+                .audit
+                .quota(&sandbox.plugin, &over.quota.to_string());
+            CallFailure {
+                error: HubError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!("plugin {} {}", sandbox.plugin, over.message),
+                ),
+                poisoned: true,
+                crashed: false,
+            }
+        })?;
+        let mut store = Store::new(engine, HostState::new(sandbox, ticket));
         store.limiter(|state| &mut state.limits);
         store.set_hostcall_fuel(sandbox.limits.hostcall_bytes);
         // Yield to the runtime on every epoch tick, so that a busy guest
@@ -162,11 +175,15 @@ impl Instance {
         self.store.get_fuel().unwrap_or_default()
     }
 
-    /// Only under `hub plugin test`, off the serving path. Calls refuelled
-    /// as they go (the watcher, ota) have no per-call figure.
+    /// Only under `hub plugin test`, off the serving path. Metered calls
+    /// (the watcher, ota) have no per-call figure.
     fn record_usage(&self, name: &'static str, budget: Budget) {
         let state = self.store.data();
-        let Some(usage) = state.usage.as_ref().filter(|_| state.refuel.is_none()) else {
+        let Some(usage) = state
+            .usage
+            .as_ref()
+            .filter(|_| state.metered_from.is_none())
+        else {
             return;
         };
         let used = budget
@@ -175,8 +192,18 @@ impl Instance {
         usage.record(name, used, state.limits.peak_memory);
     }
 
-    pub fn set_refuel(&mut self, fuel: Option<u64>) {
-        self.store.data_mut().refuel = fuel;
+    /// Calls on this instance spend the plugin's shared CPU rate instead of
+    /// a per-call budget: for calls that run as long as a device is
+    /// connected (watch) or minutes (ota). The fuel they burn is charged at
+    /// every epoch tick; a plugin whose instances together run ahead of its
+    /// rate is paused until the rate holds again, however many there are.
+    pub fn meter_cpu(&mut self) {
+        if self.store.get_fuel().is_err() {
+            return; // The engine meters no fuel (benchmarks only).
+        }
+        let _ = self.store.set_fuel(METERED_FUEL);
+        self.store.data_mut().metered_from = Some(METERED_FUEL);
+        self.store.epoch_deadline_callback(charge_cpu);
     }
 
     /// Lets this instance report OTA progress for `identity`.
@@ -208,6 +235,29 @@ impl Instance {
             Call::Watch(d) => driver.call_watch(store, &d).await?.map(|()| Reply::Done),
         })
     }
+}
+
+/// What a metered instance is given: never used up in practice, since its
+/// spending is charged to the plugin's rate as it goes.
+const METERED_FUEL: u64 = u64::MAX / 4;
+
+fn charge_cpu(mut store: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
+    let fuel = store.get_fuel()?;
+    let state = store.data_mut();
+    let spent = state
+        .metered_from
+        .map_or(0, |from| from.saturating_sub(fuel));
+    state.metered_from = Some(fuel);
+    Ok(match state.budget.charge_cpu(spent) {
+        None => UpdateDeadline::Yield(1),
+        Some(pause) => {
+            state
+                .events
+                .audit
+                .quota(&state.plugin, "watch_fuel_per_second");
+            UpdateDeadline::YieldCustom(1, Box::pin(tokio::time::sleep(pause)))
+        }
+    })
 }
 
 /// `work`'s output, or `None` once `deadline` has passed. The timer is

@@ -6,6 +6,7 @@
 use super::bindings::{AttributeChange, LogLevel, OtaProgress};
 use super::events::Emitted;
 use super::state::HostState;
+use crate::caps::budget::LogAdmission;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime::{Engine, StoreContextMut};
 use wasmtime_wasi::WasiView;
@@ -70,30 +71,21 @@ fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     let mut host = linker.instance(HOST_INTERFACE)?;
     host.func_wrap(
         "emit-attribute-change",
-        |mut store: StoreContextMut<'_, HostState>, (change,): (AttributeChange,)| {
-            let emitted = store.data().events.emit(change);
-            refuel_unless_flooding(&mut store, emitted)
+        |store: StoreContextMut<'_, HostState>, (change,): (AttributeChange,)| {
+            stop_a_flood(store.data().events.emit(change))
         },
     )?;
     host.func_wrap(
         "report-ota-progress",
-        |mut store: StoreContextMut<'_, HostState>, (progress,): (OtaProgress,)| {
+        |store: StoreContextMut<'_, HostState>, (progress,): (OtaProgress,)| {
             let state = store.data();
-            let emitted = state.events.progress(progress, state.ota.as_deref());
-            refuel_unless_flooding(&mut store, emitted)
+            stop_a_flood(state.events.progress(progress, state.ota.as_deref()))
         },
     )?;
     host.func_wrap(
         "log",
         |store: StoreContextMut<'_, HostState>, (level, message): (LogLevel, String)| {
-            let plugin = &*store.data().plugin;
-            match level {
-                LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-                LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-                LogLevel::Info => tracing::info!(plugin, "{message}"),
-                LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-                LogLevel::Error => tracing::error!(plugin, "{message}"),
-            }
+            log(store.data(), level, &message);
             Ok(())
         },
     )?;
@@ -101,19 +93,94 @@ fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
 }
 
 /// A flood is stopped where it starts: the instance traps (a watcher is
-/// restarted after a back-off). Otherwise calls without a per-call budget
-/// get their fuel back.
-fn refuel_unless_flooding(
-    store: &mut StoreContextMut<'_, HostState>,
-    emitted: Emitted,
-) -> wasmtime::Result<()> {
-    if let Emitted::OverQuota(per_second) = emitted {
-        return Err(wasmtime::Error::msg(format!(
-            "emitted more than {per_second} events a second"
-        )));
+/// restarted after a back-off).
+fn stop_a_flood(emitted: Emitted) -> wasmtime::Result<()> {
+    match emitted {
+        Emitted::OverQuota(why) => Err(wasmtime::Error::msg(why)),
+        Emitted::Accepted | Emitted::Dropped => Ok(()),
     }
-    if let Some(fuel) = store.data().refuel {
-        store.set_fuel(fuel)?;
+}
+
+/// The longest log line a plugin may write; the rest is cut.
+const MAX_LOG_LINE: usize = 1024;
+
+/// Writes the plugin's line on one line of the hub's log, escaped so that
+/// it cannot forge lines of its own, within the plugin's rate of lines and
+/// bytes; lines over the rate are counted and the count said with the next.
+fn log(state: &HostState, level: LogLevel, message: &str) {
+    let plugin = &*state.plugin;
+    let dropped = match state
+        .budget
+        .admit_log(message.len().min(MAX_LOG_LINE) as u64)
+    {
+        LogAdmission::Drop => return,
+        LogAdmission::Write { dropped_before } => dropped_before,
+    };
+    if dropped > 0 {
+        state.events.audit.quota(plugin, "log_lines_per_second");
+        tracing::warn!(
+            plugin,
+            dropped,
+            "plugin logged over its budget: lines dropped"
+        );
     }
-    Ok(())
+    let line = one_line(message, MAX_LOG_LINE);
+    match level {
+        LogLevel::Trace => tracing::trace!(plugin, "{line}"),
+        LogLevel::Debug => tracing::debug!(plugin, "{line}"),
+        LogLevel::Info => tracing::info!(plugin, "{line}"),
+        LogLevel::Warn => tracing::warn!(plugin, "{line}"),
+        LogLevel::Error => tracing::error!(plugin, "{line}"),
+    }
+}
+
+/// `message` with control characters (newlines among them) escaped, cut
+/// to about `most` bytes with a note of how much was cut.
+fn one_line(message: &str, most: usize) -> String {
+    let mut line = String::with_capacity(message.len().min(most) + 32);
+    let mut taken = 0;
+    for c in message.chars() {
+        if line.len() >= most {
+            break;
+        }
+        taken += c.len_utf8();
+        if c.is_control() || is_bidi_control(c) {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    if taken < message.len() {
+        line.push_str(&format!(" [{} more bytes cut]", message.len() - taken));
+    }
+    line
+}
+
+/// Characters that reorder the text around them on a terminal.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_log_line_cannot_forge_another() {
+        let forged = "ok\n2026-01-01T00:00:00Z  INFO hub: plugin yeelight approved\r\u{1b}[2K";
+        let line = one_line(forged, 1024);
+        assert!(
+            !line.contains('\n') && !line.contains('\r') && !line.contains('\u{1b}'),
+            "{line}"
+        );
+        assert!(line.starts_with("ok\\n2026"), "{line}");
+        assert_eq!(one_line("a\u{202e}b", 100), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_and_says_so() {
+        let line = one_line(&"x".repeat(1 << 20), 1024);
+        assert!(line.len() < 1100, "{}", line.len());
+        assert!(line.ends_with("[1047552 more bytes cut]"), "{line}");
+    }
 }

@@ -3,6 +3,7 @@
 //! supervision.
 
 mod bindings;
+mod bounds;
 mod device;
 mod devices;
 mod engine;
@@ -28,13 +29,13 @@ pub use events::{Event, EventBus, EventKind};
 pub use measure::Measured;
 pub use operations::{GrantView, InstallReport, PluginView};
 pub use ota::{OtaState, OtaStatus};
-pub use plugin::Plugin;
+pub use plugin::{Discovery, Plugin};
 pub use supervisor::{State, Status};
 pub use usage::CallUsage;
 pub use validate::{WriteRequest, type_name};
 
 use crate::audit::AuditLog;
-use crate::caps::{Grant, HttpPolicy, Limits, Manifest, NetPolicy, imports};
+use crate::caps::{Capabilities, Grant, HttpPolicy, Limits, Manifest, NetPolicy, imports};
 use crate::error::{ErrorCode, HubError};
 use crate::store::{InstalledPlugin, Store};
 use anyhow::{Context, bail};
@@ -54,7 +55,8 @@ pub struct HubSettings {
     pub cache_dir: PathBuf,
     /// Closed to every plugin.
     pub hub_addrs: Vec<SocketAddr>,
-    /// Defaults for every plugin; a manifest may ask for other fuel and memory.
+    /// Defaults for every plugin; a manifest may ask for less, and for more
+    /// with an operator's approval.
     pub limits: Limits,
     /// Networks no plugin's HTTP request may reach, whatever name it uses.
     pub http_blocked: Vec<ipnet::IpNet>,
@@ -208,6 +210,10 @@ impl Hub {
         let grant = Grant::parse(installed.granted.as_deref())?
             .map(|g| g.granted)
             .unwrap_or_default();
+        let limits = self
+            .settings
+            .limits
+            .for_plugin(&manifest.limits, &grant.limits);
         let (component, imported) = self.compile(&bytes, &manifest)?;
         // Plugins without an HTTP grant do not get `wasi:http` linked at all.
         let linker = if grant.http.is_empty() {
@@ -228,7 +234,6 @@ impl Hub {
         let config: BTreeMap<String, String> =
             serde_json::from_str(&installed.config).context("stored config")?;
         let id: Arc<str> = installed.id.as_str().into();
-        let limits = self.limits_for(&manifest);
         let hub_addrs = self.settings.hub_addrs.clone();
         let http = HttpPolicy::new(
             grant.http.clone(),
@@ -268,15 +273,10 @@ impl Hub {
         Ok((component, imported))
     }
 
-    fn limits_for(&self, manifest: &Manifest) -> Limits {
-        let mut limits = self.settings.limits.clone();
-        if let Some(fuel) = manifest.limits.fuel_per_call {
-            limits.fuel_per_call = fuel.min(limits.fuel_per_call.saturating_mul(10));
-        }
-        if let Some(memory) = manifest.limits.memory_bytes {
-            limits.memory_bytes = memory.min(MAX_MEMORY);
-        }
-        limits
+    /// What a plugin asks an operator for: its capabilities, and its
+    /// limits above this hub's defaults.
+    fn request(&self, manifest: &Manifest) -> Capabilities {
+        manifest.request(&self.settings.limits)
     }
 
     fn component_path(&self, id: &str) -> PathBuf {
@@ -293,9 +293,6 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
-
-/// The most memory a manifest may ask for one instance.
-pub(crate) const MAX_MEMORY: usize = 256 << 20;
 
 /// What makes a loaded plugin stale: its component, grant or config changed.
 fn fingerprint(p: &InstalledPlugin) -> String {

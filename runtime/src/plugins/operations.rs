@@ -85,7 +85,7 @@ impl Hub {
             id: parsed.id.clone(),
             version: parsed.version.to_string(),
             updated_from: previous.as_ref().map(|p| p.version.clone()),
-            pending: Grant::pending(grant.as_ref(), &parsed.capabilities),
+            pending: Grant::pending(grant.as_ref(), &self.request(&parsed)),
             not_started: None,
         };
         let sha256 = hex(&Sha256::digest(&bytes));
@@ -143,9 +143,10 @@ impl Hub {
     pub fn approve(&self, actor: &str, id: &str, nets: &[Scope]) -> Result<Grant, HubError> {
         let installed = self.installed(id)?;
         let manifest = Manifest::parse(&installed.manifest).map_err(internal)?;
-        let granted = manifest.capabilities.narrowed(nets).map_err(invalid)?;
+        let requested = self.request(&manifest);
+        let granted = requested.narrowed(nets).map_err(invalid)?;
         let grant = Grant {
-            requested: manifest.capabilities,
+            requested,
             granted,
             approved_by: actor.into(),
             approved_at: crate::store::now(),
@@ -204,10 +205,11 @@ impl Hub {
         let installed = self.installed(id)?;
         let manifest = Manifest::parse(&installed.manifest).map_err(internal)?;
         let granted = Grant::parse(installed.granted.as_deref()).map_err(internal)?;
+        let requested = self.request(&manifest);
         Ok(GrantView {
             plugin: id.into(),
-            pending: Grant::pending(granted.as_ref(), &manifest.capabilities),
-            requested: manifest.capabilities,
+            pending: Grant::pending(granted.as_ref(), &requested),
+            requested,
             granted,
         })
     }
@@ -220,10 +222,11 @@ impl Hub {
                 let manifest = Manifest::parse(&p.manifest).map_err(internal)?;
                 let grant = Grant::parse(p.granted.as_deref()).map_err(internal)?;
                 let running = self.plugin(&p.id).ok();
+                let pending = Grant::pending(grant.as_ref(), &self.request(&manifest));
                 Ok(PluginView {
                     name: manifest.name,
                     publisher: manifest.publisher,
-                    pending: Grant::pending(grant.as_ref(), &manifest.capabilities),
+                    pending,
                     granted: grant.map(|g| g.granted).unwrap_or_default(),
                     status: running.as_ref().map(|r| r.status()),
                     devices: running.as_ref().map_or(0, |r| r.device_count()),

@@ -2,6 +2,7 @@
 //! devices, and its health.
 
 use super::bindings::{AttributeWrite, Device, DeviceInfo, PluginPre, UpdateInfo};
+use super::bounds;
 use super::device::DeviceWorker;
 use super::devices::{DeviceRecord, DeviceTable, MetaMap};
 use super::engine::Metering;
@@ -14,16 +15,13 @@ use super::supervisor::{Status, Supervisor};
 use super::usage::CallUsage;
 use super::validate::{WriteRequest, validate};
 use crate::audit::AuditLog;
-use crate::caps::{HttpPolicy, Limits, NetPolicy, Rate};
+use crate::caps::{HttpPolicy, Limits, NetPolicy, OverBudget, PluginBudget, Rate};
 use crate::error::{ErrorCode, HubError};
 use crate::store::{DeviceRow, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use wasmtime::Engine;
-
-/// Identities longer than this are refused: they end up in every event.
-const MAX_IDENTITY: usize = 256;
 
 pub struct Plugin {
     pub(super) engine: Engine,
@@ -59,12 +57,12 @@ impl Plugin {
     /// route before a new discover.
     pub fn new(parts: PluginParts, bus: EventBus) -> anyhow::Result<Arc<Self>> {
         let known = parts.store.devices(&parts.id)?;
+        let budget = PluginBudget::new(&parts.limits.quotas);
         let events = EventSink {
             plugin: parts.id.clone(),
             bus,
             devices: Arc::new(DeviceTable::default()),
-            rate: Arc::new(Rate::new(parts.limits.quotas.events_per_second)),
-            per_second: parts.limits.quotas.events_per_second,
+            budget: budget.clone(),
             audit: parts.audit.clone(),
             otas: Arc::new(RunningOtas::default()),
         };
@@ -76,6 +74,7 @@ impl Plugin {
         };
         let sandbox = Sandbox {
             plugin: parts.id.clone(),
+            budget,
             policy: parts.policy,
             audit: parts.audit,
             limits: parts.limits,
@@ -97,13 +96,17 @@ impl Plugin {
             me: me.clone(),
         });
         for row in known {
-            plugin.register(&DeviceInfo {
+            let info = DeviceInfo {
                 identity: row.identity,
                 name: row.name,
                 model: row.model,
                 manufacturer: row.manufacturer,
                 address: row.address,
-            });
+            };
+            // A budget lowered since they were stored: the rest wait for a discover.
+            if plugin.register(&info).is_err() {
+                break;
+            }
         }
         Ok(plugin)
     }
@@ -140,21 +143,28 @@ impl Plugin {
             .unwrap_or_default()
     }
 
-    /// Starts serving a device; true when it is new or has moved.
-    fn register(&self, info: &DeviceInfo) -> bool {
-        if !self.sandbox.events.devices.upsert(info) {
-            return false;
+    /// Starts serving a device; true when it is new or has moved. A new
+    /// device past the plugin's budget of devices is refused.
+    fn register(&self, info: &DeviceInfo) -> Result<bool, OverBudget> {
+        let devices = &self.sandbox.events.devices;
+        if !devices.contains(&info.identity) {
+            self.sandbox.budget.admit_device(devices.len())?;
+        }
+        if !devices.upsert(info) {
+            return Ok(false);
         }
         let worker = DeviceWorker::spawn(self.me.clone(), Arc::new(info.clone()));
         self.workers().insert(info.identity.clone(), worker);
-        true
+        Ok(true)
     }
 
     pub fn device_count(&self) -> usize {
         self.sandbox.events.devices.len()
     }
 
-    pub async fn discover(&self) -> Result<Vec<DeviceInfo>, HubError> {
+    /// Runs the plugin's discover and registers what it found, as far as
+    /// its budget allows; what it had to refuse is said beside the devices.
+    pub async fn discover(&self) -> Result<Discovery, HubError> {
         let budget = self.budget(self.sandbox.limits.discover_deadline);
         let mut instance = None;
         let reply = self
@@ -169,20 +179,36 @@ impl Plugin {
         let Reply::Devices(found) = reply else {
             return Err(mismatch("discover"));
         };
-        let mut devices = Vec::new();
+        let mut discovery = Discovery::default();
         for info in found {
-            if info.identity.is_empty() || info.identity.len() > MAX_IDENTITY {
-                tracing::warn!(plugin = %self.id(), "ignored a discovered device with an empty or over-long identity");
+            if let Err(why) = bounds::check_info(&info) {
+                discovery.refuse(HubError::new(
+                    ErrorCode::PluginFailed,
+                    format!("plugin {} reported a device with {why}", self.id()),
+                ));
                 continue;
             }
-            // Only new or moved devices are written: a discover of many
-            // unchanged devices costs no disk writes.
-            if self.register(&info) {
-                self.remember(&info);
+            match self.register(&info) {
+                // Only new or moved devices are written: a discover of many
+                // unchanged devices costs no disk writes.
+                Ok(true) => self.remember(&info),
+                Ok(false) => {}
+                Err(over) => {
+                    self.over_budget(&over);
+                    discovery.refuse(HubError::new(
+                        ErrorCode::QuotaExceeded,
+                        format!(
+                            "plugin {} {}; the others were not registered (an operator can approve a larger max_devices)",
+                            self.id(),
+                            over.message
+                        ),
+                    ));
+                    continue;
+                }
             }
-            devices.push(info);
+            discovery.devices.push(info);
         }
-        Ok(devices)
+        Ok(discovery)
     }
 
     pub async fn get_attributes(&self, identity: &str) -> Result<Device, HubError> {
@@ -202,6 +228,7 @@ impl Plugin {
         let Reply::Device(mut device) = reply else {
             return Err(mismatch("get_attributes"));
         };
+        bounds::check_device(&device).map_err(|why| self.oversized("get_attributes", &why))?;
         // The hub, not the plugin, is the authority on which device this is.
         if device.info != *info {
             device.info = DeviceInfo::clone(&info);
@@ -251,7 +278,9 @@ impl Plugin {
             )
             .await?
         {
-            Reply::Update(update) => Ok(update),
+            Reply::Update(update) => bounds::check_update(&update)
+                .map(|()| update)
+                .map_err(|why| self.oversized("check_update", &why)),
             _ => Err(mismatch("check_update")),
         }
     }
@@ -272,39 +301,41 @@ impl Plugin {
     async fn run_ota(&self, info: Arc<DeviceInfo>) -> Result<(), HubError> {
         let deadline = self.sandbox.limits.ota_deadline;
         let started = tokio::time::Instant::now();
-        let mut instance = Some(self.refuelled_instance(deadline).await?);
+        let mut instance = Some(self.metered_instance(deadline).await?);
         if let Some(i) = instance.as_mut() {
             i.serve_ota(&info.identity);
         }
-        let left = deadline.saturating_sub(started.elapsed());
-        self.call(&mut instance, Call::Ota(info), self.budget(left))
+        let budget = Budget {
+            fuel: None,
+            deadline: Some(deadline.saturating_sub(started.elapsed())),
+        };
+        self.call(&mut instance, Call::Ota(info), budget)
             .await
             .map(drop)
     }
 
-    /// One watch call in a fresh instance, refuelled on every event; ends
-    /// when the plugin returns (the device connection was lost) or traps.
+    /// One watch call in a fresh instance; ends when the plugin returns (the
+    /// device connection was lost) or traps.
     pub(super) async fn watch_once(&self, info: &Arc<DeviceInfo>) -> Result<(), HubError> {
         tokio::time::sleep(self.supervisor.wait()).await;
         let mut instance = Some(
-            self.refuelled_instance(self.sandbox.limits.call_deadline)
+            self.metered_instance(self.sandbox.limits.call_deadline)
                 .await?,
         );
         let budget = Budget {
+            fuel: None,
             deadline: None,
-            ..self.budget(Duration::ZERO)
         };
         self.call(&mut instance, Call::Watch(info.clone()), budget)
             .await
             .map(drop)
     }
 
-    /// A fresh instance (started within `deadline`) whose fuel is refilled
-    /// on every event or progress report it sends.
-    async fn refuelled_instance(&self, deadline: Duration) -> Result<Instance, HubError> {
-        let budget = self.budget(deadline);
-        let mut instance = self.instance(budget).await?;
-        instance.set_refuel(budget.fuel);
+    /// A fresh instance (started within `deadline`) whose calls spend the
+    /// plugin's shared CPU rate rather than a per-call budget.
+    async fn metered_instance(&self, deadline: Duration) -> Result<Instance, HubError> {
+        let mut instance = self.instance(self.budget(deadline)).await?;
+        instance.meter_cpu();
         Ok(instance)
     }
 
@@ -410,6 +441,19 @@ impl Plugin {
         ))
     }
 
+    fn over_budget(&self, over: &OverBudget) {
+        tracing::warn!(plugin = %self.id(), "over its budget: {}", over.message);
+        self.sandbox.audit.quota(self.id(), &over.quota.to_string());
+    }
+
+    /// A reply past the hub's size caps fails the call; the plugin is at fault.
+    fn oversized(&self, call: &str, why: &str) -> HubError {
+        HubError::new(
+            ErrorCode::PluginFailed,
+            format!("plugin {} answered {call} with {why}", self.id()),
+        )
+    }
+
     fn remember(&self, info: &DeviceInfo) {
         let row = DeviceRow {
             identity: info.identity.clone(),
@@ -458,6 +502,22 @@ impl Plugin {
         self.workers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The devices a discover registered, and why others were refused.
+#[derive(Default)]
+pub struct Discovery {
+    pub devices: Vec<DeviceInfo>,
+    /// One error per kind of refusal, each said once however many devices it hit.
+    pub refused: Vec<HubError>,
+}
+
+impl Discovery {
+    fn refuse(&mut self, error: HubError) {
+        if !self.refused.iter().any(|e| e.code == error.code) {
+            self.refused.push(error);
+        }
     }
 }
 

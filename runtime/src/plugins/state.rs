@@ -6,7 +6,8 @@ use super::events::EventSink;
 use super::http::HttpSender;
 use super::usage::{MeteredLimits, Usage};
 use crate::audit::AuditLog;
-use crate::caps::{Limits, NetPolicy, Verdict};
+use crate::caps::budget::InstanceTicket;
+use crate::caps::{Limits, NetPolicy, PluginBudget, Verdict};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::sync::Arc;
@@ -20,14 +21,17 @@ pub struct HostState {
     pub limits: MeteredLimits,
     /// Where calls record what they consumed, under `hub plugin test` only.
     pub usage: Option<Arc<Usage>>,
-    /// Fuel restored on every emitted event, for calls without a per-call
-    /// budget (the event watcher).
-    pub refuel: Option<u64>,
+    pub budget: Arc<PluginBudget>,
+    /// For calls without a per-call fuel budget (watch, ota): the fuel left
+    /// when the plugin's shared CPU rate was last charged.
+    pub metered_from: Option<u64>,
     /// The device whose `ota` this instance runs: the only one it may
     /// report progress for.
     pub ota: Option<String>,
     wasi: WasiCtx,
     table: ResourceTable,
+    /// This instance's place in the plugin's budget of instances.
+    _ticket: InstanceTicket,
     http: WasiHttpCtx,
     /// Used only when `wasi:http` is linked, that is, when it was granted.
     http_sender: HttpSender,
@@ -36,6 +40,8 @@ pub struct HostState {
 /// What one plugin's stores are made from.
 pub struct Sandbox {
     pub plugin: Arc<str>,
+    /// The plugin's budget as a whole, shared by all its instances.
+    pub budget: Arc<PluginBudget>,
     pub policy: Arc<NetPolicy>,
     pub audit: Arc<AuditLog>,
     pub limits: Limits,
@@ -48,19 +54,20 @@ pub struct Sandbox {
 }
 
 impl HostState {
-    pub fn new(sandbox: &Sandbox) -> Self {
+    pub fn new(sandbox: &Sandbox, ticket: InstanceTicket) -> Self {
         let (plugin, limits) = (sandbox.plugin.clone(), &sandbox.limits);
         let mut table = ResourceTable::new();
         // Every socket holds a few resources (streams, pollables): this caps open sockets.
-        table.set_max_capacity(limits.quotas.max_resources);
+        table.set_max_capacity(limits.quotas.max_resources as usize);
         HostState {
             wasi: sandboxed_wasi(sandbox),
             table,
             http: WasiHttpCtx::new(),
             http_sender: sandbox.http_sender.clone(),
             limits: MeteredLimits::new(
+                sandbox.budget.clone(),
                 StoreLimitsBuilder::new()
-                    .memory_size(limits.memory_bytes)
+                    .memory_size(limits.memory_bytes as usize)
                     .memories(1)
                     .instances(32)
                     .tables(32)
@@ -70,8 +77,10 @@ impl HostState {
             usage: sandbox.under_test.clone(),
             plugin,
             events: sandbox.events.clone(),
-            refuel: None,
+            budget: sandbox.budget.clone(),
+            metered_from: None,
             ota: None,
+            _ticket: ticket,
         }
     }
 }

@@ -1,9 +1,10 @@
 //! What a plugin's calls consumed: fuel per call and peak linear memory,
 //! by kind of call. `hub plugin test` reports it to plugin authors.
 
+use crate::caps::PluginBudget;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use wasmtime::{ResourceLimiter, StoreLimits};
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -39,18 +40,31 @@ impl Usage {
     }
 }
 
-/// The store's limits, remembering the largest memory they allowed.
+/// The store's limits, and its share of the plugin's memory budget: every
+/// growth is charged to the plugin as a whole, and given back when the
+/// instance goes. Remembers the largest memory it allowed.
 pub struct MeteredLimits {
     limits: StoreLimits,
+    budget: Arc<PluginBudget>,
+    /// Bytes charged to the plugin's budget by this store.
+    held: u64,
     pub peak_memory: usize,
 }
 
 impl MeteredLimits {
-    pub fn new(limits: StoreLimits) -> Self {
+    pub fn new(budget: Arc<PluginBudget>, limits: StoreLimits) -> Self {
         MeteredLimits {
             limits,
+            budget,
+            held: 0,
             peak_memory: 0,
         }
+    }
+}
+
+impl Drop for MeteredLimits {
+    fn drop(&mut self) {
+        self.budget.release_memory(self.held);
     }
 }
 
@@ -61,11 +75,18 @@ impl ResourceLimiter for MeteredLimits {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
-        if allowed {
-            self.peak_memory = self.peak_memory.max(desired);
+        if !self.limits.memory_growing(current, desired, maximum)? {
+            return Ok(false);
         }
-        Ok(allowed)
+        // Over the plugin's budget the instance traps with the reason,
+        // rather than seeing a failed grow it may not handle.
+        let more = desired.saturating_sub(current) as u64;
+        self.budget
+            .grow_memory(more)
+            .map_err(|over| wasmtime::Error::msg(over.message))?;
+        self.held += more;
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
     }
 
     fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {

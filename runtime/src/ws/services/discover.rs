@@ -26,21 +26,21 @@ pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
         .collect();
     let (mut count, mut errors) = (0, Vec::new());
     while let Some((plugin, found)) = searches.next().await {
-        match found {
-            Ok(devices) => {
-                for info in &devices {
+        let refused = match found {
+            Ok(discovery) => {
+                for info in &discovery.devices {
                     out.send(Ok(
                         json!({"device": protocol::device_info(plugin.id(), info)}),
                     ))
                     .await;
                 }
-                count += devices.len();
+                count += discovery.devices.len();
+                discovery.refused
             }
-            Err(HubError { code, message }) => {
-                errors.push(
-                    json!({"plugin_id": plugin.id(), "code": code.as_str(), "error": message}),
-                );
-            }
+            Err(error) => vec![error],
+        };
+        for HubError { code, message } in refused {
+            errors.push(json!({"plugin_id": plugin.id(), "code": code.as_str(), "error": message}));
         }
     }
     out.send(Ok(json!({"done": true, "count": count, "errors": errors})))

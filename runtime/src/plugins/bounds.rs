@@ -1,0 +1,205 @@
+//! How much a plugin may hand the hub in one answer or event. Every string
+//! and list a plugin reports ends up in the registry, in the store and in
+//! every client's frames, so each has a cap; the message names the field,
+//! its size and the cap, for the plugin's author.
+
+use super::bindings::hub::device::types::Instance;
+use super::bindings::{AttributeChange, Device, DeviceInfo, UpdateInfo, Value};
+
+/// Identities, names and addresses.
+pub const MAX_NAME: usize = 256;
+/// Attribute names and instance types: machine names.
+pub const MAX_KEY: usize = 64;
+/// A text value, an update's URL or release notes.
+pub const MAX_TEXT: usize = 4096;
+pub const MAX_INSTANCES: usize = 64;
+pub const MAX_ATTRIBUTES: usize = 128;
+pub const MAX_CHOICES: usize = 64;
+/// All of a device's text together: what one get_attributes answer may weigh.
+pub const MAX_DEVICE_TEXT: usize = 256 << 10;
+
+pub fn check_info(info: &DeviceInfo) -> Result<(), String> {
+    if info.identity.is_empty() {
+        return Err("an empty device identity".into());
+    }
+    fits("identity", &info.identity, MAX_NAME)?;
+    fits("name", &info.name, MAX_NAME)?;
+    fits("model", &info.model, MAX_NAME)?;
+    fits("manufacturer", &info.manufacturer, MAX_NAME)?;
+    fits("address", &info.address, MAX_NAME)
+}
+
+pub fn check_device(device: &Device) -> Result<(), String> {
+    check_info(&device.info)?;
+    count("instances", device.instances.len(), MAX_INSTANCES)?;
+    device.instances.iter().try_for_each(check_instance)?;
+    let text: usize = device
+        .instances
+        .iter()
+        .flat_map(|i| &i.attrs)
+        .map(|a| match &a.value {
+            Value::Text(text) => text.len() + a.name.len(),
+            _ => a.name.len(),
+        })
+        .sum();
+    if text > MAX_DEVICE_TEXT {
+        return Err(format!(
+            "{text} bytes of attribute names and values; the most is {MAX_DEVICE_TEXT}"
+        ));
+    }
+    Ok(())
+}
+
+fn check_instance(instance: &Instance) -> Result<(), String> {
+    fits("instance type", &instance.kind, MAX_KEY)?;
+    count(
+        "attributes of one instance",
+        instance.attrs.len(),
+        MAX_ATTRIBUTES,
+    )?;
+    for attr in &instance.attrs {
+        fits("attribute name", &attr.name, MAX_KEY)?;
+        check_value(&attr.name, &attr.value)?;
+        count(
+            "enum values of one attribute",
+            attr.meta.enum_values.len(),
+            MAX_CHOICES,
+        )?;
+        for choice in &attr.meta.enum_values {
+            fits("enum value", choice, MAX_KEY)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn check_change(change: &AttributeChange) -> Result<(), String> {
+    fits("identity", &change.identity, MAX_NAME)?;
+    fits("attribute name", &change.attribute.name, MAX_KEY)?;
+    check_value(&change.attribute.name, &change.attribute.value)
+}
+
+pub fn check_update(update: &UpdateInfo) -> Result<(), String> {
+    fits("current version", &update.current_version, MAX_KEY)?;
+    let Some(firmware) = &update.latest_firmware else {
+        return Ok(());
+    };
+    fits("firmware version", &firmware.version, MAX_KEY)?;
+    fits("firmware url", &firmware.url, MAX_TEXT)?;
+    fits("firmware info", &firmware.info, MAX_TEXT)
+}
+
+fn check_value(name: &str, value: &Value) -> Result<(), String> {
+    match value {
+        Value::Text(text) if text.len() > MAX_TEXT => Err(format!(
+            "a value of {} bytes for {}; the most is {MAX_TEXT}",
+            text.len(),
+            shorten(name)
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn fits(field: &str, value: &str, most: usize) -> Result<(), String> {
+    if value.len() <= most {
+        return Ok(());
+    }
+    Err(format!(
+        "a {field} of {} bytes ({}...); the most is {most}",
+        value.len(),
+        shorten(value)
+    ))
+}
+
+fn count(what: &str, n: usize, most: usize) -> Result<(), String> {
+    if n <= most {
+        return Ok(());
+    }
+    Err(format!("{n} {what}; the most is {most}"))
+}
+
+/// The start of an over-long string, safe to put in a message.
+fn shorten(value: &str) -> String {
+    value
+        .chars()
+        .take(32)
+        .flat_map(char::escape_debug)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::bindings::{Attribute, AttributeMeta, Permissions, ValType};
+
+    fn device() -> Device {
+        let attr = Attribute {
+            name: "power".into(),
+            value: Value::Text("on".into()),
+            meta: AttributeMeta {
+                val_type: ValType::Enum,
+                min: None,
+                max: None,
+                enum_values: vec!["on".into(), "off".into()],
+                permissions: Permissions::READ,
+            },
+        };
+        Device {
+            info: DeviceInfo {
+                identity: "bulb-1".into(),
+                name: "Bulb".into(),
+                model: "color".into(),
+                manufacturer: "Yeelight".into(),
+                address: "192.168.1.20:55443".into(),
+            },
+            instances: vec![Instance {
+                kind: "light_bulb".into(),
+                instance_id: 0,
+                attrs: vec![attr],
+            }],
+            ota_support: false,
+        }
+    }
+
+    #[test]
+    fn a_well_formed_device_passes() {
+        assert_eq!(check_device(&device()), Ok(()));
+    }
+
+    #[test]
+    fn each_oversized_field_is_named_with_its_cap() {
+        let mut big_name = device();
+        big_name.info.name = "x".repeat(100 << 20);
+        let why = check_device(&big_name).unwrap_err();
+        assert!(why.starts_with("a name of 104857600 bytes"), "{why}");
+        assert!(why.len() < 200, "the message stays short: {why}");
+
+        let mut big_value = device();
+        big_value.instances[0].attrs[0].value = Value::Text("v".repeat(MAX_TEXT + 1));
+        assert!(check_device(&big_value).unwrap_err().contains("for power"));
+
+        let mut many = device();
+        many.instances = vec![many.instances[0].clone(); MAX_INSTANCES + 1];
+        assert!(check_device(&many).unwrap_err().contains("65 instances"));
+
+        let mut heavy = device();
+        let attrs = vec![heavy.instances[0].attrs[0].clone(); MAX_ATTRIBUTES];
+        heavy.instances[0].attrs = attrs;
+        for attr in &mut heavy.instances[0].attrs {
+            attr.value = Value::Text("v".repeat(MAX_TEXT));
+        }
+        heavy.instances = vec![heavy.instances[0].clone(); 2];
+        assert!(
+            check_device(&heavy)
+                .unwrap_err()
+                .contains("bytes of attribute names and values")
+        );
+
+        let mut long_key = device();
+        long_key.instances[0].attrs[0].name = "a".repeat(MAX_KEY + 1);
+        assert!(
+            check_device(&long_key)
+                .unwrap_err()
+                .contains("attribute name")
+        );
+    }
+}
