@@ -17,9 +17,20 @@
 //!
 //! [limits]
 //! call_deadline_ms = 10000
+//!
+//! [limits.quotas]          # each plugin's budget as a whole
+//! max_devices = 64
+//! total_memory_bytes = 268435456
+//!
+//! [server]
+//! max_connections = 512
+//! max_connections_per_address = 32
+//! header_timeout_ms = 10000
+//! auth_failures_allowed = 10
 //! ```
 
 use crate::caps::Limits;
+use crate::ws::ServerLimits;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -38,6 +49,9 @@ pub struct HubConfig {
     /// private, link-local, CGNAT, multicast and unspecified ranges).
     #[serde(default = "crate::caps::http::default_blocked")]
     pub http_blocked: Vec<ipnet::IpNet>,
+    /// Connection limits and time-outs of the listening port.
+    #[serde(default)]
+    pub server: ServerLimits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

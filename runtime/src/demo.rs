@@ -5,6 +5,7 @@
 
 use crate::config::{Token, TokenScope};
 use crate::plugins::{Hub, HubSettings};
+use crate::ws::ServerSettings;
 use anyhow::Context;
 use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
@@ -106,7 +107,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             scope: TokenScope::User,
         },
     ];
-    crate::serve::run(hub, listener, tokens, shutdown_signal()).await
+    crate::serve::run(
+        hub,
+        listener,
+        ServerSettings::new(tokens),
+        shutdown_signal(),
+    )
+    .await
 }
 
 /// The simulators take new ports on every run, so the devices an earlier

@@ -2,7 +2,6 @@
 //! summaries each minute, applying changes the CLI made to the store).
 
 use crate::audit::SUMMARY_EVERY;
-use crate::config::Token;
 use crate::plugins::Hub;
 use crate::ws::{Server, ServerSettings};
 use std::sync::Arc;
@@ -15,14 +14,14 @@ const STORE_POLL: Duration = Duration::from_secs(1);
 pub async fn run(
     hub: Arc<Hub>,
     listener: TcpListener,
-    tokens: Vec<Token>,
+    settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     for (plugin, error) in tokio::task::block_in_place(|| hub.go_live())? {
         tracing::error!(plugin, "not started: {error}");
     }
     let upkeep = tokio::spawn(upkeep(hub.clone()));
-    Server::new(listener, hub.clone(), ServerSettings { tokens })
+    Server::new(listener, hub.clone(), settings)
         .run(shutdown)
         .await;
     upkeep.abort();

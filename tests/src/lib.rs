@@ -5,9 +5,10 @@
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
-use hub::caps::Limits;
+use hub::caps::{Limits, Quotas};
 use hub::config::{Token, TokenScope};
 use hub::plugins::{Hub, HubSettings};
+use hub::ws::{ServerLimits, ServerSettings};
 use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use serde_json::{Value, json};
@@ -38,6 +39,12 @@ pub struct HubOptions {
     pub flood: bool,
     /// Networks closed to plugins' HTTP requests; `None` for the hub's default.
     pub http_blocked: Option<Vec<ipnet::IpNet>>,
+    /// Every plugin's budget.
+    pub quotas: Quotas,
+    /// Config of the hostile plugin beyond `targets` and `flood`.
+    pub hostile: Vec<(&'static str, String)>,
+    /// The listening port's connection limits.
+    pub server: ServerLimits,
 }
 
 impl Default for HubOptions {
@@ -48,6 +55,9 @@ impl Default for HubOptions {
             targets: Vec::new(),
             flood: false,
             http_blocked: None,
+            quotas: Quotas::default(),
+            hostile: Vec::new(),
+            server: ServerLimits::default(),
         }
     }
 }
@@ -112,6 +122,7 @@ impl TestHub {
         let limits = Limits {
             call_deadline: options.call_deadline,
             discover_window: Duration::from_millis(500),
+            quotas: options.quotas,
             ..Limits::default()
         };
         let data_dir = data_dir();
@@ -141,7 +152,10 @@ impl TestHub {
             ),
             (
                 "hostile",
-                vec![("targets", targets), ("flood", flood.to_string())],
+                [("targets", targets), ("flood", flood.to_string())]
+                    .into_iter()
+                    .chain(options.hostile)
+                    .collect(),
             ),
         ];
         for (id, config) in plugins {
@@ -171,7 +185,11 @@ impl TestHub {
             let stopped = async {
                 let _ = stopped.await;
             };
-            if let Err(e) = hub::serve::run(serving, listener, tokens, stopped).await {
+            let settings = ServerSettings {
+                tokens,
+                limits: options.server,
+            };
+            if let Err(e) = hub::serve::run(serving, listener, settings, stopped).await {
                 eprintln!("the test hub stopped: {e:#}");
             }
         });

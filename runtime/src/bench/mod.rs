@@ -10,6 +10,7 @@ pub use probes::{memory_probe, rpc_server};
 
 use crate::config::{Token, TokenScope};
 use crate::plugins::{Hub, HubSettings};
+use crate::ws::ServerSettings;
 use anyhow::Context;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -146,18 +147,7 @@ impl Bench {
     }
 
     fn settings(&self, name: &str) -> HubSettings {
-        let mut settings = HubSettings::new(self.dir(name));
-        settings.cache_dir = self.work.join("compiled");
-        // The benchmark's own load must not trip the quotas that protect
-        // devices, nor its thousand devices the budget of a plugin.
-        let quotas = &mut settings.limits.quotas;
-        quotas.events_per_second = 1_000_000;
-        quotas.event_bytes_per_second = 1 << 30;
-        quotas.writes_per_second = 1_000_000;
-        quotas.max_devices = 10_000;
-        quotas.max_instances = 2_000;
-        quotas.total_memory_bytes = 1 << 40;
-        settings
+        hub_settings(self.dir(name), self.work.join("compiled"))
     }
 
     /// Installs `(plugin, config)` pairs granted the loopback, then serves.
@@ -194,7 +184,9 @@ impl Bench {
             let stopped = async {
                 let _ = stopped.await;
             };
-            if let Err(e) = crate::serve::run(serving, listener, tokens, stopped).await {
+            if let Err(e) =
+                crate::serve::run(serving, listener, ServerSettings::new(tokens), stopped).await
+            {
                 tracing::error!("bench hub stopped: {e:#}");
             }
         });
@@ -224,6 +216,21 @@ impl Bench {
         hub.approve("bench", &installed.id, &nets)?;
         Ok(())
     }
+}
+
+/// A benchmarked hub: its own load must not trip the quotas that protect
+/// devices, nor its thousand devices the budget of a plugin.
+pub(crate) fn hub_settings(data_dir: PathBuf, cache_dir: PathBuf) -> HubSettings {
+    let mut settings = HubSettings::new(data_dir);
+    settings.cache_dir = cache_dir;
+    let quotas = &mut settings.limits.quotas;
+    quotas.events_per_second = 1_000_000;
+    quotas.event_bytes_per_second = 1 << 30;
+    quotas.writes_per_second = 1_000_000;
+    quotas.max_devices = 10_000;
+    quotas.max_instances = 2_000;
+    quotas.total_memory_bytes = 1 << 40;
+    settings
 }
 
 /// Lets every plugin of `hub` find its devices.

@@ -2,7 +2,7 @@
 //! JSON over loopback TCP), and a hub whose resident memory is measured
 //! alone, free of what the benchmark itself allocates.
 
-use crate::plugins::{Hub, HubSettings};
+use crate::plugins::Hub;
 use anyhow::Context;
 use serde_json::json;
 use std::path::Path;
@@ -67,10 +67,7 @@ pub async fn memory_probe(
     discover: bool,
     instances: usize,
 ) -> anyhow::Result<()> {
-    let settings = HubSettings {
-        cache_dir: cache_dir.to_path_buf(),
-        ..HubSettings::new(data_dir.to_path_buf())
-    };
+    let settings = super::hub_settings(data_dir.to_path_buf(), cache_dir.to_path_buf());
     let hub = Hub::open(settings)?;
     tokio::task::block_in_place(|| hub.go_live())?;
     if discover {

@@ -7,6 +7,7 @@ pub(crate) use admin::key_value;
 use crate::config::HubConfig;
 use crate::demo::{self, DemoOptions};
 use crate::plugins::{Hub, HubSettings};
+use crate::ws::ServerSettings;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault};
@@ -298,5 +299,14 @@ async fn serve(config: HubConfig) -> anyhow::Result<()> {
     };
     let hub = Hub::open(settings)?;
     tracing::info!(%addr, "serving ws://{addr}/ws");
-    crate::serve::run(hub, listener, config.tokens, demo::shutdown_signal()).await
+    crate::serve::run(
+        hub,
+        listener,
+        ServerSettings {
+            tokens: config.tokens,
+            limits: config.server,
+        },
+        demo::shutdown_signal(),
+    )
+    .await
 }

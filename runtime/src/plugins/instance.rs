@@ -311,7 +311,8 @@ fn trapped(plugin: &str, call: &str, fuel: Option<u64>, error: wasmtime::Error) 
             "panicked or aborted (out of memory, or a bug)".to_string()
         }
         Some(trap) => format!("trapped: {trap}"),
-        None => format!("failed: {error:#}"),
+        // The hub's own reasons (a budget, a flood) without wasmtime's backtrace.
+        None => format!("was stopped: {}", error.root_cause()),
     };
     CallFailure {
         error: HubError::new(

@@ -29,7 +29,7 @@ pub use events::{Event, EventBus, EventKind};
 pub use measure::Measured;
 pub use operations::{GrantView, InstallReport, PluginView};
 pub use ota::{OtaState, OtaStatus};
-pub use plugin::{Discovery, Plugin};
+pub use plugin::{BudgetUse, Discovery, Plugin};
 pub use supervisor::{State, Status};
 pub use usage::CallUsage;
 pub use validate::{WriteRequest, type_name};

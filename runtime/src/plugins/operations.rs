@@ -2,7 +2,7 @@
 //! disable, approve and revoke grants. Each writes the store and the audit
 //! log; a serving hub applies it at once.
 
-use super::{Hub, Status, hex};
+use super::{BudgetUse, Hub, Status, hex};
 use crate::caps::rules::Scope;
 use crate::caps::{Capabilities, Grant, Manifest};
 use crate::error::{ErrorCode, HubError};
@@ -45,6 +45,9 @@ pub struct PluginView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
     pub devices: usize,
+    /// What a running plugin holds of its budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetUse>,
     pub granted: Capabilities,
     pub pending: Vec<String>,
 }
@@ -230,6 +233,7 @@ impl Hub {
                     granted: grant.map(|g| g.granted).unwrap_or_default(),
                     status: running.as_ref().map(|r| r.status()),
                     devices: running.as_ref().map_or(0, |r| r.device_count()),
+                    budget: running.as_ref().map(|r| r.budget_use()),
                     running: running.is_some(),
                     id: p.id,
                     version: p.version,

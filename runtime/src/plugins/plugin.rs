@@ -162,6 +162,20 @@ impl Plugin {
         self.sandbox.events.devices.len()
     }
 
+    /// What the plugin holds of its budget now, against its limits.
+    pub fn budget_use(&self) -> BudgetUse {
+        let (instances, memory_bytes) = self.sandbox.budget.held();
+        let quotas = self.sandbox.budget.quotas();
+        BudgetUse {
+            devices: self.device_count() as u64,
+            max_devices: quotas.max_devices,
+            instances,
+            max_instances: quotas.max_instances,
+            memory_bytes,
+            total_memory_bytes: quotas.total_memory_bytes,
+        }
+    }
+
     /// Runs the plugin's discover and registers what it found, as far as
     /// its budget allows; what it had to refuse is said beside the devices.
     pub async fn discover(&self) -> Result<Discovery, HubError> {
@@ -503,6 +517,17 @@ impl Plugin {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// A plugin's budget as operators see it: what it holds, and the most it may.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BudgetUse {
+    pub devices: u64,
+    pub max_devices: u64,
+    pub instances: u64,
+    pub max_instances: u64,
+    pub memory_bytes: u64,
+    pub total_memory_bytes: u64,
 }
 
 /// The devices a discover registered, and why others were refused.

@@ -2,6 +2,7 @@
 //! has to wait, on a task of its own; responses and events out through one
 //! writer, a flush for whatever is ready together.
 
+use super::outbox::{OUTBOX_BYTES, Outbox, Outgoing, Queued, outbox};
 use super::protocol::{self, Request};
 use super::router::{self, Responder};
 use super::server::Caller;
@@ -9,9 +10,11 @@ use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Event, Hub};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::{Instant, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -19,8 +22,13 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// Requests one connection may have in flight; more are answered `busy`.
 const MAX_IN_FLIGHT: usize = 256;
-/// Responses waiting for the writer before request tasks wait too.
-const OUTBOX: usize = 1024;
+/// A client whose socket takes no more for this long is gone or not
+/// reading: the connection is dropped rather than hold what it was sent.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A ping goes out when a connection has been quiet this long...
+const PING_AFTER: Duration = Duration::from_secs(30);
+/// ...and a peer not heard from for this long (no frame, no pong) is dead.
+const DEAD_AFTER: Duration = Duration::from_secs(75);
 /// Frames written out together with one flush, at most.
 const BATCH: usize = 64;
 /// Frames read, at most, while responses wait to be written.
@@ -35,9 +43,12 @@ pub async fn run<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut sink, mut frames) = ws.split();
-    let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
+    let (outbox, mut outgoing) = outbox(OUTBOX_BYTES);
     let mut events = hub.events().subscribe();
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut keepalive = tokio::time::interval_at(Instant::now() + PING_AFTER, PING_AFTER);
+    let mut heard = Instant::now();
+    let overflow = outgoing.overflow();
     // Frames read since the last write: requests answered at once queue
     // their responses, which then go out with one flush.
     let mut streak = 0;
@@ -45,42 +56,59 @@ pub async fn run<S>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => break Some(shutting_down()),
+            () = overflow.notified() => break Some((
+                CloseCode::Policy,
+                format!("too slow: more than {} MiB of answers waiting to be read", OUTBOX_BYTES >> 20),
+            )),
             event = events.recv() => {
-                if let Err(close) = send_events(&mut sink, event, &mut events).await {
-                    break close;
+                match timeout(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(close)) => break close,
+                    Err(_) => break None,
                 }
             }
-            frame = frames.next(), if streak < READ_AHEAD || outgoing.is_empty() => match frame {
-                Some(Ok(Message::Text(text))) => {
-                    streak += 1;
-                    match accept(text.as_str(), &hub, &caller, &outbox, &in_flight) {
-                        Accepted::Answered => {}
-                        // Let it run before the frames behind it, which may be for the same device.
-                        Accepted::Waiting => tokio::task::yield_now().await,
-                        Accepted::Refused(answer) => {
-                            if sink.send(Message::text(answer)).await.is_err() {
-                                break None;
+            frame = frames.next(), if streak < READ_AHEAD || outgoing.is_empty() => {
+                heard = Instant::now();
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        streak += 1;
+                        match accept(text.as_str(), &hub, &caller, &outbox, &in_flight) {
+                            Accepted::Answered => {}
+                            // Let it run before the frames behind it, which may be for the same device.
+                            Accepted::Waiting => tokio::task::yield_now().await,
+                            Accepted::Refused(answer) => {
+                                if !written(&mut sink, Message::text(answer)).await {
+                                    break None;
+                                }
                             }
                         }
                     }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    let error = HubError::new(ErrorCode::InvalidFormat, "binary frames are not requests: send JSON text");
-                    if sink.send(Message::text(protocol::failure(None, &error))).await.is_err() {
+                    Some(Ok(Message::Binary(_))) => {
+                        let error = HubError::new(ErrorCode::InvalidFormat, "binary frames are not requests: send JSON text");
+                        if !written(&mut sink, Message::text(protocol::failure(None, &error))).await {
+                            break None;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Ok(_)) => {}
+                    Some(Err(WsError::Capacity(e))) => break Some((CloseCode::Size, format!("frame too large: {e}"))),
+                    Some(Err(e)) => {
+                        tracing::debug!("connection dropped: {e}");
                         break None;
                     }
                 }
-                Some(Ok(Message::Close(_))) | None => break None,
-                Some(Ok(_)) => {}
-                Some(Err(WsError::Capacity(e))) => break Some((CloseCode::Size, format!("frame too large: {e}"))),
-                Some(Err(e)) => {
-                    tracing::debug!("connection dropped: {e}");
+            },
+            Some(queued) = outgoing.recv() => {
+                streak = 0;
+                if !matches!(timeout(WRITE_TIMEOUT, send_ready(&mut sink, queued, &mut outgoing)).await, Ok(Ok(()))) {
                     break None;
                 }
-            },
-            Some(frame) = outgoing.recv() => {
-                streak = 0;
-                if send_ready(&mut sink, frame, &mut outgoing).await.is_err() {
+            }
+            _ = keepalive.tick() => {
+                if heard.elapsed() >= DEAD_AFTER {
+                    break Some((CloseCode::Away, format!("no sign of life for {} s", DEAD_AFTER.as_secs())));
+                }
+                if heard.elapsed() >= PING_AFTER && !written(&mut sink, Message::Ping(Default::default())).await {
                     break None;
                 }
             }
@@ -91,27 +119,31 @@ pub async fn run<S>(
             code,
             reason: reason.into(),
         };
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        let _ = written(&mut sink, Message::Close(Some(frame))).await;
     }
+}
+
+/// Sends one frame; false when the client is gone or has not taken it in time.
+async fn written<S>(sink: &mut S, message: Message) -> bool
+where
+    S: futures_util::Sink<Message, Error = WsError> + Unpin,
+{
+    matches!(timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
 }
 
 /// Writes `first` and whatever other responses are already waiting, then
 /// flushes once: under pipelined load, one system call and one TCP segment
 /// carry many responses instead of one each.
-async fn send_ready<S>(
-    sink: &mut S,
-    first: String,
-    outgoing: &mut mpsc::Receiver<String>,
-) -> Result<(), WsError>
+async fn send_ready<S>(sink: &mut S, first: Queued, outgoing: &mut Outgoing) -> Result<(), WsError>
 where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
 {
-    sink.feed(Message::text(first)).await?;
+    sink.feed(Message::text(first.frame)).await?;
     for _ in 1..BATCH {
-        let Ok(frame) = outgoing.try_recv() else {
+        let Some(queued) = outgoing.try_recv() else {
             break;
         };
-        sink.feed(Message::text(frame)).await?;
+        sink.feed(Message::text(queued.frame)).await?;
     }
     sink.flush().await
 }
@@ -178,7 +210,7 @@ fn accept(
     text: &str,
     hub: &Arc<Hub>,
     caller: &Caller,
-    outbox: &mpsc::Sender<String>,
+    outbox: &Outbox,
     in_flight: &Arc<Semaphore>,
 ) -> Accepted {
     let request = match Request::parse(text) {

@@ -1,12 +1,15 @@
 //! The WebSocket API: `/ws`, token auth, JSON requests routed to plugins,
 //! attribute changes pushed to every connection.
 
+mod admission;
 mod connection;
+mod outbox;
 pub mod protocol;
 mod router;
 mod server;
 mod services;
 
+pub use admission::ServerLimits;
 pub use server::{Caller, Server, ServerSettings};
 
 /// tungstenite zeroes its whole read buffer before every read, whether data

@@ -1,5 +1,6 @@
 //! From a request to the service that answers it.
 
+use super::outbox::Outbox;
 use super::protocol::{self, Request};
 use super::server::Caller;
 use super::services;
@@ -8,16 +9,15 @@ use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, Plugin};
 use serde_json::Value as Json;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// Where a request's answers go: the connection's outbox, tagged with its id.
 pub struct Responder {
     id: i64,
-    outbox: mpsc::Sender<String>,
+    outbox: Outbox,
 }
 
 impl Responder {
-    pub fn new(id: i64, outbox: mpsc::Sender<String>) -> Self {
+    pub fn new(id: i64, outbox: Outbox) -> Self {
         Responder { id, outbox }
     }
 
@@ -26,8 +26,7 @@ impl Responder {
             Ok(result) => protocol::success(self.id, &result),
             Err(error) => protocol::failure(Some(self.id), &error),
         };
-        // A closed outbox means the client went away: nobody is left to answer.
-        let _ = self.outbox.send(frame).await;
+        self.outbox.push(frame);
     }
 }
 

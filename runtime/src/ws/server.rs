@@ -1,19 +1,21 @@
 //! HTTP on the listening socket: `/ws` upgrades to a WebSocket for a client
 //! with the right token; everything else gets a clear HTTP error.
 
+use super::admission::{Admission, Admitted, ServerLimits};
 use super::connection;
 use crate::config::{Token, TokenScope};
 use crate::plugins::Hub;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, UPGRADE};
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, UPGRADE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
@@ -27,6 +29,17 @@ const TOKEN_HEADER: &str = "smart-assistant-token";
 #[derive(Clone)]
 pub struct ServerSettings {
     pub tokens: Vec<Token>,
+    pub limits: ServerLimits,
+}
+
+impl ServerSettings {
+    /// `tokens` with the default limits.
+    pub fn new(tokens: Vec<Token>) -> Self {
+        ServerSettings {
+            tokens,
+            limits: ServerLimits::default(),
+        }
+    }
 }
 
 /// Who sent a request: the token's name and scope.
@@ -40,13 +53,20 @@ pub struct Server {
     listener: TcpListener,
     hub: Arc<Hub>,
     settings: Arc<ServerSettings>,
+    admission: Arc<Admission>,
 }
+
+/// After a failed accept (out of file descriptors, most often) the loop
+/// waits this long, doubling up to `ACCEPT_BACKOFF_MAX`, instead of spinning.
+const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 impl Server {
     pub fn new(listener: TcpListener, hub: Arc<Hub>, settings: ServerSettings) -> Self {
         Server {
             listener,
             hub,
+            admission: Admission::new(settings.limits.clone()),
             settings: Arc::new(settings),
         }
     }
@@ -59,28 +79,49 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let (closing, closed) = watch::channel(false);
         tokio::pin!(shutdown);
+        let mut backoff = ACCEPT_BACKOFF_FIRST;
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
-                        tracing::warn!("accept failed: {e}");
+                        tracing::warn!("accept failed, pausing {} ms: {e}", backoff.as_millis());
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                         continue;
                     }
                 },
                 () = &mut shutdown => break,
             };
+            backoff = ACCEPT_BACKOFF_FIRST;
+            let admitted = match self.admission.admit(peer.ip()) {
+                Ok(admitted) => Arc::new(admitted),
+                Err(why) => {
+                    tracing::debug!(%peer, "connection refused: {why}");
+                    continue;
+                }
+            };
             // Responses and events are small frames: send them at once.
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::debug!(%peer, "cannot set TCP_NODELAY: {e}");
             }
-            let (hub, settings, closed) = (self.hub.clone(), self.settings.clone(), closed.clone());
+            let connection = Connection {
+                hub: self.hub.clone(),
+                settings: self.settings.clone(),
+                admission: self.admission.clone(),
+                closed: closed.clone(),
+                peer,
+                _admitted: admitted,
+            };
+            let header_timeout = self.settings.limits.header_timeout;
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
-                    let (hub, settings, closed) = (hub.clone(), settings.clone(), closed.clone());
-                    async move { Ok::<_, Infallible>(handle(request, hub, &settings, closed)) }
+                    let connection = connection.clone();
+                    async move { Ok::<_, Infallible>(handle(request, connection)) }
                 });
                 let served = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout)
                     .serve_connection(TokioIo::new(stream), service)
                     .with_upgrades()
                     .await;
@@ -93,12 +134,20 @@ impl Server {
     }
 }
 
-fn handle(
-    request: Request<Incoming>,
+/// What a request on one TCP connection needs; the connection's place in
+/// the admission count is held as long as any clone of this lives,
+/// through an upgrade to a WebSocket.
+#[derive(Clone)]
+struct Connection {
     hub: Arc<Hub>,
-    settings: &ServerSettings,
+    settings: Arc<ServerSettings>,
+    admission: Arc<Admission>,
     closed: watch::Receiver<bool>,
-) -> Response<Full<Bytes>> {
+    peer: SocketAddr,
+    _admitted: Arc<Admitted>,
+}
+
+fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<Bytes>> {
     if request.uri().path() != "/ws" {
         return error(
             StatusCode::NOT_FOUND,
@@ -106,13 +155,29 @@ fn handle(
             "the WebSocket endpoint is /ws",
         );
     }
-    let Some(caller) = authorized(&request, &settings.tokens) else {
+    let peer = connection.peer.ip();
+    if let Some(wait) = connection.admission.wait(peer) {
+        let mut refused = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failures",
+            &format!(
+                "too many failed sign-ins from this address; retry in {} s",
+                wait.as_secs().max(1)
+            ),
+        );
+        let seconds = HeaderValue::from(wait.as_secs().max(1));
+        refused.headers_mut().insert(RETRY_AFTER, seconds);
+        return refused;
+    }
+    let Some(caller) = authorized(&request, &connection.settings.tokens) else {
+        connection.admission.failed_sign_in(peer);
         return error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing or wrong token: send it in the smart-assistant-token header or ?token=",
         );
     };
+    connection.admission.signed_in(peer);
     let Some(accept_key) = websocket_key(&request) else {
         return error(
             StatusCode::UPGRADE_REQUIRED,
@@ -132,7 +197,13 @@ fn handle(
                     Some(config),
                 )
                 .await;
-                connection::run(ws, hub, caller, closed).await;
+                connection::run(
+                    ws,
+                    connection.hub.clone(),
+                    caller,
+                    connection.closed.clone(),
+                )
+                .await;
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }

@@ -17,7 +17,15 @@
 //! - `tcp@ADDR` / `udp@ADDR`: connects, or sends a datagram, to each
 //!   address in the config's comma-separated `targets`;
 //! - `flood` (only with config `flood = on`): its `watch` emits events as
-//!   fast as it can.
+//!   fast as it can;
+//! - `heavy`: answers with 50 attributes of 4,000 characters (200 KB),
+//!   within the hub's caps, for clients that never read their answers;
+//! - `logs`: writes 10,000 log lines of 64 KiB each, with forged newlines;
+//! - `burn` (only with config `burn = on`): its `watch` burns about 100
+//!   million instructions between events, for ever;
+//! - `hoard-N` (config `hoard = COUNT` adds that many): the multiplication
+//!   attack: each device's `watch` takes all the memory it can and holds
+//!   it without returning.
 
 mod residue;
 
@@ -29,10 +37,12 @@ use std::time::Duration;
 struct Hostile {
     targets: Vec<String>,
     flood: bool,
+    burn: bool,
+    hoard: usize,
     calls: i64,
 }
 
-const ATTACKS: [&str; 12] = [
+const ATTACKS: [&str; 14] = [
     "well",
     "trap",
     "panic",
@@ -45,6 +55,8 @@ const ATTACKS: [&str; 12] = [
     "listen",
     "env",
     "residue",
+    "logs",
+    "heavy",
 ];
 
 impl Plugin for Hostile {
@@ -57,16 +69,24 @@ impl Plugin for Hostile {
                 .map(str::to_string)
                 .collect(),
             flood: config.get("flood") == Some("on"),
+            burn: config.get("burn") == Some("on"),
+            hoard: config
+                .get("hoard")
+                .map_or(Ok(0), str::parse)
+                .map_err(|_| PluginError::InvalidArgument("hoard: a count".into()))?,
             calls: 0,
         })
     }
 
     fn discover(&mut self, _timeout: Duration) -> Result<Vec<DeviceInfo>, PluginError> {
         let flood = self.flood.then_some("flood");
+        let burn = self.burn.then_some("burn");
         let fixed = ATTACKS
             .into_iter()
             .chain(flood)
-            .map(|a| (a.to_string(), String::new()));
+            .chain(burn)
+            .map(|a| (a.to_string(), String::new()))
+            .chain((0..self.hoard).map(|n| (format!("hoard-{n}"), String::new())));
         let reaching = self.targets.iter().flat_map(|t| {
             [
                 (format!("tcp@{t}"), t.clone()),
@@ -99,6 +119,15 @@ impl Plugin for Hostile {
             }
             "env" => self.calls = std::env::vars().count() as i64,
             "residue" => self.calls = residue::found_then_plant(),
+            "logs" => {
+                let line = format!(
+                    "forged\n2026-01-01T00:00:00Z  INFO hub: all is well {}",
+                    "x".repeat(64 << 10)
+                );
+                for _ in 0..10_000 {
+                    hub_guest_sdk::info!("{line}");
+                }
+            }
             "tcp" => {
                 let mut stream = TcpStream::connect(net::parse_addr(&device.address)?)?;
                 stream.write_all(b"hello\r\n")?;
@@ -109,10 +138,11 @@ impl Plugin for Hostile {
             }
             _ => {}
         }
-        Ok(Device::new(
-            &info,
-            vec![Instance::new("sensor", 0, vec![calls(self.calls)])],
-        ))
+        let mut attrs = vec![calls(self.calls)];
+        if device.identity == "heavy" {
+            attrs.extend((0..50).map(|n| attr(&format!("blob-{n}"), "x".repeat(4000))));
+        }
+        Ok(Device::new(&info, vec![Instance::new("sensor", 0, attrs)]))
     }
 
     fn set_attributes(
@@ -130,13 +160,30 @@ impl Plugin for Hostile {
     }
 
     fn watch(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
-        if device.identity != "flood" {
-            return Err(PluginError::Unsupported(
-                "only the flood device pushes".into(),
-            ));
-        }
-        for n in 0.. {
-            emit(&device.identity, 0, calls(n));
+        match device.identity.as_str() {
+            "flood" => {
+                for n in 0.. {
+                    emit(&device.identity, 0, calls(n));
+                }
+            }
+            "burn" => {
+                for n in 0.. {
+                    burn(100_000_000);
+                    emit(&device.identity, 0, calls(n));
+                }
+            }
+            hoard if hoard.starts_with("hoard-") => {
+                let held = hold_all_memory();
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                    std::hint::black_box(&held);
+                }
+            }
+            _ => {
+                return Err(PluginError::Unsupported(
+                    "only the flood, burn and hoard devices push".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -160,6 +207,27 @@ fn spin() -> ! {
     let mut x: u64 = 0;
     loop {
         x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn burn(instructions: u64) {
+    let mut x: u64 = 0;
+    for _ in 0..instructions / 4 {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+/// Takes memory a mebibyte at a time, touching every page, until none is
+/// given; then keeps it.
+fn hold_all_memory() -> Vec<Vec<u8>> {
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = Vec::new();
+        if held.try_reserve(1).is_err() || chunk.try_reserve_exact(1 << 20).is_err() {
+            return held;
+        }
+        chunk.resize(1 << 20, 1u8);
+        held.push(chunk);
     }
 }
 
