@@ -347,3 +347,14 @@ pub async fn until(what: &str, ready: impl Fn() -> bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// This process's resident memory, in bytes (the test hub runs in it).
+pub fn resident_bytes() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .context("VmRSS in /proc/self/status")?;
+    Ok(kib << 10)
+}
