@@ -4,6 +4,7 @@
 //! ```toml
 //! listen = "0.0.0.0:8080"
 //! data_dir = "/var/lib/hub"
+//! install_dir = "/var/lib/hub/incoming"   # WebSocket `install` reads only here
 //!
 //! [[tokens]]
 //! name = "admin"          # the actor in the audit log
@@ -52,6 +53,10 @@ pub struct HubConfig {
     /// Connection limits and time-outs of the listening port.
     #[serde(default)]
     pub server: ServerLimits,
+    /// Where operators' WebSocket `install` requests may read components
+    /// and manifests from; without it, plugins are installed with the CLI only.
+    #[serde(default)]
+    pub install_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -82,12 +87,9 @@ impl HubConfig {
             std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
         let mut config: HubConfig =
             toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
-        if config.data_dir.is_relative() {
-            config.data_dir = path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(&config.data_dir);
-        }
+        let beside = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = beside.join(&config.data_dir);
+        config.install_dir = config.install_dir.map(|dir| beside.join(dir));
         config.validate()?;
         Ok(config)
     }

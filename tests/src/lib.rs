@@ -130,6 +130,8 @@ impl TestHub {
             cache_dir: xtask::root().join("target/test-hubs/compiled"),
             hub_addrs: vec![addr],
             limits,
+            // Operators' WebSocket installs come from the project's tree.
+            install_dir: Some(xtask::root().to_path_buf()),
             http_blocked: options
                 .http_blocked
                 .unwrap_or_else(hub::caps::http::default_blocked),

@@ -304,3 +304,83 @@ async fn a_client_that_never_reads_is_disconnected_with_the_reason() -> anyhow::
     assert_eq!(reply["success"], true, "other clients are served: {reply}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_reads_only_the_install_directory_and_never_echoes_a_file() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let mut client = hub.client().await?;
+    let component = xtask::guest("hostile")?;
+    let install = |component: &str, manifest: &str| {
+        json!({"domain": "plugin", "service": "install", "service_data": {
+            "component": component, "manifest": manifest,
+        }})
+    };
+    for (component, manifest) in [
+        (
+            component.to_string_lossy().to_string(),
+            "/proc/self/environ".to_string(),
+        ),
+        (
+            "/dev/zero".to_string(),
+            xtask::manifest("hostile")?.to_string_lossy().to_string(),
+        ),
+        (
+            component.to_string_lossy().to_string(),
+            "../../../../../../etc/passwd".to_string(),
+        ),
+    ] {
+        let refused = client.request(install(&component, &manifest)).await?;
+        assert_eq!(refused["code"], "invalid_argument", "{refused}");
+        let error = refused["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("outside the hub's install directory"),
+            "{error}"
+        );
+        assert!(
+            !error.contains("PATH=") && !error.contains("root:"),
+            "{error}"
+        );
+    }
+
+    // A file inside the directory that is not a manifest: where, not what.
+    let secret = hub.data_dir.join("secret.toml");
+    std::fs::write(&secret, "API_KEY=hunter2-must-not-leak\n")?;
+    let refused = client
+        .request(install(
+            &component.to_string_lossy(),
+            &secret.to_string_lossy(),
+        ))
+        .await?;
+    let error = refused["error"].as_str().unwrap_or_default();
+    assert!(error.contains("line 1"), "{error}");
+    assert!(
+        !error.contains("hunter2"),
+        "the file's content was echoed: {error}"
+    );
+
+    let installed = client
+        .request(install(
+            &component.to_string_lossy(),
+            &xtask::manifest("hostile")?.to_string_lossy(),
+        ))
+        .await?;
+    assert_eq!(installed["success"], true, "{installed}");
+    let audit = hub.hub.store().audit(&Default::default())?;
+    let entry = audit
+        .iter()
+        .rev()
+        .find(|e| e.action == "update" && e.plugin.as_deref() == Some("hostile"))
+        .expect("the install is audited");
+    assert_eq!(entry.actor, "test-operator");
+    assert!(
+        entry.detail["component"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("hostile.wasm"))
+    );
+    assert!(
+        entry.detail["manifest"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("plugin.toml"))
+    );
+    Ok(())
+}

@@ -40,7 +40,7 @@ impl Manifest {
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let manifest: Manifest = toml::from_str(text)?;
+        let manifest: Manifest = toml::from_str(text).map_err(|e| without_content(text, &e))?;
         check_id(&manifest.id)?;
         if !manifest.capabilities.limits.is_empty() {
             bail!("limits go in a [limits] table of their own, not under [capabilities]");
@@ -60,6 +60,20 @@ impl Manifest {
             limits: defaults.above(&self.limits),
             ..self.capabilities.clone()
         }
+    }
+}
+
+/// A parse error that says where and why but, unlike toml's own display,
+/// does not quote the text: a manifest path a client named must never
+/// make the hub echo a file's content.
+fn without_content(text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let line = error.span().map(|span| {
+        let before = text.as_bytes().get(..span.start).unwrap_or_default();
+        before.iter().filter(|b| **b == b'\n').count() + 1
+    });
+    match line {
+        Some(line) => anyhow::anyhow!("line {line}: {}", error.message()),
+        None => anyhow::anyhow!("{}", error.message()),
     }
 }
 
@@ -116,5 +130,11 @@ mod tests {
         );
         assert!(bad(&format!("id = \"x\"\n{base}[capabilities]\nnetwork = [{{ cidr = \"everywhere\", protocol = \"tcp\" }}]")).contains("neither a CIDR"));
         assert!(bad(&format!("id = \"x\"\n{base}surprise = 1")).contains("surprise"));
+        let secret = bad("SECRET_TOKEN=hunter2-do-not-echo\n");
+        assert!(secret.starts_with("line 1:"), "{secret}");
+        assert!(
+            !secret.contains("hunter2"),
+            "the content is not echoed: {secret}"
+        );
     }
 }

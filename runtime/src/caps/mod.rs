@@ -2,6 +2,7 @@
 //! here, deny-by-default, and nowhere else.
 
 pub mod budget;
+pub mod files;
 mod grant;
 pub mod http;
 pub mod imports;

@@ -295,6 +295,7 @@ async fn serve(config: HubConfig) -> anyhow::Result<()> {
         hub_addrs: vec![addr],
         limits: config.limits,
         http_blocked: config.http_blocked,
+        install_dir: config.install_dir,
         ..HubSettings::new(config.data_dir)
     };
     let hub = Hub::open(settings)?;

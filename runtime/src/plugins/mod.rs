@@ -53,6 +53,9 @@ pub struct HubSettings {
     pub data_dir: PathBuf,
     /// Compiled components; shareable between hubs of one wasmtime version.
     pub cache_dir: PathBuf,
+    /// Where WebSocket clients may install plugins from; `None`: nowhere
+    /// (operators install with the CLI).
+    pub install_dir: Option<PathBuf>,
     /// Closed to every plugin.
     pub hub_addrs: Vec<SocketAddr>,
     /// Defaults for every plugin; a manifest may ask for less, and for more
@@ -72,6 +75,7 @@ impl HubSettings {
     pub fn new(data_dir: PathBuf) -> Self {
         HubSettings {
             cache_dir: data_dir.join("compiled"),
+            install_dir: None,
             data_dir,
             hub_addrs: Vec::new(),
             limits: Limits::default(),

@@ -4,7 +4,7 @@
 
 use super::{BudgetUse, Hub, Status, hex};
 use crate::caps::rules::Scope;
-use crate::caps::{Capabilities, Grant, Manifest};
+use crate::caps::{Capabilities, Grant, Manifest, files};
 use crate::error::{ErrorCode, HubError};
 use crate::store::InstalledPlugin;
 use serde::Serialize;
@@ -12,6 +12,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// The largest component the hub reads, before compiling anything.
+const MAX_COMPONENT: u64 = 64 << 20;
+const MAX_MANIFEST: u64 = 64 << 10;
 
 #[derive(Debug, Serialize)]
 pub struct InstallReport {
@@ -53,6 +57,25 @@ pub struct PluginView {
 }
 
 impl Hub {
+    /// Installs a plugin a WebSocket client named: only from the hub's
+    /// install directory, which its configuration names.
+    pub fn install_from_client(
+        &self,
+        actor: &str,
+        component: &Path,
+        manifest: &Path,
+        config: BTreeMap<String, String>,
+    ) -> Result<InstallReport, HubError> {
+        let Some(dir) = &self.settings.install_dir else {
+            return Err(invalid(
+                "this hub installs no plugins over the WebSocket: its configuration names no install_dir",
+            ));
+        };
+        let component = files::inside(dir, component).map_err(invalid)?;
+        let manifest = files::inside(dir, manifest).map_err(invalid)?;
+        self.install(actor, &component, &manifest, config)
+    }
+
     pub fn install(
         &self,
         actor: &str,
@@ -60,12 +83,13 @@ impl Hub {
         manifest: &Path,
         config: BTreeMap<String, String>,
     ) -> Result<InstallReport, HubError> {
-        let manifest_text = std::fs::read_to_string(manifest)
-            .map_err(|e| invalid(format!("read the manifest {}: {e}", manifest.display())))?;
+        let manifest_bytes =
+            files::read_capped(manifest, MAX_MANIFEST, "manifest").map_err(invalid)?;
+        let manifest_text = String::from_utf8(manifest_bytes)
+            .map_err(|_| invalid(format!("the manifest {} is not UTF-8", manifest.display())))?;
         let parsed = Manifest::parse(&manifest_text)
             .map_err(|e| invalid(format!("manifest {}: {e:#}", manifest.display())))?;
-        let bytes = std::fs::read(component)
-            .map_err(|e| invalid(format!("read {}: {e}", component.display())))?;
+        let bytes = files::read_capped(component, MAX_COMPONENT, "component").map_err(invalid)?;
         self.compile(&bytes, &parsed)
             .map_err(|e| invalid(format!("{} refused: {e:#}", parsed.id)))?;
         let previous = self.store.plugin(&parsed.id).map_err(internal)?;
@@ -109,7 +133,14 @@ impl Hub {
         } else {
             "install"
         };
-        let detail = json!({"version": report.version, "from": report.updated_from, "sha256": sha256, "pending": report.pending});
+        let detail = json!({
+            "version": report.version,
+            "from": report.updated_from,
+            "sha256": sha256,
+            "pending": report.pending,
+            "component": component,
+            "manifest": manifest,
+        });
         self.audit.record(actor, Some(&parsed.id), action, detail);
         report.not_started = self.apply().err().map(|e| e.message);
         Ok(report)

@@ -50,7 +50,7 @@ fn operate(
                     .map_err(|e| format_error(format!("config: {e}")))?,
                 None => BTreeMap::new(),
             };
-            json(hub.install(actor, &component, &manifest, config)?)
+            json(hub.install_from_client(actor, &component, &manifest, config)?)
         }
         "remove" => hub
             .remove(actor, text(data, "plugin")?)
