@@ -9,6 +9,8 @@ fn hub(data_dir: &Path, args: &[&str]) -> Output {
         .arg(data_dir)
         .args(args)
         .env("RUST_LOG", "warn")
+        // The audit log names the process's owner, whatever $USER claims.
+        .env("USER", "mallory-was-here")
         .output()
         .expect("run hub")
 }
@@ -110,7 +112,13 @@ fn install_approve_narrowed_inspect_and_audit() {
     let first: serde_json::Value =
         serde_json::from_str(json_lines.lines().next().unwrap()).unwrap();
     assert_eq!(first["action"], "install");
-    assert!(first["actor"].as_str().unwrap().starts_with("cli:"));
+    let actor = first["actor"].as_str().unwrap();
+    assert!(actor.starts_with("cli:"), "{actor}");
+    assert!(
+        !actor.contains("mallory"),
+        "the actor came from $USER: {actor}"
+    );
+    assert!(actor.contains("uid"), "{actor}");
     assert!(ok(&dir, &["audit", "verify"]).contains("intact: 3 entries"));
 }
 

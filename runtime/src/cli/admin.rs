@@ -59,7 +59,7 @@ pub enum GrantsCommand {
         nets: Vec<Scope>,
     },
     /// Take back one rule (a CIDR, ip:port of a discovery target, an HTTP
-    /// host, `listen`), or everything.
+    /// host, `listen`, `limits`: raised limits back to the defaults), or everything.
     Revoke {
         plugin: String,
         rule: Option<String>,
@@ -93,11 +93,23 @@ pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
+/// The operating-system user running the command, as the audit log names
+/// it: the process's real owner, not `$USER`, which anyone can set.
 fn actor() -> String {
-    format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-    )
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "cli:unknown".into();
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    });
+    match name {
+        Some(name) => format!("cli:{name} (uid {uid})"),
+        None => format!("cli:uid {uid}"),
+    }
 }
 
 pub fn plugins(hub: &Hub) -> anyhow::Result<()> {
