@@ -200,7 +200,8 @@ impl Limits {
     }
 }
 
-mod millis {
+/// Durations written in milliseconds (`*_ms`) in the hub's configuration.
+pub(crate) mod millis {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 

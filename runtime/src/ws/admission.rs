@@ -20,7 +20,7 @@ pub struct ServerLimits {
     pub max_connections_per_address: usize,
     /// A client must send its whole request head within this; an idle
     /// HTTP connection is closed after it too.
-    #[serde(rename = "header_timeout_ms", with = "millis")]
+    #[serde(rename = "header_timeout_ms", with = "crate::caps::limits::millis")]
     pub header_timeout: Duration,
     /// Failed sign-ins an address may make before it must wait.
     pub auth_failures_allowed: u32,
@@ -163,15 +163,6 @@ fn group(peer: IpAddr) -> IpAddr {
             IpAddr::V6(prefix.into())
         }
         v4 => v4,
-    }
-}
-
-mod millis {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 
