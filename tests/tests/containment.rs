@@ -384,3 +384,48 @@ async fn install_reads_only_the_install_directory_and_never_echoes_a_file() -> a
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_compile_cache_is_never_loaded() -> anyhow::Result<()> {
+    use hub::plugins::{Hub, HubSettings};
+    let dir = xtask::root().join(format!("target/test-hubs/tampered-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cwasm = |dir: &std::path::Path| -> anyhow::Result<Vec<std::path::PathBuf>> {
+        let mut files: Vec<_> = std::fs::read_dir(dir.join("compiled"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .collect();
+        files.sort();
+        Ok(files)
+    };
+    let install = |hub: &Hub, id: &str| -> anyhow::Result<()> {
+        let (component, manifest) = (xtask::guest(id)?, xtask::manifest(id)?);
+        tokio::task::block_in_place(|| {
+            hub.install("tests", &component, &manifest, Default::default())
+        })?;
+        Ok(())
+    };
+    let hub = Hub::open(HubSettings::new(dir.clone()))?;
+    install(&hub, "yeelight")?;
+    let yeelight = cwasm(&dir)?;
+    install(&hub, "hostile")?;
+    let hostile: Vec<_> = cwasm(&dir)?
+        .into_iter()
+        .filter(|p| !yeelight.contains(p))
+        .collect();
+    drop(hub);
+    // Someone with write access to the cache swaps in other native code,
+    // valid for this engine: the hostile plugin's.
+    let original = std::fs::read(&yeelight[0])?;
+    std::fs::copy(&hostile[0], &yeelight[0])?;
+
+    let hub = Hub::open(HubSettings::new(dir.clone()))?;
+    tokio::task::block_in_place(|| hub.go_live())?;
+    assert!(hub.plugin("yeelight").is_ok(), "yeelight still loads");
+    assert_eq!(
+        std::fs::read(&yeelight[0])?,
+        original,
+        "the swapped artifact was recompiled, not loaded"
+    );
+    Ok(())
+}

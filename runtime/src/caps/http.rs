@@ -8,18 +8,26 @@ use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
 /// Networks no plugin's HTTP request may reach, whatever name it used.
-pub const BLOCKED_BY_DEFAULT: [&str; 14] = [
+/// IPv6 ranges that embed IPv4 addresses (NAT64, 6to4, IPv4-compatible)
+/// are blocked whole: they could carry any address above. 240.0.0.0/4
+/// holds the broadcast address.
+pub const BLOCKED_BY_DEFAULT: [&str; 19] = [
     "0.0.0.0/8",
     "10.0.0.0/8",
     "100.64.0.0/10",
     "127.0.0.0/8",
     "169.254.0.0/16",
     "172.16.0.0/12",
+    "192.0.0.0/24",
     "192.168.0.0/16",
+    "198.18.0.0/15",
     "224.0.0.0/4",
-    "255.255.255.255/32",
-    "::/128",
+    "240.0.0.0/4",
+    "::/96",
     "::1/128",
+    "64:ff9b::/96",
+    "64:ff9b:1::/48",
+    "2002::/16",
     "fc00::/7",
     "fe80::/10",
     "ff00::/8",
@@ -129,6 +137,14 @@ mod tests {
             "[::1]:443",
             "[::ffff:192.168.1.1]:443",
             "[fd00::1]:443",
+            "[64:ff9b::7f00:1]:443",
+            "[64:ff9b:1::c0a8:101]:443",
+            "[2002:c0a8:0101::1]:443",
+            "[::7f00:1]:443",
+            "192.0.0.170:443",
+            "198.18.0.1:443",
+            "240.0.0.1:443",
+            "255.255.255.255:443",
         ] {
             assert!(
                 p.check_address(blocked.parse().unwrap()).is_err(),

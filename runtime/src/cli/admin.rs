@@ -260,7 +260,8 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
     let bytes =
         std::fs::read(component).with_context(|| format!("read {}", component.display()))?;
     let manifest = Manifest::from_file(manifest)?;
-    let engine = PluginEngine::new(&data_dir.join("compiled"), Default::default())?;
+    let store = std::sync::Arc::new(crate::store::Store::open(&data_dir.join("hub.db"))?);
+    let engine = PluginEngine::new(&data_dir.join("compiled"), Default::default(), store)?;
     let compiled = engine.load(&bytes)?;
     let (imported, exported) = engine.interfaces(&compiled);
     println!(

@@ -1,6 +1,7 @@
 //! The one wasmtime `Engine`, its epoch ticker, and the on-disk cache of
 //! compiled components.
 
+use crate::store::Store;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -53,11 +54,14 @@ pub struct PluginEngine {
     engine: Engine,
     metering: Metering,
     cache_dir: PathBuf,
+    /// Where the digest of each artifact written to the cache is recorded:
+    /// native code is loaded only if it is what this hub compiled.
+    store: Arc<Store>,
     ticker_stop: Arc<AtomicBool>,
 }
 
 impl PluginEngine {
-    pub fn new(cache_dir: &Path, metering: Metering) -> anyhow::Result<Self> {
+    pub fn new(cache_dir: &Path, metering: Metering, store: Arc<Store>) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -66,8 +70,7 @@ impl PluginEngine {
             .max_wasm_stack(MAX_WASM_STACK)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool()));
         let engine = Engine::new(&config)?;
-        std::fs::create_dir_all(cache_dir)
-            .with_context(|| format!("create the compile cache {}", cache_dir.display()))?;
+        crate::store::private_dir(cache_dir).context("the compile cache")?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone())
             .context("start the epoch ticker thread")?;
@@ -75,6 +78,7 @@ impl PluginEngine {
             engine,
             metering,
             cache_dir: cache_dir.to_path_buf(),
+            store,
             ticker_stop,
         })
     }
@@ -90,14 +94,13 @@ impl PluginEngine {
     /// Compiles `bytes`, or loads the result of an earlier compilation by
     /// this same engine configuration and wasmtime version.
     pub fn load(&self, bytes: &[u8]) -> anyhow::Result<Component> {
-        let path = self
-            .cache_dir
-            .join(format!("{}.cwasm", self.cache_key(bytes)));
-        if path.exists() {
-            // SAFETY: the file was written by `precompile_component` of an
-            // engine with the same compatibility hash (it is in the name),
-            // into a directory only the hub writes.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+        let file = format!("{}.cwasm", self.cache_key(bytes));
+        let path = self.cache_dir.join(&file);
+        if let Some(cached) = self.verified(&file, &path) {
+            // SAFETY: these bytes are the ones this hub's engine wrote with
+            // `precompile_component` (same compatibility hash, in the name):
+            // their digest matches the one recorded in the store when it did.
+            match unsafe { Component::deserialize(&self.engine, &cached) } {
                 Ok(component) => return Ok(component),
                 Err(e) => {
                     tracing::warn!(path = %path.display(), "recompiling, cached component unusable: {e:#}")
@@ -117,8 +120,23 @@ impl PluginEngine {
         std::fs::write(&partial, &compiled)
             .and_then(|()| std::fs::rename(&partial, &path))
             .with_context(|| format!("write the compile cache {}", path.display()))?;
+        self.store
+            .put_compiled_digest(&file, &hex(&Sha256::digest(&compiled)))?;
         // SAFETY: these bytes were produced by `precompile_component` above.
         unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(Into::into)
+    }
+
+    /// The cached artifact, if its digest is the one recorded when this hub
+    /// wrote it. A file changed since, or written by someone else, is not
+    /// loaded: it would be native code run inside the hub.
+    fn verified(&self, file: &str, path: &Path) -> Option<Vec<u8>> {
+        let cached = std::fs::read(path).ok()?;
+        let recorded = self.store.compiled_digest(file).ok().flatten();
+        if recorded.as_deref() == Some(hex(&Sha256::digest(&cached)).as_str()) {
+            return Some(cached);
+        }
+        tracing::warn!(path = %path.display(), "recompiling: the cached component is not the one this hub compiled");
+        None
     }
 
     /// The interfaces a compiled component imports and exports.

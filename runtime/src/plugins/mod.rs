@@ -106,7 +106,7 @@ impl Hub {
     /// Opens the store; nothing runs until [`Hub::reconcile`].
     pub fn open(settings: HubSettings) -> anyhow::Result<Arc<Self>> {
         let store = Arc::new(Store::open(&settings.data_dir.join("hub.db"))?);
-        let engine = PluginEngine::new(&settings.cache_dir, settings.metering)?;
+        let engine = PluginEngine::new(&settings.cache_dir, settings.metering, store.clone())?;
         let linker = linker::plugin_linker(engine.engine(), false)?;
         let http_linker = linker::plugin_linker(engine.engine(), true)?;
         Ok(Arc::new(Hub {

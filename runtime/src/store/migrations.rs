@@ -38,6 +38,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_plugin ON audit (plugin, seq);
     -- The newest entry's hash, so that deleting entries from the end shows too.
     CREATE TABLE audit_head (only INTEGER PRIMARY KEY CHECK (only = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);",
+    // 2: the digest of each compiled artifact this hub wrote to its cache,
+    // checked before the native code in it is loaded.
+    "CREATE TABLE compiled (file TEXT PRIMARY KEY, sha256 TEXT NOT NULL);",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -13,6 +13,19 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+/// Creates `dir` (and what is missing above it) readable by the hub's
+/// user only, and makes an existing one so: it holds the grants, the audit
+/// log, installed components and compiled native code.
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .with_context(|| format!("create {} private to the hub's user", dir.display()))
+}
+
 pub struct Store {
     conn: Mutex<Connection>,
 }
@@ -20,7 +33,7 @@ pub struct Store {
 impl Store {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+            private_dir(dir)?;
         }
         let conn = Connection::open(path).with_context(|| format!("open {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -65,6 +78,27 @@ impl Store {
         Ok(self
             .conn()
             .pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
+    /// The sha256 this hub recorded when it wrote the compiled artifact `file`.
+    pub fn compiled_digest(&self, file: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT sha256 FROM compiled WHERE file = ?1",
+                params![file],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn put_compiled_digest(&self, file: &str, sha256: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT INTO compiled (file, sha256) VALUES (?1, ?2)
+             ON CONFLICT(file) DO UPDATE SET sha256 = ?2",
+            params![file, sha256],
+        )?;
+        Ok(())
     }
 
     /// Inserts or replaces a plugin.
@@ -121,4 +155,23 @@ impl Store {
 /// Now, as the audit log and the registry write it: RFC 3339, UTC, milliseconds.
 pub fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_data_directory_is_private_to_the_hubs_user() {
+        let dir = std::env::temp_dir().join(format!("hub-private-{}", std::process::id()));
+        let nested = dir.join("data");
+        private_dir(&nested).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&nested), 0o700);
+        std::fs::set_permissions(&nested, std::fs::Permissions::from_mode(0o755)).unwrap();
+        private_dir(&nested).unwrap();
+        assert_eq!(mode(&nested), 0o700, "an existing one is made private too");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
