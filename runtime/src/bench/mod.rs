@@ -86,13 +86,13 @@ pub struct Row {
 }
 
 pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
-    let work = std::env::temp_dir().join(format!("hub-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work)?;
-    let bench = Bench { options, work };
-    let rows = bench.rows().await;
-    let _ = std::fs::remove_dir_all(&bench.work);
-    let rows = rows?;
+    let work = crate::conformance::work_dir("hub-bench-")?;
+    let bench = Bench {
+        options,
+        work: work.path().to_path_buf(),
+    };
+    let rows = bench.rows().await?;
+    drop(work);
     print_table(&rows);
     if let Some(path) = &bench.options.json {
         let json: Value = rows

@@ -76,11 +76,10 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
         args.component.display()
     );
     println!("devices: {}\n", lab.describe());
-    let data_dir = std::env::temp_dir().join(format!("hub-plugin-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let report = conformance(&args, &manifest, &manifest_path, lab, &data_dir).await;
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let report = report?;
+    // Unpredictable, created exclusively and private: nobody can plant a
+    // link or a store there first. Removed when dropped.
+    let data_dir = work_dir("hub-plugin-test-")?;
+    let report = conformance(&args, &manifest, &manifest_path, lab, data_dir.path()).await?;
     println!("{}", report.summary());
     if let Some(path) = &args.junit {
         std::fs::write(path, report.junit())
@@ -94,6 +93,16 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
         0 => Ok(()),
         n => bail!("{n} of {} checks failed", report.checks.len()),
     }
+}
+
+/// A fresh private directory under the system's temporary one.
+pub(crate) fn work_dir(prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .context("create a private work directory")
 }
 
 type CheckFn = for<'a> fn(&'a mut Checks) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
@@ -233,4 +242,23 @@ async fn load(
         bail!("the plugin did not start: {why}");
     }
     Ok(hub)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn work_directories_are_unpredictable_private_and_removed() {
+        let (a, b) = (
+            super::work_dir("hub-test-").unwrap(),
+            super::work_dir("hub-test-").unwrap(),
+        );
+        assert_ne!(a.path(), b.path());
+        let mode = std::fs::metadata(a.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let path = a.path().to_path_buf();
+        drop(a);
+        assert!(!path.exists());
+    }
 }
