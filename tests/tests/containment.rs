@@ -79,12 +79,8 @@ async fn a_log_flood_is_cut_to_the_plugins_rate_and_counted() -> anyhow::Result<
         "{:?}",
         started.elapsed()
     );
-    let reply = client
-        .call("hostile", "get_attributes", "logs", json!({}))
-        .await?;
-    assert_eq!(reply["success"], true, "{reply}");
     assert!(
-        quota_hits(&hub, "log_lines_per_second") > 0,
+        quota_hits(&hub, "log_lines_per_second") > 9_000,
         "the dropped lines are audited"
     );
     Ok(())

@@ -113,11 +113,13 @@ fn log(state: &HostState, level: LogLevel, message: &str) {
         .budget
         .admit_log(message.len().min(MAX_LOG_LINE) as u64)
     {
-        LogAdmission::Drop => return,
+        LogAdmission::Drop => {
+            state.events.audit.quota(plugin, "log_lines_per_second");
+            return;
+        }
         LogAdmission::Write { dropped_before } => dropped_before,
     };
     if dropped > 0 {
-        state.events.audit.quota(plugin, "log_lines_per_second");
         tracing::warn!(
             plugin,
             dropped,

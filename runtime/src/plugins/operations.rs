@@ -6,7 +6,7 @@ use super::{BudgetUse, Hub, Status, hex};
 use crate::caps::rules::Scope;
 use crate::caps::{Capabilities, Grant, Manifest, files};
 use crate::error::{ErrorCode, HubError};
-use crate::store::InstalledPlugin;
+use crate::store::{self, Audited, InstalledPlugin};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -116,18 +116,16 @@ impl Hub {
             not_started: None,
         };
         let sha256 = hex(&Sha256::digest(&bytes));
-        self.store
-            .put_plugin(&InstalledPlugin {
-                id: parsed.id.clone(),
-                version: report.version.clone(),
-                sha256: sha256.clone(),
-                manifest: manifest_text,
-                enabled: previous.as_ref().is_none_or(|p| p.enabled),
-                config: json!(config).to_string(),
-                granted,
-                installed_at: crate::store::now(),
-            })
-            .map_err(internal)?;
+        let installed = InstalledPlugin {
+            id: parsed.id.clone(),
+            version: report.version.clone(),
+            sha256: sha256.clone(),
+            manifest: manifest_text,
+            enabled: previous.as_ref().is_none_or(|p| p.enabled),
+            config: json!(config).to_string(),
+            granted,
+            installed_at: crate::store::now(),
+        };
         let action = if previous.is_some() {
             "update"
         } else {
@@ -141,24 +139,26 @@ impl Hub {
             "component": component,
             "manifest": manifest,
         });
-        self.audit.record(actor, Some(&parsed.id), action, detail);
+        self.save(actor, action, detail, &installed)?;
         report.not_started = self.apply().err().map(|e| e.message);
         Ok(report)
     }
 
     pub fn remove(&self, actor: &str, id: &str) -> Result<(), HubError> {
         let installed = self.installed(id)?;
-        self.store.remove_plugin(id).map_err(internal)?;
+        let entry = Audited {
+            actor,
+            plugin: Some(id),
+            action: "remove",
+            detail: json!({"version": installed.version}),
+        };
+        self.store
+            .audited(entry, |conn| store::remove_plugin_on(conn, id))
+            .map_err(internal)?;
         let dir = self.settings.data_dir.join("plugins").join(id);
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(plugin = id, "could not delete {}: {e}", dir.display());
         }
-        self.audit.record(
-            actor,
-            Some(id),
-            "remove",
-            json!({"version": installed.version}),
-        );
         self.apply()
     }
 
@@ -166,10 +166,8 @@ impl Hub {
         let mut installed = self.installed(id)?;
         let before = installed.enabled;
         installed.enabled = enabled;
-        self.store.put_plugin(&installed).map_err(internal)?;
         let action = if enabled { "enable" } else { "disable" };
-        self.audit
-            .record(actor, Some(id), action, json!({"was_enabled": before}));
+        self.save(actor, action, json!({"was_enabled": before}), &installed)?;
         self.apply()
     }
 
@@ -225,14 +223,29 @@ impl Hub {
             .map_err(internal)?
             .map(|g| g.granted);
         installed.granted = Some(json!(grant).to_string());
-        self.store.put_plugin(&installed).map_err(internal)?;
-        self.audit.record(
-            actor,
-            Some(&installed.id),
-            action,
-            json!({"before": before, "after": grant.granted}),
-        );
+        let detail = json!({"before": before, "after": grant.granted});
+        self.save(actor, action, detail, &installed)?;
         self.apply()
+    }
+
+    /// Saves an operator's change to `installed` with its audit entry, in
+    /// one transaction: a change that cannot be audited does not happen.
+    fn save(
+        &self,
+        actor: &str,
+        action: &str,
+        detail: serde_json::Value,
+        installed: &InstalledPlugin,
+    ) -> Result<(), HubError> {
+        let entry = Audited {
+            actor,
+            plugin: Some(&installed.id),
+            action,
+            detail,
+        };
+        self.store
+            .audited(entry, |conn| store::put_plugin_on(conn, installed))
+            .map_err(internal)
     }
 
     pub fn grants(&self, id: &str) -> Result<GrantView, HubError> {

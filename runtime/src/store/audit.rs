@@ -2,7 +2,7 @@
 //! before it, so that an edited or deleted entry is detected by `verify`.
 
 use super::Store;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -70,6 +70,14 @@ pub struct Broken {
 
 const COLUMNS: &str = "seq, at, actor, plugin, action, detail, prev_hash, hash";
 
+/// An operator's change as the audit log records it.
+pub struct Audited<'a> {
+    pub actor: &'a str,
+    pub plugin: Option<&'a str>,
+    pub action: &'a str,
+    pub detail: Value,
+}
+
 impl Store {
     pub fn append(
         &self,
@@ -77,46 +85,30 @@ impl Store {
         plugin: Option<&str>,
         action: &str,
         detail: Value,
-    ) -> anyhow::Result<i64> {
+    ) -> anyhow::Result<()> {
+        let entry = Audited {
+            actor,
+            plugin,
+            action,
+            detail,
+        };
+        self.audited(entry, |_| Ok(()))
+    }
+
+    /// Makes `change` and appends its audit entry in one transaction:
+    /// neither lands without the other, so a change whose entry cannot be
+    /// written does not happen.
+    pub fn audited<R>(
+        &self,
+        entry: Audited<'_>,
+        change: impl FnOnce(&Connection) -> rusqlite::Result<R>,
+    ) -> anyhow::Result<R> {
         let conn = self.conn();
         let tx = conn.unchecked_transaction()?;
-        let head: Option<(i64, String)> = tx
-            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        let (last, prev_hash) = head.unwrap_or((0, GENESIS.to_string()));
-        let mut entry = AuditEntry {
-            seq: last + 1,
-            at: super::now(),
-            actor: actor.to_string(),
-            plugin: plugin.map(str::to_string),
-            action: action.to_string(),
-            detail,
-            prev_hash,
-            hash: String::new(),
-        };
-        entry.hash = entry.digest();
-        tx.execute(
-            &format!("INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-            params![
-                entry.seq,
-                entry.at,
-                entry.actor,
-                entry.plugin,
-                entry.action,
-                entry.detail.to_string(),
-                entry.prev_hash,
-                entry.hash
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO audit_head (only, seq, hash) VALUES (1, ?1, ?2)
-             ON CONFLICT(only) DO UPDATE SET seq = ?1, hash = ?2",
-            params![entry.seq, entry.hash],
-        )?;
+        let result = change(&tx)?;
+        append_on(&tx, entry)?;
         tx.commit()?;
-        Ok(entry.seq)
+        Ok(result)
     }
 
     /// Entries matching `filter`, oldest first (the newest `limit` when limited).
@@ -192,6 +184,46 @@ impl Store {
     }
 }
 
+/// Appends `entry` to the chain, inside the caller's transaction.
+fn append_on(conn: &Connection, entry: Audited<'_>) -> rusqlite::Result<()> {
+    let head: Option<(i64, String)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let (last, prev_hash) = head.unwrap_or((0, GENESIS.to_string()));
+    let mut entry = AuditEntry {
+        seq: last + 1,
+        at: super::now(),
+        actor: entry.actor.to_string(),
+        plugin: entry.plugin.map(str::to_string),
+        action: entry.action.to_string(),
+        detail: entry.detail,
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry.digest();
+    conn.execute(
+        &format!("INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        params![
+            entry.seq,
+            entry.at,
+            entry.actor,
+            entry.plugin,
+            entry.action,
+            entry.detail.to_string(),
+            entry.prev_hash,
+            entry.hash
+        ],
+    )?;
+    conn.execute(
+        "INSERT INTO audit_head (only, seq, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT(only) DO UPDATE SET seq = ?1, hash = ?2",
+        params![entry.seq, entry.hash],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +246,39 @@ mod tests {
 
     fn tamper(store: &Store, sql: &str) {
         store.conn().execute_batch(sql).unwrap();
+    }
+
+    #[test]
+    fn a_change_whose_audit_entry_cannot_be_written_does_not_happen() {
+        let (store, _) = store_with(2);
+        tamper(
+            &store,
+            "CREATE TRIGGER full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        );
+        let plugin = crate::store::InstalledPlugin {
+            id: "p".into(),
+            version: "1.0.0".into(),
+            sha256: "00".into(),
+            manifest: String::new(),
+            enabled: true,
+            config: "{}".into(),
+            granted: Some("everything".into()),
+            installed_at: crate::store::now(),
+        };
+        let entry = Audited {
+            actor: "mallory",
+            plugin: Some("p"),
+            action: "approve",
+            detail: json!({}),
+        };
+        let failed = store.audited(entry, |conn| crate::store::put_plugin_on(conn, &plugin));
+        assert!(failed.unwrap_err().to_string().contains("disk full"));
+        assert!(
+            store.plugin("p").unwrap().is_none(),
+            "the grant did not land"
+        );
+        tamper(&store, "DROP TRIGGER full;");
+        assert_eq!(store.verify().unwrap(), Ok(2));
     }
 
     #[test]

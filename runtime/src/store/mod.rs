@@ -5,7 +5,7 @@ mod audit;
 mod migrations;
 mod records;
 
-pub use audit::{AuditEntry, AuditFilter, Broken};
+pub use audit::{AuditEntry, AuditFilter, Audited, Broken};
 pub use records::{DeviceRow, InstalledPlugin};
 
 use anyhow::Context;
@@ -24,6 +24,25 @@ pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
         .create(dir)
         .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
         .with_context(|| format!("create {} private to the hub's user", dir.display()))
+}
+
+/// Inserts or replaces a plugin, on `conn` (a transaction, for [`Store::audited`]).
+pub fn put_plugin_on(conn: &Connection, p: &InstalledPlugin) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO plugins (id, version, sha256, manifest, enabled, config, granted, installed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(id) DO UPDATE SET version = ?2, sha256 = ?3, manifest = ?4, enabled = ?5,
+            config = ?6, granted = ?7, installed_at = ?8",
+        params![p.id, p.version, p.sha256, p.manifest, p.enabled, p.config, p.granted, p.installed_at],
+    )?;
+    Ok(())
+}
+
+/// Removes a plugin and its devices, on `conn` (inside a transaction);
+/// false when there was none.
+pub fn remove_plugin_on(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.execute("DELETE FROM devices WHERE plugin = ?1", [id])?;
+    Ok(conn.execute("DELETE FROM plugins WHERE id = ?1", [id])? > 0)
 }
 
 pub struct Store {
@@ -103,23 +122,7 @@ impl Store {
 
     /// Inserts or replaces a plugin.
     pub fn put_plugin(&self, p: &InstalledPlugin) -> anyhow::Result<()> {
-        self.conn().execute(
-            "INSERT INTO plugins (id, version, sha256, manifest, enabled, config, granted, installed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT(id) DO UPDATE SET version = ?2, sha256 = ?3, manifest = ?4, enabled = ?5,
-                config = ?6, granted = ?7, installed_at = ?8",
-            params![p.id, p.version, p.sha256, p.manifest, p.enabled, p.config, p.granted, p.installed_at],
-        )?;
-        Ok(())
-    }
-
-    pub fn remove_plugin(&self, id: &str) -> anyhow::Result<bool> {
-        let conn = self.conn();
-        let tx = conn.unchecked_transaction()?;
-        tx.execute("DELETE FROM devices WHERE plugin = ?1", [id])?;
-        let removed = tx.execute("DELETE FROM plugins WHERE id = ?1", [id])? > 0;
-        tx.commit()?;
-        Ok(removed)
+        Ok(put_plugin_on(&self.conn(), p)?)
     }
 
     pub fn put_device(&self, plugin: &str, d: &DeviceRow) -> anyhow::Result<()> {
