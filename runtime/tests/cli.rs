@@ -149,6 +149,67 @@ fn audit_verify_names_an_edited_entry_and_fails() {
 }
 
 #[test]
+fn a_checkpoint_catches_a_deleted_tail_that_verify_alone_cannot() {
+    let dir = fresh_dir("checkpoint");
+    let wasm = xtask::guest("yeelight").unwrap();
+    let manifest = xtask::manifest("yeelight").unwrap();
+    let install = ["plugin", "install", wasm.to_str().unwrap(), "--manifest"];
+    ok(
+        &dir,
+        &[&install[..], &[manifest.to_str().unwrap()]].concat(),
+    );
+    ok(&dir, &["grants", "approve", "yeelight"]);
+    let checkpoint = dir.join("checkpoint.json");
+    ok(
+        &dir,
+        &["audit", "checkpoint", "--out", checkpoint.to_str().unwrap()],
+    );
+    let key = std::fs::metadata(dir.join("audit.key")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        key.permissions().mode() & 0o777,
+        0o600,
+        "the key is private"
+    );
+    ok(&dir, &["plugin", "disable", "yeelight"]);
+    let held = ok(
+        &dir,
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ],
+    );
+    assert!(held.contains("holding the checkpoint"), "{held}");
+
+    // Someone with the database removes the approval and everything after,
+    // and points the head record at what is left.
+    let db = rusqlite::Connection::open(dir.join("hub.db")).unwrap();
+    db.execute_batch(
+        "DELETE FROM audit WHERE seq > 1;
+         UPDATE audit_head SET seq = 1, hash = (SELECT hash FROM audit WHERE seq = 1);",
+    )
+    .unwrap();
+    assert!(ok(&dir, &["audit", "verify"]).contains("intact: 1 entries"));
+    let verify = hub(
+        &dir,
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !verify.status.success(),
+        "a truncated log verified against its checkpoint"
+    );
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(stderr.contains("entries were deleted"), "{stderr}");
+}
+
+#[test]
 fn inspect_shows_imports_beside_the_manifest_and_the_verdict() {
     let dir = fresh_dir("inspect");
     let wasm = xtask::guest("hostile").unwrap();

@@ -6,6 +6,7 @@ use crate::caps::rules::Scope;
 use crate::caps::{Capabilities, Manifest};
 use crate::plugins::{Hub, PluginEngine, hex};
 use crate::store::AuditFilter;
+use crate::store::Checkpoint;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use sha2::{Digest, Sha256};
@@ -69,7 +70,7 @@ pub enum GrantsCommand {
 #[derive(Args)]
 pub struct AuditArgs {
     #[command(subcommand)]
-    verify: Option<AuditVerify>,
+    command: Option<AuditCommand>,
     #[arg(long)]
     plugin: Option<String>,
     /// RFC 3339 time, or a duration back from now such as `15m` or `2h`.
@@ -82,9 +83,20 @@ pub struct AuditArgs {
 }
 
 #[derive(Subcommand)]
-enum AuditVerify {
+enum AuditCommand {
     /// Check every entry's hash chain; exits non-zero naming the first broken entry.
-    Verify,
+    Verify {
+        /// Also check that the chain still holds this checkpoint's entry,
+        /// unchanged (catches a deleted tail or a rewritten chain).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Sign the chain's head with the hub's audit key (DATA_DIR/audit.key)
+    /// and print the checkpoint, or write it to --out; keep it elsewhere.
+    Checkpoint {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
@@ -198,6 +210,31 @@ pub fn grants(hub: &Hub, command: GrantsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn verify(hub: &Hub, checkpoint: Option<&Path>) -> anyhow::Result<()> {
+    let n = match hub.store().verify()? {
+        Ok(n) => n,
+        Err(broken) => bail!(
+            "audit log broken at entry {}: {}",
+            broken.seq,
+            broken.reason
+        ),
+    };
+    if let Some(path) = checkpoint {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        let checkpoint: Checkpoint = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an audit checkpoint", path.display()))?;
+        hub.store().verify_against(&checkpoint)?;
+        println!(
+            "audit log intact: {n} entries, holding the checkpoint of {} (entry {})",
+            checkpoint.at, checkpoint.seq
+        );
+        return Ok(());
+    }
+    println!("audit log intact: {n} entries");
+    Ok(())
+}
+
 fn print_caps(title: &str, caps: &Capabilities) {
     if caps.is_empty() {
         println!("{title}: nothing");
@@ -209,19 +246,20 @@ fn print_caps(title: &str, caps: &Capabilities) {
     }
 }
 
-pub fn audit(hub: &Hub, args: AuditArgs) -> anyhow::Result<()> {
-    if args.verify.is_some() {
-        return match hub.store().verify()? {
-            Ok(n) => {
-                println!("audit log intact: {n} entries");
-                Ok(())
+pub fn audit(hub: &Hub, data_dir: &Path, args: AuditArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(AuditCommand::Verify { checkpoint }) => return verify(hub, checkpoint.as_deref()),
+        Some(AuditCommand::Checkpoint { out }) => {
+            let checkpoint = hub.store().checkpoint(&data_dir.join("audit.key"))?;
+            let text = serde_json::to_string_pretty(&checkpoint)?;
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("write {}", path.display()))?,
+                None => println!("{text}"),
             }
-            Err(broken) => bail!(
-                "audit log broken at entry {}: {}",
-                broken.seq,
-                broken.reason
-            ),
-        };
+            return Ok(());
+        }
+        None => {}
     }
     let since = args.since.as_deref().map(since).transpose()?;
     let filter = AuditFilter {

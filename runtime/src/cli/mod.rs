@@ -246,7 +246,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::plugin(offline(data_dir)?.as_ref(), command)
         }
         Command::Grants(command) => admin::grants(offline(data_dir)?.as_ref(), command),
-        Command::Audit(args) => admin::audit(offline(data_dir)?.as_ref(), args),
+        Command::Audit(args) => admin::audit(offline(data_dir.clone())?.as_ref(), &data_dir, args),
         Command::Bench {
             quick,
             json,

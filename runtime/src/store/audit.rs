@@ -111,6 +111,25 @@ impl Store {
         Ok(result)
     }
 
+    /// The chain's newest entry and its hash (0 and the genesis hash when empty).
+    pub(super) fn head(&self) -> anyhow::Result<(i64, String)> {
+        let head = self
+            .conn()
+            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(head.unwrap_or((0, GENESIS.to_string())))
+    }
+
+    /// The hash of entry `seq`, if it is in the log.
+    pub(super) fn entry_hash(&self, seq: i64) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT hash FROM audit WHERE seq = ?1", [seq], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Entries matching `filter`, oldest first (the newest `limit` when limited).
     pub fn audit(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
         let conn = self.conn();

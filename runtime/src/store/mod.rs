@@ -2,10 +2,12 @@
 //! grants, the device registry and the audit log.
 
 mod audit;
+mod checkpoint;
 mod migrations;
 mod records;
 
 pub use audit::{AuditEntry, AuditFilter, Audited, Broken};
+pub use checkpoint::Checkpoint;
 pub use records::{DeviceRow, InstalledPlugin};
 
 use anyhow::Context;
