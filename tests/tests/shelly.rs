@@ -201,3 +201,30 @@ async fn each_simulated_update_fault_ends_in_an_error_naming_its_step() -> anyho
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_the_grant_stops_an_update_running_under_it() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let mut client = hub.client().await?;
+    client.discover(Some("shelly")).await?;
+    // This device never comes back: the plugin would wait 3 s for it.
+    let device = &hub.shelly.devices()[3];
+    let id = client.fresh_id();
+    let request = json!({"id": id, "domain": "shelly", "service": "ota", "identity": device.id()});
+    client.send_text(&request.to_string()).await?;
+    client
+        .wait_for(|f| f["type"] == "ota_progress" && f["state"] == "rebooting")
+        .await?;
+    let revoked = std::time::Instant::now();
+    tokio::task::block_in_place(|| hub.hub.revoke("tests", "shelly", None))?;
+    let response = client.response(id).await?;
+    assert!(
+        revoked.elapsed() < std::time::Duration::from_millis(1500),
+        "the update ran on for {:?} after the revocation",
+        revoked.elapsed()
+    );
+    assert_eq!(response["code"], "ota_failed", "{response}");
+    let message = response["error"].as_str().unwrap_or_default();
+    assert!(message.contains("reloaded with another grant"), "{message}");
+    Ok(())
+}

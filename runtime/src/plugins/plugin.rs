@@ -21,6 +21,7 @@ use crate::store::{DeviceRow, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tokio::sync::watch;
 use wasmtime::Engine;
 
 pub struct Plugin {
@@ -34,6 +35,9 @@ pub struct Plugin {
     writes: Mutex<HashMap<String, Arc<Rate>>>,
     fingerprint: String,
     store: Arc<Store>,
+    /// Set when the plugin is stopped (removed, disabled, or reloaded with
+    /// another grant): long calls still running under the old grant end.
+    stopping: watch::Sender<bool>,
     me: Weak<Plugin>,
 }
 
@@ -93,6 +97,7 @@ impl Plugin {
             writes: Mutex::new(HashMap::new()),
             fingerprint: parts.fingerprint,
             store: parts.store,
+            stopping: watch::Sender::new(false),
             me: me.clone(),
         });
         for row in known {
@@ -120,8 +125,10 @@ impl Plugin {
         &self.fingerprint
     }
 
-    /// Stops every device's watcher; its instance goes once no call is using it.
+    /// Stops every device's watcher and any running update, closing their
+    /// sockets; other calls' instances go once they return.
     pub fn stop(&self) {
+        self.stopping.send_replace(true);
         self.workers().clear();
     }
 
@@ -323,9 +330,15 @@ impl Plugin {
             fuel: None,
             deadline: Some(deadline.saturating_sub(started.elapsed())),
         };
-        self.call(&mut instance, Call::Ota(info), budget)
-            .await
-            .map(drop)
+        let mut stopping = self.stopping.subscribe();
+        tokio::select! {
+            done = self.call(&mut instance, Call::Ota(info), budget) => done.map(drop),
+            // The instance, and the sockets it opened under the old grant, go with this.
+            _ = stopping.wait_for(|stopped| *stopped) => Err(HubError::new(
+                ErrorCode::OtaFailed,
+                format!("stopped: plugin {} was reloaded with another grant, disabled or removed", self.id()),
+            )),
+        }
     }
 
     /// One watch call in a fresh instance; ends when the plugin returns (the
