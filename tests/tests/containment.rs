@@ -329,7 +329,7 @@ async fn install_reads_only_the_install_directory_and_never_echoes_a_file() -> a
         assert_eq!(refused["code"], "invalid_argument", "{refused}");
         let error = refused["error"].as_str().unwrap_or_default();
         assert!(
-            error.contains("outside the hub's install directory"),
+            error.contains("not a file inside the hub's install directory"),
             "{error}"
         );
         assert!(

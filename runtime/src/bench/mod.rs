@@ -2,6 +2,7 @@
 //! (a bare WebSocket echo server, a plugin behind loopback RPC in another
 //! process, the device itself), with ratios taken from that same run.
 
+mod attack;
 mod load;
 mod probes;
 mod rows;
@@ -25,7 +26,7 @@ const TOKEN: &str = "bench-token-0123456789";
 pub struct BenchOptions {
     pub quick: bool,
     pub json: Option<PathBuf>,
-    /// The rows to run (1 to 8); empty: all of them.
+    /// The rows to run (1 to 9); empty: all of them.
     pub rows: Vec<u8>,
     /// Rounds of each throughput measurement; `None`: 3, or 1 when quick.
     pub rounds: Option<usize>,
@@ -124,14 +125,15 @@ impl Bench {
         if self.wants(1) || self.wants(2) {
             table.extend(rows::floor_and_hub(self).await?);
         }
-        for row in (3..=8).filter(|&row| self.wants(row)) {
+        for row in (3..=9).filter(|&row| self.wants(row)) {
             table.push(match row {
                 3 => rows::device_round_trip(self).await?,
                 4 => rows::sandbox_call_cost(self).await?,
                 5 => rows::event_fan_out(self).await?,
                 6 => rows::cold_start(self).await?,
                 7 => rows::memory(self).await?,
-                _ => rows::metering_cost(self).await?,
+                8 => rows::metering_cost(self).await?,
+                _ => attack::under_attack(self).await?,
             });
         }
         Ok(table)

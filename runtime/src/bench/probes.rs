@@ -110,7 +110,7 @@ pub async fn probe_rss(
     })
 }
 
-fn resident_kib() -> anyhow::Result<u64> {
+pub(super) fn resident_kib() -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()

@@ -1,4 +1,4 @@
-//! The eight rows. Each builds what it compares, measures, and says which
+//! Rows 1 to 8. Each builds what it compares, measures, and says which
 //! targets it met.
 
 use super::load::{self, Frames, Load, Measured, new_histogram};
@@ -255,7 +255,7 @@ pub async fn device_round_trip(b: &Bench) -> anyhow::Result<Row> {
 
 /// Microseconds until the frame answering `request` (same id) arrives;
 /// frames without that id (events) are skipped.
-async fn round_trip(ws: &mut load::Client, request: &Value) -> anyhow::Result<u64> {
+pub(super) async fn round_trip(ws: &mut load::Client, request: &Value) -> anyhow::Result<u64> {
     let started = Instant::now();
     ws.send(Message::text(request.to_string())).await?;
     loop {

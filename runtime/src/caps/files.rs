@@ -6,23 +6,19 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// `path` (relative to `dir`, or absolute) once links are resolved, if it
-/// lies inside `dir`.
+/// lies inside `dir`. A path that does not exist and one outside get the
+/// same answer, so that clients cannot probe the hub's filesystem.
 pub fn inside(dir: &Path, path: &Path) -> Result<PathBuf, String> {
     let dir = dir
         .canonicalize()
         .map_err(|e| format!("the install directory {}: {e}", dir.display()))?;
-    let resolved = dir
-        .join(path)
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if resolved.starts_with(&dir) {
-        Ok(resolved)
-    } else {
-        Err(format!(
-            "{} is outside the hub's install directory {}",
+    match dir.join(path).canonicalize() {
+        Ok(resolved) if resolved.starts_with(&dir) => Ok(resolved),
+        _ => Err(format!(
+            "{} is not a file inside the hub's install directory {}",
             path.display(),
             dir.display()
-        ))
+        )),
     }
 }
 
@@ -70,10 +66,18 @@ mod tests {
         }
         std::os::unix::fs::symlink("/proc/self/environ", dir.join("link")).unwrap();
         assert!(
-            inside(&dir, Path::new("link"))
-                .unwrap_err()
-                .contains("outside"),
+            inside(&dir, Path::new("link")).is_err(),
             "a link out of the directory"
+        );
+        let said = |path: &str| {
+            inside(&dir, Path::new(path))
+                .unwrap_err()
+                .replace(path, "X")
+        };
+        assert_eq!(
+            said("/etc/passwd"),
+            said("/no/such/file"),
+            "what exists outside cannot be told from what does not"
         );
         assert!(read_capped(&dir.join("sub/plugin.toml"), 6, "manifest").is_ok());
         assert!(

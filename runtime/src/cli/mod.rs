@@ -73,7 +73,7 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
         /// Only these rows, e.g. `--rows 2,4` (row 2 brings row 1 along for its ratio).
-        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=9))]
         rows: Vec<u8>,
         /// Rounds of each throughput and call-cost measurement, of which the
         /// median is shown (default 3, 1 with `--quick`).

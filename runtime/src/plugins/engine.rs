@@ -131,11 +131,17 @@ impl PluginEngine {
     /// loaded: it would be native code run inside the hub.
     fn verified(&self, file: &str, path: &Path) -> Option<Vec<u8>> {
         let cached = std::fs::read(path).ok()?;
-        let recorded = self.store.compiled_digest(file).ok().flatten();
-        if recorded.as_deref() == Some(hex(&Sha256::digest(&cached)).as_str()) {
-            return Some(cached);
+        match self.store.compiled_digest(file).ok().flatten() {
+            Some(recorded) if recorded == hex(&Sha256::digest(&cached)) => return Some(cached),
+            Some(_) => {
+                tracing::warn!(path = %path.display(), "recompiling: the cached component changed since this hub compiled it")
+            }
+            // Another hub sharing the cache compiled it: compiled again here,
+            // byte for byte the same, and recorded.
+            None => {
+                tracing::debug!(path = %path.display(), "recompiling: not compiled by this hub")
+            }
         }
-        tracing::warn!(path = %path.display(), "recompiling: the cached component is not the one this hub compiled");
         None
     }
 

@@ -48,7 +48,6 @@ pub async fn run<S>(
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut keepalive = tokio::time::interval_at(Instant::now() + PING_AFTER, PING_AFTER);
     let mut heard = Instant::now();
-    let overflow = outgoing.overflow();
     // Frames read since the last write: requests answered at once queue
     // their responses, which then go out with one flush.
     let mut streak = 0;
@@ -56,10 +55,6 @@ pub async fn run<S>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => break Some(shutting_down()),
-            () = overflow.notified() => break Some((
-                CloseCode::Policy,
-                format!("too slow: more than {} MiB of answers waiting to be read", OUTBOX_BYTES >> 20),
-            )),
             event = events.recv() => {
                 match timeout(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events)).await {
                     Ok(Ok(())) => {}
@@ -100,8 +95,13 @@ pub async fn run<S>(
             },
             Some(queued) = outgoing.recv() => {
                 streak = 0;
-                if !matches!(timeout(WRITE_TIMEOUT, send_ready(&mut sink, queued, &mut outgoing)).await, Ok(Ok(()))) {
-                    break None;
+                match timeout(WRITE_TIMEOUT, send_ready(&mut sink, queued, &mut outgoing)).await {
+                    Ok(Ok(Flushed::All)) => {}
+                    Ok(Ok(Flushed::Overflowed)) => break Some((
+                        CloseCode::Policy,
+                        format!("too slow: more than {} MiB of answers waiting to be read", OUTBOX_BYTES >> 20),
+                    )),
+                    _ => break None,
                 }
             }
             _ = keepalive.tick() => {
@@ -134,18 +134,37 @@ where
 /// Writes `first` and whatever other responses are already waiting, then
 /// flushes once: under pipelined load, one system call and one TCP segment
 /// carry many responses instead of one each.
-async fn send_ready<S>(sink: &mut S, first: Queued, outgoing: &mut Outgoing) -> Result<(), WsError>
+async fn send_ready<S>(
+    sink: &mut S,
+    first: Queued,
+    outgoing: &mut Outgoing,
+) -> Result<Flushed, WsError>
 where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
 {
-    sink.feed(Message::text(first.frame)).await?;
-    for _ in 1..BATCH {
-        let Some(queued) = outgoing.try_recv() else {
+    let mut queued = first;
+    for fed in 1.. {
+        match queued {
+            Queued::Frame(frame, _bytes) => sink.feed(Message::text(frame)).await?,
+            Queued::Overflowed => return Ok(Flushed::Overflowed),
+        }
+        if fed == BATCH {
             break;
-        };
-        sink.feed(Message::text(queued.frame)).await?;
+        }
+        match outgoing.try_recv() {
+            Some(next) => queued = next,
+            None => break,
+        }
     }
-    sink.flush().await
+    sink.flush().await?;
+    Ok(Flushed::All)
+}
+
+/// How a batch of answers ended.
+enum Flushed {
+    All,
+    /// An answer did not fit in the outbox: the client is not reading.
+    Overflowed,
 }
 
 /// Writes the event `first` and the events already queued behind it, then

@@ -4,7 +4,8 @@
 //! with the reason; the answers it did not read are not kept.
 
 use std::sync::Arc;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// Bytes of answers one connection may have waiting for its writer.
 pub const OUTBOX_BYTES: usize = 4 << 20;
@@ -13,36 +14,29 @@ pub const OUTBOX_BYTES: usize = 4 << 20;
 pub struct Outbox {
     frames: mpsc::UnboundedSender<Queued>,
     bytes: Arc<Semaphore>,
-    overflowed: Arc<Notify>,
+    overflowed: Arc<AtomicBool>,
 }
 
-/// A frame waiting for the writer, holding its bytes of the outbox.
-pub struct Queued {
-    pub frame: String,
-    _bytes: OwnedSemaphorePermit,
+/// What waits for the writer: a frame holding its bytes of the outbox, or
+/// word that one did not fit and the connection must close.
+pub enum Queued {
+    Frame(String, OwnedSemaphorePermit),
+    Overflowed,
 }
 
 /// The writer's end.
 pub struct Outgoing {
     frames: mpsc::UnboundedReceiver<Queued>,
-    overflowed: Arc<Notify>,
 }
 
 pub fn outbox(bytes: usize) -> (Outbox, Outgoing) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let overflowed = Arc::new(Notify::new());
     let outbox = Outbox {
         frames: tx,
         bytes: Arc::new(Semaphore::new(bytes)),
-        overflowed: overflowed.clone(),
+        overflowed: Arc::default(),
     };
-    (
-        outbox,
-        Outgoing {
-            frames: rx,
-            overflowed,
-        },
-    )
+    (outbox, Outgoing { frames: rx })
 }
 
 impl Outbox {
@@ -50,14 +44,14 @@ impl Outbox {
     /// fill the outbox, drops it and tells the connection to close.
     pub fn push(&self, frame: String) {
         let bytes = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-        match self.bytes.clone().try_acquire_many_owned(bytes) {
-            // A closed channel means the client went away: nobody is left to answer.
-            Ok(permit) => drop(self.frames.send(Queued {
-                frame,
-                _bytes: permit,
-            })),
-            Err(_) => self.overflowed.notify_one(),
-        }
+        let queued = match self.bytes.clone().try_acquire_many_owned(bytes) {
+            Ok(permit) => Queued::Frame(frame, permit),
+            // Said once: the connection closes at the first.
+            Err(_) if !self.overflowed.swap(true, Ordering::Relaxed) => Queued::Overflowed,
+            Err(_) => return,
+        };
+        // A closed channel means the client went away: nobody is left to answer.
+        let _ = self.frames.send(queued);
     }
 }
 
@@ -73,33 +67,38 @@ impl Outgoing {
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
-
-    /// Notified once an answer did not fit.
-    pub fn overflow(&self) -> Arc<Notify> {
-        self.overflowed.clone()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn answers_past_the_byte_bound_close_the_connection_instead_of_piling_up() {
+    #[test]
+    fn answers_past_the_byte_bound_close_the_connection_instead_of_piling_up() {
         let (outbox, mut outgoing) = outbox(1000);
-        outbox.push("a".repeat(600));
-        outbox.push("b".repeat(600));
-        let overflow = outgoing.overflow();
-        let closing = tokio::time::timeout(std::time::Duration::from_secs(1), overflow.notified());
-        assert!(closing.await.is_ok(), "the second answer did not fit");
-        let first = outgoing.try_recv().expect("the first is kept");
-        assert_eq!(first.frame.len(), 600);
-        assert!(outgoing.try_recv().is_none(), "the second was not kept");
-        drop(first);
-        outbox.push("c".repeat(600));
+        for answer in ["a", "b", "c"] {
+            outbox.push(answer.repeat(600));
+        }
+        let Some(Queued::Frame(first, _)) = outgoing.try_recv() else {
+            panic!("the first is kept");
+        };
+        assert_eq!(first, "a".repeat(600));
         assert!(
-            outgoing.try_recv().is_some(),
-            "written answers free their bytes"
+            matches!(outgoing.try_recv(), Some(Queued::Overflowed)),
+            "the second did not fit: the connection must close"
         );
+        assert!(
+            outgoing.try_recv().is_none(),
+            "said once, nothing more kept"
+        );
+    }
+
+    #[test]
+    fn written_answers_free_their_bytes() {
+        let (outbox, mut outgoing) = outbox(1000);
+        for _ in 0..5 {
+            outbox.push("d".repeat(600));
+            assert!(matches!(outgoing.try_recv(), Some(Queued::Frame(..))));
+        }
     }
 }
