@@ -22,7 +22,7 @@ pub fn check_info(info: &DeviceInfo) -> Result<(), String> {
     if info.identity.is_empty() {
         return Err("an empty device identity".into());
     }
-    fits("identity", &info.identity, MAX_NAME)?;
+    check_identity(&info.identity)?;
     fits("name", &info.name, MAX_NAME)?;
     fits("model", &info.model, MAX_NAME)?;
     fits("manufacturer", &info.manufacturer, MAX_NAME)?;
@@ -72,8 +72,24 @@ fn check_instance(instance: &Instance) -> Result<(), String> {
     Ok(())
 }
 
+/// Identities end up in every event, in the store and in the hub's log:
+/// bounded, and without characters that break or reorder a line.
+pub fn check_identity(identity: &str) -> Result<(), String> {
+    fits("identity", identity, MAX_NAME)?;
+    if identity
+        .chars()
+        .any(|c| c.is_control() || is_bidi_control(c))
+    {
+        return Err(format!(
+            "an identity with control or bidi characters ({})",
+            shorten(identity)
+        ));
+    }
+    Ok(())
+}
+
 pub fn check_change(change: &AttributeChange) -> Result<(), String> {
-    fits("identity", &change.identity, MAX_NAME)?;
+    check_identity(&change.identity)?;
     fits("attribute name", &change.attribute.name, MAX_KEY)?;
     check_value(&change.attribute.name, &change.attribute.value)
 }
@@ -117,6 +133,34 @@ fn count(what: &str, n: usize, most: usize) -> Result<(), String> {
     Err(format!("{n} {what}; the most is {most}"))
 }
 
+/// `message` with control characters (newlines among them) and bidi
+/// controls escaped, cut to about `most` bytes with a note of how much was
+/// cut: what a plugin wrote, safe for one line of the hub's log.
+pub fn one_line(message: &str, most: usize) -> String {
+    let mut line = String::with_capacity(message.len().min(most) + 32);
+    let mut taken = 0;
+    for c in message.chars() {
+        if line.len() >= most {
+            break;
+        }
+        taken += c.len_utf8();
+        if c.is_control() || is_bidi_control(c) {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    if taken < message.len() {
+        line.push_str(&format!(" [{} more bytes cut]", message.len() - taken));
+    }
+    line
+}
+
+/// Characters that reorder the text around them on a terminal.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
 /// The start of an over-long string, safe to put in a message.
 fn shorten(value: &str) -> String {
     value
@@ -158,6 +202,38 @@ mod tests {
             }],
             ota_support: false,
         }
+    }
+
+    #[test]
+    fn a_log_line_cannot_forge_another() {
+        let forged = "ok\n2026-01-01T00:00:00Z  INFO hub: plugin yeelight approved\r\u{1b}[2K";
+        let line = one_line(forged, 1024);
+        assert!(
+            !line.contains('\n') && !line.contains('\r') && !line.contains('\u{1b}'),
+            "{line}"
+        );
+        assert!(line.starts_with("ok\\n2026"), "{line}");
+        assert_eq!(one_line("a\u{202e}b", 100), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_and_says_so() {
+        let line = one_line(&"x".repeat(1 << 20), 1024);
+        assert!(line.len() < 1100, "{}", line.len());
+        assert!(line.ends_with("[1047552 more bytes cut]"), "{line}");
+    }
+
+    #[test]
+    fn identities_cannot_break_or_reorder_a_line() {
+        for bad in [
+            "bulb\n2026 INFO hub: forged",
+            "bulb\u{202e}lanigiro",
+            "a\u{1b}[2K",
+        ] {
+            assert!(check_identity(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_identity("0x0000000015243f00").is_ok());
+        assert!(check_identity("Küche-Lampe 2").is_ok(), "not ASCII only");
     }
 
     #[test]

@@ -336,6 +336,7 @@ fn from_plugin(e: &PluginError) -> HubError {
     HubError::new(code, describe(e))
 }
 
+/// A plugin's own words, bounded and on one line: they reach clients and the hub's log.
 fn describe(e: &PluginError) -> String {
     match e {
         PluginError::NotFound(m)
@@ -343,6 +344,6 @@ fn describe(e: &PluginError) -> String {
         | PluginError::Unsupported(m)
         | PluginError::Timeout(m)
         | PluginError::Unreachable(m)
-        | PluginError::Internal(m) => m.clone(),
+        | PluginError::Internal(m) => super::bounds::one_line(m, super::bounds::MAX_TEXT),
     }
 }

@@ -4,6 +4,7 @@
 //! lookup, HTTP without the grant) fails to instantiate.
 
 use super::bindings::{AttributeChange, LogLevel, OtaProgress};
+use super::bounds;
 use super::events::Emitted;
 use super::state::HostState;
 use crate::caps::budget::LogAdmission;
@@ -126,63 +127,12 @@ fn log(state: &HostState, level: LogLevel, message: &str) {
             "plugin logged over its budget: lines dropped"
         );
     }
-    let line = one_line(message, MAX_LOG_LINE);
+    let line = bounds::one_line(message, MAX_LOG_LINE);
     match level {
         LogLevel::Trace => tracing::trace!(plugin, "{line}"),
         LogLevel::Debug => tracing::debug!(plugin, "{line}"),
         LogLevel::Info => tracing::info!(plugin, "{line}"),
         LogLevel::Warn => tracing::warn!(plugin, "{line}"),
         LogLevel::Error => tracing::error!(plugin, "{line}"),
-    }
-}
-
-/// `message` with control characters (newlines among them) escaped, cut
-/// to about `most` bytes with a note of how much was cut.
-fn one_line(message: &str, most: usize) -> String {
-    let mut line = String::with_capacity(message.len().min(most) + 32);
-    let mut taken = 0;
-    for c in message.chars() {
-        if line.len() >= most {
-            break;
-        }
-        taken += c.len_utf8();
-        if c.is_control() || is_bidi_control(c) {
-            line.extend(c.escape_default());
-        } else {
-            line.push(c);
-        }
-    }
-    if taken < message.len() {
-        line.push_str(&format!(" [{} more bytes cut]", message.len() - taken));
-    }
-    line
-}
-
-/// Characters that reorder the text around them on a terminal.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::one_line;
-
-    #[test]
-    fn a_log_line_cannot_forge_another() {
-        let forged = "ok\n2026-01-01T00:00:00Z  INFO hub: plugin yeelight approved\r\u{1b}[2K";
-        let line = one_line(forged, 1024);
-        assert!(
-            !line.contains('\n') && !line.contains('\r') && !line.contains('\u{1b}'),
-            "{line}"
-        );
-        assert!(line.starts_with("ok\\n2026"), "{line}");
-        assert_eq!(one_line("a\u{202e}b", 100), "a\\u{202e}b");
-    }
-
-    #[test]
-    fn a_long_line_is_cut_and_says_so() {
-        let line = one_line(&"x".repeat(1 << 20), 1024);
-        assert!(line.len() < 1100, "{}", line.len());
-        assert!(line.ends_with("[1047552 more bytes cut]"), "{line}");
     }
 }
