@@ -4,7 +4,7 @@
 //! its size and the cap, for the plugin's author.
 
 use super::bindings::hub::device::types::Instance;
-use super::bindings::{AttributeChange, Device, DeviceInfo, UpdateInfo, Value};
+use super::bindings::{Attribute, AttributeChange, Device, DeviceInfo, UpdateInfo, Value};
 
 /// Identities, names and addresses.
 pub const MAX_NAME: usize = 256;
@@ -17,6 +17,9 @@ pub const MAX_ATTRIBUTES: usize = 128;
 pub const MAX_CHOICES: usize = 64;
 /// All of a device's text together: what one get_attributes answer may weigh.
 pub const MAX_DEVICE_TEXT: usize = 256 << 10;
+/// The most one event can hold: an identity, one attribute with its
+/// choices and a text value at their caps, and the JSON around them.
+pub const MAX_EVENT: usize = MAX_NAME + MAX_KEY * (MAX_CHOICES + 1) + MAX_TEXT + 512;
 
 pub fn check_info(info: &DeviceInfo) -> Result<(), String> {
     if info.identity.is_empty() {
@@ -57,19 +60,21 @@ fn check_instance(instance: &Instance) -> Result<(), String> {
         instance.attrs.len(),
         MAX_ATTRIBUTES,
     )?;
-    for attr in &instance.attrs {
-        fits("attribute name", &attr.name, MAX_KEY)?;
-        check_value(&attr.name, &attr.value)?;
-        count(
-            "enum values of one attribute",
-            attr.meta.enum_values.len(),
-            MAX_CHOICES,
-        )?;
-        for choice in &attr.meta.enum_values {
-            fits("enum value", choice, MAX_KEY)?;
-        }
-    }
-    Ok(())
+    instance.attrs.iter().try_for_each(check_attribute)
+}
+
+fn check_attribute(attr: &Attribute) -> Result<(), String> {
+    fits("attribute name", &attr.name, MAX_KEY)?;
+    check_value(&attr.name, &attr.value)?;
+    count(
+        "enum values of one attribute",
+        attr.meta.enum_values.len(),
+        MAX_CHOICES,
+    )?;
+    attr.meta
+        .enum_values
+        .iter()
+        .try_for_each(|choice| fits("enum value", choice, MAX_KEY))
 }
 
 /// Identities end up in every event, in the store and in the hub's log:
@@ -90,8 +95,7 @@ pub fn check_identity(identity: &str) -> Result<(), String> {
 
 pub fn check_change(change: &AttributeChange) -> Result<(), String> {
     check_identity(&change.identity)?;
-    fits("attribute name", &change.attribute.name, MAX_KEY)?;
-    check_value(&change.attribute.name, &change.attribute.value)
+    check_attribute(&change.attribute)
 }
 
 pub fn check_update(update: &UpdateInfo) -> Result<(), String> {
@@ -234,6 +238,20 @@ mod tests {
         }
         assert!(check_identity("0x0000000015243f00").is_ok());
         assert!(check_identity("Küche-Lampe 2").is_ok(), "not ASCII only");
+    }
+
+    #[test]
+    fn an_event_is_capped_like_the_attribute_it_carries() {
+        let mut attribute = device().instances[0].attrs[0].clone();
+        let change = |attribute: Attribute| AttributeChange {
+            identity: "bulb-1".into(),
+            instance_id: 0,
+            attribute,
+        };
+        assert_eq!(check_change(&change(attribute.clone())), Ok(()));
+        attribute.meta.enum_values = vec!["x".into(); MAX_CHOICES + 1];
+        let why = check_change(&change(attribute)).unwrap_err();
+        assert!(why.contains("65 enum values"), "{why}");
     }
 
     #[test]

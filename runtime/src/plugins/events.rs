@@ -11,7 +11,11 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;
 
 /// How many events a slow subscriber may fall behind before it is cut off.
-pub const EVENT_BACKLOG: usize = 4096;
+/// Every event is capped in size (`bounds::MAX_EVENT`, twice: as the
+/// plugin sent it and as rendered once for all clients), so the backlog the
+/// bus keeps is bounded in bytes whatever clients do: under 20 MiB.
+pub const EVENT_BACKLOG: usize = 1024;
+const _: () = assert!(EVENT_BACKLOG * 2 * bounds::MAX_EVENT <= 20 << 20);
 
 pub struct Event {
     pub plugin: Arc<str>,
