@@ -10,7 +10,7 @@ use anyhow::Context;
 use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -42,8 +42,13 @@ const SHELLY_ROLES: [(Option<UpdateFault>, &str); 4] = [
 const OFFERED: &str = "1.5.0";
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
-    let bulbs = YeelightSim::start(SimConfig::loopback(options.bulbs)).await?;
-    let shellies = shelly_devices().await?;
+    let bulbs = YeelightSim::on_lan(SimConfig::loopback(options.bulbs)).await?;
+    // Shelly devices answer on port 80 only, as real ones do; a user who
+    // may not bind it still gets the rest of the demo.
+    let shellies = shelly_devices()
+        .await
+        .inspect_err(|e| eprintln!("Running without simulated Shelly devices: {e:#}\n"))
+        .ok();
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listen on {}", options.listen))?;
@@ -53,27 +58,19 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         hub_addrs: vec![addr],
         ..HubSettings::new(options.data_dir.clone())
     })?;
-    let shelly_addrs: Vec<String> = shellies
-        .devices()
-        .iter()
-        .map(|d| d.addr().to_string())
-        .collect();
-    let plugins = [
-        (
-            "yeelight",
-            vec![("discovery", bulbs.discovery_addr().to_string())],
-        ),
-        (
-            "shelly",
-            vec![
-                ("discovery", shelly_addrs.join(",")),
-                ("reboot_timeout_ms", "20000".into()),
-            ],
-        ),
-    ];
-    let loopback = IpAddr::from([127, 0, 0, 1]);
-    for (id, config) in plugins {
-        install(&hub, &options, id, config, loopback)?;
+    let discovery = vec![("discovery", bulbs.discovery_addr().to_string())];
+    install(&hub, &options, "yeelight", discovery, bulbs.network())?;
+    if let Some(shellies) = &shellies {
+        let addrs: Vec<String> = shellies
+            .devices()
+            .iter()
+            .map(|d| d.addr().to_string())
+            .collect();
+        let config = vec![
+            ("discovery", addrs.join(",")),
+            ("reboot_timeout_ms", "20000".into()),
+        ];
+        install(&hub, &options, "shelly", config, shellies.network())?;
     }
     let operator = options.token.unwrap_or_else(random_token);
     let user = random_token();
@@ -84,15 +81,17 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     for bulb in bulbs.bulbs() {
         println!("  {}  {}", bulb.id(), bulb.control_addr());
     }
-    println!("Simulated Shelly Plus 1PM devices, offering firmware {OFFERED}:");
-    for (device, (_, role)) in shellies.devices().iter().zip(SHELLY_ROLES) {
-        println!("  {}  http://{}  ({role})", device.id(), device.addr());
+    if let Some(shellies) = &shellies {
+        println!("Simulated Shelly Plus 1PM devices, offering firmware {OFFERED}:");
+        for (device, (_, role)) in shellies.devices().iter().zip(SHELLY_ROLES) {
+            println!("  {}  http://{}  ({role})", device.id(), device.addr());
+        }
     }
     println!();
     println!("Hub ready. WebSocket: ws://{addr}/ws?token={operator}");
     println!("  operator token: {operator}");
     println!("  user token:     {user}   (devices only; plugin management answers \"forbidden\")");
-    println!("  plugins yeelight and shelly are granted only {loopback}/32, and never {addr}");
+    println!("  each plugin is granted only its devices' network and ports, never {addr}");
     println!("Try: {{\"id\":1,\"service\":\"discover\"}}");
     println!("Stop with Ctrl-C.");
     let tokens = vec![
@@ -143,7 +142,7 @@ async fn shelly_devices() -> anyhow::Result<ShellySim> {
         download: Duration::from_secs(3),
         reboot: Duration::from_secs(2),
     };
-    let sim = ShellySim::start(ShellyConfig {
+    let sim = ShellySim::on_lan(ShellyConfig {
         timing,
         ..ShellyConfig::loopback(SHELLY_ROLES.len())
     })
@@ -160,7 +159,7 @@ fn install(
     options: &DemoOptions,
     id: &str,
     config: Vec<(&str, String)>,
-    network: IpAddr,
+    network: ipnet::IpNet,
 ) -> anyhow::Result<()> {
     let component = options.components.join(format!("{id}.wasm"));
     let manifest = options.sources.join(id).join("plugin.toml");
@@ -175,7 +174,7 @@ fn install(
                 component.display()
             )
         })?;
-    hub.approve("demo", id, &[ipnet::IpNet::from(network).into()])?;
+    hub.approve("demo", id, &[network.into()])?;
     Ok(())
 }
 

@@ -56,7 +56,7 @@ fn install_approve_narrowed_inspect_and_audit() {
         "{installed}"
     );
     assert!(
-        installed.contains("awaiting approval: tcp local ports any"),
+        installed.contains("awaiting approval: tcp local ports 55443"),
         "{installed}"
     );
 
@@ -65,7 +65,7 @@ fn install_approve_narrowed_inspect_and_audit() {
         &["grants", "approve", "yeelight", "--net", "192.168.31.0/24"],
     );
     assert!(
-        approved.contains("tcp 192.168.31.0/24 ports any"),
+        approved.contains("tcp 192.168.31.0/24 ports 55443"),
         "{approved}"
     );
     assert!(
@@ -84,11 +84,11 @@ fn install_approve_narrowed_inspect_and_audit() {
 
     let shown = ok(&dir, &["grants", "show", "yeelight"]);
     assert!(
-        shown.contains("requested:") && shown.contains("tcp local ports any"),
+        shown.contains("requested:") && shown.contains("tcp local ports 55443"),
         "{shown}"
     );
     assert!(
-        shown.contains("granted:") && shown.contains("udp 192.168.31.0/24 ports any"),
+        shown.contains("granted:") && shown.contains("udp 192.168.31.0/24 ports 1982"),
         "{shown}"
     );
 

@@ -99,15 +99,16 @@ fn fresh_dir() -> PathBuf {
 async fn a_served_hub_holds_the_multiplication_attack() {
     let dir = fresh_dir();
     let data = dir.join("data");
-    let sim = YeelightSim::start(SimConfig::loopback(1)).await.unwrap();
+    let sim = YeelightSim::on_lan(SimConfig::loopback(1)).await.unwrap();
     let (yeelight, hostile) = (
         xtask::guest("yeelight").unwrap(),
         xtask::guest("hostile").unwrap(),
     );
     let discovery = format!("discovery={}", sim.discovery_addr());
-    for (component, id, config) in [
-        (&yeelight, "yeelight", discovery.as_str()),
-        (&hostile, "hostile", "hoard=500"),
+    let (bulbs, loopback) = (sim.network().to_string(), "127.0.0.1/32".to_string());
+    for (component, id, config, network) in [
+        (&yeelight, "yeelight", discovery.as_str(), &bulbs),
+        (&hostile, "hostile", "hoard=500", &loopback),
     ] {
         let manifest = xtask::manifest(id).unwrap();
         hub(
@@ -122,7 +123,7 @@ async fn a_served_hub_holds_the_multiplication_attack() {
                 config,
             ],
         );
-        hub(&data, &["grants", "approve", id, "--net", "127.0.0.1/32"]);
+        hub(&data, &["grants", "approve", id, "--net", network]);
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -86,7 +86,7 @@ async fn shelly_devices() -> anyhow::Result<ShellySim> {
         download: Duration::from_millis(300),
         reboot: Duration::from_millis(500),
     };
-    let sim = ShellySim::start(ShellyConfig {
+    let sim = ShellySim::on_lan(ShellyConfig {
         timing,
         ..ShellyConfig::loopback(4)
     })
@@ -109,8 +109,8 @@ fn data_dir() -> PathBuf {
 
 impl TestHub {
     pub async fn start(options: HubOptions) -> anyhow::Result<Self> {
-        let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
-        let sim = YeelightSim::start(SimConfig::loopback(options.bulbs)).await?;
+        let loopback = ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1]));
+        let sim = YeelightSim::on_lan(SimConfig::loopback(options.bulbs)).await?;
         let shelly = shelly_devices().await?;
         let shelly_addrs: Vec<String> = shelly
             .devices()
@@ -160,14 +160,16 @@ impl TestHub {
                     .collect(),
             ),
         ];
-        for (id, config) in plugins {
+        // Each plugin is granted where its devices are, as an operator would.
+        let networks = [sim.network(), shelly.network(), loopback];
+        for ((id, config), network) in plugins.into_iter().zip(networks) {
             let (component, manifest) = (xtask::guest(id)?, xtask::manifest(id)?);
             let config = config
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect();
             tokio::task::block_in_place(|| hub.install("tests", &component, &manifest, config))?;
-            hub.approve("tests", id, &[ipnet::IpNet::from(loopback).into()])?;
+            hub.approve("tests", id, &[network.into()])?;
         }
         let tokens = vec![
             Token {

@@ -43,10 +43,11 @@ async fn revoking_the_network_cuts_a_running_plugin_off_and_approving_restores_i
     client.discover(Some("yeelight")).await?;
     assert_eq!(bulb_answers(&mut client, &bulb).await?["success"], true);
 
+    let bulbs = hub.sim.network().to_string();
     let revoked = operate(
         &mut client,
         "revoke",
-        json!({"plugin": "yeelight", "rule": "127.0.0.1/32"}),
+        json!({"plugin": "yeelight", "rule": bulbs}),
     )
     .await?;
     assert_eq!(
@@ -68,7 +69,7 @@ async fn revoking_the_network_cuts_a_running_plugin_off_and_approving_restores_i
     let approved = operate(
         &mut client,
         "approve",
-        json!({"plugin": "yeelight", "net": ["127.0.0.1/32"]}),
+        json!({"plugin": "yeelight", "net": [bulbs]}),
     )
     .await?;
     assert_eq!(approved["success"], true, "{approved}");
@@ -160,7 +161,7 @@ async fn an_update_asking_for_more_keeps_the_old_grant_and_shows_the_difference(
     );
     assert_eq!(
         grants["result"]["granted"]["granted"]["network"][0]["cidr"],
-        "127.0.0.1/32"
+        hub.sim.network().to_string()
     );
     let (devices, _) = client.discover(Some("yeelight")).await?;
     assert_eq!(devices.len(), 2, "the update runs on the old grant");

@@ -194,12 +194,14 @@ async fn plugin_list_shows_health_devices_and_grant() -> anyhow::Result<()> {
     assert_eq!(yeelight["status"]["state"], "running", "{list}");
     assert_eq!(yeelight["devices"], 2);
     assert_eq!(yeelight["version"], "0.1.0");
+    let bulbs = hub.sim.network().to_string();
     assert_eq!(
         yeelight["granted"]["network"],
         json!([
-            {"cidr": "127.0.0.1/32", "protocol": "tcp", "ports": "any"},
-            {"cidr": "127.0.0.1/32", "protocol": "udp", "ports": "any"},
-        ])
+            {"cidr": bulbs, "protocol": "tcp", "ports": "55443"},
+            {"cidr": bulbs, "protocol": "udp", "ports": "1982"},
+        ]),
+        "only where the bulbs are, only the ports their protocol uses"
     );
     assert_eq!(yeelight["pending"], json!([]));
     Ok(())

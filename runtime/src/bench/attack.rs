@@ -19,7 +19,7 @@ use std::time::Duration;
 const SLACK_KIB: u64 = 64 << 10;
 
 pub(super) async fn under_attack(b: &Bench) -> anyhow::Result<Row> {
-    let sim = YeelightSim::start(SimConfig::loopback(1)).await?;
+    let sim = YeelightSim::on_lan(SimConfig::loopback(1)).await?;
     // The hub's default budget, not the benchmark's raised one.
     let settings = HubSettings {
         cache_dir: b.work.join("compiled"),

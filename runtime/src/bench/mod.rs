@@ -152,7 +152,7 @@ impl Bench {
         hub_settings(self.dir(name), self.work.join("compiled"))
     }
 
-    /// Installs `(plugin, config)` pairs granted the loopback, then serves.
+    /// Installs `(plugin, config)` pairs granted the loopback range, then serves.
     async fn serve(
         &self,
         mut settings: HubSettings,
@@ -208,8 +208,9 @@ impl Bench {
     ) -> anyhow::Result<()> {
         let installed =
             tokio::task::block_in_place(|| hub.install("bench", component, manifest, config))?;
+        // Simulated devices live in blocks of the loopback range.
         let loopback: crate::caps::rules::Scope =
-            ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])).into();
+            "127.0.0.0/8".parse().map_err(anyhow::Error::msg)?;
         let nets = if hub.grants(&installed.id)?.requested.network.is_empty() {
             vec![]
         } else {

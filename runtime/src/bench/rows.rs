@@ -177,7 +177,7 @@ fn hub_row(runs: &[Measured], floor: &[Measured], half: &[Measured]) -> Row {
 }
 
 pub async fn device_round_trip(b: &Bench) -> anyhow::Result<Row> {
-    let sim = YeelightSim::start(SimConfig {
+    let sim = YeelightSim::on_lan(SimConfig {
         commands_per_minute: usize::MAX,
         ..SimConfig::loopback(1)
     })
@@ -374,7 +374,7 @@ async fn rpc_round_trip(stream: &mut TcpStream, request: &Value) -> anyhow::Resu
 pub async fn event_fan_out(b: &Bench) -> anyhow::Result<Row> {
     const CLIENTS: usize = 100;
     const BULBS: usize = 10;
-    let sim = YeelightSim::start(SimConfig::loopback(BULBS)).await?;
+    let sim = YeelightSim::on_lan(SimConfig::loopback(BULBS)).await?;
     let served = b
         .serve(
             b.settings("row5"),

@@ -4,12 +4,11 @@
 
 use hub_sim::shelly::{ShellyConfig, ShellyDevice, ShellySim, UpdateTiming};
 use hub_sim::yeelight::{Bulb, Fault, SimConfig, YeelightSim};
-use std::net::{IpAddr, SocketAddr};
+use ipnet::IpNet;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-pub const GRANTED: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
-const OUTSIDE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
 const INSIDE_COUNT: usize = 2;
 /// The firmware version simulated devices offer during the ota check.
 pub const OFFERED_VERSION: &str = "9.9.9";
@@ -59,27 +58,30 @@ pub struct Lab {
     /// Identities discover must not find: they are outside the grant.
     pub forbidden: Vec<String>,
     /// The network the plugin is granted.
-    pub grant: IpAddr,
+    /// Where the devices inside the grant are: what the plugin is granted.
+    pub grant: IpNet,
+    /// Where the device outside the grant is.
+    outside: IpNet,
 }
 
 impl Lab {
     pub async fn start(kind: &SimKind) -> anyhow::Result<Self> {
         Ok(match kind {
             SimKind::Yeelight => {
-                let sim = |bind, first| {
-                    YeelightSim::start(SimConfig {
-                        bind,
-                        first,
-                        ..SimConfig::loopback(INSIDE_COUNT)
-                    })
-                };
-                let (inside, outside) = (sim(GRANTED, 0).await?, sim(OUTSIDE, INSIDE_COUNT).await?);
+                // As on a LAN: each bulb at an address of its own, at the real ports.
+                let inside = YeelightSim::on_lan(SimConfig::loopback(INSIDE_COUNT)).await?;
+                let outside = YeelightSim::on_lan(SimConfig {
+                    first: INSIDE_COUNT,
+                    ..SimConfig::loopback(1)
+                })
+                .await?;
                 let ids = |s: &YeelightSim| s.bulbs().iter().map(|b| b.id().to_string()).collect();
                 Lab {
                     discovery: format!("{},{}", inside.discovery_addr(), outside.discovery_addr()),
                     expected: ids(&inside),
                     forbidden: ids(&outside),
-                    grant: GRANTED,
+                    grant: inside.network(),
+                    outside: outside.network(),
                     devices: Devices::Yeelight {
                         inside,
                         _outside: outside,
@@ -91,18 +93,14 @@ impl Lab {
                     download: Duration::from_millis(300),
                     reboot: Duration::from_millis(500),
                 };
-                let sim = |bind, count, first| {
-                    ShellySim::start(ShellyConfig {
-                        bind,
+                let sim = |count, first| {
+                    ShellySim::on_lan(ShellyConfig {
                         timing,
                         first,
                         ..ShellyConfig::loopback(count)
                     })
                 };
-                let (inside, outside) = (
-                    sim(GRANTED, INSIDE_COUNT, 0).await?,
-                    sim(OUTSIDE, 1, INSIDE_COUNT).await?,
-                );
+                let (inside, outside) = (sim(INSIDE_COUNT, 0).await?, sim(1, INSIDE_COUNT).await?);
                 let addrs = inside
                     .devices()
                     .iter()
@@ -113,7 +111,8 @@ impl Lab {
                     discovery: addrs.collect::<Vec<_>>().join(","),
                     expected: ids(&inside),
                     forbidden: ids(&outside),
-                    grant: GRANTED,
+                    grant: inside.network(),
+                    outside: outside.network(),
                     devices: Devices::Shelly {
                         inside,
                         _outside: outside,
@@ -124,7 +123,8 @@ impl Lab {
                 discovery: addr.to_string(),
                 expected: Vec::new(),
                 forbidden: Vec::new(),
-                grant: addr.ip(),
+                grant: IpNet::from(addr.ip()),
+                outside: IpNet::from(addr.ip()),
                 devices: Devices::Address(*addr),
             },
         })
@@ -133,10 +133,12 @@ impl Lab {
     pub fn describe(&self) -> String {
         match &self.devices {
             Devices::Yeelight { .. } => format!(
-                "{INSIDE_COUNT} simulated Yeelight bulbs on {GRANTED} (granted), 1 on {OUTSIDE} (not granted)"
+                "{INSIDE_COUNT} simulated Yeelight bulbs in {} (granted), 1 in {} (not granted)",
+                self.grant, self.outside
             ),
             Devices::Shelly { .. } => format!(
-                "{INSIDE_COUNT} simulated Shelly devices on {GRANTED} (granted), 1 on {OUTSIDE} (not granted)"
+                "{INSIDE_COUNT} simulated Shelly devices in {} (granted), 1 in {} (not granted)",
+                self.grant, self.outside
             ),
             Devices::Address(addr) => {
                 format!("the device at {addr} (not controlled by the harness)")

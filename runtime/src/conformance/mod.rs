@@ -17,7 +17,6 @@ use crate::plugins::{Hub, HubSettings};
 use anyhow::{Context, bail};
 use checks::{Checks, Verdict};
 use clap::Args;
-use ipnet::IpNet;
 use lab::Lab;
 use report::{CheckResult, Outcome, Report, Resources};
 use std::collections::BTreeMap;
@@ -232,11 +231,7 @@ async fn load(
         installing.install("plugin-test", &component, &manifest_path, config)
     })
     .await??;
-    hub.approve(
-        "plugin-test",
-        &manifest.id,
-        &[IpNet::from(lab.grant).into()],
-    )?;
+    hub.approve("plugin-test", &manifest.id, &[lab.grant.into()])?;
     let failed = hub.go_live()?;
     if let Some((_, why)) = failed.first() {
         bail!("the plugin did not start: {why}");

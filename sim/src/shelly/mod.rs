@@ -12,8 +12,10 @@ mod ws;
 
 pub use device::{ShellyDevice, UpdateFault, UpdateTiming};
 
+use crate::LoopbackBlock;
 use anyhow::Context;
 use firmware::Firmware;
+use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -29,6 +31,9 @@ pub struct ShellyConfig {
     /// Ids and MACs derive from `first + i`: simulators started with
     /// different `first` never share an id.
     pub first: usize,
+    /// Each device on its own address from `bind` on, all at `port`, as on
+    /// a LAN (see [`ShellySim::on_lan`]).
+    pub spread: bool,
 }
 
 impl ShellyConfig {
@@ -40,6 +45,7 @@ impl ShellyConfig {
             port: 0,
             timing: UpdateTiming::default(),
             first: 0,
+            spread: false,
         }
     }
 }
@@ -48,10 +54,32 @@ impl ShellyConfig {
 pub struct ShellySim {
     devices: Vec<Arc<ShellyDevice>>,
     firmware: Arc<Firmware>,
+    network: IpNet,
+    _block: Option<LoopbackBlock>,
     _tasks: JoinSet<()>,
 }
 
 impl ShellySim {
+    /// `count` devices as on a LAN: each on an address of its own in a
+    /// block of the loopback range, at the real port, 80 (which needs root
+    /// or `net.ipv4.ip_unprivileged_port_start` at 80 or below).
+    pub async fn on_lan(config: ShellyConfig) -> anyhow::Result<Self> {
+        let block = LoopbackBlock::claim()?;
+        let config = ShellyConfig {
+            bind: block.first(),
+            port: 80,
+            spread: true,
+            ..config
+        };
+        let mut sim = Self::start(config).await.context(
+            "simulated Shelly devices listen on port 80, as real ones do: run as root, \
+             or let users bind it (sysctl net.ipv4.ip_unprivileged_port_start=80)",
+        )?;
+        sim.network = IpNet::V4(block.net());
+        sim._block = Some(block);
+        Ok(sim)
+    }
+
     pub async fn start(config: ShellyConfig) -> anyhow::Result<Self> {
         let mut tasks = JoinSet::new();
         let listener = TcpListener::bind((config.bind, 0))
@@ -61,10 +89,10 @@ impl ShellySim {
         tasks.spawn(serve_firmware);
         let mut devices = Vec::with_capacity(config.count);
         for index in 0..config.count {
-            let port = crate::nth_port(config.port, index)?;
-            let listener = TcpListener::bind((config.bind, port))
+            let addr = crate::nth_addr(config.bind, config.port, config.spread, index)?;
+            let listener = TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("bind Shelly device {index} to {}:{port}", config.bind))?;
+                .with_context(|| format!("bind Shelly device {index} to {addr}"))?;
             let device = Arc::new(ShellyDevice::new(
                 config.first + index,
                 listener.local_addr()?,
@@ -77,8 +105,15 @@ impl ShellySim {
         Ok(ShellySim {
             devices,
             firmware,
+            network: IpNet::from(config.bind),
+            _block: None,
             _tasks: tasks,
         })
+    }
+
+    /// Where the devices are: what a plugin must be granted to reach them.
+    pub fn network(&self) -> IpNet {
+        self.network
     }
 
     pub fn devices(&self) -> &[Arc<ShellyDevice>] {

@@ -7,7 +7,9 @@ mod discovery;
 
 pub use bulb::{Bulb, Fault};
 
+use crate::LoopbackBlock;
 use anyhow::Context;
+use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
@@ -27,6 +29,9 @@ pub struct SimConfig {
     /// Ids derive from `first + i`: simulators started with different
     /// `first` never share an id.
     pub first: usize,
+    /// Each bulb on its own address from `bind` on, all at `control_port`,
+    /// as on a LAN (see [`YeelightSim::on_lan`]).
+    pub spread: bool,
 }
 
 impl Default for SimConfig {
@@ -38,6 +43,7 @@ impl Default for SimConfig {
             discovery_port: 1982,
             commands_per_minute: 60,
             first: 0,
+            spread: false,
         }
     }
 }
@@ -58,18 +64,38 @@ impl SimConfig {
 pub struct YeelightSim {
     bulbs: Vec<Arc<Bulb>>,
     discovery: SocketAddr,
+    network: IpNet,
+    _block: Option<LoopbackBlock>,
     _tasks: JoinSet<()>,
 }
 
 impl YeelightSim {
+    /// `config`'s bulbs as on a LAN: each on an address of its own in a
+    /// block of the loopback range, at the real ports (control on TCP
+    /// 55443, discovery answered from UDP 1982).
+    pub async fn on_lan(config: SimConfig) -> anyhow::Result<Self> {
+        let block = LoopbackBlock::claim()?;
+        let config = SimConfig {
+            bind: block.first(),
+            control_port: 55443,
+            discovery_port: 1982,
+            spread: true,
+            ..config
+        };
+        let mut sim = Self::start(config).await?;
+        sim.network = IpNet::V4(block.net());
+        sim._block = Some(block);
+        Ok(sim)
+    }
+
     pub async fn start(config: SimConfig) -> anyhow::Result<Self> {
         let mut tasks = JoinSet::new();
         let mut bulbs = Vec::with_capacity(config.count);
         for index in 0..config.count {
-            let port = crate::nth_port(config.control_port, index)?;
-            let listener = TcpListener::bind((config.bind, port))
+            let addr = crate::nth_addr(config.bind, config.control_port, config.spread, index)?;
+            let listener = TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("bind bulb {index} to {}:{port}", config.bind))?;
+                .with_context(|| format!("bind bulb {index} to {addr}"))?;
             let bulb = Arc::new(Bulb::new(
                 config.first + index,
                 listener.local_addr()?,
@@ -91,8 +117,15 @@ impl YeelightSim {
         Ok(YeelightSim {
             bulbs,
             discovery,
+            network: IpNet::from(config.bind),
+            _block: None,
             _tasks: tasks,
         })
+    }
+
+    /// Where the bulbs are: what a plugin must be granted to reach them.
+    pub fn network(&self) -> IpNet {
+        self.network
     }
 
     pub fn bulbs(&self) -> &[Arc<Bulb>] {
