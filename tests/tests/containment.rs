@@ -425,3 +425,63 @@ async fn a_tampered_compile_cache_is_never_loaded() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_events_and_a_client_that_never_reads_cannot_pin_the_hubs_memory()
+-> anyhow::Result<()> {
+    // A flood of 4 KB events, let through far above the default budget so
+    // that what holds is the hub's own bound, not the plugin's rate.
+    let hub = TestHub::start(HubOptions {
+        hostile: vec![("flood", "big".into())],
+        quotas: Quotas {
+            events_per_second: 50_000,
+            event_bytes_per_second: 1 << 30,
+            ..Quotas::default()
+        },
+        ..HubOptions::default()
+    })
+    .await?;
+    let (mut never_reads, _) = tokio_tungstenite::connect_async(hub.url()).await?;
+    let before = hub_tests::resident_bytes()?;
+    let mut client = hub.client().await?;
+    client.discover(Some("hostile")).await?;
+    drop(client);
+    let mut peak = before;
+    for _ in 0..120 {
+        peak = peak.max(hub_tests::resident_bytes()?);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (mut ended, mut events) = (false, 0);
+    while let Ok(frame) = tokio::time::timeout(Duration::from_secs(5), never_reads.next()).await {
+        match frame {
+            Some(Ok(Message::Text(text))) => events += usize::from(text.contains("\"blob\"")),
+            Some(Ok(Message::Ping(_))) => {}
+            _ => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    println!(
+        "4 KB events at full speed, one client never reading: it got {events} before it was cut off ({ended}), resident +{} MiB",
+        peak.saturating_sub(before) >> 20
+    );
+    assert!(events > 0, "the flood ran");
+    assert!(ended, "the client that never reads is still connected");
+    assert!(
+        peak.saturating_sub(before) < 96 << 20,
+        "resident memory grew by {} MiB",
+        peak.saturating_sub(before) >> 20
+    );
+    let mut fresh = hub.client().await?;
+    let reply = fresh
+        .call(
+            "yeelight",
+            "get_attributes",
+            hub.sim.bulbs()[0].id(),
+            json!({}),
+        )
+        .await;
+    assert!(reply.is_ok(), "the hub still serves: {reply:?}");
+    Ok(())
+}

@@ -16,8 +16,8 @@
 //!   the next call gets a fresh instance (see `residue.rs`);
 //! - `tcp@ADDR` / `udp@ADDR`: connects, or sends a datagram, to each
 //!   address in the config's comma-separated `targets`;
-//! - `flood` (only with config `flood = on`): its `watch` emits events as
-//!   fast as it can;
+//! - `flood` (only with config `flood = on`, or `big` for events of 4,000
+//!   characters each): its `watch` emits events as fast as it can;
 //! - `heavy`: answers with 50 attributes of 4,000 characters (200 KB),
 //!   within the hub's caps, for clients that never read their answers;
 //! - `logs`: writes 10,000 log lines of 64 KiB each, with forged newlines;
@@ -36,7 +36,9 @@ use std::time::Duration;
 
 struct Hostile {
     targets: Vec<String>,
-    flood: bool,
+    /// Events the flood device emits: `None` for none, else the text size
+    /// of each (0: a number).
+    flood: Option<usize>,
     burn: bool,
     hoard: usize,
     calls: i64,
@@ -68,7 +70,11 @@ impl Plugin for Hostile {
                 .filter(|t| !t.is_empty())
                 .map(str::to_string)
                 .collect(),
-            flood: config.get("flood") == Some("on"),
+            flood: match config.get("flood") {
+                Some("on") => Some(0),
+                Some("big") => Some(4000),
+                _ => None,
+            },
             burn: config.get("burn") == Some("on"),
             hoard: config
                 .get("hoard")
@@ -79,7 +85,7 @@ impl Plugin for Hostile {
     }
 
     fn discover(&mut self, _timeout: Duration) -> Result<Vec<DeviceInfo>, PluginError> {
-        let flood = self.flood.then_some("flood");
+        let flood = self.flood.map(|_| "flood");
         let burn = self.burn.then_some("burn");
         let fixed = ATTACKS
             .into_iter()
@@ -162,8 +168,14 @@ impl Plugin for Hostile {
     fn watch(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
         match device.identity.as_str() {
             "flood" => {
+                let text = "x".repeat(self.flood.unwrap_or(0));
                 for n in 0.. {
-                    emit(&device.identity, 0, calls(n));
+                    let change = if text.is_empty() {
+                        calls(n)
+                    } else {
+                        attr("blob", text.as_str())
+                    };
+                    emit(&device.identity, 0, change);
                 }
             }
             "burn" => {
