@@ -6,8 +6,8 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -57,8 +57,15 @@ pub struct PluginEngine {
     /// Where the digest of each artifact written to the cache is recorded:
     /// native code is loaded only if it is what this hub compiled.
     store: Arc<Store>,
-    ticker_stop: Arc<AtomicBool>,
+    /// The epoch ticker runs while any clone of this lives: the engine, and
+    /// every plugin loaded from it (a plugin's watchers may outlive the
+    /// hub that started them by a moment, and a guest only yields, and
+    /// only meets its deadline, when the epoch moves).
+    ticking: Arc<Ticking>,
 }
+
+/// Kept alive by whoever needs the epoch to advance.
+pub struct Ticking;
 
 impl PluginEngine {
     pub fn new(cache_dir: &Path, metering: Metering, store: Arc<Store>) -> anyhow::Result<Self> {
@@ -71,15 +78,15 @@ impl PluginEngine {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool()));
         let engine = Engine::new(&config)?;
         crate::store::private_dir(cache_dir).context("the compile cache")?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(engine.clone(), ticker_stop.clone())
+        let ticking = Arc::new(Ticking);
+        spawn_epoch_ticker(engine.clone(), Arc::downgrade(&ticking))
             .context("start the epoch ticker thread")?;
         Ok(PluginEngine {
             engine,
             metering,
             cache_dir: cache_dir.to_path_buf(),
             store,
-            ticker_stop,
+            ticking,
         })
     }
 
@@ -89,6 +96,11 @@ impl PluginEngine {
 
     pub fn metering(&self) -> Metering {
         self.metering
+    }
+
+    /// Keeps the epoch ticker running as long as the returned value lives.
+    pub fn ticking(&self) -> Arc<Ticking> {
+        self.ticking.clone()
     }
 
     /// Compiles `bytes`, or loads the result of an earlier compilation by
@@ -165,12 +177,6 @@ impl PluginEngine {
     }
 }
 
-impl Drop for PluginEngine {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
-    }
-}
-
 fn pool() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(POOL)
@@ -184,11 +190,11 @@ fn pool() -> PoolingAllocationConfig {
     pool
 }
 
-fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+fn spawn_epoch_ticker(engine: Engine, ticking: Weak<Ticking>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("epoch-ticker".into())
         .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
+            while ticking.strong_count() > 0 {
                 std::thread::sleep(EPOCH_TICK);
                 engine.increment_epoch();
             }

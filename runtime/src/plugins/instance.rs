@@ -179,11 +179,7 @@ impl Instance {
     /// (the watcher, ota) have no per-call figure.
     fn record_usage(&self, name: &'static str, budget: Budget) {
         let state = self.store.data();
-        let Some(usage) = state
-            .usage
-            .as_ref()
-            .filter(|_| state.metered_from.is_none())
-        else {
+        let Some(usage) = state.usage.as_ref().filter(|_| state.metered.is_none()) else {
             return;
         };
         let used = budget
@@ -197,12 +193,16 @@ impl Instance {
     /// connected (watch) or minutes (ota). The fuel they burn is charged at
     /// every epoch tick; a plugin whose instances together run ahead of its
     /// rate is paused until the rate holds again, however many there are.
-    pub fn meter_cpu(&mut self) {
+    ///
+    /// Between two ticks an instance may spend at most `slice` (the
+    /// per-call budget): should the epoch ever stop, it runs out of fuel
+    /// rather than spin for ever.
+    pub fn meter_cpu(&mut self, slice: u64) {
         if self.store.get_fuel().is_err() {
             return; // The engine meters no fuel (benchmarks only).
         }
-        let _ = self.store.set_fuel(METERED_FUEL);
-        self.store.data_mut().metered_from = Some(METERED_FUEL);
+        let _ = self.store.set_fuel(slice);
+        self.store.data_mut().metered = Some(Metered { slice, from: slice });
         self.store.epoch_deadline_callback(charge_cpu);
     }
 
@@ -237,27 +237,40 @@ impl Instance {
     }
 }
 
-/// What a metered instance is given: never used up in practice, since its
-/// spending is charged to the plugin's rate as it goes.
-const METERED_FUEL: u64 = u64::MAX / 4;
+/// A metered instance's fuel: `slice` is refilled at every epoch tick,
+/// `from` is what it held after the last refill.
+#[derive(Debug, Clone, Copy)]
+pub struct Metered {
+    slice: u64,
+    from: u64,
+}
 
+/// At every epoch tick: charges what a metered instance spent since the
+/// last to its plugin's CPU rate, refills its slice, and pauses it if the
+/// plugin ran ahead of its rate.
 fn charge_cpu(mut store: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
     let fuel = store.get_fuel()?;
+    let Some(metered) = store.data().metered else {
+        return Ok(UpdateDeadline::Yield(1));
+    };
+    store.set_fuel(metered.slice)?;
     let state = store.data_mut();
-    let spent = state
-        .metered_from
-        .map_or(0, |from| from.saturating_sub(fuel));
-    state.metered_from = Some(fuel);
-    Ok(match state.budget.charge_cpu(spent) {
-        None => UpdateDeadline::Yield(1),
-        Some(pause) => {
-            state
-                .events
-                .audit
-                .quota(&state.plugin, "watch_fuel_per_second");
-            UpdateDeadline::YieldCustom(1, Box::pin(tokio::time::sleep(pause)))
-        }
-    })
+    state.metered = Some(Metered {
+        from: metered.slice,
+        ..metered
+    });
+    Ok(
+        match state.budget.charge_cpu(metered.from.saturating_sub(fuel)) {
+            None => UpdateDeadline::Yield(1),
+            Some(pause) => {
+                state
+                    .events
+                    .audit
+                    .quota(&state.plugin, "watch_fuel_per_second");
+                UpdateDeadline::YieldCustom(1, Box::pin(tokio::time::sleep(pause)))
+            }
+        },
+    )
 }
 
 /// `work`'s output, or `None` once `deadline` has passed. The timer is

@@ -24,7 +24,7 @@ pub use self::bindings::{
     Attribute, AttributeMeta, AttributeWrite, Device, DeviceInfo, Permissions, UpdateInfo, ValType,
     Value,
 };
-pub use engine::{Metering, PluginEngine, hex};
+pub use engine::{Metering, PluginEngine, Ticking, hex};
 pub use events::{Event, EventBus, EventKind};
 pub use measure::Measured;
 pub use operations::{GrantView, InstallReport, PluginView};
@@ -249,6 +249,7 @@ impl Hub {
             http: Arc::new(http),
             id,
             engine: self.engine.engine().clone(),
+            ticking: self.engine.ticking(),
             pre,
             config: config.into_iter().collect(),
             limits,

@@ -5,7 +5,7 @@ use super::bindings::{AttributeWrite, Device, DeviceInfo, PluginPre, UpdateInfo}
 use super::bounds;
 use super::device::DeviceWorker;
 use super::devices::{DeviceRecord, DeviceTable, MetaMap};
-use super::engine::Metering;
+use super::engine::{Metering, Ticking};
 use super::events::{EventBus, EventSink};
 use super::http::HttpSender;
 use super::instance::{Budget, Call, Instance, Reply};
@@ -26,6 +26,9 @@ use wasmtime::Engine;
 
 pub struct Plugin {
     pub(super) engine: Engine,
+    /// The epoch keeps moving while the plugin lives, so its instances
+    /// keep meeting their deadlines and yielding.
+    _ticking: Arc<Ticking>,
     pub(super) pre: PluginPre<HostState>,
     config: Vec<(String, String)>,
     pub(super) sandbox: Sandbox,
@@ -44,6 +47,7 @@ pub struct Plugin {
 pub struct PluginParts {
     pub id: Arc<str>,
     pub engine: Engine,
+    pub ticking: Arc<Ticking>,
     pub pre: PluginPre<HostState>,
     pub config: Vec<(String, String)>,
     pub policy: Arc<NetPolicy>,
@@ -89,6 +93,7 @@ impl Plugin {
         };
         let plugin = Arc::new_cyclic(|me| Plugin {
             engine: parts.engine,
+            _ticking: parts.ticking,
             pre: parts.pre,
             config: parts.config,
             sandbox,
@@ -362,7 +367,7 @@ impl Plugin {
     /// plugin's shared CPU rate rather than a per-call budget.
     async fn metered_instance(&self, deadline: Duration) -> Result<Instance, HubError> {
         let mut instance = self.instance(self.budget(deadline)).await?;
-        instance.meter_cpu();
+        instance.meter_cpu(self.sandbox.limits.fuel_per_call);
         Ok(instance)
     }
 

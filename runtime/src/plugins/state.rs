@@ -4,6 +4,7 @@
 use super::engine::Metering;
 use super::events::EventSink;
 use super::http::HttpSender;
+use super::instance::Metered;
 use super::usage::{MeteredLimits, Usage};
 use crate::audit::AuditLog;
 use crate::caps::budget::InstanceTicket;
@@ -22,9 +23,9 @@ pub struct HostState {
     /// Where calls record what they consumed, under `hub plugin test` only.
     pub usage: Option<Arc<Usage>>,
     pub budget: Arc<PluginBudget>,
-    /// For calls without a per-call fuel budget (watch, ota): the fuel left
-    /// when the plugin's shared CPU rate was last charged.
-    pub metered_from: Option<u64>,
+    /// For calls without a per-call fuel budget (watch, ota): their fuel,
+    /// charged to the plugin's shared CPU rate at every epoch tick.
+    pub metered: Option<Metered>,
     /// The device whose `ota` this instance runs: the only one it may
     /// report progress for.
     pub ota: Option<String>,
@@ -78,7 +79,7 @@ impl HostState {
             plugin,
             events: sandbox.events.clone(),
             budget: sandbox.budget.clone(),
-            metered_from: None,
+            metered: None,
             ota: None,
             _ticket: ticket,
         }
