@@ -47,9 +47,15 @@ impl LoopbackBlock {
         self.net
     }
 
-    /// The block's first address for devices, `.1`.
-    pub fn first(&self) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::from(u32::from(self.net.network()) + 1))
+    /// The block's first address for `count` devices, `.1`; they take
+    /// `.1` to `.249` at most (`.250` holds the claim).
+    pub fn first_of(&self, count: usize) -> anyhow::Result<IpAddr> {
+        if count > 249 {
+            bail!("a block of loopback addresses holds 249 simulated devices, not {count}");
+        }
+        Ok(IpAddr::V4(Ipv4Addr::from(
+            u32::from(self.net.network()) + 1,
+        )))
     }
 }
 

@@ -24,6 +24,14 @@ pub fn inside(dir: &Path, path: &Path) -> Result<PathBuf, String> {
 
 /// The bytes of a regular file of at most `most` bytes; `what` names it in errors.
 pub fn read_capped(path: &Path, most: u64, what: &str) -> Result<Vec<u8>, String> {
+    // Before opening: opening a FIFO would wait for a writer for ever.
+    let is_file = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !is_file {
+        return Err(format!(
+            "the {what} {} is not a regular file",
+            path.display()
+        ));
+    }
     let file = std::fs::File::open(path)
         .map_err(|e| format!("read the {what} {}: {e}", path.display()))?;
     let meta = file

@@ -210,7 +210,7 @@ pub fn grants(hub: &Hub, command: GrantsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn verify(hub: &Hub, checkpoint: Option<&Path>) -> anyhow::Result<()> {
+fn verify(hub: &Hub, data_dir: &Path, checkpoint: Option<&Path>) -> anyhow::Result<()> {
     let n = match hub.store().verify()? {
         Ok(n) => n,
         Err(broken) => bail!(
@@ -224,7 +224,8 @@ fn verify(hub: &Hub, checkpoint: Option<&Path>) -> anyhow::Result<()> {
             std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
         let checkpoint: Checkpoint = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an audit checkpoint", path.display()))?;
-        hub.store().verify_against(&checkpoint)?;
+        hub.store()
+            .verify_against(&checkpoint, &data_dir.join("audit.key"))?;
         println!(
             "audit log intact: {n} entries, holding the checkpoint of {} (entry {})",
             checkpoint.at, checkpoint.seq
@@ -248,7 +249,9 @@ fn print_caps(title: &str, caps: &Capabilities) {
 
 pub fn audit(hub: &Hub, data_dir: &Path, args: AuditArgs) -> anyhow::Result<()> {
     match args.command {
-        Some(AuditCommand::Verify { checkpoint }) => return verify(hub, checkpoint.as_deref()),
+        Some(AuditCommand::Verify { checkpoint }) => {
+            return verify(hub, data_dir, checkpoint.as_deref());
+        }
         Some(AuditCommand::Checkpoint { out }) => {
             let checkpoint = hub.store().checkpoint(&data_dir.join("audit.key"))?;
             let text = serde_json::to_string_pretty(&checkpoint)?;

@@ -40,9 +40,13 @@ pub fn check_device(device: &Device) -> Result<(), String> {
         .instances
         .iter()
         .flat_map(|i| &i.attrs)
-        .map(|a| match &a.value {
-            Value::Text(text) => text.len() + a.name.len(),
-            _ => a.name.len(),
+        .map(|a| {
+            let choices: usize = a.meta.enum_values.iter().map(String::len).sum();
+            let value = match &a.value {
+                Value::Text(text) => text.len(),
+                _ => 0,
+            };
+            a.name.len() + choices + value
         })
         .sum();
     if text > MAX_DEVICE_TEXT {
@@ -54,7 +58,7 @@ pub fn check_device(device: &Device) -> Result<(), String> {
 }
 
 fn check_instance(instance: &Instance) -> Result<(), String> {
-    fits("instance type", &instance.kind, MAX_KEY)?;
+    key("instance type", &instance.kind)?;
     count(
         "attributes of one instance",
         instance.attrs.len(),
@@ -64,7 +68,7 @@ fn check_instance(instance: &Instance) -> Result<(), String> {
 }
 
 fn check_attribute(attr: &Attribute) -> Result<(), String> {
-    fits("attribute name", &attr.name, MAX_KEY)?;
+    key("attribute name", &attr.name)?;
     check_value(&attr.name, &attr.value)?;
     count(
         "enum values of one attribute",
@@ -74,23 +78,31 @@ fn check_attribute(attr: &Attribute) -> Result<(), String> {
     attr.meta
         .enum_values
         .iter()
-        .try_for_each(|choice| fits("enum value", choice, MAX_KEY))
+        .try_for_each(|choice| key("enum value", choice))
+}
+
+/// A machine name (attribute, instance type, enum value): short, and
+/// without characters that break or reorder a line where it is shown.
+fn key(field: &str, value: &str) -> Result<(), String> {
+    fits(field, value, MAX_KEY)?;
+    plain(field, value)
+}
+
+fn plain(field: &str, value: &str) -> Result<(), String> {
+    if value.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(format!(
+            "a {field} with control or bidi characters ({})",
+            shorten(value)
+        ));
+    }
+    Ok(())
 }
 
 /// Identities end up in every event, in the store and in the hub's log:
 /// bounded, and without characters that break or reorder a line.
 pub fn check_identity(identity: &str) -> Result<(), String> {
     fits("identity", identity, MAX_NAME)?;
-    if identity
-        .chars()
-        .any(|c| c.is_control() || is_bidi_control(c))
-    {
-        return Err(format!(
-            "an identity with control or bidi characters ({})",
-            shorten(identity)
-        ));
-    }
-    Ok(())
+    plain("identity", identity)
 }
 
 pub fn check_change(change: &AttributeChange) -> Result<(), String> {
@@ -252,6 +264,13 @@ mod tests {
         attribute.meta.enum_values = vec!["x".into(); MAX_CHOICES + 1];
         let why = check_change(&change(attribute)).unwrap_err();
         assert!(why.contains("65 enum values"), "{why}");
+        let mut forged = device().instances[0].attrs[0].clone();
+        forged.name = "x\n2026 INFO hub: plugin approved".into();
+        assert!(
+            check_change(&change(forged))
+                .unwrap_err()
+                .contains("control")
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl EventSink {
             return Emitted::Dropped;
         }
         if !value_fits(&change.attribute.value, change.attribute.meta.val_type) {
-            tracing::warn!(plugin = %self.plugin, identity = %change.identity, attribute = %change.attribute.name,
+            tracing::warn!(plugin = %self.plugin, identity = %change.identity, attribute = %change.attribute.name.escape_debug(),
                 "dropped an event whose value does not match its declared type");
             return Emitted::Dropped;
         }

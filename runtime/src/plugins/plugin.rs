@@ -366,7 +366,16 @@ impl Plugin {
     /// A fresh instance (started within `deadline`) whose calls spend the
     /// plugin's shared CPU rate rather than a per-call budget.
     async fn metered_instance(&self, deadline: Duration) -> Result<Instance, HubError> {
-        let mut instance = self.instance(self.budget(deadline)).await?;
+        let budget = self.budget(deadline);
+        let mut instance = self.instance(budget).await?;
+        // Its init, run on a per-call budget, is spent from the rate too:
+        // watchers restarted again and again must not run free.
+        let spent = budget
+            .fuel
+            .map_or(0, |fuel| fuel.saturating_sub(instance.fuel_left()));
+        if let Some(pause) = self.sandbox.budget.charge_cpu(spent) {
+            tokio::time::sleep(pause).await;
+        }
         instance.meter_cpu(self.sandbox.limits.fuel_per_call);
         Ok(instance)
     }

@@ -63,9 +63,18 @@ impl Store {
         })
     }
 
-    /// Checks that the chain still holds `checkpoint`'s entry, unchanged:
-    /// a deleted tail or a rewritten chain fails with what was found.
-    pub fn verify_against(&self, checkpoint: &Checkpoint) -> anyhow::Result<()> {
+    /// Checks that `checkpoint` was signed with the key in `key_file` (a
+    /// checkpoint made with any other key proves nothing) and that the
+    /// chain still holds its entry, unchanged: a deleted tail or a
+    /// rewritten chain fails with what was found.
+    pub fn verify_against(&self, checkpoint: &Checkpoint, key_file: &Path) -> anyhow::Result<()> {
+        let ours = hex(existing_key(key_file)?.verifying_key().as_bytes());
+        if checkpoint.public_key != ours {
+            bail!(
+                "the checkpoint was not signed with this hub's audit key ({})",
+                key_file.display()
+            );
+        }
         checkpoint.check_signature()?;
         let found = self.entry_hash(checkpoint.seq)?;
         match found {
@@ -87,12 +96,18 @@ impl Store {
     }
 }
 
+fn existing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("read the audit key {}", path.display()))?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} is not an audit key (32 bytes)", path.display()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
 fn signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    if let Ok(bytes) = std::fs::read(path) {
-        let seed: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{} is not an audit key (32 bytes)", path.display()))?;
-        return Ok(SigningKey::from_bytes(&seed));
+    if path.exists() {
+        return existing_key(path);
     }
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
@@ -149,7 +164,9 @@ mod tests {
         let checkpoint = store.checkpoint(&dir.join("audit.key")).unwrap();
         assert_eq!(checkpoint.seq, 5);
         store.append("cli", Some("p"), "revoke", json!({})).unwrap();
-        store.verify_against(&checkpoint).unwrap();
+        store
+            .verify_against(&checkpoint, &dir.join("audit.key"))
+            .unwrap();
         let again = store.checkpoint(&dir.join("audit.key")).unwrap();
         assert_eq!(again.public_key, checkpoint.public_key, "one key, kept");
     }
@@ -172,7 +189,10 @@ mod tests {
             Ok(3),
             "the chain alone looks intact"
         );
-        let caught = store.verify_against(&checkpoint).unwrap_err().to_string();
+        let caught = store
+            .verify_against(&checkpoint, &dir.join("audit.key"))
+            .unwrap_err()
+            .to_string();
         assert!(caught.contains("entries were deleted"), "{caught}");
     }
 
@@ -190,8 +210,26 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(store.verify().unwrap(), Ok(5));
-        let caught = store.verify_against(&checkpoint).unwrap_err().to_string();
+        let caught = store
+            .verify_against(&checkpoint, &dir.join("audit.key"))
+            .unwrap_err()
+            .to_string();
         assert!(caught.contains("rewritten"), "{caught}");
+    }
+
+    #[test]
+    fn a_checkpoint_signed_with_another_key_proves_nothing() {
+        let (store, dir) = store("other-key");
+        let forged = store.checkpoint(&dir.join("attacker.key")).unwrap();
+        store.checkpoint(&dir.join("audit.key")).unwrap();
+        let refused = store
+            .verify_against(&forged, &dir.join("audit.key"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("not signed with this hub's audit key"),
+            "{refused}"
+        );
     }
 
     #[test]
@@ -199,7 +237,10 @@ mod tests {
         let (store, dir) = store("forged");
         let mut checkpoint = store.checkpoint(&dir.join("audit.key")).unwrap();
         checkpoint.seq = 2;
-        let refused = store.verify_against(&checkpoint).unwrap_err().to_string();
+        let refused = store
+            .verify_against(&checkpoint, &dir.join("audit.key"))
+            .unwrap_err()
+            .to_string();
         assert!(refused.contains("signature"), "{refused}");
     }
 }

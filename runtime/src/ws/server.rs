@@ -177,7 +177,6 @@ fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<B
             "missing or wrong token: send it in the smart-assistant-token header or ?token=",
         );
     };
-    connection.admission.signed_in(peer);
     let Some(accept_key) = websocket_key(&request) else {
         return error(
             StatusCode::UPGRADE_REQUIRED,

@@ -66,7 +66,7 @@ impl ShellySim {
     pub async fn on_lan(config: ShellyConfig) -> anyhow::Result<Self> {
         let block = LoopbackBlock::claim()?;
         let config = ShellyConfig {
-            bind: block.first(),
+            bind: block.first_of(config.count)?,
             port: 80,
             spread: true,
             ..config

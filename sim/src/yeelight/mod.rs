@@ -76,7 +76,7 @@ impl YeelightSim {
     pub async fn on_lan(config: SimConfig) -> anyhow::Result<Self> {
         let block = LoopbackBlock::claim()?;
         let config = SimConfig {
-            bind: block.first(),
+            bind: block.first_of(config.count)?,
             control_port: 55443,
             discovery_port: 1982,
             spread: true,
