@@ -2,7 +2,7 @@
 //! has to wait, on a task of its own; responses and events out through one
 //! writer, a flush for whatever is ready together.
 
-use super::outbox::{OUTBOX_BYTES, Outbox, Outgoing, Queued, outbox};
+use super::outbox::{OUTBOX_BYTES, Outbox, Outgoing, Queued, SHARED_OUTBOX_BYTES, outbox};
 use super::protocol::{self, Request};
 use super::router::{self, Responder};
 use super::server::Caller;
@@ -39,11 +39,12 @@ pub async fn run<S>(
     hub: Arc<Hub>,
     caller: Caller,
     mut shutdown: watch::Receiver<bool>,
+    shared_outbox: Arc<Semaphore>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut sink, mut frames) = ws.split();
-    let (outbox, mut outgoing) = outbox(OUTBOX_BYTES);
+    let (outbox, mut outgoing) = outbox(OUTBOX_BYTES, shared_outbox);
     let mut events = hub.events().subscribe();
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut keepalive = tokio::time::interval_at(Instant::now() + PING_AFTER, PING_AFTER);
@@ -99,7 +100,11 @@ pub async fn run<S>(
                     Ok(Ok(Flushed::All)) => {}
                     Ok(Ok(Flushed::Overflowed)) => break Some((
                         CloseCode::Policy,
-                        format!("too slow: more than {} MiB of answers waiting to be read", OUTBOX_BYTES >> 20),
+                        format!(
+                            "too slow: its answers waiting to be read passed the hub's bound ({} MiB a connection, {} MiB in all)",
+                            OUTBOX_BYTES >> 20,
+                            SHARED_OUTBOX_BYTES >> 20
+                        ),
                     )),
                     _ => break None,
                 }

@@ -3,6 +3,7 @@
 
 use super::admission::{Admission, Admitted, ServerLimits};
 use super::connection;
+use super::outbox::SHARED_OUTBOX_BYTES;
 use crate::config::{Token, TokenScope};
 use crate::plugins::Hub;
 use http_body_util::Full;
@@ -17,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -54,6 +55,8 @@ pub struct Server {
     hub: Arc<Hub>,
     settings: Arc<ServerSettings>,
     admission: Arc<Admission>,
+    /// The bytes of answers all connections together may hold for slow clients.
+    shared_outbox: Arc<Semaphore>,
 }
 
 /// After a failed accept (out of file descriptors, most often) the loop
@@ -67,6 +70,7 @@ impl Server {
             listener,
             hub,
             admission: Admission::new(settings.limits.clone()),
+            shared_outbox: Arc::new(Semaphore::new(SHARED_OUTBOX_BYTES)),
             settings: Arc::new(settings),
         }
     }
@@ -109,6 +113,7 @@ impl Server {
                 hub: self.hub.clone(),
                 settings: self.settings.clone(),
                 admission: self.admission.clone(),
+                shared_outbox: self.shared_outbox.clone(),
                 closed: closed.clone(),
                 peer,
                 _admitted: admitted,
@@ -142,6 +147,7 @@ struct Connection {
     hub: Arc<Hub>,
     settings: Arc<ServerSettings>,
     admission: Arc<Admission>,
+    shared_outbox: Arc<Semaphore>,
     closed: watch::Receiver<bool>,
     peer: SocketAddr,
     _admitted: Arc<Admitted>,
@@ -201,6 +207,7 @@ fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<B
                     connection.hub.clone(),
                     caller,
                     connection.closed.clone(),
+                    connection.shared_outbox.clone(),
                 )
                 .await;
             }
