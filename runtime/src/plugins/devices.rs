@@ -31,16 +31,24 @@ impl DeviceTable {
         self.lock().get(identity).cloned()
     }
 
-    /// Records a discovered device; true when it is new or has moved.
-    pub fn upsert(&self, info: &DeviceInfo) -> bool {
+    /// Records a discovered device; true when it is new or has moved. A new
+    /// one must first pass `admit`, given how many are held, under the same
+    /// lock: concurrent discovers cannot pass a budget together.
+    pub fn upsert<E>(
+        &self,
+        info: &DeviceInfo,
+        admit: impl FnOnce(usize) -> Result<(), E>,
+    ) -> Result<bool, E> {
         let mut devices = self.lock();
+        let held = devices.len();
         match devices.get_mut(&info.identity) {
-            Some(record) if *record.info == *info => false,
+            Some(record) if *record.info == *info => Ok(false),
             Some(record) => {
                 record.info = Arc::new(info.clone());
-                true
+                Ok(true)
             }
             None => {
+                admit(held)?;
                 devices.insert(
                     info.identity.clone(),
                     DeviceRecord {
@@ -48,7 +56,7 @@ impl DeviceTable {
                         meta: None,
                     },
                 );
-                true
+                Ok(true)
             }
         }
     }
@@ -140,9 +148,27 @@ mod tests {
     }
 
     #[test]
+    fn a_new_device_is_admitted_under_the_same_lock_and_a_moved_one_needs_no_admission() {
+        let table = DeviceTable::default();
+        let at_most_one = |held: usize| if held < 1 { Ok(()) } else { Err("full") };
+        let mut first = bulb(100.0).info;
+        assert_eq!(table.upsert(&first, at_most_one), Ok(true));
+        let mut second = first.clone();
+        second.identity = "bulb-2".into();
+        assert_eq!(table.upsert(&second, at_most_one), Err("full"));
+        first.address = "127.0.0.9:55443".into();
+        assert_eq!(table.upsert(&first, at_most_one), Ok(true), "moved");
+        assert_eq!(table.upsert(&first, at_most_one), Ok(false), "unchanged");
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
     fn metadata_is_rebuilt_only_when_the_device_declares_another() {
         let table = DeviceTable::default();
-        table.upsert(&bulb(100.0).info);
+        assert_eq!(
+            table.upsert(&bulb(100.0).info, |_| Ok::<_, ()>(())),
+            Ok(true)
+        );
         let first = table.learn(&bulb(100.0));
         let same = table.learn(&bulb(100.0));
         assert!(Arc::ptr_eq(&first, &same), "unchanged metadata is reused");

@@ -158,11 +158,13 @@ impl Plugin {
     /// Starts serving a device; true when it is new or has moved. A new
     /// device past the plugin's budget of devices is refused.
     fn register(&self, info: &DeviceInfo) -> Result<bool, OverBudget> {
-        let devices = &self.sandbox.events.devices;
-        if !devices.contains(&info.identity) {
-            self.sandbox.budget.admit_device(devices.len())?;
-        }
-        if !devices.upsert(info) {
+        let budget = &self.sandbox.budget;
+        if !self
+            .sandbox
+            .events
+            .devices
+            .upsert(info, |held| budget.admit_device(held))?
+        {
             return Ok(false);
         }
         let worker = DeviceWorker::spawn(self.me.clone(), Arc::new(info.clone()));
