@@ -222,15 +222,18 @@ impl Plugin {
                 Ok(true) => self.remember(&info),
                 Ok(false) => {}
                 Err(over) => {
-                    self.over_budget(&over);
-                    discovery.refuse(HubError::new(
+                    let refusal = HubError::new(
                         ErrorCode::QuotaExceeded,
                         format!(
                             "plugin {} {}; the others were not registered (an operator can approve a larger max_devices)",
                             self.id(),
                             over.message
                         ),
-                    ));
+                    );
+                    // Once per discover, however many devices it reported.
+                    if discovery.refuse(refusal) {
+                        self.over_budget(&over);
+                    }
                     continue;
                 }
             }
@@ -568,10 +571,13 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    fn refuse(&mut self, error: HubError) {
-        if !self.refused.iter().any(|e| e.code == error.code) {
+    /// Records `error` unless one of its kind is there; true if recorded.
+    fn refuse(&mut self, error: HubError) -> bool {
+        let new = !self.refused.iter().any(|e| e.code == error.code);
+        if new {
             self.refused.push(error);
         }
+        new
     }
 }
 

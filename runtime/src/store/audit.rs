@@ -113,12 +113,7 @@ impl Store {
 
     /// The chain's newest entry and its hash (0 and the genesis hash when empty).
     pub(super) fn head(&self) -> anyhow::Result<(i64, String)> {
-        let head = self
-            .conn()
-            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+        let head = head_record(&self.conn())?;
         Ok(head.unwrap_or((0, GENESIS.to_string())))
     }
 
@@ -182,11 +177,7 @@ impl Store {
             prev_hash = entry.hash;
             expected += 1;
         }
-        let head: Option<(i64, String)> = conn
-            .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+        let head = head_record(&conn)?;
         let last = expected - 1;
         match head {
             None if last == 0 => Ok(Ok(0)),
@@ -203,14 +194,18 @@ impl Store {
     }
 }
 
+/// The head record: the newest entry's sequence number and hash, kept apart
+/// so that deleting entries from the end shows.
+fn head_record(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .optional()
+}
+
 /// Appends `entry` to the chain, inside the caller's transaction.
 fn append_on(conn: &Connection, entry: Audited<'_>) -> rusqlite::Result<()> {
-    let head: Option<(i64, String)> = conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE only = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    let (last, prev_hash) = head.unwrap_or((0, GENESIS.to_string()));
+    let (last, prev_hash) = head_record(conn)?.unwrap_or((0, GENESIS.to_string()));
     let mut entry = AuditEntry {
         seq: last + 1,
         at: super::now(),
