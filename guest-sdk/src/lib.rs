@@ -1,71 +1,105 @@
 //! Write a device driver ("plugin") for the hub.
 //!
-//! A plugin is a type implementing [`Plugin`], exported with
-//! [`export_plugin!`], built with `cargo build --target wasm32-wasip2`.
-//! The hub runs it in a sandbox: every call has a fuel budget and a deadline,
-//! and the network reaches only the addresses an operator granted.
+//! A plugin is a type implementing [`Plugin`], which opens each device it
+//! discovers as a [`Device`], exported with [`export_plugin!`], built with
+//! `cargo build --target wasm32-wasip2`. The hub runs it in a sandbox:
+//! every call has a fuel budget and a deadline, and the network reaches
+//! only the addresses an operator granted.
+//!
+//! A device declares its attributes once ([`Device::describe`]); reads
+//! return values only, in the same order, and changes name an
+//! attribute's slot in that order.
 //!
 //! ```ignore
 //! use hub_guest_sdk::*;
 //!
-//! struct Lamp;
+//! struct Lamps;
+//! struct Lamp { on: bool }
 //!
-//! impl Plugin for Lamp {
+//! impl Plugin for Lamps {
+//!     type Device = Lamp;
 //!     fn init(_config: Config) -> Result<Self, PluginError> {
-//!         Ok(Lamp)
+//!         Ok(Lamps)
 //!     }
 //!     fn discover(&mut self, _timeout: std::time::Duration) -> Result<Vec<DeviceInfo>, PluginError> {
 //!         Ok(vec![])
 //!     }
-//!     fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {
-//!         let power = attr("power", "on").one_of(&["on", "off"]).writable();
-//!         Ok(Device::new(device, vec![Instance::new("light_bulb", 0, vec![power])]))
+//!     fn open(&mut self, _info: DeviceInfo) -> Result<Lamp, PluginError> {
+//!         Ok(Lamp { on: false })
 //!     }
-//!     fn set_attributes(&mut self, _device: &DeviceInfo, _writes: &[AttributeWrite]) -> Result<(), PluginError> {
+//! }
+//!
+//! impl Device for Lamp {
+//!     fn describe(&mut self) -> Result<DeviceMeta, PluginError> {
+//!         let power = attr::choice("power", &["on", "off"]).writable();
+//!         Ok(DeviceMeta::new().instance("light_bulb", 0, vec![power]))
+//!     }
+//!     fn read(&mut self, _declared: &DeviceMeta) -> Result<Vec<Value>, PluginError> {
+//!         Ok(vec![if self.on { "on" } else { "off" }.into()])
+//!     }
+//!     fn write(&mut self, writes: &[AttributeWrite]) -> Result<(), PluginError> {
+//!         self.on = writes.iter().any(|w| w.value.as_text() == Some("on"));
 //!         Ok(())
 //!     }
 //! }
 //!
-//! export_plugin!(Lamp);
+//! export_plugin!(Lamps);
 //! ```
+//!
+//! Plugins written for the first version of the protocol build unchanged
+//! with the `v0_1` feature (see [`v0_1`]).
 
-mod attrs;
 mod config;
 mod errors;
 pub mod log;
 pub mod net;
-mod plugin;
+mod value;
 
 #[cfg(feature = "http")]
 pub mod http;
 
+#[cfg(not(feature = "v0_1"))]
+pub mod attr;
+#[cfg(not(feature = "v0_1"))]
+mod plugin;
+#[cfg(feature = "v0_1")]
+pub mod v0_1;
+
+/// The bindings of the protocol version and world this build targets.
 #[doc(hidden)]
 pub mod bindings {
-    #[cfg(not(feature = "http"))]
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "hub:device/plugin",
-        pub_export_macro: true,
-        default_bindings_module: "hub_guest_sdk::bindings",
-        generate_all,
-    });
+    macro_rules! world {
+        ($path:tt, $world:tt) => {
+            wit_bindgen::generate!({
+                path: $path,
+                world: $world,
+                pub_export_macro: true,
+                default_bindings_module: "hub_guest_sdk::bindings",
+                generate_all,
+            });
+        };
+    }
 
-    #[cfg(feature = "http")]
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "hub:device/plugin-with-http",
-        pub_export_macro: true,
-        default_bindings_module: "hub_guest_sdk::bindings",
-        generate_all,
-    });
+    #[cfg(all(not(feature = "v0_1"), not(feature = "http")))]
+    world!("../wit/v0.2", "hub:device/plugin");
+    #[cfg(all(not(feature = "v0_1"), feature = "http"))]
+    world!("../wit/v0.2", "hub:device/plugin-with-http");
+    #[cfg(all(feature = "v0_1", not(feature = "http")))]
+    world!("../wit/v0.1", "hub:device/plugin");
+    #[cfg(all(feature = "v0_1", feature = "http"))]
+    world!("../wit/v0.1", "hub:device/plugin-with-http");
 }
 
-pub use attrs::attr;
+#[cfg(not(feature = "v0_1"))]
 pub use bindings::hub::device::types::{
-    Attribute, AttributeChange, AttributeMeta, AttributeWrite, Device, DeviceInfo, Firmware,
-    Instance, OtaProgress, OtaStage, Permissions, PluginError, UpdateInfo, ValType, Value,
+    AttributeMeta, Change, DeviceInfo, DeviceLimits, DeviceMeta, Firmware, InstanceMeta, OtaStage,
+    Permissions, PluginError, UpdateInfo, ValType, Value,
 };
 pub use config::Config;
+#[cfg(not(feature = "v0_1"))]
 #[doc(hidden)]
 pub use plugin::__export;
-pub use plugin::{Plugin, emit, report_ota};
+#[cfg(not(feature = "v0_1"))]
+pub use plugin::{AttributeWrite, Device, Plugin, emit, report_ota};
+#[cfg(feature = "v0_1")]
+pub use v0_1::*;

@@ -44,25 +44,37 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The test-only plugins built with the SDK's frozen `v0_1` feature.
+pub const FROZEN_V0_1: [&str; 2] = ["hostile", "bench-v0_1"];
+
+/// The guest plugins as cargo must take them, in two runs: cargo unifies a
+/// dependency's features across the packages of one run, and the SDK
+/// targets one version of the protocol at a time. The arguments that
+/// select the current ones, then the frozen 0.1 ones.
+pub fn guest_runs() -> [Vec<&'static str>; 2] {
+    let mut current = vec!["--workspace"];
+    current.extend(FROZEN_V0_1.iter().flat_map(|p| ["--exclude", p]));
+    let frozen = FROZEN_V0_1.iter().flat_map(|p| ["-p", p]).collect();
+    [current, frozen]
+}
+
 /// Builds every plugin under `guest-plugins/` and returns the folder of the `.wasm` files.
 pub fn build_guests() -> anyhow::Result<PathBuf> {
     ensure_wasm_target()?;
     let target_dir = root().join("target/guests");
-    let status = cargo()
-        .args([
-            "build",
-            "--release",
-            "--target",
-            WASM_TARGET,
-            "--manifest-path",
-        ])
-        .arg(root().join("guest-plugins/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .status()
-        .context("run cargo to build the guest plugins")?;
-    if !status.success() {
-        bail!("building the guest plugins failed");
+    for packages in guest_runs() {
+        let status = cargo()
+            .args(["build", "--release", "--target", WASM_TARGET])
+            .arg("--manifest-path")
+            .arg(root().join("guest-plugins/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .args(packages)
+            .status()
+            .context("run cargo to build the guest plugins")?;
+        if !status.success() {
+            bail!("building the guest plugins failed");
+        }
     }
     Ok(target_dir.join(WASM_TARGET).join("release"))
 }

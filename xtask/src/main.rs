@@ -1,5 +1,5 @@
 //! `cargo xtask demo [ARGS]`, `cargo xtask test [ARGS]`, `cargo xtask bench [ARGS]`,
-//! `cargo xtask build-guests`.
+//! `cargo xtask build-guests`, `cargo xtask clippy-guests` (what CI lints).
 
 use anyhow::{Context, bail};
 use std::process::Command;
@@ -42,24 +42,46 @@ fn main() -> anyhow::Result<()> {
         }
         "test" => {
             xtask::build_guests()?;
-            // The unit tests of the guest SDK and plugins run on the host.
-            for manifest in ["guest-sdk/Cargo.toml", "guest-plugins/Cargo.toml"] {
-                run(
-                    cargo(&["test", "--quiet", "--workspace", "--manifest-path"])
-                        .arg(xtask::root().join(manifest))
-                        .arg("--target-dir")
-                        .arg(xtask::root().join("target/guest-host")),
-                )?;
+            // The unit tests of the guest SDK (in both its versions) and of
+            // the plugins run on the host.
+            for features in [&[][..], &["--features", "v0_1"]] {
+                run(guests_on_host("test", "guest-sdk").args(features))?;
+            }
+            for packages in xtask::guest_runs() {
+                run(guests_on_host("test", "guest-plugins").args(packages))?;
             }
             run(cargo(&["test", "--workspace"]).args(rest))
         }
-        _ => bail!("usage: cargo xtask <demo|test|bench|build-guests> [ARGS]"),
+        "clippy-guests" => {
+            for packages in xtask::guest_runs() {
+                run(
+                    cargo(&["clippy", "--target", xtask::WASM_TARGET, "--manifest-path"])
+                        .arg(xtask::root().join("guest-plugins/Cargo.toml"))
+                        .arg("--target-dir")
+                        .arg(xtask::root().join("target/guests"))
+                        .args(packages)
+                        .args(["--", "-D", "warnings"]),
+                )?;
+            }
+            Ok(())
+        }
+        _ => bail!("usage: cargo xtask <demo|test|bench|build-guests|clippy-guests> [ARGS]"),
     }
 }
 
 fn cargo(args: &[&str]) -> Command {
     let mut command = xtask::cargo();
     command.args(args);
+    command
+}
+
+/// `cargo VERB --quiet` over the guest folder `dir`, built for the host.
+fn guests_on_host(verb: &str, dir: &str) -> Command {
+    let mut command = cargo(&[verb, "--quiet", "--manifest-path"]);
+    command
+        .arg(xtask::root().join(dir).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(xtask::root().join("target/guest-host"));
     command
 }
 

@@ -31,13 +31,17 @@ struct Shelly {
     reboot_timeout: Duration,
 }
 
-impl Shelly {
-    fn rpc(&self, device: &DeviceInfo) -> Result<Rpc, PluginError> {
-        Ok(Rpc::new(net::parse_addr(&device.address)?, self.io_timeout))
-    }
+/// One device, reached over its RPC.
+struct Switch {
+    identity: String,
+    model: String,
+    rpc: Rpc,
+    reboot_timeout: Duration,
 }
 
 impl Plugin for Shelly {
+    type Device = Switch;
+
     fn init(config: Config) -> Result<Self, PluginError> {
         Ok(Shelly {
             targets: discovery::parse_targets(config.get("discovery").unwrap_or_default())
@@ -52,30 +56,44 @@ impl Plugin for Shelly {
         discovery::probe(&self.targets, self.probe_timeout)
     }
 
-    fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {
-        let status = self.rpc(device)?.call("Switch.GetStatus", "id=0")?;
-        Ok(mapping::device(device, &status))
+    fn open(&mut self, info: DeviceInfo) -> Result<Switch, PluginError> {
+        Ok(Switch {
+            rpc: Rpc::new(net::parse_addr(&info.address)?, self.io_timeout),
+            identity: info.identity,
+            model: info.model,
+            reboot_timeout: self.reboot_timeout,
+        })
+    }
+}
+
+impl Switch {
+    fn status(&self) -> Result<serde_json::Value, PluginError> {
+        self.rpc.call("Switch.GetStatus", "id=0")
+    }
+}
+
+impl Device for Switch {
+    fn describe(&mut self) -> Result<DeviceMeta, PluginError> {
+        Ok(mapping::meta(&self.model, &self.status()?))
     }
 
-    fn set_attributes(
-        &mut self,
-        device: &DeviceInfo,
-        writes: &[AttributeWrite],
-    ) -> Result<(), PluginError> {
+    fn read(&mut self, declared: &DeviceMeta) -> Result<Vec<Value>, PluginError> {
+        mapping::values(declared, &self.status()?)
+    }
+
+    fn write(&mut self, writes: &[AttributeWrite]) -> Result<(), PluginError> {
         let queries = writes
             .iter()
             .map(mapping::switch_query)
             .collect::<Result<Vec<_>, _>>()?;
-        let rpc = self.rpc(device)?;
         queries
             .iter()
-            .try_for_each(|query| rpc.call("Switch.Set", query).map(drop))
+            .try_for_each(|query| self.rpc.call("Switch.Set", query).map(drop))
     }
 
-    fn check_update(&mut self, device: &DeviceInfo) -> Result<UpdateInfo, PluginError> {
-        let rpc = self.rpc(device)?;
-        let current = rpc.identify()?.version;
-        let offered = rpc.stable_update()?;
+    fn check_update(&mut self) -> Result<UpdateInfo, PluginError> {
+        let current = self.rpc.identify()?.version;
+        let offered = self.rpc.stable_update()?;
         Ok(UpdateInfo {
             update_available: offered.is_some(),
             latest_firmware: offered.map(|(version, build_id)| Firmware {
@@ -87,24 +105,22 @@ impl Plugin for Shelly {
         })
     }
 
-    fn ota(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
-        ota::update(&device.identity, &self.rpc(device)?, self.reboot_timeout)
+    fn ota(&mut self) -> Result<(), PluginError> {
+        ota::update(&self.identity, &self.rpc, self.reboot_timeout)
     }
 
     /// A device quiet for [`WATCH_IDLE`] is asked for its status; quiet
     /// again, its connection is taken for dead (a device unplugged without
     /// closing it) and the hub watches anew after a back-off.
-    fn watch(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
-        let identity = &device.identity;
-        let mut ws = self.rpc(device)?.notifications(identity)?;
+    fn watch(&mut self, declared: &DeviceMeta) -> Result<(), PluginError> {
+        let identity = &self.identity;
+        let mut ws = self.rpc.notifications(identity)?;
         let mut asked = false;
         loop {
             match ws.read_text(Some(WATCH_IDLE)) {
                 Ok(frame) => {
                     asked = false;
-                    for (instance, attribute) in mapping::notified_changes(&frame) {
-                        emit(identity, instance, attribute);
-                    }
+                    emit(&mapping::notified_changes(declared, &frame));
                 }
                 Err(PluginError::Timeout(_)) if !asked => {
                     asked = true;

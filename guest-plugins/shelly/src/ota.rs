@@ -25,15 +25,15 @@ pub fn update(identity: &str, rpc: &Rpc, reboot_timeout: Duration) -> Result<(),
         "Shelly.Update",
         json!({"stage": "stable"}),
     ))?;
-    report_ota(identity, OtaStage::Downloading, Some(0));
-    follow_device(identity, &mut ws, reboot_timeout)?;
-    report_ota(identity, OtaStage::Rebooting, None);
+    report_ota(OtaStage::Downloading, Some(0));
+    follow_device(&mut ws, reboot_timeout)?;
+    report_ota(OtaStage::Rebooting, None);
     wait_for_version(identity, rpc, &version, reboot_timeout)
 }
 
 /// Follows the device's events until it has applied the image (`Ok`) or
 /// failed (`Err`, with the device's own words).
-fn follow_device(identity: &str, ws: &mut WebSocket, timeout: Duration) -> Result<(), PluginError> {
+fn follow_device(ws: &mut WebSocket, timeout: Duration) -> Result<(), PluginError> {
     loop {
         let frame: Value = serde_json::from_str(&ws.read_text(Some(timeout)).map_err(|e| {
             e.context("the device stopped reporting before the update was applied")
@@ -57,10 +57,10 @@ fn follow_device(identity: &str, ws: &mut WebSocket, timeout: Duration) -> Resul
                     } else {
                         OtaStage::Downloading
                     };
-                    report_ota(identity, stage, percent);
+                    report_ota(stage, percent);
                 }
                 "ota_success" => {
-                    report_ota(identity, OtaStage::Installing, Some(100));
+                    report_ota(OtaStage::Installing, Some(100));
                     return Ok(());
                 }
                 "ota_error" => {

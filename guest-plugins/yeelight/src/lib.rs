@@ -15,55 +15,47 @@ mod session;
 use address::BulbAddress;
 use hub_guest_sdk::*;
 use session::{Limits, Session};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 struct Yeelight {
     discovery: Vec<SocketAddr>,
     limits: Limits,
-    /// One control connection per bulb, kept open so that its `props`
-    /// notifications keep the cached state current between calls.
-    sessions: HashMap<String, Session>,
 }
 
-impl Yeelight {
-    fn session(&mut self, device: &DeviceInfo) -> Result<&mut Session, PluginError> {
-        let address = BulbAddress::parse(&device.address)?;
-        let stale = self
-            .sessions
-            .get(&device.identity)
-            .is_some_and(|s| s.peer() != address.control);
-        if stale {
-            self.sessions.remove(&device.identity);
-        }
-        if !self.sessions.contains_key(&device.identity) {
-            let session = Session::open(address.control, self.limits)?;
-            self.sessions.insert(device.identity.clone(), session);
-        }
-        Ok(self
-            .sessions
-            .get_mut(&device.identity)
-            .expect("inserted above"))
-    }
+/// One bulb, with its control connection kept open so that its `props`
+/// notifications keep the cached state current between calls.
+struct Bulb {
+    address: BulbAddress,
+    model: String,
+    limits: Limits,
+    session: Option<Session>,
+}
 
-    /// Runs `call` on the bulb's session; a broken connection is forgotten so
-    /// that the next call reconnects.
+impl Bulb {
+    /// Runs `call` on the bulb's session, opened if needed; a broken
+    /// connection is forgotten so that the next call reconnects.
     fn with_session<R>(
         &mut self,
-        device: &DeviceInfo,
         call: impl FnOnce(&mut Session) -> Result<R, PluginError>,
     ) -> Result<R, PluginError> {
-        let session = self.session(device)?;
+        let session = match &mut self.session {
+            Some(session) => session,
+            None => self
+                .session
+                .insert(Session::open(self.address.control, self.limits)?),
+        };
         let result = call(session);
         if session.broken {
-            self.sessions.remove(&device.identity);
+            self.session = None;
         }
         result
     }
 }
 
 impl Plugin for Yeelight {
+    type Device = Bulb;
+
     fn init(config: Config) -> Result<Self, PluginError> {
         let discovery = config.get("discovery").unwrap_or("239.255.255.250:1982");
         let discovery = discovery
@@ -77,7 +69,6 @@ impl Plugin for Yeelight {
                 timeout: config.millis("io_timeout_ms", 5000)?,
                 per_minute: config.parse_or("commands_per_minute", 60)?,
             },
-            sessions: HashMap::new(),
         })
     }
 
@@ -101,50 +92,61 @@ impl Plugin for Yeelight {
         Ok(found)
     }
 
-    fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {
-        let props = self.with_session(device, |s| s.props())?;
-        Ok(mapping::device(device, &props))
+    fn open(&mut self, info: DeviceInfo) -> Result<Bulb, PluginError> {
+        Ok(Bulb {
+            address: BulbAddress::parse(&info.address)?,
+            model: info.model,
+            limits: self.limits,
+            session: None,
+        })
+    }
+}
+
+impl Device for Bulb {
+    fn describe(&mut self) -> Result<DeviceMeta, PluginError> {
+        let props = self.with_session(|s| s.props())?;
+        let per_minute = u32::try_from(self.limits.per_minute).unwrap_or(u32::MAX);
+        Ok(mapping::meta(&self.model, &props, per_minute))
     }
 
-    fn set_attributes(
-        &mut self,
-        device: &DeviceInfo,
-        writes: &[AttributeWrite],
-    ) -> Result<(), PluginError> {
+    fn read(&mut self, declared: &DeviceMeta) -> Result<Vec<Value>, PluginError> {
+        let props = self.with_session(|s| s.props())?;
+        mapping::values(declared, &props)
+    }
+
+    fn write(&mut self, writes: &[AttributeWrite]) -> Result<(), PluginError> {
         let commands = writes
             .iter()
             .map(mapping::command)
             .collect::<Result<Vec<_>, _>>()?;
-        self.with_session(device, |s| {
+        self.with_session(|s| {
             commands
                 .iter()
                 .try_for_each(|(method, params)| s.command(method, params.clone()).map(drop))
         })
     }
 
-    fn check_update(&mut self, device: &DeviceInfo) -> Result<UpdateInfo, PluginError> {
-        let address = BulbAddress::parse(&device.address)?;
+    fn check_update(&mut self) -> Result<UpdateInfo, PluginError> {
         Ok(UpdateInfo {
-            current_version: address.firmware,
+            current_version: self.address.firmware.clone(),
             latest_firmware: None,
             update_available: false,
         })
     }
 
-    fn ota(&mut self, _device: &DeviceInfo) -> Result<(), PluginError> {
+    fn ota(&mut self) -> Result<(), PluginError> {
         Err(PluginError::Unsupported(
             "Yeelight bulbs update their firmware only through the vendor's app".into(),
         ))
     }
 
-    fn watch(&mut self, device: &DeviceInfo) -> Result<(), PluginError> {
-        let address = BulbAddress::parse(&device.address)?;
-        let mut session = Session::open(address.control, self.limits)?;
-        session.wait_for_changes(|changes| {
-            for attribute in mapping::changes(&device.model, changes) {
-                emit(&device.identity, mapping::LIGHT_INSTANCE, attribute);
-            }
-        })
+    fn watch(&mut self, declared: &DeviceMeta) -> Result<(), PluginError> {
+        // The connection describe opened, if it did: a bulb takes only four.
+        let mut session = match self.session.take() {
+            Some(session) => session,
+            None => Session::open(self.address.control, self.limits)?,
+        };
+        session.wait_for_changes(|changes| emit(&mapping::changes(declared, changes)))
     }
 }
 

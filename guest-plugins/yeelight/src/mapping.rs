@@ -1,9 +1,7 @@
 //! Between the bulb's properties and the hub's `light_bulb` instance. Each
-//! attribute is built in one place, for get_attributes and events alike.
+//! attribute is declared in one place, and read and notified by its property.
 
-use hub_guest_sdk::{
-    Attribute, AttributeWrite, Device, DeviceInfo, Instance, PluginError, Value, attr,
-};
+use hub_guest_sdk::{AttributeMeta, AttributeWrite, Change, DeviceMeta, PluginError, Value, attr};
 use serde_json::{Map, Value as Json, json};
 use std::collections::HashMap;
 
@@ -24,40 +22,79 @@ fn color_temp_range(model: &str) -> Option<(f64, f64)> {
     }
 }
 
-/// The hub attribute for one bulb property, from its value as the bulb
-/// reports it (a string); `None` for unknown or empty ones.
-fn attribute(model: &str, prop: &str, value: &str) -> Option<Attribute> {
-    let number = || value.parse::<i64>().ok();
-    let built = match prop {
-        "power" if !value.is_empty() => attr("power", value).one_of(&["on", "off", "toggle"]),
-        "bright" => attr("brightness", number()?).range(1.0, 100.0),
+/// Each bulb property the hub shows, and the attribute it becomes.
+const ATTRIBUTES: [(&str, &str); 3] = [
+    ("power", "power"),
+    ("bright", "brightness"),
+    ("ct", "color_temp"),
+];
+
+/// The attribute for one bulb property, on this model; `None` where the
+/// model has no such thing.
+fn declare(model: &str, prop: &str) -> Option<AttributeMeta> {
+    let declared = match prop {
+        "power" => attr::choice("power", &["on", "off", "toggle"]),
+        "bright" => attr::int("brightness").range(1.0, 100.0).unit("%"),
         "ct" => {
             let (min, max) = color_temp_range(model)?;
-            attr("color_temp", number()?).range(min, max)
+            attr::int("color_temp").range(min, max).unit("K")
         }
         _ => return None,
     };
-    Some(built.writable().notifies())
+    Some(declared.writable().notifies())
 }
 
-pub fn device(info: &DeviceInfo, props: &HashMap<String, String>) -> Device {
-    let attrs = PROPS
+/// A property's value as the bulb reports it (always a string); `None`
+/// for empty or unparsable ones.
+fn value(prop: &str, reported: &str) -> Option<Value> {
+    match prop {
+        "power" if !reported.is_empty() => Some(Value::from(reported)),
+        "power" => None,
+        _ => reported.parse::<i64>().ok().map(Value::Int),
+    }
+}
+
+fn prop_of(attribute: &str) -> Option<&'static str> {
+    ATTRIBUTES
         .iter()
-        .filter_map(|p| attribute(&info.model, p, props.get(*p)?))
-        .collect();
-    Device::new(
-        info,
-        vec![Instance::new("light_bulb", LIGHT_INSTANCE, attrs)],
-    )
+        .find(|(_, a)| *a == attribute)
+        .map(|(prop, _)| *prop)
 }
 
-/// The hub attributes in a `props` notification's params.
-pub fn changes(model: &str, params: &Map<String, Json>) -> Vec<Attribute> {
+/// The bulb's `light_bulb` instance: the properties it reported that its
+/// model has.
+pub fn meta(model: &str, props: &HashMap<String, String>, per_minute: u32) -> DeviceMeta {
+    let attrs = ATTRIBUTES
+        .iter()
+        .filter(|(prop, _)| props.get(*prop).and_then(|v| value(prop, v)).is_some())
+        .filter_map(|(prop, _)| declare(model, prop))
+        .collect();
+    DeviceMeta::new()
+        .instance("light_bulb", LIGHT_INSTANCE, attrs)
+        .writes_per_minute(per_minute)
+}
+
+pub fn values(
+    declared: &DeviceMeta,
+    props: &HashMap<String, String>,
+) -> Result<Vec<Value>, PluginError> {
+    declared.values(|a| {
+        let prop = prop_of(&a.name)?;
+        value(prop, props.get(prop)?)
+    })
+}
+
+/// The changes in a `props` notification's params.
+pub fn changes(declared: &DeviceMeta, params: &Map<String, Json>) -> Vec<Change> {
     params
         .iter()
-        .filter_map(|(prop, value)| match value {
-            Json::String(s) => attribute(model, prop, s),
-            other => attribute(model, prop, &other.to_string()),
+        .filter_map(|(prop, reported)| {
+            let reported = match reported {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let (_, attribute) = ATTRIBUTES.iter().find(|(p, _)| p == prop)?;
+            declared.change(LIGHT_INSTANCE, attribute, value(prop, &reported)?)
         })
         .collect()
 }

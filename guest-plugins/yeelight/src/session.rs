@@ -59,10 +59,6 @@ impl Session {
         Ok(())
     }
 
-    pub fn peer(&self) -> SocketAddr {
-        self.conn.peer()
-    }
-
     /// The state as of the last notification that arrived.
     pub fn props(&mut self) -> Result<HashMap<String, String>, PluginError> {
         let lines = self

@@ -2,11 +2,11 @@
 //! needs to read: nothing on a pass, what to fix on a failure.
 
 use super::lab::{Lab, OFFERED_VERSION};
-use super::values::{another_value, invalid_value, mismatch, shown};
+use super::values::{Attr, another_value, invalid_value, mismatch, shown};
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{
-    Attribute, AttributeWrite, Device, DeviceInfo, Event, EventKind, Measured, OtaState,
-    Permissions, Plugin, Value, WriteRequest,
+    Device, DeviceInfo, Event, EventKind, Measured, OtaState, Permissions, Plugin, Value, Write,
+    WriteRequest,
 };
 use crate::ws::protocol;
 use std::collections::BTreeMap;
@@ -107,13 +107,13 @@ impl Checks {
         for info in self.found.clone() {
             match self.plugin.get_attributes(&info.identity).await {
                 Ok(device) => {
-                    let attrs = device.instances.iter().flat_map(|i| &i.attrs);
                     problems.extend(
-                        attrs
+                        device
+                            .attributes()
                             .filter_map(mismatch)
                             .map(|m| format!("{}: {m}", info.identity)),
                     );
-                    if device.instances.iter().all(|i| i.attrs.is_empty()) {
+                    if device.values.is_empty() {
                         problems.push(format!("{}: no attributes at all", info.identity));
                     }
                     if self.subject.is_none() {
@@ -158,43 +158,39 @@ impl Checks {
         let identity = device.info.identity.clone();
         let mut problems = Vec::new();
         let mut written = 0;
-        for (instance, attr) in writable(&device) {
+        for (_, attr) in writable(&device) {
             let Some(value) = another_value(attr) else {
                 continue;
             };
+            let (meta, _) = attr;
+            let name = &meta.name;
             written += 1;
             let write = WriteRequest {
-                instance_id: instance,
-                attribute: attr.name.clone(),
+                instance_id: meta.instance_id,
+                attribute: name.clone(),
                 val: protocol::value(&value),
             };
             self.drain_events();
             if let Err(e) = self.plugin.set_attributes(&identity, &[write]).await {
-                problems.push(format!(
-                    "writing {} = {} failed: {e}",
-                    attr.name,
-                    shown(&value)
-                ));
+                problems.push(format!("writing {name} = {} failed: {e}", shown(&value)));
                 continue;
             }
-            if attr.meta.permissions.contains(Permissions::NOTIFY)
-                && !self.event(&identity, &attr.name, &value).await
+            if meta.permissions.contains(Permissions::NOTIFY)
+                && !self.event(&identity, name, &value).await
             {
                 problems.push(format!(
-                    "no attribute_change event for {} = {} within {} s of the write (it is declared `notify`)",
-                    attr.name,
+                    "no attribute_change event for {name} = {} within {} s of the write (it is declared `notify`)",
                     shown(&value), EVENT_WAIT.as_secs()
                 ));
             }
-            match self.read(&identity, instance, &attr.name).await {
+            match self.read(&identity, meta.instance_id, name).await {
                 Ok(Some(now)) if now == value => {}
                 Ok(now) => problems.push(format!(
-                    "{} reads back {} after writing {}",
-                    attr.name,
+                    "{name} reads back {} after writing {}",
                     now.as_ref().map_or("nothing".into(), shown),
                     shown(&value)
                 )),
-                Err(e) => problems.push(format!("get_attributes after writing {}: {e}", attr.name)),
+                Err(e) => problems.push(format!("get_attributes after writing {name}: {e}")),
             }
         }
         if written == 0 {
@@ -208,22 +204,15 @@ impl Checks {
             return Verdict::Skip("no device answered get_attributes".into());
         };
         let identity = &device.info.identity;
-        let mut attempts: Vec<(String, AttributeWrite)> = writable(&device)
-            .map(|(instance, attr)| {
+        let mut attempts: Vec<(String, Write)> = writable(&device)
+            .map(|(slot, attr)| {
                 let value = invalid_value(attr);
-                (
-                    format!("{} = {}", attr.name, shown(&value)),
-                    AttributeWrite {
-                        instance_id: instance,
-                        attribute: attr.name.clone(),
-                        value,
-                    },
-                )
+                let what = format!("{} = {}", attr.0.name, shown(&value));
+                (what, Write { slot, value })
             })
             .collect();
-        let unknown = AttributeWrite {
-            instance_id: 0,
-            attribute: "no_such_attribute".into(),
+        let unknown = Write {
+            slot: device.meta.attributes.len() as u32,
             value: Value::Int(1),
         };
         attempts.push(("an attribute the device does not have".into(), unknown));
@@ -250,7 +239,7 @@ impl Checks {
         let identity = &device.info.identity;
         let offered = self.lab.offer_update(identity);
         match self.plugin.check_update(identity).await {
-            Err(e) if e.code == ErrorCode::Unsupported && !device.ota_support => Verdict::Pass,
+            Err(e) if e.code == ErrorCode::Unsupported && !device.meta.ota_support => Verdict::Pass,
             Err(e) => Verdict::Fail(format!("check_update failed: {e}")),
             Ok(update) => {
                 let mut problems = Vec::new();
@@ -279,7 +268,7 @@ impl Checks {
             return Verdict::Skip("no device answered get_attributes".into());
         };
         let identity = device.info.identity.clone();
-        if !device.ota_support {
+        if !device.meta.ota_support {
             return match self.plugin.ota(&identity).await {
                 Err(e) if e.code == ErrorCode::Unsupported => Verdict::Pass,
                 other => Verdict::Fail(format!(
@@ -367,12 +356,9 @@ impl Checks {
     ) -> Result<Option<Value>, HubError> {
         let device = self.plugin.get_attributes(identity).await?;
         Ok(device
-            .instances
-            .iter()
-            .filter(|i| i.instance_id == instance)
-            .flat_map(|i| &i.attrs)
-            .find(|a| a.name == name)
-            .map(|a| a.value.clone()))
+            .of_instance(instance)
+            .find(|(meta, _)| meta.name == name)
+            .map(|(_, value)| value.clone()))
     }
 
     async fn event(&mut self, identity: &str, name: &str, value: &Value) -> bool {
@@ -383,9 +369,9 @@ impl Checks {
                 Ok(Err(RecvError::Lagged(_))) => {}
                 Ok(Ok(event)) => {
                     if let EventKind::Change(c) = &event.kind
-                        && c.identity == identity
-                        && c.attribute.name == name
-                        && c.attribute.value == *value
+                        && c.device.identity == identity
+                        && c.attribute().name == name
+                        && c.value == *value
                     {
                         return true;
                     }
@@ -447,13 +433,11 @@ async fn alone(plugin: Arc<Plugin>, call: Measured) -> Result<u64, HubError> {
         .map_err(|e| HubError::new(ErrorCode::Internal, format!("the measurement stopped: {e}")))?
 }
 
-fn writable(device: &Device) -> impl Iterator<Item = (u32, &Attribute)> {
-    device.instances.iter().flat_map(|i| {
-        i.attrs
-            .iter()
-            .filter(|a| a.meta.permissions.contains(Permissions::WRITE))
-            .map(move |a| (i.instance_id, a))
-    })
+/// Each writable attribute, with the slot writes name it by.
+fn writable(device: &Device) -> impl Iterator<Item = (u32, Attr<'_>)> {
+    (0u32..)
+        .zip(device.attributes())
+        .filter(|(_, (meta, _))| meta.permissions.contains(Permissions::WRITE))
 }
 
 fn result(problems: Vec<String>) -> Verdict {

@@ -2,7 +2,10 @@
 //! declared metadata, and which values it writes to test a round trip or
 //! a refusal.
 
-use crate::plugins::{Attribute, Permissions, ValType, Value, type_name};
+use crate::plugins::{AttributeMeta, Permissions, ValType, Value, type_name};
+
+/// One attribute as read: its declared metadata and its value.
+pub type Attr<'a> = (&'a AttributeMeta, &'a Value);
 
 /// A value as a client sees it in JSON: `"80"`, `80`, `true`.
 pub fn shown(value: &Value) -> String {
@@ -10,14 +13,13 @@ pub fn shown(value: &Value) -> String {
 }
 
 /// Why `attr` does not match its own metadata, if it does not.
-pub fn mismatch(attr: &Attribute) -> Option<String> {
-    let meta = &attr.meta;
-    let name = &attr.name;
+pub fn mismatch((meta, value): Attr) -> Option<String> {
+    let name = &meta.name;
     if !meta.permissions.contains(Permissions::READ) {
         return Some(format!("{name} is reported but not declared readable"));
     }
     let declared = type_name(meta.val_type);
-    let number = match (&attr.value, meta.val_type) {
+    let number = match (value, meta.val_type) {
         (Value::Int(i), ValType::Int | ValType::Float) => Some(*i as f64),
         (Value::Float(f), ValType::Float) => Some(*f),
         (Value::Boolean(_), ValType::Bool) | (Value::Text(_), ValType::String) => None,
@@ -49,10 +51,9 @@ pub fn mismatch(attr: &Attribute) -> Option<String> {
 
 /// A valid value other than the current one, for a round trip; `None`
 /// when the metadata leaves no other choice.
-pub fn another_value(attr: &Attribute) -> Option<Value> {
-    let meta = &attr.meta;
+pub fn another_value((meta, value): Attr) -> Option<Value> {
     let within = |x: f64| meta.min.is_none_or(|m| x >= m) && meta.max.is_none_or(|m| x <= m);
-    match (&attr.value, meta.val_type) {
+    match (value, meta.val_type) {
         (Value::Boolean(b), _) => Some(Value::Boolean(!b)),
         // Actions such as `toggle` do not read back as themselves.
         (Value::Text(current), ValType::Enum) => meta
@@ -73,8 +74,7 @@ pub fn another_value(attr: &Attribute) -> Option<Value> {
 }
 
 /// A value the attribute's metadata forbids.
-pub fn invalid_value(attr: &Attribute) -> Value {
-    let meta = &attr.meta;
+pub fn invalid_value((meta, _): Attr) -> Value {
     match meta.val_type {
         ValType::Int => match meta.max {
             Some(max) => Value::Int(max as i64 + 1),
@@ -93,59 +93,50 @@ pub fn invalid_value(attr: &Attribute) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::AttributeMeta;
 
     fn attr(
         value: Value,
         val_type: ValType,
         range: Option<(f64, f64)>,
         enums: &[&str],
-    ) -> Attribute {
-        Attribute {
+    ) -> (AttributeMeta, Value) {
+        let meta = AttributeMeta {
+            instance_id: 0,
             name: "a".into(),
-            value,
-            meta: AttributeMeta {
-                val_type,
-                min: range.map(|r| r.0),
-                max: range.map(|r| r.1),
-                enum_values: enums.iter().map(|e| e.to_string()).collect(),
-                permissions: Permissions::READ | Permissions::WRITE,
-            },
-        }
+            val_type,
+            min: range.map(|r| r.0),
+            max: range.map(|r| r.1),
+            enum_values: enums.iter().map(|e| e.to_string()).collect(),
+            permissions: Permissions::READ | Permissions::WRITE,
+            unit: None,
+            device_class: None,
+        };
+        (meta, value)
+    }
+
+    fn pair(attr: &(AttributeMeta, Value)) -> Attr<'_> {
+        (&attr.0, &attr.1)
+    }
+
+    fn mismatch_of(
+        value: Value,
+        val_type: ValType,
+        range: Option<(f64, f64)>,
+        enums: &[&str],
+    ) -> Option<String> {
+        mismatch(pair(&attr(value, val_type, range, enums)))
     }
 
     #[test]
     fn values_must_match_their_metadata() {
+        let percent = Some((1.0, 100.0));
+        assert_eq!(mismatch_of(Value::Int(5), ValType::Int, percent, &[]), None);
+        assert!(mismatch_of(Value::Int(101), ValType::Int, percent, &[]).is_some());
+        assert!(mismatch_of(Value::Text("5".into()), ValType::Int, None, &[]).is_some());
+        let on_off = &["on", "off"];
+        assert!(mismatch_of(Value::Text("dim".into()), ValType::Enum, None, on_off).is_some());
         assert_eq!(
-            mismatch(&attr(Value::Int(5), ValType::Int, Some((1.0, 100.0)), &[])),
-            None
-        );
-        assert!(
-            mismatch(&attr(
-                Value::Int(101),
-                ValType::Int,
-                Some((1.0, 100.0)),
-                &[]
-            ))
-            .is_some()
-        );
-        assert!(mismatch(&attr(Value::Text("5".into()), ValType::Int, None, &[])).is_some());
-        assert!(
-            mismatch(&attr(
-                Value::Text("dim".into()),
-                ValType::Enum,
-                None,
-                &["on", "off"]
-            ))
-            .is_some()
-        );
-        assert_eq!(
-            mismatch(&attr(
-                Value::Text("on".into()),
-                ValType::Enum,
-                None,
-                &["on", "off"]
-            )),
+            mismatch_of(Value::Text("on".into()), ValType::Enum, None, on_off),
             None
         );
     }
@@ -158,12 +149,15 @@ mod tests {
             None,
             &["on", "toggle", "off"],
         );
-        assert_eq!(another_value(&power), Some(Value::Text("off".into())));
+        assert_eq!(another_value(pair(&power)), Some(Value::Text("off".into())));
         let top = attr(Value::Int(100), ValType::Int, Some((1.0, 100.0)), &[]);
-        assert_eq!(another_value(&top), Some(Value::Int(99)));
-        assert_eq!(invalid_value(&top), Value::Int(101));
+        assert_eq!(another_value(pair(&top)), Some(Value::Int(99)));
+        assert_eq!(invalid_value(pair(&top)), Value::Int(101));
         let pinned = attr(Value::Int(3), ValType::Int, Some((3.0, 3.0)), &[]);
-        assert_eq!(another_value(&pinned), None);
-        assert_eq!(invalid_value(&power), Value::Text("no-such-choice".into()));
+        assert_eq!(another_value(pair(&pinned)), None);
+        assert_eq!(
+            invalid_value(pair(&power)),
+            Value::Text("no-such-choice".into())
+        );
     }
 }

@@ -3,8 +3,7 @@
 //! every client's frames, so each has a cap; the message names the field,
 //! its size and the cap, for the plugin's author.
 
-use super::bindings::hub::device::types::Instance;
-use super::bindings::{Attribute, AttributeChange, Device, DeviceInfo, UpdateInfo, Value};
+use super::wit::{AttributeMeta, DeviceInfo, DeviceMeta, InstanceMeta, UpdateInfo, Value};
 
 /// Identities, names and addresses.
 pub const MAX_NAME: usize = 256;
@@ -13,6 +12,7 @@ pub const MAX_KEY: usize = 64;
 /// A text value, an update's URL or release notes.
 pub const MAX_TEXT: usize = 4096;
 pub const MAX_INSTANCES: usize = 64;
+/// Attributes of one instance.
 pub const MAX_ATTRIBUTES: usize = 128;
 pub const MAX_CHOICES: usize = 64;
 /// All of a device's text together: what one get_attributes answer may weigh.
@@ -32,23 +32,57 @@ pub fn check_info(info: &DeviceInfo) -> Result<(), String> {
     fits("address", &info.address, MAX_NAME)
 }
 
-pub fn check_device(device: &Device) -> Result<(), String> {
-    check_info(&device.info)?;
-    count("instances", device.instances.len(), MAX_INSTANCES)?;
-    device.instances.iter().try_for_each(check_instance)?;
-    let text: usize = device
-        .instances
-        .iter()
-        .flat_map(|i| &i.attrs)
-        .map(|a| {
-            let choices: usize = a.meta.enum_values.iter().map(String::len).sum();
-            let value = match &a.value {
-                Value::Text(text) => text.len(),
-                _ => 0,
-            };
-            a.name.len() + choices + value
-        })
-        .sum();
+/// A device's declared shape: every instance it names, every attribute of
+/// a declared instance.
+pub fn check_meta(meta: &DeviceMeta) -> Result<(), String> {
+    count("instances", meta.instances.len(), MAX_INSTANCES)?;
+    meta.instances.iter().try_for_each(check_instance)?;
+    for instance in &meta.instances {
+        let attrs = meta
+            .attributes
+            .iter()
+            .filter(|a| a.instance_id == instance.instance_id)
+            .count();
+        count("attributes of one instance", attrs, MAX_ATTRIBUTES)?;
+    }
+    for attribute in &meta.attributes {
+        if !meta
+            .instances
+            .iter()
+            .any(|i| i.instance_id == attribute.instance_id)
+        {
+            return Err(format!(
+                "attribute {} of instance {}, which it does not declare",
+                shorten(&attribute.name),
+                attribute.instance_id
+            ));
+        }
+        check_attribute_meta(attribute)?;
+    }
+    Ok(())
+}
+
+/// Values read against the metadata they belong to: one per attribute,
+/// within the caps on text. (A value of another type than declared reaches
+/// the client as the plugin sent it: `hub plugin test` tells its author.)
+pub fn check_values(meta: &DeviceMeta, values: &[Value]) -> Result<(), String> {
+    if values.len() != meta.attributes.len() {
+        return Err(format!(
+            "{} values for the {} attributes it declares",
+            values.len(),
+            meta.attributes.len()
+        ));
+    }
+    let mut text = 0;
+    for (attribute, value) in meta.attributes.iter().zip(values) {
+        check_value(&attribute.name, value)?;
+        let choices: usize = attribute.enum_values.iter().map(String::len).sum();
+        let value = match value {
+            Value::Text(text) => text.len(),
+            _ => 0,
+        };
+        text += attribute.name.len() + choices + value;
+    }
     if text > MAX_DEVICE_TEXT {
         return Err(format!(
             "{text} bytes of attribute names and values; the most is {MAX_DEVICE_TEXT}"
@@ -57,28 +91,31 @@ pub fn check_device(device: &Device) -> Result<(), String> {
     Ok(())
 }
 
-fn check_instance(instance: &Instance) -> Result<(), String> {
-    key("instance type", &instance.kind)?;
-    count(
-        "attributes of one instance",
-        instance.attrs.len(),
-        MAX_ATTRIBUTES,
-    )?;
-    instance.attrs.iter().try_for_each(check_attribute)
+fn check_instance(instance: &InstanceMeta) -> Result<(), String> {
+    key("instance type", &instance.kind)
 }
 
-fn check_attribute(attr: &Attribute) -> Result<(), String> {
+fn check_attribute_meta(attr: &AttributeMeta) -> Result<(), String> {
     key("attribute name", &attr.name)?;
-    check_value(&attr.name, &attr.value)?;
     count(
         "enum values of one attribute",
-        attr.meta.enum_values.len(),
+        attr.enum_values.len(),
         MAX_CHOICES,
     )?;
-    attr.meta
-        .enum_values
+    attr.enum_values
         .iter()
-        .try_for_each(|choice| key("enum value", choice))
+        .try_for_each(|choice| key("enum value", choice))?;
+    let labels = [("unit", &attr.unit), ("device class", &attr.device_class)];
+    labels
+        .into_iter()
+        .filter_map(|(field, label)| Some((field, label.as_deref()?)))
+        .try_for_each(|(field, label)| key(field, label))
+}
+
+/// An attribute as a 0.1 event carries it, whole.
+pub fn check_attribute(attr: &AttributeMeta, value: &Value) -> Result<(), String> {
+    check_attribute_meta(attr)?;
+    check_value(&attr.name, value)
 }
 
 /// A machine name (attribute, instance type, enum value): short, and
@@ -105,11 +142,6 @@ pub fn check_identity(identity: &str) -> Result<(), String> {
     plain("identity", identity)
 }
 
-pub fn check_change(change: &AttributeChange) -> Result<(), String> {
-    check_identity(&change.identity)?;
-    check_attribute(&change.attribute)
-}
-
 pub fn check_update(update: &UpdateInfo) -> Result<(), String> {
     fits("current version", &update.current_version, MAX_KEY)?;
     let Some(firmware) = &update.latest_firmware else {
@@ -120,7 +152,7 @@ pub fn check_update(update: &UpdateInfo) -> Result<(), String> {
     fits("firmware info", &firmware.info, MAX_TEXT)
 }
 
-fn check_value(name: &str, value: &Value) -> Result<(), String> {
+pub fn check_value(name: &str, value: &Value) -> Result<(), String> {
     match value {
         Value::Text(text) if text.len() > MAX_TEXT => Err(format!(
             "a value of {} bytes for {}; the most is {MAX_TEXT}",
@@ -189,34 +221,47 @@ fn shorten(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::bindings::{Attribute, AttributeMeta, Permissions, ValType};
+    use crate::plugins::wit::{DeviceLimits, Permissions, ValType};
 
-    fn device() -> Device {
-        let attr = Attribute {
+    fn power() -> AttributeMeta {
+        AttributeMeta {
+            instance_id: 0,
             name: "power".into(),
-            value: Value::Text("on".into()),
-            meta: AttributeMeta {
-                val_type: ValType::Enum,
-                min: None,
-                max: None,
-                enum_values: vec!["on".into(), "off".into()],
-                permissions: Permissions::READ,
-            },
-        };
-        Device {
-            info: DeviceInfo {
-                identity: "bulb-1".into(),
-                name: "Bulb".into(),
-                model: "color".into(),
-                manufacturer: "Yeelight".into(),
-                address: "192.168.1.20:55443".into(),
-            },
-            instances: vec![Instance {
-                kind: "light_bulb".into(),
+            val_type: ValType::Enum,
+            min: None,
+            max: None,
+            enum_values: vec!["on".into(), "off".into()],
+            permissions: Permissions::READ,
+            unit: None,
+            device_class: None,
+        }
+    }
+
+    fn bulb() -> DeviceMeta {
+        DeviceMeta {
+            instances: vec![InstanceMeta {
                 instance_id: 0,
-                attrs: vec![attr],
+                kind: "light_bulb".into(),
             }],
+            attributes: vec![power()],
             ota_support: false,
+            limits: DeviceLimits {
+                writes_per_minute: None,
+            },
+        }
+    }
+
+    fn on() -> Vec<Value> {
+        vec![Value::Text("on".into())]
+    }
+
+    fn info() -> DeviceInfo {
+        DeviceInfo {
+            identity: "bulb-1".into(),
+            name: "Bulb".into(),
+            model: "color".into(),
+            manufacturer: "Yeelight".into(),
+            address: "192.168.1.20:55443".into(),
         }
     }
 
@@ -254,63 +299,83 @@ mod tests {
 
     #[test]
     fn an_event_is_capped_like_the_attribute_it_carries() {
-        let mut attribute = device().instances[0].attrs[0].clone();
-        let change = |attribute: Attribute| AttributeChange {
-            identity: "bulb-1".into(),
-            instance_id: 0,
-            attribute,
-        };
-        assert_eq!(check_change(&change(attribute.clone())), Ok(()));
-        attribute.meta.enum_values = vec!["x".into(); MAX_CHOICES + 1];
-        let why = check_change(&change(attribute)).unwrap_err();
+        let value = Value::Text("on".into());
+        assert_eq!(check_attribute(&power(), &value), Ok(()));
+        let mut many = power();
+        many.enum_values = vec!["x".into(); MAX_CHOICES + 1];
+        let why = check_attribute(&many, &value).unwrap_err();
         assert!(why.contains("65 enum values"), "{why}");
-        let mut forged = device().instances[0].attrs[0].clone();
+        let mut forged = power();
         forged.name = "x\n2026 INFO hub: plugin approved".into();
         assert!(
-            check_change(&change(forged))
+            check_attribute(&forged, &value)
                 .unwrap_err()
                 .contains("control")
         );
+        let mut unit = power();
+        unit.unit = Some("%\u{202e}".into());
+        assert!(check_attribute(&unit, &value).unwrap_err().contains("unit"));
     }
 
     #[test]
     fn a_well_formed_device_passes() {
-        assert_eq!(check_device(&device()), Ok(()));
+        assert_eq!(check_info(&info()), Ok(()));
+        assert_eq!(check_meta(&bulb()), Ok(()));
+        assert_eq!(check_values(&bulb(), &on()), Ok(()));
+    }
+
+    #[test]
+    fn values_must_match_the_declared_attributes() {
+        let why = check_values(&bulb(), &[]).unwrap_err();
+        assert!(why.contains("0 values for the 1 attributes"), "{why}");
+        let mut stray = bulb();
+        stray.attributes[0].instance_id = 7;
+        assert!(check_meta(&stray).unwrap_err().contains("instance 7"));
     }
 
     #[test]
     fn each_oversized_field_is_named_with_its_cap() {
-        let mut big_name = device();
-        big_name.info.name = "x".repeat(100 << 20);
-        let why = check_device(&big_name).unwrap_err();
+        let mut big_name = info();
+        big_name.name = "x".repeat(100 << 20);
+        let why = check_info(&big_name).unwrap_err();
         assert!(why.starts_with("a name of 104857600 bytes"), "{why}");
         assert!(why.len() < 200, "the message stays short: {why}");
 
-        let mut big_value = device();
-        big_value.instances[0].attrs[0].value = Value::Text("v".repeat(MAX_TEXT + 1));
-        assert!(check_device(&big_value).unwrap_err().contains("for power"));
-
-        let mut many = device();
-        many.instances = vec![many.instances[0].clone(); MAX_INSTANCES + 1];
-        assert!(check_device(&many).unwrap_err().contains("65 instances"));
-
-        let mut heavy = device();
-        let attrs = vec![heavy.instances[0].attrs[0].clone(); MAX_ATTRIBUTES];
-        heavy.instances[0].attrs = attrs;
-        for attr in &mut heavy.instances[0].attrs {
-            attr.value = Value::Text("v".repeat(MAX_TEXT));
-        }
-        heavy.instances = vec![heavy.instances[0].clone(); 2];
+        let big_value = [Value::Text("v".repeat(MAX_TEXT + 1))];
+        let mut text = bulb();
+        text.attributes[0].val_type = ValType::String;
+        text.attributes[0].enum_values.clear();
         assert!(
-            check_device(&heavy)
+            check_values(&text, &big_value)
+                .unwrap_err()
+                .contains("for power")
+        );
+
+        let mut many = bulb();
+        many.instances = vec![many.instances[0].clone(); MAX_INSTANCES + 1];
+        assert!(check_meta(&many).unwrap_err().contains("65 instances"));
+
+        let mut crowded = bulb();
+        crowded.attributes = vec![power(); MAX_ATTRIBUTES + 1];
+        assert!(
+            check_meta(&crowded)
+                .unwrap_err()
+                .contains("129 attributes of one instance")
+        );
+
+        let mut heavy = text.clone();
+        heavy.attributes = vec![text.attributes[0].clone(); 2 * MAX_ATTRIBUTES];
+        let values = vec![Value::Text("v".repeat(MAX_TEXT)); 2 * MAX_ATTRIBUTES];
+        assert!(
+            check_values(&heavy, &values)
                 .unwrap_err()
                 .contains("bytes of attribute names and values")
         );
 
-        let mut long_key = device();
-        long_key.instances[0].attrs[0].name = "a".repeat(MAX_KEY + 1);
+        let mut long_key = bulb();
+        long_key.attributes[0].name = "a".repeat(MAX_KEY + 1);
         assert!(
-            check_device(&long_key)
+            check_meta(&long_key)
                 .unwrap_err()
                 .contains("attribute name")
         );

@@ -1,10 +1,10 @@
 //! Attribute changes and OTA progress on their way from plugins to
 //! subscribed connections.
 
-use super::bindings::{AttributeChange, OtaProgress, ValType, Value};
 use super::bounds;
-use super::devices::DeviceTable;
 use super::ota::{OtaStatus, RunningOtas};
+use super::registry::Registry;
+use super::wit::{AttributeMeta, Change, DeviceInfo, DeviceMeta, OtaStage, ValType, Value};
 use crate::audit::AuditLog;
 use crate::caps::PluginBudget;
 use std::sync::{Arc, OnceLock};
@@ -27,6 +27,20 @@ pub struct Event {
 pub enum EventKind {
     Change(AttributeChange),
     Ota { identity: String, status: OtaStatus },
+}
+
+/// One attribute's new value, with the metadata that declares it.
+pub struct AttributeChange {
+    pub device: Arc<DeviceInfo>,
+    pub meta: Arc<DeviceMeta>,
+    pub slot: usize,
+    pub value: Value,
+}
+
+impl AttributeChange {
+    pub fn attribute(&self) -> &AttributeMeta {
+        &self.meta.attributes[self.slot]
+    }
 }
 
 impl Event {
@@ -68,7 +82,8 @@ impl Default for EventBus {
 pub struct EventSink {
     pub plugin: Arc<str>,
     pub bus: EventBus,
-    pub devices: Arc<DeviceTable>,
+    /// What each change is checked against and described by.
+    pub registry: Arc<Registry>,
     /// Events and bytes of events per second the plugin may emit.
     pub budget: Arc<PluginBudget>,
     pub audit: Arc<AuditLog>,
@@ -77,54 +92,97 @@ pub struct EventSink {
 
 pub enum Emitted {
     Accepted,
-    /// Unknown device or mistyped value: logged, not delivered.
+    /// From an instance that watches no device, for an unknown slot, or a
+    /// mistyped value: logged, not delivered.
     Dropped,
     /// Over the plugin's events quota: why.
     OverQuota(String),
 }
 
 impl EventSink {
-    pub fn emit(&self, change: AttributeChange) -> Emitted {
-        if let Err(over) = self.admit(change_bytes(&change)) {
+    /// Changes of the device the reporting instance watches, by slot of the
+    /// metadata the hub holds for it.
+    pub fn emit(&self, watching: Option<&Arc<DeviceInfo>>, changes: Vec<Change>) -> Emitted {
+        let Some(device) = watching else {
+            tracing::warn!(plugin = %self.plugin, "dropped changes from an instance that watches no device");
+            return Emitted::Dropped;
+        };
+        let Some(meta) = self.registry.get(&device.identity).and_then(|r| r.meta) else {
+            tracing::warn!(plugin = %self.plugin, identity = %device.identity,
+                "dropped changes of a device whose metadata the hub does not hold");
+            return Emitted::Dropped;
+        };
+        let mut emitted = Emitted::Dropped;
+        for change in changes {
+            let slot = change.slot as usize;
+            if slot >= meta.attributes.len() {
+                tracing::warn!(plugin = %self.plugin, identity = %device.identity,
+                    "dropped a change of slot {slot}: the device declares {}", meta.attributes.len());
+                continue;
+            }
+            emitted = self.publish_change(device.clone(), meta.clone(), slot, change.value);
+            if let Emitted::OverQuota(_) = emitted {
+                return emitted;
+            }
+        }
+        emitted
+    }
+
+    /// Checks one change against the budget, its attribute's type and the
+    /// size caps, then delivers it.
+    pub fn publish_change(
+        &self,
+        device: Arc<DeviceInfo>,
+        meta: Arc<DeviceMeta>,
+        slot: usize,
+        value: Value,
+    ) -> Emitted {
+        let attribute = &meta.attributes[slot];
+        if let Err(over) = self.admit(change_bytes(&device.identity, &attribute.name, &value)) {
             return over;
         }
-        if let Err(why) = bounds::check_change(&change) {
+        if let Err(why) = bounds::check_value(&attribute.name, &value) {
             tracing::warn!(plugin = %self.plugin, "dropped an event: {why}");
             return Emitted::Dropped;
         }
-        if !self.devices.contains(&change.identity) {
-            tracing::warn!(plugin = %self.plugin, identity = %change.identity,
-                "dropped an event for a device the plugin never reported");
-            return Emitted::Dropped;
-        }
-        if !value_fits(&change.attribute.value, change.attribute.meta.val_type) {
-            tracing::warn!(plugin = %self.plugin, identity = %change.identity, attribute = %change.attribute.name.escape_debug(),
+        if !value_fits(&value, attribute.val_type) {
+            tracing::warn!(plugin = %self.plugin, identity = %device.identity, attribute = %attribute.name.escape_debug(),
                 "dropped an event whose value does not match its declared type");
             return Emitted::Dropped;
         }
-        self.publish(EventKind::Change(change));
+        self.publish(EventKind::Change(AttributeChange {
+            device,
+            meta,
+            slot,
+            value,
+        }));
         Emitted::Accepted
     }
 
-    /// A plugin's progress report, accepted only while the hub runs `ota`
-    /// for that device in the reporting instance.
-    pub fn progress(&self, progress: OtaProgress, running_for: Option<&str>) -> Emitted {
-        if let Err(over) = self.admit(progress.identity.len() as u64 + EVENT_OVERHEAD) {
+    /// A plugin's progress report, accepted only from the instance running
+    /// `ota`, for its device.
+    pub fn progress(
+        &self,
+        running: Option<&Arc<DeviceInfo>>,
+        stage: OtaStage,
+        percent: Option<u8>,
+    ) -> Emitted {
+        let identity = running.map_or(0, |d| d.identity.len());
+        if let Err(over) = self.admit(identity as u64 + EVENT_OVERHEAD) {
             return over;
         }
-        if running_for != Some(progress.identity.as_str()) {
-            // Its identity is not one the hub knows to be safe to print.
+        let Some(device) = running else {
             tracing::warn!(plugin = %self.plugin,
                 "dropped OTA progress from an instance not running ota for that device");
             return Emitted::Dropped;
-        }
-        let status = OtaStatus::from(&progress);
-        self.otas.note(&progress.identity, &status);
-        self.publish_ota(progress.identity, status);
+        };
+        let status = OtaStatus::progress(stage, percent);
+        self.otas.note(&device.identity, &status);
+        self.publish_ota(device.identity.clone(), status);
         Emitted::Accepted
     }
 
-    fn admit(&self, bytes: u64) -> Result<(), Emitted> {
+    pub fn admit(&self, bytes: u64) -> Result<(), Emitted> {
         self.budget.admit_event(bytes).map_err(|over| {
             self.audit.quota(&self.plugin, &over.quota.to_string());
             Emitted::OverQuota(over.message)
@@ -145,18 +203,18 @@ impl EventSink {
 
 /// What an event costs in the plugin's bytes-per-second budget: roughly
 /// its size as clients receive it.
-fn change_bytes(change: &AttributeChange) -> u64 {
-    let value = match &change.attribute.value {
+pub fn change_bytes(identity: &str, attribute: &str, value: &Value) -> u64 {
+    let value = match value {
         Value::Text(text) => text.len(),
         _ => 8,
     };
-    (change.identity.len() + change.attribute.name.len() + value) as u64 + EVENT_OVERHEAD
+    (identity.len() + attribute.len() + value) as u64 + EVENT_OVERHEAD
 }
 
 /// The JSON around an event's own strings.
 const EVENT_OVERHEAD: u64 = 100;
 
-fn value_fits(value: &Value, declared: ValType) -> bool {
+pub fn value_fits(value: &Value, declared: ValType) -> bool {
     matches!(
         (value, declared),
         (Value::Text(_), ValType::String | ValType::Enum)

@@ -1,46 +1,16 @@
 //! One live instance of a plugin and the calls into it, each under a fuel
 //! budget and a deadline.
 
-use super::bindings::{
-    AttributeWrite, Device, DeviceInfo, Plugin as Bindings, PluginError, PluginPre, UpdateInfo,
-};
 use super::state::{HostState, Sandbox};
+use super::wit::Answer;
+use super::wit::{
+    Config, DeviceInfo, DeviceMeta, Driver, PluginError, Pre, Reading, UpdateInfo, Write,
+};
 use crate::error::{ErrorCode, HubError};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 use wasmtime::{Engine, Store, StoreContextMut, Trap, UpdateDeadline};
-
-#[derive(Clone)]
-pub enum Call {
-    Discover { window: Duration },
-    GetAttributes(Arc<DeviceInfo>),
-    SetAttributes(Arc<DeviceInfo>, Vec<AttributeWrite>),
-    CheckUpdate(Arc<DeviceInfo>),
-    Ota(Arc<DeviceInfo>),
-    Watch(Arc<DeviceInfo>),
-}
-
-impl Call {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Call::Discover { .. } => "discover",
-            Call::GetAttributes(_) => "get_attributes",
-            Call::SetAttributes(..) => "set_attributes",
-            Call::CheckUpdate(_) => "check_update",
-            Call::Ota(_) => "ota",
-            Call::Watch(_) => "watch",
-        }
-    }
-}
-
-#[derive(Debug)]
-pub enum Reply {
-    Devices(Vec<DeviceInfo>),
-    Device(Device),
-    Update(UpdateInfo),
-    Done,
-}
 
 /// What one call may spend. `deadline: None` is for the event watcher;
 /// `fuel: None` when the engine does not meter fuel (benchmarks only).
@@ -60,18 +30,19 @@ pub struct CallFailure {
     pub crashed: bool,
 }
 
+/// A live instance: its store, and its exports in its version's shape.
 pub struct Instance {
     store: Store<HostState>,
-    bindings: Bindings,
+    driver: Driver,
 }
 
 impl Instance {
     /// Instantiates and runs `init` with the operator's configuration.
     pub async fn start(
         engine: &Engine,
-        pre: &PluginPre<HostState>,
+        pre: &Pre,
         sandbox: &Sandbox,
-        config: &Vec<(String, String)>,
+        config: &Config,
         budget: Budget,
     ) -> Result<Self, CallFailure> {
         let plugin = sandbox.plugin.clone();
@@ -81,10 +52,9 @@ impl Instance {
         )
         .await
         .unwrap_or_else(|| Err(timed_out(&plugin, "instantiate", budget.deadline)))?;
-        let driver = instance.bindings.hub_device_driver();
         let init = with_deadline(
             budget.deadline,
-            driver.call_init(&mut instance.store, config),
+            instance.driver.init(&mut instance.store, config),
         )
         .await;
         match init {
@@ -106,17 +76,13 @@ impl Instance {
     }
 
     /// An instance without `init`: what `hub bench` times.
-    pub async fn bare(
-        engine: &Engine,
-        pre: &PluginPre<HostState>,
-        sandbox: &Sandbox,
-    ) -> Result<Self, CallFailure> {
+    pub async fn bare(engine: &Engine, pre: &Pre, sandbox: &Sandbox) -> Result<Self, CallFailure> {
         Self::instantiate(engine, pre, sandbox, None).await
     }
 
     async fn instantiate(
         engine: &Engine,
-        pre: &PluginPre<HostState>,
+        pre: &Pre,
         sandbox: &Sandbox,
         fuel: Option<u64>,
     ) -> Result<Self, CallFailure> {
@@ -145,22 +111,104 @@ impl Instance {
             &mut store,
             fuel.or(sandbox.metering.fuel.then_some(u64::MAX)),
         )?;
-        match pre.instantiate_async(&mut store).await {
-            Ok(bindings) => Ok(Instance { store, bindings }),
+        match pre.instantiate(&mut store).await {
+            Ok(driver) => Ok(Instance { store, driver }),
             Err(e) => Err(trapped(&sandbox.plugin, "instantiate", fuel, e)),
         }
     }
-    pub async fn call(&mut self, call: Call, budget: Budget) -> Result<Reply, CallFailure> {
+    pub async fn discover(
+        &mut self,
+        window: Duration,
+        budget: Budget,
+    ) -> Result<Vec<DeviceInfo>, CallFailure> {
+        let ms = u32::try_from(window.as_millis()).unwrap_or(u32::MAX);
+        self.call("discover", budget, async |d, s| d.discover(s, ms).await)
+            .await
+    }
+
+    /// The device's values, with its metadata when the plugin declares it.
+    pub async fn read(
+        &mut self,
+        device: &Arc<DeviceInfo>,
+        budget: Budget,
+    ) -> Result<Reading, CallFailure> {
+        self.call("get_attributes", budget, async |d, s| {
+            d.read(s, device).await
+        })
+        .await
+    }
+
+    /// The device's metadata, without its values.
+    pub async fn describe(
+        &mut self,
+        device: &Arc<DeviceInfo>,
+        budget: Budget,
+    ) -> Result<DeviceMeta, CallFailure> {
+        self.call("describe", budget, async |d, s| d.describe(s, device).await)
+            .await
+    }
+
+    pub async fn write(
+        &mut self,
+        device: &Arc<DeviceInfo>,
+        meta: &DeviceMeta,
+        writes: &[Write],
+        budget: Budget,
+    ) -> Result<(), CallFailure> {
+        let call =
+            async |d: &mut Driver, s: &mut Store<HostState>| d.write(s, device, meta, writes).await;
+        self.call("set_attributes", budget, call).await
+    }
+
+    pub async fn check_update(
+        &mut self,
+        device: &Arc<DeviceInfo>,
+        budget: Budget,
+    ) -> Result<UpdateInfo, CallFailure> {
+        self.call("check_update", budget, async |d, s| {
+            d.check_update(s, device).await
+        })
+        .await
+    }
+
+    /// Updates the device's firmware; this instance alone may report its progress.
+    pub async fn ota(
+        &mut self,
+        device: &Arc<DeviceInfo>,
+        budget: Budget,
+    ) -> Result<(), CallFailure> {
+        self.store.data_mut().ota = Some(device.clone());
+        self.call("ota", budget, async |d, s| d.ota(s, device).await)
+            .await
+    }
+
+    /// Runs while the device pushes changes; this instance alone may emit them.
+    pub async fn watch(
+        &mut self,
+        device: &Arc<DeviceInfo>,
+        budget: Budget,
+    ) -> Result<(), CallFailure> {
+        self.store.data_mut().watching = Some(device.clone());
+        self.call("watch", budget, async |d, s| d.watch(s, device).await)
+            .await
+    }
+
+    /// Runs one call into the plugin under `budget`.
+    async fn call<T>(
+        &mut self,
+        name: &'static str,
+        budget: Budget,
+        work: impl AsyncFnOnce(&mut Driver, &mut Store<HostState>) -> Answer<T>,
+    ) -> Result<T, CallFailure> {
         set_fuel(&mut self.store, budget.fuel)?;
         // Counted from now: a call yields at the first epoch tick it lives
         // through, not at once because ticks went by since the last call.
         self.store.set_epoch_deadline(1);
         let plugin = self.store.data().plugin.clone();
-        let name = call.name();
-        let outcome = with_deadline(budget.deadline, self.invoke(call)).await;
+        let outcome = with_deadline(budget.deadline, work(&mut self.driver, &mut self.store)).await;
         self.record_usage(name, budget);
         match outcome {
-            Some(Ok(Ok(reply))) => Ok(reply),
+            Some(Ok(Ok(answer))) => Ok(answer),
             Some(Ok(Err(e))) => Err(CallFailure {
                 error: from_plugin(&e),
                 poisoned: false,
@@ -204,36 +252,6 @@ impl Instance {
         let _ = self.store.set_fuel(slice);
         self.store.data_mut().metered = Some(Metered { slice, from: slice });
         self.store.epoch_deadline_callback(charge_cpu);
-    }
-
-    /// Lets this instance report OTA progress for `identity`.
-    pub fn serve_ota(&mut self, identity: &str) {
-        self.store.data_mut().ota = Some(identity.to_string());
-    }
-
-    async fn invoke(&mut self, call: Call) -> wasmtime::Result<Result<Reply, PluginError>> {
-        let driver = self.bindings.hub_device_driver();
-        let store = &mut self.store;
-        Ok(match call {
-            Call::Discover { window } => {
-                let ms = u32::try_from(window.as_millis()).unwrap_or(u32::MAX);
-                driver.call_discover(store, ms).await?.map(Reply::Devices)
-            }
-            Call::GetAttributes(d) => driver
-                .call_get_attributes(store, &d)
-                .await?
-                .map(Reply::Device),
-            Call::SetAttributes(d, w) => driver
-                .call_set_attributes(store, &d, &w)
-                .await?
-                .map(|()| Reply::Done),
-            Call::CheckUpdate(d) => driver
-                .call_check_update(store, &d)
-                .await?
-                .map(Reply::Update),
-            Call::Ota(d) => driver.call_ota(store, &d).await?.map(|()| Reply::Done),
-            Call::Watch(d) => driver.call_watch(store, &d).await?.map(|()| Reply::Done),
-        })
     }
 }
 

@@ -1,15 +1,16 @@
-//! What a plugin can import: the `hub:device/host` interface, and the WASI
+//! What a plugin can import: the `hub:device/host` interface of every
+//! released version, and the WASI
 //! interfaces a LAN driver needs, and `wasi:http` for plugins granted it.
 //! Nothing else is linked, so a component importing more (filesystem, name
 //! lookup, HTTP without the grant) fails to instantiate.
 
-use super::bindings::{AttributeChange, LogLevel, OtaProgress};
 use super::bounds;
 use super::events::Emitted;
 use super::state::HostState;
+use super::wit::{self, LogLevel};
 use crate::caps::budget::LogAdmission;
+use wasmtime::Engine;
 use wasmtime::component::{HasData, Linker, ResourceTable};
-use wasmtime::{Engine, StoreContextMut};
 use wasmtime_wasi::WasiView;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
@@ -17,13 +18,11 @@ use wasmtime_wasi::p2::bindings::{cli, clocks, io, random, sockets};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
 
-const HOST_INTERFACE: &str = "hub:device/host@0.1.0";
-
 /// The linker for plugins granted outgoing HTTP is this one plus `wasi:http`.
 pub fn plugin_linker(engine: &Engine, with_http: bool) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     add_wasi(&mut linker)?;
-    add_host(&mut linker)?;
+    wit::add_hosts(&mut linker)?;
     if with_http {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     }
@@ -68,34 +67,9 @@ fn add_wasi(l: &mut Linker<HostState>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
-    let mut host = linker.instance(HOST_INTERFACE)?;
-    host.func_wrap(
-        "emit-attribute-change",
-        |store: StoreContextMut<'_, HostState>, (change,): (AttributeChange,)| {
-            stop_a_flood(store.data().events.emit(change))
-        },
-    )?;
-    host.func_wrap(
-        "report-ota-progress",
-        |store: StoreContextMut<'_, HostState>, (progress,): (OtaProgress,)| {
-            let state = store.data();
-            stop_a_flood(state.events.progress(progress, state.ota.as_deref()))
-        },
-    )?;
-    host.func_wrap(
-        "log",
-        |store: StoreContextMut<'_, HostState>, (level, message): (LogLevel, String)| {
-            log(store.data(), level, &message);
-            Ok(())
-        },
-    )?;
-    Ok(())
-}
-
 /// A flood is stopped where it starts: the instance traps (a watcher is
 /// restarted after a back-off).
-fn stop_a_flood(emitted: Emitted) -> wasmtime::Result<()> {
+pub fn stop_a_flood(emitted: Emitted) -> wasmtime::Result<()> {
     match emitted {
         Emitted::OverQuota(why) => Err(wasmtime::Error::msg(why)),
         Emitted::Accepted | Emitted::Dropped => Ok(()),
@@ -108,7 +82,7 @@ const MAX_LOG_LINE: usize = 1024;
 /// Writes the plugin's line on one line of the hub's log, escaped so that
 /// it cannot forge lines of its own, within the plugin's rate of lines and
 /// bytes; lines over the rate are counted and the count said with the next.
-fn log(state: &HostState, level: LogLevel, message: &str) {
+pub fn log(state: &HostState, level: LogLevel, message: &str) {
     let plugin = &*state.plugin;
     let dropped = match state
         .budget

@@ -3,8 +3,8 @@
 //! instance, the fuel of one call.
 
 use super::Plugin;
-use super::bindings::DeviceInfo;
-use super::instance::{Call, Instance};
+use super::instance::Instance;
+use super::wit::{DeviceInfo, DeviceLimits, DeviceMeta};
 use crate::error::{ErrorCode, HubError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,21 +23,9 @@ impl Plugin {
     /// the same figure on every run.
     pub async fn fuel_on_fresh_instance(&self, measured: Measured) -> Result<u64, HubError> {
         let limits = &self.sandbox.limits;
-        let (call, deadline) = match measured {
-            Measured::Discover => (
-                Call::Discover {
-                    window: limits.discover_window,
-                },
-                limits.discover_deadline,
-            ),
-            Measured::GetAttributes(identity) => (
-                Call::GetAttributes(self.device(&identity)?.info),
-                limits.call_deadline,
-            ),
-            Measured::CheckUpdate(identity) => (
-                Call::CheckUpdate(self.device(&identity)?.info),
-                limits.call_deadline,
-            ),
+        let deadline = match measured {
+            Measured::Discover => limits.discover_deadline,
+            _ => limits.call_deadline,
         };
         let budget = self.budget(deadline);
         let Some(fuel) = budget.fuel else {
@@ -47,7 +35,21 @@ impl Plugin {
             ));
         };
         let mut instance = self.instance(budget).await?;
-        instance.call(call, budget).await.map_err(|f| f.error)?;
+        let done = match measured {
+            Measured::Discover => instance
+                .discover(limits.discover_window, budget)
+                .await
+                .map(drop),
+            Measured::GetAttributes(identity) => {
+                let info = self.device(&identity)?.info;
+                instance.read(&info, budget).await.map(drop)
+            }
+            Measured::CheckUpdate(identity) => {
+                let info = self.device(&identity)?.info;
+                instance.check_update(&info, budget).await.map(drop)
+            }
+        };
+        done.map_err(|f| f.error)?;
         Ok(fuel - instance.fuel_left().min(fuel))
     }
 
@@ -57,34 +59,44 @@ impl Plugin {
         device: &DeviceInfo,
         calls: u32,
     ) -> Result<Duration, HubError> {
-        self.time_calls(&Call::GetAttributes(Arc::new(device.clone())), calls)
-            .await
+        let device = Arc::new(device.clone());
+        let budget = self.budget(Duration::from_secs(60));
+        let mut instance = self.instance(budget).await?;
+        // The first read opens the device and declares its metadata.
+        instance.read(&device, budget).await.map_err(|f| f.error)?;
+        let started = Instant::now();
+        for _ in 0..calls {
+            instance.read(&device, budget).await.map_err(|f| f.error)?;
+        }
+        Ok(started.elapsed())
     }
 
     /// `calls` calls that carry next to nothing either way (set_attributes
     /// of nothing, on a device with empty fields): what crossing into the
     /// sandbox and back costs, without lowering or lifting a device.
     pub async fn time_empty_calls(&self, calls: u32) -> Result<Duration, HubError> {
-        let nobody = DeviceInfo {
+        let nobody = Arc::new(DeviceInfo {
             identity: String::new(),
             name: String::new(),
             model: String::new(),
             manufacturer: String::new(),
             address: String::new(),
+        });
+        let nothing = DeviceMeta {
+            instances: Vec::new(),
+            attributes: Vec::new(),
+            ota_support: false,
+            limits: DeviceLimits {
+                writes_per_minute: None,
+            },
         };
-        self.time_calls(&Call::SetAttributes(Arc::new(nobody), Vec::new()), calls)
-            .await
-    }
-
-    async fn time_calls(&self, call: &Call, calls: u32) -> Result<Duration, HubError> {
         let budget = self.budget(Duration::from_secs(60));
         let mut instance = self.instance(budget).await?;
+        let mut write = async || instance.write(&nobody, &nothing, &[], budget).await;
+        write().await.map_err(|f| f.error)?;
         let started = Instant::now();
         for _ in 0..calls {
-            instance
-                .call(call.clone(), budget)
-                .await
-                .map_err(|f| f.error)?;
+            write().await.map_err(|f| f.error)?;
         }
         Ok(started.elapsed())
     }

@@ -2,10 +2,8 @@
 //! store), one instance per device call stream, event watchers, crash
 //! supervision.
 
-mod bindings;
 mod bounds;
-mod device;
-mod devices;
+mod calls;
 mod engine;
 mod events;
 mod http;
@@ -15,17 +13,19 @@ mod measure;
 mod operations;
 mod ota;
 mod plugin;
+mod registry;
 mod state;
 mod supervisor;
 mod usage;
 mod validate;
+pub mod wit;
 
-pub use self::bindings::{
-    Attribute, AttributeMeta, AttributeWrite, Device, DeviceInfo, Permissions, UpdateInfo, ValType,
-    Value,
+pub use self::wit::{
+    AttributeMeta, Device, DeviceInfo, DeviceMeta, Permissions, UpdateInfo, ValType, Value,
+    Version, Write,
 };
 pub use engine::{Metering, PluginEngine, Ticking, hex};
-pub use events::{Event, EventBus, EventKind};
+pub use events::{AttributeChange, Event, EventBus, EventKind};
 pub use measure::Measured;
 pub use operations::{GrantView, InstallReport, PluginView};
 pub use ota::{OtaState, OtaStatus};
@@ -218,7 +218,7 @@ impl Hub {
             .settings
             .limits
             .for_plugin(&manifest.limits, &grant.limits);
-        let (component, imported) = self.compile(&bytes, &manifest)?;
+        let (component, imported, version) = self.compile(&bytes, &manifest)?;
         // Plugins without an HTTP grant do not get `wasi:http` linked at all.
         let linker = if grant.http.is_empty() {
             &self.linker
@@ -230,9 +230,7 @@ impl Hub {
                 "it imports wasi:http, but no HTTP host is granted yet: approve its http capability"
             );
         }
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(bindings::PluginPre::new)
+        let pre = wit::Pre::new(version, linker, &component)
             .map_err(anyhow::Error::from)
             .context("link")?;
         let config: BTreeMap<String, String> =
@@ -265,17 +263,18 @@ impl Hub {
     }
 
     /// Compiles (or loads from the cache) after checking the component's
-    /// imports against its manifest.
-    /// The component and the interfaces it imports.
+    /// imports against its manifest: the component, the interfaces it
+    /// imports, and the version of the device protocol it targets.
     fn compile(
         &self,
         bytes: &[u8],
         manifest: &Manifest,
-    ) -> anyhow::Result<(Component, Vec<String>)> {
+    ) -> anyhow::Result<(Component, Vec<String>, Version)> {
         let component = self.engine.load(bytes)?;
-        let (imported, _) = self.engine.interfaces(&component);
+        let (imported, exported) = self.engine.interfaces(&component);
+        let version = Version::of(&exported).map_err(anyhow::Error::msg)?;
         imports::check(&imported, &manifest.capabilities).map_err(anyhow::Error::msg)?;
-        Ok((component, imported))
+        Ok((component, imported, version))
     }
 
     /// What a plugin asks an operator for: its capabilities, and its

@@ -1,7 +1,7 @@
 //! Firmware updates under way: at most one per device, and the step each
 //! has reached, so that a failure or a timeout names where it stopped.
 
-use super::bindings::{OtaProgress, OtaStage};
+use super::wit::OtaStage;
 use crate::error::{ErrorCode, HubError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,9 +38,10 @@ pub struct OtaStatus {
     pub error: Option<HubError>,
 }
 
-impl From<&OtaProgress> for OtaStatus {
-    fn from(progress: &OtaProgress) -> Self {
-        let state = match progress.stage {
+impl OtaStatus {
+    /// A stage the plugin reported, `percent` of it.
+    pub fn progress(stage: OtaStage, percent: Option<u8>) -> Self {
+        let state = match stage {
             OtaStage::Downloading => OtaState::Downloading,
             OtaStage::Verifying => OtaState::Verifying,
             OtaStage::Installing => OtaState::Installing,
@@ -48,13 +49,11 @@ impl From<&OtaProgress> for OtaStatus {
         };
         OtaStatus {
             state,
-            percent: progress.percent.map(|p| p.min(100)),
+            percent: percent.map(|p| p.min(100)),
             error: None,
         }
     }
-}
 
-impl OtaStatus {
     pub fn finished(result: &Result<(), HubError>) -> Self {
         match result {
             Ok(()) => OtaStatus {

@@ -1,19 +1,19 @@
 //! One loaded plugin: its compiled component, its grant and limits, its
 //! devices, and its health.
 
-use super::bindings::{AttributeWrite, Device, DeviceInfo, PluginPre, UpdateInfo};
 use super::bounds;
-use super::device::DeviceWorker;
-use super::devices::{DeviceRecord, DeviceTable, MetaMap};
+use super::calls::{DeviceQueue, DeviceWorker};
 use super::engine::{Metering, Ticking};
 use super::events::{EventBus, EventSink};
 use super::http::HttpSender;
-use super::instance::{Budget, Call, Instance, Reply};
+use super::instance::{Budget, CallFailure, Instance};
 use super::ota::{OtaStatus, RunningOtas};
-use super::state::{HostState, Sandbox};
+use super::registry::{DeviceRecord, Registry};
+use super::state::Sandbox;
 use super::supervisor::{Status, Supervisor};
 use super::usage::CallUsage;
 use super::validate::{WriteRequest, validate};
+use super::wit::{Config, Device, DeviceInfo, DeviceMeta, Pre, UpdateInfo, Version, Write};
 use crate::audit::AuditLog;
 use crate::caps::{HttpPolicy, Limits, NetPolicy, OverBudget, PluginBudget, Rate};
 use crate::error::{ErrorCode, HubError};
@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use wasmtime::Engine;
 
 pub struct Plugin {
@@ -29,9 +30,11 @@ pub struct Plugin {
     /// The epoch keeps moving while the plugin lives, so its instances
     /// keep meeting their deadlines and yielding.
     _ticking: Arc<Ticking>,
-    pub(super) pre: PluginPre<HostState>,
-    config: Vec<(String, String)>,
+    pub(super) pre: Pre,
+    config: Config,
     pub(super) sandbox: Sandbox,
+    /// The devices it reported, and their metadata.
+    registry: Arc<Registry>,
     supervisor: Supervisor,
     workers: Mutex<HashMap<String, DeviceWorker>>,
     /// set_attributes per device per second.
@@ -48,8 +51,8 @@ pub struct PluginParts {
     pub id: Arc<str>,
     pub engine: Engine,
     pub ticking: Arc<Ticking>,
-    pub pre: PluginPre<HostState>,
-    pub config: Vec<(String, String)>,
+    pub pre: Pre,
+    pub config: Config,
     pub policy: Arc<NetPolicy>,
     pub limits: Limits,
     pub fingerprint: String,
@@ -66,10 +69,11 @@ impl Plugin {
     pub fn new(parts: PluginParts, bus: EventBus) -> anyhow::Result<Arc<Self>> {
         let known = parts.store.devices(&parts.id)?;
         let budget = PluginBudget::new(&parts.limits.quotas);
+        let registry = Arc::new(Registry::default());
         let events = EventSink {
             plugin: parts.id.clone(),
             bus,
-            devices: Arc::new(DeviceTable::default()),
+            registry: registry.clone(),
             budget: budget.clone(),
             audit: parts.audit.clone(),
             otas: Arc::new(RunningOtas::default()),
@@ -97,6 +101,7 @@ impl Plugin {
             pre: parts.pre,
             config: parts.config,
             sandbox,
+            registry,
             supervisor: Supervisor::default(),
             workers: Mutex::new(HashMap::new()),
             writes: Mutex::new(HashMap::new()),
@@ -123,6 +128,11 @@ impl Plugin {
 
     pub fn id(&self) -> &str {
         &self.sandbox.plugin
+    }
+
+    /// The version of the device protocol its component targets.
+    pub fn version(&self) -> Version {
+        self.pre.version()
     }
 
     /// Identifies what the plugin was loaded from (component, grant, config).
@@ -160,9 +170,7 @@ impl Plugin {
     fn register(&self, info: &DeviceInfo) -> Result<bool, OverBudget> {
         let budget = &self.sandbox.budget;
         if !self
-            .sandbox
-            .events
-            .devices
+            .registry
             .upsert(info, |held| budget.admit_device(held))?
         {
             return Ok(false);
@@ -173,7 +181,7 @@ impl Plugin {
     }
 
     pub fn device_count(&self) -> usize {
-        self.sandbox.events.devices.len()
+        self.registry.len()
     }
 
     /// What the plugin holds of its budget now, against its limits.
@@ -193,20 +201,14 @@ impl Plugin {
     /// Runs the plugin's discover and registers what it found, as far as
     /// its budget allows; what it had to refuse is said beside the devices.
     pub async fn discover(&self) -> Result<Discovery, HubError> {
-        let budget = self.budget(self.sandbox.limits.discover_deadline);
-        let mut instance = None;
-        let reply = self
+        let window = self.sandbox.limits.discover_window;
+        let found = self
             .run(
-                &mut instance,
-                Call::Discover {
-                    window: self.sandbox.limits.discover_window,
-                },
-                budget.deadline.unwrap_or_default(),
+                &mut None,
+                self.sandbox.limits.discover_deadline,
+                async |instance, budget| instance.discover(window, budget).await,
             )
             .await?;
-        let Reply::Devices(found) = reply else {
-            return Err(mismatch("discover"));
-        };
         let mut discovery = Discovery::default();
         for info in found {
             if let Err(why) = bounds::check_info(&info) {
@@ -242,30 +244,43 @@ impl Plugin {
         Ok(discovery)
     }
 
+    /// The device's values, read now, with the metadata it declared.
     pub async fn get_attributes(&self, identity: &str) -> Result<Device, HubError> {
-        self.describe(identity).await.map(|(device, _)| device)
+        let record = self.device(identity)?;
+        let info = &record.info;
+        let reading = self
+            .on_device("get_attributes", info, async |i, budget| {
+                i.read(info, budget).await
+            })
+            .await?;
+        let meta = match reading.meta {
+            Some(meta) => {
+                bounds::check_meta(&meta).map_err(|why| self.oversized("get_attributes", &why))?;
+                self.registry.learn(identity, meta)
+            }
+            // Read again: an earlier call on this instance may have declared it meanwhile.
+            None => self.device(identity)?.meta.ok_or_else(|| {
+                self.oversized(
+                    "get_attributes",
+                    "values but no metadata, and it has declared none",
+                )
+            })?,
+        };
+        bounds::check_values(&meta, &reading.values)
+            .map_err(|why| self.oversized("get_attributes", &why))?;
+        Ok(Device {
+            info: record.info,
+            meta,
+            values: reading.values,
+        })
     }
 
-    /// The device's state, and the metadata the hub learned from it.
-    async fn describe(&self, identity: &str) -> Result<(Device, Arc<MetaMap>), HubError> {
-        let info = self.device(identity)?.info;
-        let reply = self
-            .on_device(
-                info.clone(),
-                Call::GetAttributes,
-                self.sandbox.limits.call_deadline,
-            )
-            .await?;
-        let Reply::Device(mut device) = reply else {
-            return Err(mismatch("get_attributes"));
-        };
-        bounds::check_device(&device).map_err(|why| self.oversized("get_attributes", &why))?;
-        // The hub, not the plugin, is the authority on which device this is.
-        if device.info != *info {
-            device.info = DeviceInfo::clone(&info);
+    /// The metadata the device declared, read from it if the hub has none yet.
+    async fn meta(&self, record: &DeviceRecord) -> Result<Arc<DeviceMeta>, HubError> {
+        match &record.meta {
+            Some(meta) => Ok(meta.clone()),
+            None => Ok(self.get_attributes(&record.info.identity).await?.meta),
         }
-        let meta = self.sandbox.events.devices.learn(&device);
-        Ok((device, meta))
     }
 
     pub async fn set_attributes(
@@ -274,16 +289,10 @@ impl Plugin {
         writes: &[WriteRequest],
     ) -> Result<(), HubError> {
         let record = self.device(identity)?;
-        let meta = match record.meta {
-            Some(meta) => meta,
-            None => self.describe(identity).await?.1,
-        };
+        let meta = self.meta(&record).await?;
         let writes = validate(writes, &meta)?;
         self.take_write_quota(identity)?;
-        let call = |info| Call::SetAttributes(info, writes);
-        self.on_device(record.info, call, self.sandbox.limits.call_deadline)
-            .await
-            .map(drop)
+        self.write(&record, &meta, &writes).await
     }
 
     /// Hands `writes` to the plugin without the hub's validation: only for
@@ -291,29 +300,36 @@ impl Plugin {
     pub async fn set_attributes_unchecked(
         &self,
         identity: &str,
-        writes: Vec<AttributeWrite>,
+        writes: Vec<Write>,
     ) -> Result<(), HubError> {
-        let call = |info| Call::SetAttributes(info, writes);
-        let info = self.device(identity)?.info;
-        self.on_device(info, call, self.sandbox.limits.call_deadline)
-            .await
-            .map(drop)
+        let record = self.device(identity)?;
+        let meta = self.meta(&record).await?;
+        self.write(&record, &meta, &writes).await
+    }
+
+    async fn write(
+        &self,
+        record: &DeviceRecord,
+        meta: &DeviceMeta,
+        writes: &[Write],
+    ) -> Result<(), HubError> {
+        let info = &record.info;
+        self.on_device("set_attributes", info, async |i, budget| {
+            i.write(info, meta, writes, budget).await
+        })
+        .await
     }
 
     pub async fn check_update(&self, identity: &str) -> Result<UpdateInfo, HubError> {
-        match self
-            .on_device(
-                self.device(identity)?.info,
-                Call::CheckUpdate,
-                self.sandbox.limits.call_deadline,
-            )
-            .await?
-        {
-            Reply::Update(update) => bounds::check_update(&update)
-                .map(|()| update)
-                .map_err(|why| self.oversized("check_update", &why)),
-            _ => Err(mismatch("check_update")),
-        }
+        let info = &self.device(identity)?.info;
+        let update = self
+            .on_device("check_update", info, async |i, budget| {
+                i.check_update(info, budget).await
+            })
+            .await?;
+        bounds::check_update(&update)
+            .map(|()| update)
+            .map_err(|why| self.oversized("check_update", &why))
     }
 
     /// Updates the device's firmware in an instance of its own, so the
@@ -332,17 +348,14 @@ impl Plugin {
     async fn run_ota(&self, info: Arc<DeviceInfo>) -> Result<(), HubError> {
         let deadline = self.sandbox.limits.ota_deadline;
         let started = tokio::time::Instant::now();
-        let mut instance = Some(self.metered_instance(deadline).await?);
-        if let Some(i) = instance.as_mut() {
-            i.serve_ota(&info.identity);
-        }
+        let mut instance = self.metered_instance(deadline).await?;
         let budget = Budget {
             fuel: None,
             deadline: Some(deadline.saturating_sub(started.elapsed())),
         };
         let mut stopping = self.stopping.subscribe();
         tokio::select! {
-            done = self.call(&mut instance, Call::Ota(info), budget) => done.map(drop),
+            done = instance.ota(&info, budget) => self.settle(&mut None, instance, done),
             // The instance, and the sockets it opened under the old grant, go with this.
             _ = stopping.wait_for(|stopped| *stopped) => Err(HubError::new(
                 ErrorCode::OtaFailed,
@@ -355,17 +368,27 @@ impl Plugin {
     /// device connection was lost) or traps.
     pub(super) async fn watch_once(&self, info: &Arc<DeviceInfo>) -> Result<(), HubError> {
         tokio::time::sleep(self.supervisor.wait()).await;
-        let mut instance = Some(
-            self.metered_instance(self.sandbox.limits.call_deadline)
-                .await?,
-        );
-        let budget = Budget {
+        let deadline = self.sandbox.limits.call_deadline;
+        // Its calls spend the plugin's CPU rate, not a per-call budget.
+        let metered = |deadline| Budget {
             fuel: None,
-            deadline: None,
+            deadline,
         };
-        self.call(&mut instance, Call::Watch(info.clone()), budget)
-            .await
-            .map(drop)
+        let mut slot = Some(self.metered_instance(deadline).await?);
+        if self.version().changes_by_slot() && self.device(&info.identity)?.meta.is_none() {
+            // Its changes name slots of the metadata: the hub must hold it first.
+            let meta = self
+                .run(&mut slot, deadline, async |i, _| {
+                    i.describe(info, metered(Some(deadline))).await
+                })
+                .await?;
+            bounds::check_meta(&meta).map_err(|why| self.oversized("describe", &why))?;
+            self.registry.learn(&info.identity, meta);
+        }
+        self.run(&mut slot, deadline, async |i, _| {
+            i.watch(info, metered(None)).await
+        })
+        .await
     }
 
     /// A fresh instance (started within `deadline`) whose calls spend the
@@ -385,39 +408,43 @@ impl Plugin {
         Ok(instance)
     }
 
-    /// Runs `call` in `slot`'s instance, creating one if needed; an instance
-    /// that trapped or timed out is thrown away.
-    pub(super) async fn run(
+    /// Runs `work` in `slot`'s instance (a new one if there is none)
+    /// within `deadline`, the instance's start included.
+    async fn run<T>(
         &self,
         slot: &mut Option<Instance>,
-        call: Call,
         deadline: Duration,
-    ) -> Result<Reply, HubError> {
-        let started = tokio::time::Instant::now();
-        if slot.is_none() {
-            *slot = Some(self.instance(self.budget(deadline)).await?);
-        }
+        work: impl AsyncFnOnce(&mut Instance, Budget) -> Result<T, CallFailure>,
+    ) -> Result<T, HubError> {
+        let started = Instant::now();
+        // Taken out for the call: if the call is given up half-way, the
+        // instance goes with it rather than being used again.
+        let mut instance = match slot.take() {
+            Some(instance) => instance,
+            None => self.instance(self.budget(deadline)).await?,
+        };
         let left = deadline.saturating_sub(started.elapsed());
-        self.call(slot, call, self.budget(left)).await
+        let result = work(&mut instance, self.budget(left)).await;
+        self.settle(slot, instance, result)
     }
 
-    async fn call(
+    /// Puts `instance` back in `slot` unless the call poisoned it, and
+    /// notes a crash.
+    fn settle<T>(
         &self,
         slot: &mut Option<Instance>,
-        call: Call,
-        budget: Budget,
-    ) -> Result<Reply, HubError> {
-        let Some(instance) = slot.as_mut() else {
-            return Err(HubError::new(ErrorCode::Internal, "no instance to call"));
-        };
-        match instance.call(call, budget).await {
-            Ok(reply) => {
+        instance: Instance,
+        result: Result<T, CallFailure>,
+    ) -> Result<T, HubError> {
+        match result {
+            Ok(answer) => {
                 self.supervisor.succeeded();
-                Ok(reply)
+                *slot = Some(instance);
+                Ok(answer)
             }
             Err(failure) => {
-                if failure.poisoned {
-                    *slot = None;
+                if !failure.poisoned {
+                    *slot = Some(instance);
                 }
                 if failure.crashed {
                     self.crashed(&failure.error.message);
@@ -449,17 +476,24 @@ impl Plugin {
             })
     }
 
-    /// Runs `call` for the device `info` (from the hub's registry) in turn
-    /// with the device's other calls.
-    async fn on_device(
+    /// Runs `work` in the device's instance, in turn with its other calls.
+    async fn on_device<T>(
         &self,
-        info: Arc<DeviceInfo>,
-        call: impl FnOnce(Arc<DeviceInfo>) -> Call,
-        deadline: Duration,
-    ) -> Result<Reply, HubError> {
-        let calls = self.workers().get(&info.identity).map(DeviceWorker::calls);
-        let calls = calls.ok_or_else(|| self.unknown(&info.identity))?;
-        calls.run(self, call(info), deadline).await
+        call: &str,
+        info: &DeviceInfo,
+        work: impl AsyncFnOnce(&mut Instance, Budget) -> Result<T, CallFailure>,
+    ) -> Result<T, HubError> {
+        let deadline = self.sandbox.limits.call_deadline;
+        let started = Instant::now();
+        let queue = self.queue(&info.identity)?;
+        let mut turn = queue.turn(call, started + deadline).await?;
+        let left = deadline.saturating_sub(started.elapsed());
+        self.run(&mut turn, left, work).await
+    }
+
+    fn queue(&self, identity: &str) -> Result<Arc<DeviceQueue>, HubError> {
+        let worker = self.workers().get(identity).map(|w| w.queue.clone());
+        worker.ok_or_else(|| self.unknown(identity))
     }
 
     /// Protects real actuators from a runaway client or plugin.
@@ -515,9 +549,7 @@ impl Plugin {
     }
 
     pub(super) fn device(&self, identity: &str) -> Result<DeviceRecord, HubError> {
-        self.sandbox
-            .events
-            .devices
+        self.registry
             .get(identity)
             .ok_or_else(|| self.unknown(identity))
     }
@@ -579,11 +611,4 @@ impl Discovery {
         }
         new
     }
-}
-
-fn mismatch(call: &str) -> HubError {
-    HubError::new(
-        ErrorCode::Internal,
-        format!("{call} returned an unexpected reply"),
-    )
 }

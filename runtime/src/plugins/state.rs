@@ -6,6 +6,7 @@ use super::events::EventSink;
 use super::http::HttpSender;
 use super::instance::Metered;
 use super::usage::{MeteredLimits, Usage};
+use super::wit::DeviceInfo;
 use crate::audit::AuditLog;
 use crate::caps::budget::InstanceTicket;
 use crate::caps::{Limits, NetPolicy, PluginBudget, Verdict};
@@ -28,7 +29,10 @@ pub struct HostState {
     pub metered: Option<Metered>,
     /// The device whose `ota` this instance runs: the only one it may
     /// report progress for.
-    pub ota: Option<String>,
+    pub ota: Option<Arc<DeviceInfo>>,
+    /// The device whose `watch` this instance runs: the only one whose
+    /// changes it may emit (in 0.2, where changes name no device).
+    pub watching: Option<Arc<DeviceInfo>>,
     wasi: WasiCtx,
     table: ResourceTable,
     /// This instance's place in the plugin's budget of instances.
@@ -81,6 +85,7 @@ impl HostState {
             budget: sandbox.budget.clone(),
             metered: None,
             ota: None,
+            watching: None,
             _ticket: ticket,
         }
     }

@@ -1,8 +1,7 @@
 //! A client's writes checked against the attribute metadata the plugin
 //! declared, before the plugin sees them.
 
-use super::bindings::{AttributeMeta, AttributeWrite, Permissions, ValType, Value};
-use super::devices::MetaMap;
+use super::wit::{AttributeMeta, DeviceMeta, Permissions, ValType, Value, Write};
 use crate::error::{ErrorCode, HubError};
 use serde_json::Value as Json;
 
@@ -15,7 +14,8 @@ pub struct WriteRequest {
     pub val: Json,
 }
 
-pub fn validate(writes: &[WriteRequest], meta: &MetaMap) -> Result<Vec<AttributeWrite>, HubError> {
+/// Each write as the plugin receives it: the slot of its attribute and a typed value.
+pub fn validate(writes: &[WriteRequest], meta: &DeviceMeta) -> Result<Vec<Write>, HubError> {
     if writes.is_empty() {
         return Err(invalid(
             "service_data.attributes is empty: nothing to set".into(),
@@ -24,23 +24,24 @@ pub fn validate(writes: &[WriteRequest], meta: &MetaMap) -> Result<Vec<Attribute
     writes.iter().map(|w| validate_one(w, meta)).collect()
 }
 
-fn validate_one(write: &WriteRequest, meta: &MetaMap) -> Result<AttributeWrite, HubError> {
+fn validate_one(write: &WriteRequest, meta: &DeviceMeta) -> Result<Write, HubError> {
     let name = &write.attribute;
-    let Some(m) = meta
-        .get(&write.instance_id)
-        .and_then(|attrs| attrs.get(name))
+    let Some(slot) = meta
+        .attributes
+        .iter()
+        .position(|a| a.instance_id == write.instance_id && a.name == *name)
     else {
         return Err(HubError::new(
             ErrorCode::NotFound,
             format!("instance {} has no attribute {name:?}", write.instance_id),
         ));
     };
+    let m = &meta.attributes[slot];
     if !m.permissions.contains(Permissions::WRITE) {
         return Err(invalid(format!("{name} is read-only")));
     }
-    Ok(AttributeWrite {
-        instance_id: write.instance_id,
-        attribute: name.clone(),
+    Ok(Write {
+        slot: slot as u32,
         value: typed(name, &write.val, m)?,
     })
 }
@@ -105,29 +106,37 @@ fn invalid(message: String) -> HubError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::wit::{DeviceLimits, InstanceMeta};
     use serde_json::json;
 
-    fn meta() -> MetaMap {
-        let m = |val_type, min, max, values: &[&str], permissions| AttributeMeta {
+    fn meta() -> DeviceMeta {
+        let m = |name: &str, val_type, min, max, values: &[&str], permissions| AttributeMeta {
+            instance_id: 0,
+            name: name.into(),
             val_type,
             min,
             max,
             enum_values: values.iter().map(|v| v.to_string()).collect(),
             permissions,
+            unit: None,
+            device_class: None,
         };
         let rw = Permissions::READ | Permissions::WRITE;
-        let attrs = [
-            ("power", m(ValType::Enum, None, None, &["on", "off"], rw)),
-            (
-                "brightness",
-                m(ValType::Int, Some(1.0), Some(100.0), &[], rw),
-            ),
-            (
-                "model",
-                m(ValType::String, None, None, &[], Permissions::READ),
-            ),
-        ];
-        MetaMap::from([(0, attrs.map(|(n, m)| (n.to_string(), m)).into())])
+        DeviceMeta {
+            instances: vec![InstanceMeta {
+                instance_id: 0,
+                kind: "light_bulb".into(),
+            }],
+            attributes: vec![
+                m("power", ValType::Enum, None, None, &["on", "off"], rw),
+                m("brightness", ValType::Int, Some(1.0), Some(100.0), &[], rw),
+                m("model", ValType::String, None, None, &[], Permissions::READ),
+            ],
+            ota_support: false,
+            limits: DeviceLimits {
+                writes_per_minute: None,
+            },
+        }
     }
 
     fn write(instance_id: u32, attribute: &str, val: Json) -> Vec<WriteRequest> {
@@ -145,9 +154,9 @@ mod tests {
     #[test]
     fn accepts_valid_writes_as_typed_values() {
         let ok = validate(&write(0, "brightness", json!(55)), &meta()).unwrap();
-        assert_eq!(ok[0].value, Value::Int(55));
+        assert_eq!((ok[0].slot, &ok[0].value), (1, &Value::Int(55)));
         let ok = validate(&write(0, "power", json!("off")), &meta()).unwrap();
-        assert_eq!(ok[0].value, Value::Text("off".into()));
+        assert_eq!((ok[0].slot, &ok[0].value), (0, &Value::Text("off".into())));
     }
 
     #[test]

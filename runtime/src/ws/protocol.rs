@@ -2,7 +2,7 @@
 
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{
-    Attribute, Device, DeviceInfo, Event, EventKind, Permissions, UpdateInfo, ValType, Value,
+    AttributeMeta, Device, DeviceInfo, Event, EventKind, Permissions, UpdateInfo, ValType, Value,
     type_name,
 };
 use serde::Serialize;
@@ -119,13 +119,13 @@ pub fn failure(id: Option<i64>, error: &HubError) -> String {
 pub fn event(e: &Event) -> String {
     match &e.kind {
         EventKind::Change(change) => {
-            let a = &change.attribute;
+            let a = change.attribute();
             json!({
                 "type": "attribute_change",
                 "domain": &*e.plugin,
-                "identity": change.identity,
-                "instance_id": change.instance_id,
-                "attr": {"attribute": a.name, "val": value(&a.value), "val_type": type_name(a.meta.val_type)},
+                "identity": change.device.identity,
+                "instance_id": a.instance_id,
+                "attr": {"attribute": a.name, "val": value(&change.value), "val_type": type_name(a.val_type)},
             })
         }
         EventKind::Ota { identity, status } => {
@@ -194,17 +194,22 @@ struct DescribedAttribute<'a> {
     max: Option<Json>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     enum_values: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_class: Option<&'a str>,
 }
 
 pub fn device<'a>(plugin: &'a str, device: &'a Device) -> Described<'a> {
     let info = &device.info;
     let instances = device
+        .meta
         .instances
         .iter()
         .map(|i| DescribedInstance {
             kind: &i.kind,
             instance_id: i.instance_id,
-            attrs: i.attrs.iter().map(attribute).collect(),
+            attrs: device.of_instance(i.instance_id).map(attribute).collect(),
         })
         .collect();
     Described {
@@ -216,24 +221,26 @@ pub fn device<'a>(plugin: &'a str, device: &'a Device) -> Described<'a> {
             manufacturer: &info.manufacturer,
             plugin_id: plugin,
             instances,
-            ota_support: device.ota_support,
+            ota_support: device.meta.ota_support,
         },
     }
 }
 
-fn attribute(a: &Attribute) -> DescribedAttribute<'_> {
-    let bound = |b: f64| match a.meta.val_type {
+fn attribute<'a>((meta, val): (&'a AttributeMeta, &'a Value)) -> DescribedAttribute<'a> {
+    let bound = |b: f64| match meta.val_type {
         ValType::Int => json!(b as i64),
         _ => json!(b),
     };
     DescribedAttribute {
-        attribute: &a.name,
-        val: value(&a.value),
-        val_type: type_name(a.meta.val_type),
-        permissions: permissions(a.meta.permissions),
-        min: a.meta.min.map(bound),
-        max: a.meta.max.map(bound),
-        enum_values: &a.meta.enum_values,
+        attribute: &meta.name,
+        val: value(val),
+        val_type: type_name(meta.val_type),
+        permissions: permissions(meta.permissions),
+        min: meta.min.map(bound),
+        max: meta.max.map(bound),
+        enum_values: &meta.enum_values,
+        unit: meta.unit.as_deref(),
+        device_class: meta.device_class.as_deref(),
     }
 }
 

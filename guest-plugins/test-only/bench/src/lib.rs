@@ -6,14 +6,19 @@ use std::time::Duration;
 
 struct Bench {
     count: u32,
+}
+
+/// A bulb that is always on, whose brightness is what was last written.
+struct Bulb {
     brightness: i64,
 }
 
 impl Plugin for Bench {
+    type Device = Bulb;
+
     fn init(config: Config) -> Result<Self, PluginError> {
         Ok(Bench {
             count: config.parse_or("count", 1)?,
-            brightness: 50,
         })
     }
 
@@ -29,24 +34,28 @@ impl Plugin for Bench {
             .collect())
     }
 
-    fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {
+    fn open(&mut self, _info: DeviceInfo) -> Result<Bulb, PluginError> {
+        Ok(Bulb { brightness: 50 })
+    }
+}
+
+impl Device for Bulb {
+    fn describe(&mut self) -> Result<DeviceMeta, PluginError> {
         let attrs = vec![
-            attr("power", "on").one_of(&["on", "off"]).writable(),
-            attr("brightness", self.brightness)
+            attr::choice("power", &["on", "off"]).writable(),
+            attr::int("brightness")
                 .range(1.0, 100.0)
+                .unit("%")
                 .writable(),
         ];
-        Ok(Device::new(
-            device,
-            vec![Instance::new("light_bulb", 0, attrs)],
-        ))
+        Ok(DeviceMeta::new().instance("light_bulb", 0, attrs))
     }
 
-    fn set_attributes(
-        &mut self,
-        _device: &DeviceInfo,
-        writes: &[AttributeWrite],
-    ) -> Result<(), PluginError> {
+    fn read(&mut self, _declared: &DeviceMeta) -> Result<Vec<Value>, PluginError> {
+        Ok(vec!["on".into(), self.brightness.into()])
+    }
+
+    fn write(&mut self, writes: &[AttributeWrite]) -> Result<(), PluginError> {
         for write in writes {
             self.brightness = write.value.as_int().unwrap_or(self.brightness);
         }

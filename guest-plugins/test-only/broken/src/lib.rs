@@ -15,8 +15,8 @@ struct Broken {
 }
 
 /// One command, its reply read with no timeout at all (the mistake).
-fn command(device: &DeviceInfo, line: &str) -> Result<String, PluginError> {
-    let mut stream = TcpStream::connect(net::parse_addr(&device.address)?)?;
+fn command(address: &str, line: &str) -> Result<String, PluginError> {
+    let mut stream = TcpStream::connect(net::parse_addr(address)?)?;
     stream.write_all(format!("{line}\r\n").as_bytes())?;
     let mut reply = String::new();
     BufReader::new(stream).read_line(&mut reply)?;
@@ -24,6 +24,8 @@ fn command(device: &DeviceInfo, line: &str) -> Result<String, PluginError> {
 }
 
 impl Plugin for Broken {
+    type Device = Bulb;
+
     fn init(config: Config) -> Result<Self, PluginError> {
         Ok(Broken {
             discovery: config.get("discovery").unwrap_or_default().to_string(),
@@ -61,36 +63,50 @@ impl Plugin for Broken {
         Ok(found)
     }
 
-    fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {
-        let reply = command(
-            device,
-            r#"{"id":1,"method":"get_prop","params":["power","bright"]}"#,
-        )?;
-        let on = reply.contains("\"on\"");
-        let power = attr("power", if on { "on" } else { "off" })
-            .one_of(&["on", "off"])
-            .writable()
-            .notifies();
-        // Declared an int from 1 to 100, reported as text.
-        let mut brightness = attr("brightness", "80").writable().notifies();
-        brightness.meta.val_type = ValType::Int;
-        Ok(Device::new(
-            device,
-            vec![Instance::new("light_bulb", 0, vec![power, brightness])],
-        ))
+    fn open(&mut self, info: DeviceInfo) -> Result<Bulb, PluginError> {
+        Ok(Bulb {
+            address: info.address,
+        })
+    }
+}
+
+struct Bulb {
+    address: String,
+}
+
+impl Device for Bulb {
+    fn describe(&mut self) -> Result<DeviceMeta, PluginError> {
+        let attrs = vec![
+            attr::choice("power", &["on", "off"]).writable().notifies(),
+            attr::int("brightness")
+                .range(1.0, 100.0)
+                .writable()
+                .notifies(),
+        ];
+        Ok(DeviceMeta::new().instance("light_bulb", 0, attrs))
     }
 
-    fn set_attributes(
-        &mut self,
-        device: &DeviceInfo,
-        writes: &[AttributeWrite],
-    ) -> Result<(), PluginError> {
+    fn read(&mut self, _declared: &DeviceMeta) -> Result<Vec<Value>, PluginError> {
+        let reply = command(
+            &self.address,
+            r#"{"id":1,"method":"get_prop","params":["power","bright"]}"#,
+        )?;
+        let power = if reply.contains("\"on\"") {
+            "on"
+        } else {
+            "off"
+        };
+        // Declared an int from 1 to 100, reported as text.
+        Ok(vec![power.into(), "80".into()])
+    }
+
+    fn write(&mut self, writes: &[AttributeWrite]) -> Result<(), PluginError> {
         for write in writes {
             // Whatever the attribute and value, it switches the bulb.
             let on = write.value.as_text() == Some("on");
             let state = if on { "on" } else { "off" };
             command(
-                device,
+                &self.address,
                 &format!(r#"{{"id":2,"method":"set_power","params":["{state}"]}}"#),
             )?;
         }

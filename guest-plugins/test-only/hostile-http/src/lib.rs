@@ -11,6 +11,8 @@ struct Fetcher {
 }
 
 impl Plugin for Fetcher {
+    type Device = Fetch;
+
     fn init(config: Config) -> Result<Self, PluginError> {
         let urls = config.get("urls").unwrap_or_default();
         Ok(Fetcher {
@@ -36,16 +38,31 @@ impl Plugin for Fetcher {
             .collect())
     }
 
-    fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {
-        let response = http::get(&device.address, Duration::from_secs(2))?;
-        let attrs = vec![
-            attr("status", i64::from(response.status)),
-            attr("bytes", response.body.len() as i64),
-        ];
-        Ok(Device::new(device, vec![Instance::new("sensor", 0, attrs)]))
+    fn open(&mut self, info: DeviceInfo) -> Result<Fetch, PluginError> {
+        Ok(Fetch { url: info.address })
+    }
+}
+
+/// Fetches its URL at every read.
+struct Fetch {
+    url: String,
+}
+
+impl Device for Fetch {
+    fn describe(&mut self) -> Result<DeviceMeta, PluginError> {
+        let attrs = vec![attr::int("status"), attr::int("bytes").unit("B")];
+        Ok(DeviceMeta::new().instance("sensor", 0, attrs))
     }
 
-    fn set_attributes(&mut self, _: &DeviceInfo, _: &[AttributeWrite]) -> Result<(), PluginError> {
+    fn read(&mut self, _declared: &DeviceMeta) -> Result<Vec<Value>, PluginError> {
+        let response = http::get(&self.url, Duration::from_secs(2))?;
+        Ok(vec![
+            i64::from(response.status).into(),
+            (response.body.len() as i64).into(),
+        ])
+    }
+
+    fn write(&mut self, _: &[AttributeWrite]) -> Result<(), PluginError> {
         Err(PluginError::Unsupported("nothing to set".into()))
     }
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 struct Resolver;
 
 impl Plugin for Resolver {
+    type Device = Nothing;
+
     fn init(_config: Config) -> Result<Self, PluginError> {
         Ok(Resolver)
     }
@@ -17,11 +19,24 @@ impl Plugin for Resolver {
         Err(PluginError::Internal(format!("resolved {found} addresses")))
     }
 
-    fn get_attributes(&mut self, device: &DeviceInfo) -> Result<Device, PluginError> {
-        Ok(Device::new(device, vec![]))
+    fn open(&mut self, _info: DeviceInfo) -> Result<Nothing, PluginError> {
+        Ok(Nothing)
+    }
+}
+
+/// It never gets as far as a device.
+struct Nothing;
+
+impl Device for Nothing {
+    fn describe(&mut self) -> Result<DeviceMeta, PluginError> {
+        Ok(DeviceMeta::new())
     }
 
-    fn set_attributes(&mut self, _: &DeviceInfo, _: &[AttributeWrite]) -> Result<(), PluginError> {
+    fn read(&mut self, _declared: &DeviceMeta) -> Result<Vec<Value>, PluginError> {
+        Ok(Vec::new())
+    }
+
+    fn write(&mut self, _: &[AttributeWrite]) -> Result<(), PluginError> {
         Ok(())
     }
 }

@@ -1,0 +1,182 @@
+//! `hub:device@0.2.0`, the current version: its types are the hub's own.
+//! A device is opened once per instance and then called by handle.
+
+wasmtime::component::bindgen!({
+    path: "../wit/v0.2",
+    world: "hub:device/plugin",
+    exports: { default: async },
+    with: { "wasi": wasmtime_wasi::p2::bindings },
+    additional_derives: [PartialEq],
+});
+
+use self::exports::hub::device::driver::GuestDevice;
+use self::hub::device::host::LogLevel;
+use self::hub::device::types::{
+    Change, DeviceInfo, DeviceMeta, OtaStage, Reading, UpdateInfo, Write,
+};
+use super::{Answer, Config};
+use crate::plugins::linker::{log, stop_a_flood};
+use crate::plugins::state::HostState;
+use std::sync::Arc;
+use wasmtime::component::{Linker, ResourceAny};
+use wasmtime::{Store, StoreContextMut};
+
+pub struct Driver {
+    bindings: Plugin,
+    /// The device this instance serves, opened at its first call.
+    opened: Option<Opened>,
+}
+
+struct Opened {
+    device: Arc<DeviceInfo>,
+    handle: ResourceAny,
+}
+
+impl Driver {
+    pub fn new(bindings: Plugin) -> Self {
+        Driver {
+            bindings,
+            opened: None,
+        }
+    }
+
+    fn device(&self) -> GuestDevice<'_> {
+        self.bindings.hub_device_driver().device()
+    }
+
+    pub async fn init(&mut self, store: &mut Store<HostState>, config: &Config) -> Answer<()> {
+        self.bindings
+            .hub_device_driver()
+            .call_init(store, config)
+            .await
+    }
+
+    pub async fn discover(
+        &mut self,
+        store: &mut Store<HostState>,
+        ms: u32,
+    ) -> Answer<Vec<DeviceInfo>> {
+        self.bindings
+            .hub_device_driver()
+            .call_discover(store, ms)
+            .await
+    }
+
+    /// The handle of `device`, opened on first use; a device that moved
+    /// since (another address) is opened anew.
+    async fn open(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<DeviceInfo>,
+    ) -> Answer<ResourceAny> {
+        if let Some(opened) = &self.opened
+            && (Arc::ptr_eq(&opened.device, device) || opened.device == *device)
+        {
+            return Ok(Ok(opened.handle));
+        }
+        if let Some(old) = self.opened.take() {
+            old.handle.resource_drop_async(&mut *store).await?;
+        }
+        let opened = self.device().call_open(&mut *store, device).await?;
+        Ok(opened.inspect(|handle| {
+            self.opened = Some(Opened {
+                device: device.clone(),
+                handle: *handle,
+            });
+        }))
+    }
+
+    pub async fn read(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<DeviceInfo>,
+    ) -> Answer<Reading> {
+        Ok(match self.open(store, device).await? {
+            Ok(handle) => self.device().call_read(store, handle).await?,
+            Err(e) => Err(e),
+        })
+    }
+
+    pub async fn describe(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<DeviceInfo>,
+    ) -> Answer<DeviceMeta> {
+        Ok(match self.open(store, device).await? {
+            Ok(handle) => self.device().call_describe(store, handle).await?,
+            Err(e) => Err(e),
+        })
+    }
+
+    pub async fn write(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<DeviceInfo>,
+        _meta: &DeviceMeta,
+        writes: &[Write],
+    ) -> Answer<()> {
+        Ok(match self.open(store, device).await? {
+            Ok(handle) => self.device().call_write(store, handle, writes).await?,
+            Err(e) => Err(e),
+        })
+    }
+
+    pub async fn check_update(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<DeviceInfo>,
+    ) -> Answer<UpdateInfo> {
+        Ok(match self.open(store, device).await? {
+            Ok(handle) => self.device().call_check_update(store, handle).await?,
+            Err(e) => Err(e),
+        })
+    }
+
+    pub async fn ota(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<DeviceInfo>,
+    ) -> Answer<()> {
+        Ok(match self.open(store, device).await? {
+            Ok(handle) => self.device().call_ota(store, handle).await?,
+            Err(e) => Err(e),
+        })
+    }
+
+    pub async fn watch(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<DeviceInfo>,
+    ) -> Answer<()> {
+        Ok(match self.open(store, device).await? {
+            Ok(handle) => self.device().call_watch(store, handle).await?,
+            Err(e) => Err(e),
+        })
+    }
+}
+
+pub fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    let mut host = linker.instance(&super::Version::V0_2.host_interface())?;
+    host.func_wrap(
+        "emit-changes",
+        |store: StoreContextMut<'_, HostState>, (changes,): (Vec<Change>,)| {
+            let state = store.data();
+            stop_a_flood(state.events.emit(state.watching.as_ref(), changes))
+        },
+    )?;
+    host.func_wrap(
+        "report-ota-progress",
+        |store: StoreContextMut<'_, HostState>, (stage, percent): (OtaStage, Option<u8>)| {
+            let state = store.data();
+            stop_a_flood(state.events.progress(state.ota.as_ref(), stage, percent))
+        },
+    )?;
+    host.func_wrap(
+        "log",
+        |store: StoreContextMut<'_, HostState>, (level, message): (LogLevel, String)| {
+            log(store.data(), level, &message);
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
