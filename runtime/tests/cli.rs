@@ -224,6 +224,10 @@ fn inspect_shows_imports_beside_the_manifest_and_the_verdict() {
     );
     assert!(declared.contains("hub:device/driver@0.1.0"), "{declared}");
     assert!(
+        declared.contains("protocol  hub:device@0.1.0"),
+        "{declared}"
+    );
+    assert!(
         declared.contains("declared: network, discovery or listen"),
         "{declared}"
     );
@@ -249,4 +253,19 @@ fn inspect_shows_imports_beside_the_manifest_and_the_verdict() {
         "{undeclared}"
     );
     assert!(undeclared.contains("verdict: refused"), "{undeclared}");
+    let future = xtask::guest("future-version").unwrap();
+    let unknown = ok(
+        &dir,
+        &[
+            "inspect",
+            future.to_str().unwrap(),
+            "--manifest",
+            xtask::manifest("future-version").unwrap().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        unknown.contains("protocol  REFUSED: the component targets hub:device@0.9.0"),
+        "{unknown}"
+    );
+    assert!(unknown.contains("verdict: refused"), "{unknown}");
 }

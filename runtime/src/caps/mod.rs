@@ -18,5 +18,5 @@ pub use http::HttpPolicy;
 pub use limits::{Limit, LimitRequest, Limits, Quotas};
 pub use manifest::Manifest;
 pub use net::{NetPolicy, Verdict};
-pub use quota::Rate;
+pub use quota::{DeviceWrites, Rate, WriteLimit};
 pub use rules::Capabilities;

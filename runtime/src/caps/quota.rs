@@ -27,6 +27,16 @@ impl Rate {
         }
     }
 
+    /// Allows `n` a minute, in bursts of as many.
+    pub fn per_minute(n: u32) -> Self {
+        let n = f64::from(n.max(1));
+        Rate {
+            per_second: n / 60.0,
+            burst: n,
+            state: Mutex::new((n, Instant::now())),
+        }
+    }
+
     /// Takes one token; false when the rate is exceeded.
     pub fn take(&self) -> bool {
         self.take_n(1)
@@ -66,6 +76,55 @@ impl Rate {
     }
 }
 
+/// Writes to one device (set_attributes): the hub's rate for every device,
+/// and the stricter one a device may declare for itself (a Yeelight bulb
+/// takes 60 commands a minute, then refuses its client).
+pub struct DeviceWrites {
+    hub: Rate,
+    hub_per_second: u64,
+    declared: Mutex<Option<(u32, Rate)>>,
+}
+
+/// Which rate refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteLimit {
+    /// The hub's: `writes_per_second`.
+    PerSecond(u64),
+    /// The device's own, as it declared.
+    DeclaredPerMinute(u32),
+}
+
+impl DeviceWrites {
+    pub fn new(per_second: u64) -> Self {
+        DeviceWrites {
+            hub: Rate::new(per_second),
+            hub_per_second: per_second,
+            declared: Mutex::new(None),
+        }
+    }
+
+    /// Takes one write under both rates; `declared` is what the device
+    /// declares now (a new figure starts a new rate).
+    pub fn take(&self, declared: Option<u32>) -> Result<(), WriteLimit> {
+        if let Some(per_minute) = declared {
+            let mut rate = self
+                .declared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if rate.as_ref().is_none_or(|(n, _)| *n != per_minute) {
+                *rate = Some((per_minute, Rate::per_minute(per_minute)));
+            }
+            if rate.as_ref().is_some_and(|(_, rate)| !rate.take()) {
+                return Err(WriteLimit::DeclaredPerMinute(per_minute));
+            }
+        }
+        if !self.hub.take() {
+            return Err(WriteLimit::PerSecond(self.hub_per_second));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +152,19 @@ mod tests {
             pause > Duration::from_millis(1900) && pause <= Duration::from_secs(2),
             "{pause:?}"
         );
+    }
+
+    #[test]
+    fn a_device_declaring_a_stricter_rate_gets_it() {
+        let writes = DeviceWrites::new(5);
+        let taken = (0..10).filter(|_| writes.take(Some(3)).is_ok()).count();
+        assert_eq!(taken, 3, "3 a minute, though the hub allows 5 a second");
+        assert_eq!(writes.take(Some(3)), Err(WriteLimit::DeclaredPerMinute(3)));
+        let lenient = DeviceWrites::new(5);
+        assert_eq!(
+            (0..10).filter(|_| lenient.take(Some(600)).is_ok()).count(),
+            5
+        );
+        assert_eq!(lenient.take(None), Err(WriteLimit::PerSecond(5)));
     }
 }

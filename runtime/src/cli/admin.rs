@@ -4,7 +4,7 @@
 use crate::caps::imports::{self, ImportUse};
 use crate::caps::rules::Scope;
 use crate::caps::{Capabilities, Manifest};
-use crate::plugins::{Hub, PluginEngine, hex};
+use crate::plugins::{Hub, PluginEngine, Version, hex};
 use crate::store::AuditFilter;
 use crate::store::Checkpoint;
 use anyhow::{Context, bail};
@@ -315,6 +315,11 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
         "manifest  {} {} by {}",
         manifest.id, manifest.version, manifest.publisher
     );
+    let version = Version::of(&exported);
+    match &version {
+        Ok(version) => println!("protocol  {version}"),
+        Err(why) => println!("protocol  REFUSED: {why}"),
+    }
     println!();
     println!("{:<44} MANIFEST", "IMPORTS");
     for import in &imported {
@@ -339,7 +344,7 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
     for (limit, value) in &manifest.limits {
         println!("limit {limit} = {value} (asked: above the hub's default it waits for approval)");
     }
-    match imports::check(&imported, &manifest.capabilities) {
+    match version.and_then(|_| imports::check(&imported, &manifest.capabilities)) {
         Ok(()) => println!("\nverdict: loads"),
         Err(why) => println!("\nverdict: refused: {why}"),
     }

@@ -49,6 +49,9 @@ pub struct PluginView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
     pub devices: usize,
+    /// The device protocol a running plugin speaks: `hub:device@0.2.0`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// What a running plugin holds of its budget.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetUse>,
@@ -278,6 +281,7 @@ impl Hub {
                     status: running.as_ref().map(|r| r.status()),
                     devices: running.as_ref().map_or(0, |r| r.device_count()),
                     budget: running.as_ref().map(|r| r.budget_use()),
+                    protocol: running.as_ref().map(|r| r.version().to_string()),
                     running: running.is_some(),
                     id: p.id,
                     version: p.version,

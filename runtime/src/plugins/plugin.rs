@@ -15,7 +15,9 @@ use super::usage::CallUsage;
 use super::validate::{WriteRequest, validate};
 use super::wit::{Config, Device, DeviceInfo, DeviceMeta, Pre, UpdateInfo, Version, Write};
 use crate::audit::AuditLog;
-use crate::caps::{HttpPolicy, Limits, NetPolicy, OverBudget, PluginBudget, Rate};
+use crate::caps::{
+    DeviceWrites, HttpPolicy, Limits, NetPolicy, OverBudget, PluginBudget, WriteLimit,
+};
 use crate::error::{ErrorCode, HubError};
 use crate::store::{DeviceRow, Store};
 use std::collections::HashMap;
@@ -37,8 +39,8 @@ pub struct Plugin {
     registry: Arc<Registry>,
     supervisor: Supervisor,
     workers: Mutex<HashMap<String, DeviceWorker>>,
-    /// set_attributes per device per second.
-    writes: Mutex<HashMap<String, Arc<Rate>>>,
+    /// set_attributes per device.
+    writes: Mutex<HashMap<String, Arc<DeviceWrites>>>,
     fingerprint: String,
     store: Arc<Store>,
     /// Set when the plugin is stopped (removed, disabled, or reloaded with
@@ -291,7 +293,7 @@ impl Plugin {
         let record = self.device(identity)?;
         let meta = self.meta(&record).await?;
         let writes = validate(writes, &meta)?;
-        self.take_write_quota(identity)?;
+        self.take_write_quota(identity, &meta)?;
         self.write(&record, &meta, &writes).await
     }
 
@@ -496,28 +498,37 @@ impl Plugin {
         worker.ok_or_else(|| self.unknown(identity))
     }
 
-    /// Protects real actuators from a runaway client or plugin.
-    fn take_write_quota(&self, identity: &str) -> Result<(), HubError> {
-        let per_second = self.sandbox.limits.quotas.writes_per_second;
-        let rate = {
+    /// Protects real actuators from a runaway client or plugin: the hub's
+    /// rate, and the device's own if it declares a stricter one.
+    fn take_write_quota(&self, identity: &str, meta: &DeviceMeta) -> Result<(), HubError> {
+        let writes = {
             let mut writes = self
                 .writes
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let per_second = self.sandbox.limits.quotas.writes_per_second;
             writes
                 .entry(identity.to_string())
-                .or_insert_with(|| Arc::new(Rate::new(per_second)))
+                .or_insert_with(|| Arc::new(DeviceWrites::new(per_second)))
                 .clone()
         };
-        if rate.take() {
-            return Ok(());
-        }
-        self.sandbox.audit.quota(self.id(), "writes_per_second");
+        let limit = match writes.take(meta.limits.writes_per_minute) {
+            Ok(()) => return Ok(()),
+            Err(limit) => limit,
+        };
+        let (quota, most) = match limit {
+            WriteLimit::PerSecond(n) => {
+                ("writes_per_second", format!("{n} set_attributes a second"))
+            }
+            WriteLimit::DeclaredPerMinute(n) => (
+                "declared_writes_per_minute",
+                format!("{n} writes a minute, as it declares"),
+            ),
+        };
+        self.sandbox.audit.quota(self.id(), quota);
         Err(HubError::new(
             ErrorCode::QuotaExceeded,
-            format!(
-                "device {identity:?} accepts at most {per_second} set_attributes a second; retry shortly"
-            ),
+            format!("device {identity:?} accepts at most {most}; retry shortly"),
         ))
     }
 
