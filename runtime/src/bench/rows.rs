@@ -4,7 +4,7 @@
 use super::load::{self, Frames, Load, Measured, new_histogram};
 use super::probes;
 use super::{Bench, Row, json_row, ms, us};
-use crate::plugins::{DeviceInfo, Hub, HubSettings, Metering};
+use crate::plugins::{DeviceInfo, Hub, HubSettings, Metering, Plugin};
 use futures_util::{SinkExt, StreamExt};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
 use serde_json::{Value, json};
@@ -293,9 +293,15 @@ async fn direct_round_trip(stream: &mut TcpStream, request: &Value) -> anyhow::R
     }
 }
 
+/// Row 4: a warm call, the boundary alone and a fresh instance, for the
+/// same benchmark plugin built against each version of the protocol.
 pub async fn sandbox_call_cost(b: &Bench) -> anyhow::Result<Row> {
-    let served = bench_hub(b, "row4", Metering::default()).await?;
-    let plugin = served.hub.plugin("bench")?;
+    let count = vec![("count", "1".to_string())];
+    let plugins = [("bench", count.clone()), ("bench-v0_1", count)];
+    let served = b.serve(b.settings("row4"), &plugins).await?;
+    super::discover_all(&served.hub).await?;
+    let current = served.hub.plugin("bench")?;
+    let frozen = served.hub.plugin("bench-v0_1")?;
     let device = DeviceInfo {
         identity: "dev-0".into(),
         name: "bench 0".into(),
@@ -307,42 +313,47 @@ pub async fn sandbox_call_cost(b: &Bench) -> anyhow::Result<Row> {
         true => (2_000, 200, 2_000),
         false => (50_000, 2_000, 5_000),
     };
-    let each = |took: Duration, n: u32| took.as_nanos() as f64 / f64::from(n);
     let (_child, addr) = probes::spawn_rpc().await?;
     let mut rpc = TcpStream::connect(&addr).await?;
     rpc.set_nodelay(true)?;
     let request = json!({"identity": "dev-0"});
-    plugin.time_warm_calls(&device, 100).await?;
+    for plugin in [&current, &frozen] {
+        plugin.time_warm_calls(&device, 100).await?;
+    }
     for _ in 0..100 {
         rpc_round_trip(&mut rpc, &request).await?;
     }
-    let (mut warm, mut empty, mut fresh_ns, mut rpc_ns) = (vec![], vec![], vec![], vec![]);
+    let (mut new, mut old, mut rpc_ns) = (Calls::default(), Calls::default(), vec![]);
     for _ in 0..b.options.rounds() {
-        warm.push(each(plugin.time_warm_calls(&device, calls).await?, calls));
-        empty.push(each(plugin.time_empty_calls(calls).await?, calls));
-        fresh_ns.push(each(plugin.time_fresh_instances(fresh).await?, fresh));
+        new.time(&current, &device, calls, fresh).await?;
+        old.time(&frozen, &device, calls, fresh).await?;
         let started = Instant::now();
         for _ in 0..rpcs {
             rpc_round_trip(&mut rpc, &request).await?;
         }
-        rpc_ns.push(each(started.elapsed(), rpcs));
+        rpc_ns.push(per_call(started.elapsed(), rpcs));
     }
-    let (warm_ns, empty_ns) = (median(warm), median(empty));
-    let (fresh_us, rpc_ns) = (median(fresh_ns) / 1e3, median(rpc_ns));
-    let ratio = rpc_ns / warm_ns;
+    let (new, old, rpc_ns) = (new.medians(), old.medians(), median(rpc_ns));
+    let ratio = rpc_ns / new.warm_ns;
     let figures = vec![
-        ("warm host-to-guest call".into(), format!("{warm_ns:.0} ns")),
+        (
+            "warm call: 0.2 | 0.1".into(),
+            format!("{:.0} ns | {:.0} ns", new.warm_ns, old.warm_ns),
+        ),
         (
             "of which crossing the boundary".into(),
-            format!("{empty_ns:.0} ns"),
+            format!("{:.0} ns | {:.0} ns", new.empty_ns, old.empty_ns),
         ),
-        ("fresh instance (InstancePre)".into(), us(fresh_us)),
+        (
+            "fresh instance (InstancePre)".into(),
+            format!("{} | {}", us(new.fresh_us), us(old.fresh_us)),
+        ),
         ("loopback JSON RPC to a process".into(), us(rpc_ns / 1e3)),
-        ("RPC / warm call".into(), format!("{ratio:.1}x")),
+        ("RPC / warm 0.2 call".into(), format!("{ratio:.1}x")),
     ];
     let targets = vec![
-        ("warm call < 1 µs".into(), warm_ns < 1000.0),
-        ("fresh instance < 10 µs".into(), fresh_us < 10.0),
+        ("warm call < 1 µs (0.2)".into(), new.warm_ns < 1000.0),
+        ("fresh instance < 10 µs (0.2)".into(), new.fresh_us < 10.0),
         (
             "sandboxed call >= 20x cheaper than RPC".into(),
             ratio >= 20.0,
@@ -352,11 +363,59 @@ pub async fn sandbox_call_cost(b: &Bench) -> anyhow::Result<Row> {
         name: "4 sandbox call cost",
         json: json_row(
             &figures,
-            json!({"warm_ns": warm_ns, "empty_call_ns": empty_ns, "fresh_us": fresh_us, "rpc_ns": rpc_ns, "ratio": ratio}),
+            json!({
+                "warm_ns": new.warm_ns, "empty_call_ns": new.empty_ns, "fresh_us": new.fresh_us,
+                "v0_1": {"warm_ns": old.warm_ns, "empty_call_ns": old.empty_ns, "fresh_us": old.fresh_us},
+                "rpc_ns": rpc_ns, "ratio": ratio,
+            }),
         ),
         figures,
         targets,
     })
+}
+
+fn per_call(took: Duration, n: u32) -> f64 {
+    took.as_nanos() as f64 / f64::from(n)
+}
+
+/// One plugin's row 4 figures, round by round.
+#[derive(Default)]
+struct Calls {
+    warm: Vec<f64>,
+    empty: Vec<f64>,
+    fresh: Vec<f64>,
+}
+
+struct CallMedians {
+    warm_ns: f64,
+    empty_ns: f64,
+    fresh_us: f64,
+}
+
+impl Calls {
+    async fn time(
+        &mut self,
+        plugin: &Plugin,
+        device: &DeviceInfo,
+        calls: u32,
+        fresh: u32,
+    ) -> anyhow::Result<()> {
+        let warm = plugin.time_warm_calls(device, calls).await?;
+        self.warm.push(per_call(warm, calls));
+        self.empty
+            .push(per_call(plugin.time_empty_calls(calls).await?, calls));
+        let instances = plugin.time_fresh_instances(fresh).await?;
+        self.fresh.push(per_call(instances, fresh));
+        Ok(())
+    }
+
+    fn medians(self) -> CallMedians {
+        CallMedians {
+            warm_ns: median(self.warm),
+            empty_ns: median(self.empty),
+            fresh_us: median(self.fresh) / 1e3,
+        }
+    }
 }
 
 async fn rpc_round_trip(stream: &mut TcpStream, request: &Value) -> anyhow::Result<()> {
