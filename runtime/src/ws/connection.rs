@@ -4,8 +4,9 @@
 
 use super::outbox::{OUTBOX_BYTES, Outbox, Outgoing, Queued, SHARED_OUTBOX_BYTES, outbox};
 use super::protocol::{self, Request};
-use super::router::{self, Responder};
+use super::responder::Responder;
 use super::server::Caller;
+use super::services;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Event, Hub};
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -254,7 +255,7 @@ fn accept(
         Responder::new(request.id, outbox.clone()),
     );
     let mut running = Box::pin(async move {
-        router::dispatch(&hub, &caller, request, out).await;
+        services::serve(&hub, &caller, request, out).await;
         drop(permit);
     });
     if (&mut running).now_or_never().is_some() {

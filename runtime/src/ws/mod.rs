@@ -5,7 +5,7 @@ mod admission;
 mod connection;
 mod outbox;
 pub mod protocol;
-mod router;
+mod responder;
 mod server;
 mod services;
 

@@ -1,11 +1,20 @@
 //! `check_update`: the device's firmware version and the latest available.
 
-use crate::error::HubError;
-use crate::plugins::Plugin;
+use super::Device;
+use crate::plugins::Hub;
 use crate::ws::protocol;
-use serde_json::Value;
+use crate::ws::responder::Responder;
 
-pub async fn run(plugin: &Plugin, identity: &str) -> Result<Value, HubError> {
-    let update = plugin.check_update(identity).await?;
-    Ok(protocol::update(&update))
+pub struct CheckUpdate {
+    pub device: Device,
+}
+
+impl CheckUpdate {
+    pub async fn apply(self, hub: &Hub, out: &Responder) {
+        let update = match self.device.plugin(hub) {
+            Ok(plugin) => plugin.check_update(&self.device.identity).await,
+            Err(e) => Err(e),
+        };
+        out.send(update.map(|u| protocol::update(&u)));
+    }
 }

@@ -4,19 +4,36 @@
 use crate::error::HubError;
 use crate::plugins::Hub;
 use crate::ws::protocol::{self, Request};
-use crate::ws::router::Responder;
+use crate::ws::responder::Responder;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::json;
 
-pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
-    let plugins = match request.domain.as_deref() {
-        Some(id) => match hub.plugin(id) {
-            Ok(plugin) => vec![plugin],
-            Err(e) => return out.send(Err::<(), _>(e)).await,
-        },
-        None => hub.plugins(),
-    };
+pub struct Discover {
+    /// One plugin's devices; every plugin's when `None`.
+    domain: Option<String>,
+}
+
+impl Discover {
+    pub fn parse(request: Request) -> Self {
+        Discover {
+            domain: request.domain,
+        }
+    }
+
+    pub async fn apply(self, hub: &Hub, out: &Responder) {
+        let plugins = match self.domain.as_deref() {
+            Some(id) => match hub.plugin(id) {
+                Ok(plugin) => vec![plugin],
+                Err(e) => return out.fail(e),
+            },
+            None => hub.plugins(),
+        };
+        search(plugins, out).await;
+    }
+}
+
+async fn search(plugins: Vec<std::sync::Arc<crate::plugins::Plugin>>, out: &Responder) {
     let mut searches: FuturesUnordered<_> = plugins
         .into_iter()
         .map(|plugin| async move {
@@ -31,8 +48,7 @@ pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
                 for info in &discovery.devices {
                     out.send(Ok(
                         json!({"device": protocol::device_info(plugin.id(), info)}),
-                    ))
-                    .await;
+                    ));
                 }
                 count += discovery.devices.len();
                 discovery.refused
@@ -43,6 +59,5 @@ pub async fn run(hub: &Hub, request: &Request, out: &Responder) {
             errors.push(json!({"plugin_id": plugin.id(), "code": code.as_str(), "error": message}));
         }
     }
-    out.send(Ok(json!({"done": true, "count": count, "errors": errors})))
-        .await;
+    out.send(Ok(json!({"done": true, "count": count, "errors": errors})));
 }

@@ -1,13 +1,24 @@
 //! `get_attributes`: a device's instances and their current values,
 //! rendered straight into the response frame (the hottest path).
 
-use crate::plugins::Plugin;
+use super::Device;
+use crate::plugins::Hub;
 use crate::ws::protocol;
-use crate::ws::router::Responder;
+use crate::ws::responder::Responder;
 
-pub async fn run(plugin: &Plugin, identity: &str, out: &Responder) {
-    match plugin.get_attributes(identity).await {
-        Ok(device) => out.send(Ok(protocol::device(plugin.id(), &device))).await,
-        Err(e) => out.send(Err::<(), _>(e)).await,
+pub struct GetAttributes {
+    pub device: Device,
+}
+
+impl GetAttributes {
+    pub async fn apply(self, hub: &Hub, out: &Responder) {
+        let plugin = match self.device.plugin(hub) {
+            Ok(plugin) => plugin,
+            Err(e) => return out.fail(e),
+        };
+        match plugin.get_attributes(&self.device.identity).await {
+            Ok(device) => out.send(Ok(protocol::device(plugin.id(), &device))),
+            Err(e) => out.fail(e),
+        }
     }
 }

@@ -1,10 +1,122 @@
-//! One file per service.
+//! One file per service. A request is parsed once into a [`Service`] (as
+//! mini-redis parses a frame into a command); each variant then applies
+//! itself and answers through the request's [`Responder`].
+//!
+//! A new service is a file here, a variant, and a line in [`Service::parse`].
 
-pub mod check_update;
-pub mod discover;
-pub mod get_attributes;
-pub mod ota;
-pub mod plugins;
-pub mod set_attributes;
+mod check_update;
+mod discover;
+mod get_attributes;
+mod ota;
+mod plugins;
+mod set_attributes;
 
-pub const DEVICE_SERVICES: [&str; 4] = ["get_attributes", "set_attributes", "check_update", "ota"];
+use super::Caller;
+use super::protocol::Request;
+use super::responder::Responder;
+use crate::error::{ErrorCode, HubError};
+use crate::plugins::{Hub, Plugin};
+use std::sync::Arc;
+
+pub enum Service {
+    Discover(discover::Discover),
+    GetAttributes(get_attributes::GetAttributes),
+    SetAttributes(set_attributes::SetAttributes),
+    CheckUpdate(check_update::CheckUpdate),
+    Ota(ota::Ota),
+    /// `domain: "plugin"`: plugin management, for operator tokens.
+    Manage(plugins::Manage),
+}
+
+impl Service {
+    /// What `request` asks for, or why it cannot be served as written.
+    pub fn parse(request: Request, caller: &Caller) -> Result<Service, HubError> {
+        if request.service == "discover" {
+            return Ok(Service::Discover(discover::Discover::parse(request)));
+        }
+        match request.domain.as_deref() {
+            Some("plugin") => return plugins::Manage::parse(request, caller).map(Service::Manage),
+            Some(_) => {}
+            None => {
+                return Err(HubError::new(
+                    ErrorCode::InvalidFormat,
+                    format!(
+                        "\"domain\" is required for {:?}: a plugin id, or \"plugin\"",
+                        request.service
+                    ),
+                ));
+            }
+        }
+        Ok(match request.service.as_str() {
+            "get_attributes" => Service::GetAttributes(get_attributes::GetAttributes {
+                device: Device::parse(&request)?,
+            }),
+            "set_attributes" => {
+                Service::SetAttributes(set_attributes::SetAttributes::parse(request)?)
+            }
+            "check_update" => Service::CheckUpdate(check_update::CheckUpdate {
+                device: Device::parse(&request)?,
+            }),
+            "ota" => Service::Ota(ota::Ota {
+                device: Device::parse(&request)?,
+            }),
+            other => return Err(unknown_service(other)),
+        })
+    }
+
+    pub async fn apply(self, hub: &Arc<Hub>, out: &Responder) {
+        match self {
+            Service::Discover(s) => s.apply(hub, out).await,
+            Service::GetAttributes(s) => s.apply(hub, out).await,
+            Service::SetAttributes(s) => s.apply(hub, out).await,
+            Service::CheckUpdate(s) => s.apply(hub, out).await,
+            Service::Ota(s) => s.apply(hub, out).await,
+            Service::Manage(s) => s.apply(hub, out).await,
+        }
+    }
+}
+
+/// Parses `request` and applies it; every outcome is answered on `out`.
+pub async fn serve(hub: &Arc<Hub>, caller: &Caller, request: Request, out: Responder) {
+    match Service::parse(request, caller) {
+        Ok(service) => service.apply(hub, &out).await,
+        Err(error) => out.fail(error),
+    }
+}
+
+/// The device a device service is for: `domain` names its plugin.
+pub struct Device {
+    plugin: String,
+    identity: String,
+}
+
+impl Device {
+    fn parse(request: &Request) -> Result<Self, HubError> {
+        let identity = request
+            .identity
+            .clone()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| {
+                HubError::new(
+                    ErrorCode::InvalidFormat,
+                    format!("\"identity\" is required for {}", request.service),
+                )
+            })?;
+        Ok(Device {
+            plugin: request.domain.clone().unwrap_or_default(),
+            identity,
+        })
+    }
+
+    /// The running plugin the device belongs to.
+    fn plugin(&self, hub: &Hub) -> Result<Arc<Plugin>, HubError> {
+        hub.plugin(&self.plugin)
+    }
+}
+
+fn unknown_service(service: &str) -> HubError {
+    HubError::new(
+        ErrorCode::UnknownService,
+        format!("no service {service:?} here"),
+    )
+}

@@ -1,10 +1,19 @@
 //! `ota`: updates the device's firmware; answers `null` once it is done.
 
-use crate::error::HubError;
-use crate::plugins::Plugin;
-use serde_json::Value;
+use super::Device;
+use crate::plugins::Hub;
+use crate::ws::responder::Responder;
 
-pub async fn run(plugin: &Plugin, identity: &str) -> Result<Value, HubError> {
-    plugin.ota(identity).await?;
-    Ok(Value::Null)
+pub struct Ota {
+    pub device: Device,
+}
+
+impl Ota {
+    pub async fn apply(self, hub: &Hub, out: &Responder) {
+        let done = match self.device.plugin(hub) {
+            Ok(plugin) => plugin.ota(&self.device.identity).await,
+            Err(e) => Err(e),
+        };
+        out.send(done.map(|()| serde_json::Value::Null));
+    }
 }

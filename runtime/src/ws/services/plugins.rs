@@ -1,34 +1,60 @@
 //! `domain: "plugin"`: plugin management for operator tokens. Every change
 //! is audited with the token's name and applies without a restart.
 
+use super::unknown_service;
 use crate::caps::rules::Scope;
+use crate::config::TokenScope;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::Hub;
 use crate::store::AuditFilter;
 use crate::ws::Caller;
 use crate::ws::protocol::Request;
-use crate::ws::router::unknown_service;
+use crate::ws::responder::Responder;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub async fn run(hub: &Arc<Hub>, caller: &Caller, request: &Request) -> Result<Value, HubError> {
-    let (hub, actor, service, data) = (
-        hub.clone(),
-        caller.name.clone(),
-        request.service.clone(),
-        request.service_data.clone(),
-    );
-    // Installing compiles; every operation writes SQLite: keep them off the async workers.
-    tokio::task::spawn_blocking(move || operate(&hub, &actor, &service, &data))
+pub struct Manage {
+    actor: String,
+    service: String,
+    data: Map<String, Value>,
+}
+
+impl Manage {
+    /// Plugin management is for operator tokens only.
+    pub fn parse(request: Request, caller: &Caller) -> Result<Self, HubError> {
+        if caller.scope != TokenScope::Operator {
+            return Err(HubError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{:?} needs an operator token; {} is a user token",
+                    request.service, caller.name
+                ),
+            ));
+        }
+        Ok(Manage {
+            actor: caller.name.clone(),
+            service: request.service,
+            data: request.service_data,
+        })
+    }
+
+    pub async fn apply(self, hub: &Arc<Hub>, out: &Responder) {
+        let hub = hub.clone();
+        // Installing compiles; every operation writes SQLite: keep them off the async workers.
+        let done = tokio::task::spawn_blocking(move || {
+            operate(&hub, &self.actor, &self.service, &self.data)
+        })
         .await
         .unwrap_or_else(|e| {
             Err(HubError::new(
                 ErrorCode::Internal,
                 format!("the operation failed: {e}"),
             ))
-        })
+        });
+        out.send(done);
+    }
 }
 
 fn operate(

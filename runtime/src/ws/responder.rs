@@ -1,0 +1,29 @@
+//! Where a request's answers go: the connection's outbox, tagged with the
+//! request's id. Every service answers through one.
+
+use super::outbox::Outbox;
+use super::protocol;
+use crate::error::HubError;
+
+pub struct Responder {
+    id: i64,
+    outbox: Outbox,
+}
+
+impl Responder {
+    pub fn new(id: i64, outbox: Outbox) -> Self {
+        Responder { id, outbox }
+    }
+
+    pub fn send(&self, result: Result<impl serde::Serialize, HubError>) {
+        let frame = match result {
+            Ok(result) => protocol::success(self.id, &result),
+            Err(error) => protocol::failure(Some(self.id), &error),
+        };
+        self.outbox.push(frame);
+    }
+
+    pub fn fail(&self, error: HubError) {
+        self.send(Err::<(), _>(error));
+    }
+}
