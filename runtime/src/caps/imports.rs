@@ -15,31 +15,85 @@ pub enum ImportUse {
     Never(&'static str),
 }
 
+/// What importing a WASI interface takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Every plugin has it. The `wasi:cli` ones are there because the C
+    /// library under Rust's std imports them even when a plugin never reads
+    /// a variable or prints a line; they are inert: no variables, no
+    /// arguments, stdin at end of file, output discarded.
+    Baseline,
+    /// A manifest declaring network, discovery or listen.
+    Sockets,
+    /// A manifest declaring HTTP hosts, and an operator's grant of them:
+    /// without the grant `wasi:http` is not even linked.
+    Http,
+}
+
+/// Every WASI interface the hub links for plugins, and what importing it
+/// takes: the import check, the linker and `hub inspect` read this one table.
+pub const WASI: [(&str, Need); 25] = [
+    ("wasi:io/error", Need::Baseline),
+    ("wasi:io/poll", Need::Baseline),
+    ("wasi:io/streams", Need::Baseline),
+    ("wasi:clocks/wall-clock", Need::Baseline),
+    ("wasi:clocks/monotonic-clock", Need::Baseline),
+    ("wasi:random/random", Need::Baseline),
+    ("wasi:random/insecure", Need::Baseline),
+    ("wasi:random/insecure-seed", Need::Baseline),
+    ("wasi:cli/environment", Need::Baseline),
+    ("wasi:cli/exit", Need::Baseline),
+    ("wasi:cli/stdin", Need::Baseline),
+    ("wasi:cli/stdout", Need::Baseline),
+    ("wasi:cli/stderr", Need::Baseline),
+    ("wasi:cli/terminal-input", Need::Baseline),
+    ("wasi:cli/terminal-output", Need::Baseline),
+    ("wasi:cli/terminal-stdin", Need::Baseline),
+    ("wasi:cli/terminal-stdout", Need::Baseline),
+    ("wasi:cli/terminal-stderr", Need::Baseline),
+    ("wasi:sockets/network", Need::Sockets),
+    ("wasi:sockets/instance-network", Need::Sockets),
+    ("wasi:sockets/tcp", Need::Sockets),
+    ("wasi:sockets/tcp-create-socket", Need::Sockets),
+    ("wasi:sockets/udp", Need::Sockets),
+    ("wasi:sockets/udp-create-socket", Need::Sockets),
+    ("wasi:http/outgoing-handler", Need::Http),
+];
+
+/// The interfaces `wasi:http/outgoing-handler` brings with it.
+const HTTP_TYPES: &str = "wasi:http/types";
+
+/// Whether `wasi:http` is linked for a plugin: only once an operator
+/// granted it HTTP hosts.
+pub fn links_http(granted: &Capabilities) -> bool {
+    !granted.http.is_empty()
+}
+
 pub fn classify(import: &str, caps: &Capabilities) -> ImportUse {
     let interface = import.split('@').next().unwrap_or(import);
-    let baseline = ["wasi:io/", "wasi:clocks/", "wasi:random/", "hub:device/"];
-    let inert_cli = ["environment", "exit", "stdin", "stdout", "stderr"];
-    if baseline.iter().any(|p| interface.starts_with(p)) {
+    if interface.starts_with("hub:device/") {
         return ImportUse::Baseline;
     }
-    let inert = |cli: &str| inert_cli.contains(&cli) || cli.starts_with("terminal-");
-    if interface.strip_prefix("wasi:cli/").is_some_and(inert) {
-        return ImportUse::Baseline;
+    let need = WASI
+        .iter()
+        .find(|(name, _)| *name == interface)
+        .map(|(_, need)| *need)
+        .or((interface == HTTP_TYPES).then_some(Need::Http));
+    match need {
+        Some(Need::Baseline) => ImportUse::Baseline,
+        Some(Need::Sockets) => {
+            let declared = !caps.network.is_empty() || !caps.discovery.is_empty() || caps.listen;
+            needs(declared, "network, discovery or listen")
+        }
+        Some(Need::Http) => needs(!caps.http.is_empty(), "http"),
+        None if interface == "wasi:sockets/ip-name-lookup" => {
+            ImportUse::Never("plugins cannot resolve names; devices are reached by address")
+        }
+        None if interface.starts_with("wasi:filesystem/") => {
+            ImportUse::Never("the hub gives plugins no filesystem")
+        }
+        None => ImportUse::Never("not an interface the hub offers plugins"),
     }
-    if interface == "wasi:sockets/ip-name-lookup" {
-        return ImportUse::Never("plugins cannot resolve names; devices are reached by address");
-    }
-    if interface.starts_with("wasi:sockets/") {
-        let declared = !caps.network.is_empty() || !caps.discovery.is_empty() || caps.listen;
-        return needs(declared, "network, discovery or listen");
-    }
-    if interface.starts_with("wasi:http/") {
-        return needs(!caps.http.is_empty(), "http");
-    }
-    if interface.starts_with("wasi:filesystem/") {
-        return ImportUse::Never("the hub gives plugins no filesystem");
-    }
-    ImportUse::Never("not an interface the hub offers plugins")
 }
 
 fn needs(declared: bool, capability: &'static str) -> ImportUse {
@@ -48,6 +102,19 @@ fn needs(declared: bool, capability: &'static str) -> ImportUse {
     } else {
         ImportUse::Undeclared(capability)
     }
+}
+
+/// Refuses a component that imports `wasi:http` before an operator granted
+/// it HTTP hosts: it could not be linked.
+pub fn check_linkable(imports: &[String], granted: &Capabilities) -> Result<(), String> {
+    let http = imports.iter().any(|i| i.starts_with("wasi:http/"));
+    if http && !links_http(granted) {
+        return Err(
+            "it imports wasi:http, but no HTTP host is granted yet: approve its http capability"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Refuses a component whose imports its manifest does not account for,

@@ -41,7 +41,7 @@ impl Instance {
     pub async fn start(
         engine: &Engine,
         pre: &Pre,
-        sandbox: &Sandbox,
+        sandbox: &Arc<Sandbox>,
         config: &Config,
         budget: Budget,
     ) -> Result<Self, CallFailure> {
@@ -76,14 +76,18 @@ impl Instance {
     }
 
     /// An instance without `init`: what `hub bench` times.
-    pub async fn bare(engine: &Engine, pre: &Pre, sandbox: &Sandbox) -> Result<Self, CallFailure> {
+    pub async fn bare(
+        engine: &Engine,
+        pre: &Pre,
+        sandbox: &Arc<Sandbox>,
+    ) -> Result<Self, CallFailure> {
         Self::instantiate(engine, pre, sandbox, None).await
     }
 
     async fn instantiate(
         engine: &Engine,
         pre: &Pre,
-        sandbox: &Sandbox,
+        sandbox: &Arc<Sandbox>,
         fuel: Option<u64>,
     ) -> Result<Self, CallFailure> {
         let ticket = sandbox.budget.admit_instance().map_err(|over| {
@@ -204,7 +208,7 @@ impl Instance {
         // Counted from now: a call yields at the first epoch tick it lives
         // through, not at once because ticks went by since the last call.
         self.store.set_epoch_deadline(1);
-        let plugin = self.store.data().plugin.clone();
+        let plugin = self.store.data().sandbox.plugin.clone();
         let outcome = with_deadline(budget.deadline, work(&mut self.driver, &mut self.store)).await;
         self.record_usage(name, budget);
         match outcome {
@@ -227,7 +231,8 @@ impl Instance {
     /// (the watcher, ota) have no per-call figure.
     fn record_usage(&self, name: &'static str, budget: Budget) {
         let state = self.store.data();
-        let Some(usage) = state.usage.as_ref().filter(|_| state.metered.is_none()) else {
+        let under_test = state.sandbox.under_test.as_ref();
+        let Some(usage) = under_test.filter(|_| state.metered.is_none()) else {
             return;
         };
         let used = budget
@@ -278,13 +283,17 @@ fn charge_cpu(mut store: StoreContextMut<'_, HostState>) -> wasmtime::Result<Upd
         ..metered
     });
     Ok(
-        match state.budget.charge_cpu(metered.from.saturating_sub(fuel)) {
+        match state
+            .sandbox
+            .budget
+            .charge_cpu(metered.from.saturating_sub(fuel))
+        {
             None => UpdateDeadline::Yield(1),
             Some(pause) => {
                 state
-                    .events
+                    .sandbox
                     .audit
-                    .quota(&state.plugin, "watch_fuel_per_second");
+                    .quota(&state.sandbox.plugin, "watch_fuel_per_second");
                 UpdateDeadline::YieldCustom(1, Box::pin(tokio::time::sleep(pause)))
             }
         },

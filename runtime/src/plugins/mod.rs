@@ -219,17 +219,12 @@ impl Hub {
             .limits
             .for_plugin(&manifest.limits, &grant.limits);
         let (component, imported, version) = self.compile(&bytes, &manifest)?;
-        // Plugins without an HTTP grant do not get `wasi:http` linked at all.
-        let linker = if grant.http.is_empty() {
-            &self.linker
-        } else {
+        imports::check_linkable(&imported, &grant).map_err(anyhow::Error::msg)?;
+        let linker = if imports::links_http(&grant) {
             &self.http_linker
+        } else {
+            &self.linker
         };
-        if grant.http.is_empty() && imported.iter().any(|i| i.starts_with("wasi:http/")) {
-            bail!(
-                "it imports wasi:http, but no HTTP host is granted yet: approve its http capability"
-            );
-        }
         let pre = wit::Pre::new(version, linker, &component)
             .map_err(anyhow::Error::from)
             .context("link")?;

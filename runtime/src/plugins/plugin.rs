@@ -34,7 +34,7 @@ pub struct Plugin {
     _ticking: Arc<Ticking>,
     pub(super) pre: Pre,
     config: Config,
-    pub(super) sandbox: Sandbox,
+    pub(super) sandbox: Arc<Sandbox>,
     /// The devices it reported, and their metadata.
     registry: Arc<Registry>,
     supervisor: Supervisor,
@@ -86,7 +86,7 @@ impl Plugin {
             audit: parts.audit.clone(),
             max_response_bytes: parts.limits.http_response_bytes,
         };
-        let sandbox = Sandbox {
+        let sandbox = Arc::new(Sandbox {
             plugin: parts.id.clone(),
             budget,
             policy: parts.policy,
@@ -96,7 +96,7 @@ impl Plugin {
             http_sender,
             metering: parts.metering,
             under_test: parts.under_test.then(Arc::default),
-        };
+        });
         let plugin = Arc::new_cyclic(|me| Plugin {
             engine: parts.engine,
             _ticking: parts.ticking,

@@ -18,12 +18,10 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiVie
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub struct HostState {
-    pub plugin: Arc<str>,
-    pub events: EventSink,
+    /// The plugin's sandbox, shared by all its instances: its id, budget,
+    /// policy and the way back to the hub for events.
+    pub sandbox: Arc<Sandbox>,
     pub limits: MeteredLimits,
-    /// Where calls record what they consumed, under `hub plugin test` only.
-    pub usage: Option<Arc<Usage>>,
-    pub budget: Arc<PluginBudget>,
     /// For calls without a per-call fuel budget (watch, ota): their fuel,
     /// charged to the plugin's shared CPU rate at every epoch tick.
     pub metered: Option<Metered>,
@@ -59,8 +57,8 @@ pub struct Sandbox {
 }
 
 impl HostState {
-    pub fn new(sandbox: &Sandbox, ticket: InstanceTicket) -> Self {
-        let (plugin, limits) = (sandbox.plugin.clone(), &sandbox.limits);
+    pub fn new(sandbox: &Arc<Sandbox>, ticket: InstanceTicket) -> Self {
+        let limits = &sandbox.limits;
         let mut table = ResourceTable::new();
         // Every socket holds a few resources (streams, pollables): this caps open sockets.
         table.set_max_capacity(limits.quotas.max_resources as usize);
@@ -79,15 +77,16 @@ impl HostState {
                     .table_elements(100_000)
                     .build(),
             ),
-            usage: sandbox.under_test.clone(),
-            plugin,
-            events: sandbox.events.clone(),
-            budget: sandbox.budget.clone(),
+            sandbox: sandbox.clone(),
             metered: None,
             ota: None,
             watching: None,
             _ticket: ticket,
         }
+    }
+
+    pub fn plugin(&self) -> &str {
+        &self.sandbox.plugin
     }
 }
 

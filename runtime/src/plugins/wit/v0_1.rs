@@ -187,7 +187,7 @@ pub fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
 /// come from any instance, for any device the plugin reported, and is
 /// delivered with the type it declares.
 fn emit(state: &HostState, change: old::AttributeChange) -> Emitted {
-    let events = &state.events;
+    let events = &state.sandbox.events;
     let value = value_from(&change.attribute.value);
     if let Err(over) = events.admit(events::change_bytes(
         &change.identity,
@@ -224,7 +224,7 @@ fn emit(state: &HostState, change: old::AttributeChange) -> Emitted {
 /// A 0.1 report names its device: accepted only for the device whose `ota`
 /// the reporting instance runs.
 fn progress_of(state: &HostState, progress: old::OtaProgress) -> Emitted {
-    let events = &state.events;
+    let events = &state.sandbox.events;
     let running = state
         .ota
         .as_ref()

@@ -161,14 +161,19 @@ pub fn add_host(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         "emit-changes",
         |store: StoreContextMut<'_, HostState>, (changes,): (Vec<Change>,)| {
             let state = store.data();
-            stop_a_flood(state.events.emit(state.watching.as_ref(), changes))
+            stop_a_flood(state.sandbox.events.emit(state.watching.as_ref(), changes))
         },
     )?;
     host.func_wrap(
         "report-ota-progress",
         |store: StoreContextMut<'_, HostState>, (stage, percent): (OtaStage, Option<u8>)| {
             let state = store.data();
-            stop_a_flood(state.events.progress(state.ota.as_ref(), stage, percent))
+            stop_a_flood(
+                state
+                    .sandbox
+                    .events
+                    .progress(state.ota.as_ref(), stage, percent),
+            )
         },
     )?;
     host.func_wrap(
