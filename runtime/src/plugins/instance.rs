@@ -208,9 +208,9 @@ impl Instance {
         // Counted from now: a call yields at the first epoch tick it lives
         // through, not at once because ticks went by since the last call.
         self.store.set_epoch_deadline(1);
-        let plugin = self.store.data().sandbox.plugin.clone();
         let outcome = with_deadline(budget.deadline, work(&mut self.driver, &mut self.store)).await;
         self.record_usage(name, budget);
+        let plugin = || self.store.data().plugin();
         match outcome {
             Some(Ok(Ok(answer))) => Ok(answer),
             Some(Ok(Err(e))) => Err(CallFailure {
@@ -218,8 +218,8 @@ impl Instance {
                 poisoned: false,
                 crashed: false,
             }),
-            Some(Err(e)) => Err(trapped(&plugin, name, budget.fuel, e)),
-            None => Err(timed_out(&plugin, name, budget.deadline)),
+            Some(Err(e)) => Err(trapped(plugin(), name, budget.fuel, e)),
+            None => Err(timed_out(plugin(), name, budget.deadline)),
         }
     }
 
@@ -300,20 +300,23 @@ fn charge_cpu(mut store: StoreContextMut<'_, HostState>) -> wasmtime::Result<Upd
     )
 }
 
-/// `work`'s output, or `None` once `deadline` has passed. The timer is
-/// set only if `work` has to wait: most calls finish in their first poll.
+/// `work`'s output, or `None` once `deadline` has passed.
+///
+/// Most calls finish in their first poll, so the clock is not even read
+/// until `work` has to wait: the deadline counts from then. The first poll
+/// runs guest code until it finishes, waits for I/O or meets an epoch tick,
+/// so a call gets at most one tick (`EPOCH_TICK`) beyond its deadline.
 async fn with_deadline<F: Future>(deadline: Option<Duration>, work: F) -> Option<F::Output> {
     let Some(deadline) = deadline else {
         return Some(work.await);
     };
-    let until = tokio::time::Instant::now() + deadline;
     let mut work = std::pin::pin!(work);
     let mut timer = None;
     std::future::poll_fn(|cx| {
         if let Poll::Ready(output) = work.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(deadline)));
         timer.as_mut().poll(cx).map(|()| None)
     })
     .await
