@@ -260,13 +260,17 @@ impl Plugin {
                 bounds::check_meta(&meta).map_err(|why| self.oversized("get_attributes", &why))?;
                 self.registry.learn(identity, meta)
             }
-            // Read again: an earlier call on this instance may have declared it meanwhile.
-            None => self.device(identity)?.meta.ok_or_else(|| {
-                self.oversized(
-                    "get_attributes",
-                    "values but no metadata, and it has declared none",
-                )
-            })?,
+            // Else read again: an earlier call on this instance may have
+            // declared it while this one waited.
+            None => match record.meta.clone() {
+                Some(meta) => Ok(meta),
+                None => self.device(identity)?.meta.ok_or_else(|| {
+                    self.oversized(
+                        "get_attributes",
+                        "values but no metadata, and it has declared none",
+                    )
+                }),
+            }?,
         };
         bounds::check_values(&meta, &reading.values)
             .map_err(|why| self.oversized("get_attributes", &why))?;

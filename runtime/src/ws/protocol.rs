@@ -170,8 +170,26 @@ struct DescribedDevice<'a> {
     model: &'a str,
     manufacturer: &'a str,
     plugin_id: &'a str,
-    instances: Vec<DescribedInstance<'a>>,
+    instances: Instances<'a>,
     ota_support: bool,
+}
+
+/// The device's instances, serialized as they are walked: the hottest
+/// answer allocates no list of its own.
+struct Instances<'a>(&'a Device);
+
+impl Serialize for Instances<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let device = self.0;
+        serializer.collect_seq(device.meta.instances.iter().map(|i| DescribedInstance {
+            kind: &i.kind,
+            instance_id: i.instance_id,
+            attrs: Attrs {
+                device,
+                instance_id: i.instance_id,
+            },
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -179,15 +197,26 @@ struct DescribedInstance<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     instance_id: u32,
-    attrs: Vec<DescribedAttribute<'a>>,
+    attrs: Attrs<'a>,
+}
+
+struct Attrs<'a> {
+    device: &'a Device,
+    instance_id: u32,
+}
+
+impl Serialize for Attrs<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.device.of_instance(self.instance_id).map(attribute))
+    }
 }
 
 #[derive(Serialize)]
 struct DescribedAttribute<'a> {
     attribute: &'a str,
-    val: Json,
+    val: Val<'a>,
     val_type: &'static str,
-    permissions: Vec<&'static str>,
+    permissions: PermissionNames,
     #[serde(skip_serializing_if = "Option::is_none")]
     min: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -202,16 +231,6 @@ struct DescribedAttribute<'a> {
 
 pub fn device<'a>(plugin: &'a str, device: &'a Device) -> Described<'a> {
     let info = &device.info;
-    let instances = device
-        .meta
-        .instances
-        .iter()
-        .map(|i| DescribedInstance {
-            kind: &i.kind,
-            instance_id: i.instance_id,
-            attrs: device.of_instance(i.instance_id).map(attribute).collect(),
-        })
-        .collect();
     Described {
         identity: &info.identity,
         device: DescribedDevice {
@@ -220,7 +239,7 @@ pub fn device<'a>(plugin: &'a str, device: &'a Device) -> Described<'a> {
             model: &info.model,
             manufacturer: &info.manufacturer,
             plugin_id: plugin,
-            instances,
+            instances: Instances(device),
             ota_support: device.meta.ota_support,
         },
     }
@@ -233,9 +252,9 @@ fn attribute<'a>((meta, val): (&'a AttributeMeta, &'a Value)) -> DescribedAttrib
     };
     DescribedAttribute {
         attribute: &meta.name,
-        val: value(val),
+        val: Val(val),
         val_type: type_name(meta.val_type),
-        permissions: permissions(meta.permissions),
+        permissions: PermissionNames(meta.permissions),
         min: meta.min.map(bound),
         max: meta.max.map(bound),
         enum_values: &meta.enum_values,
@@ -244,16 +263,37 @@ fn attribute<'a>((meta, val): (&'a AttributeMeta, &'a Value)) -> DescribedAttrib
     }
 }
 
-fn permissions(p: Permissions) -> Vec<&'static str> {
-    [
-        (Permissions::READ, "read"),
-        (Permissions::WRITE, "write"),
-        (Permissions::NOTIFY, "notify"),
-    ]
-    .into_iter()
-    .filter(|(flag, _)| p.contains(*flag))
-    .map(|(_, name)| name)
-    .collect()
+/// A value as JSON, written without building a JSON tree first.
+struct Val<'a>(&'a Value);
+
+impl Serialize for Val<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Text(s) => serializer.serialize_str(s),
+            Value::Int(i) => serializer.serialize_i64(*i),
+            Value::Float(f) => serializer.serialize_f64(*f),
+            Value::Boolean(b) => serializer.serialize_bool(*b),
+        }
+    }
+}
+
+/// `["read", "write", "notify"]`, or as many as are set.
+struct PermissionNames(Permissions);
+
+impl Serialize for PermissionNames {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let names = [
+            (Permissions::READ, "read"),
+            (Permissions::WRITE, "write"),
+            (Permissions::NOTIFY, "notify"),
+        ];
+        serializer.collect_seq(
+            names
+                .into_iter()
+                .filter(|(flag, _)| self.0.contains(*flag))
+                .map(|(_, name)| name),
+        )
+    }
 }
 
 pub fn update(u: &UpdateInfo) -> Json {
