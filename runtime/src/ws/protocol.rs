@@ -25,8 +25,37 @@ pub struct Rejected {
     pub error: HubError,
 }
 
+/// A well-formed request, read straight into its fields.
+#[derive(serde::Deserialize)]
+struct WellFormed<'a> {
+    id: i64,
+    #[serde(borrow)]
+    service: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    domain: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    identity: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    service_data: Option<Map<String, Json>>,
+}
+
 impl Request {
+    /// Most frames are well formed and read in one pass into the request;
+    /// any other is read again as a JSON tree, to say exactly what is wrong.
     pub fn parse(text: &str) -> Result<Request, Rejected> {
+        match serde_json::from_str::<WellFormed>(text) {
+            Ok(frame) => Ok(Request {
+                id: frame.id,
+                domain: frame.domain.filter(|d| !d.is_empty()).map(Into::into),
+                service: frame.service.into(),
+                identity: frame.identity.map(Into::into),
+                service_data: frame.service_data.unwrap_or_default(),
+            }),
+            Err(_) => Self::explain(text),
+        }
+    }
+
+    fn explain(text: &str) -> Result<Request, Rejected> {
         let value: Json = serde_json::from_str(text)
             .map_err(|e| reject(None, format!("the frame is not valid JSON: {e}")))?;
         let Json::Object(mut frame) = value else {
