@@ -6,9 +6,9 @@ use super::wit::Answer;
 use super::wit::{
     Config, DeviceInfo, DeviceMeta, Driver, PluginError, Pre, Reading, UpdateInfo, Write,
 };
+use crate::deadline::within_deadline;
 use crate::error::{ErrorCode, HubError};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 use wasmtime::{Engine, Store, StoreContextMut, Trap, UpdateDeadline};
 
@@ -46,13 +46,13 @@ impl Instance {
         budget: Budget,
     ) -> Result<Self, CallFailure> {
         let plugin = sandbox.plugin.clone();
-        let mut instance = with_deadline(
+        let mut instance = within_deadline(
             budget.deadline,
             Self::instantiate(engine, pre, sandbox, budget.fuel),
         )
         .await
         .unwrap_or_else(|| Err(timed_out(&plugin, "instantiate", budget.deadline)))?;
-        let init = with_deadline(
+        let init = within_deadline(
             budget.deadline,
             instance.driver.init(&mut instance.store, config),
         )
@@ -208,7 +208,8 @@ impl Instance {
         // Counted from now: a call yields at the first epoch tick it lives
         // through, not at once because ticks went by since the last call.
         self.store.set_epoch_deadline(1);
-        let outcome = with_deadline(budget.deadline, work(&mut self.driver, &mut self.store)).await;
+        let outcome =
+            within_deadline(budget.deadline, work(&mut self.driver, &mut self.store)).await;
         self.record_usage(name, budget);
         let plugin = || self.store.data().plugin();
         match outcome {
@@ -298,28 +299,6 @@ fn charge_cpu(mut store: StoreContextMut<'_, HostState>) -> wasmtime::Result<Upd
             }
         },
     )
-}
-
-/// `work`'s output, or `None` once `deadline` has passed.
-///
-/// Most calls finish in their first poll, so the clock is not even read
-/// until `work` has to wait: the deadline counts from then. The first poll
-/// runs guest code until it finishes, waits for I/O or meets an epoch tick,
-/// so a call gets at most one tick (`EPOCH_TICK`) beyond its deadline.
-async fn with_deadline<F: Future>(deadline: Option<Duration>, work: F) -> Option<F::Output> {
-    let Some(deadline) = deadline else {
-        return Some(work.await);
-    };
-    let mut work = std::pin::pin!(work);
-    let mut timer = None;
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(output) = work.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
-        }
-        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(deadline)));
-        timer.as_mut().poll(cx).map(|()| None)
-    })
-    .await
 }
 
 fn set_fuel(store: &mut Store<HostState>, fuel: Option<u64>) -> Result<(), CallFailure> {

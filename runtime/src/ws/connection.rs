@@ -7,6 +7,7 @@ use super::protocol::{self, Request};
 use super::responder::Responder;
 use super::server::Caller;
 use super::services;
+use crate::deadline::within;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Event, Hub};
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -15,7 +16,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::{Semaphore, watch};
-use tokio::time::{Instant, timeout};
+use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -26,6 +27,8 @@ const MAX_IN_FLIGHT: usize = 256;
 /// A client whose socket takes no more for this long is gone or not
 /// reading: the connection is dropped rather than hold what it was sent.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a connection checks that its peer is alive.
+const KEEPALIVE_TICK: Duration = Duration::from_secs(15);
 /// A ping goes out when a connection has been quiet this long...
 const PING_AFTER: Duration = Duration::from_secs(30);
 /// ...and a peer not heard from for this long (no frame, no pong) is dead.
@@ -48,58 +51,48 @@ pub async fn run<S>(
     let (outbox, mut outgoing) = outbox(OUTBOX_BYTES, shared_outbox);
     let mut events = hub.events().subscribe();
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut keepalive = tokio::time::interval_at(Instant::now() + PING_AFTER, PING_AFTER);
-    let mut heard = Instant::now();
+    let mut keepalive = tokio::time::interval_at(Instant::now() + KEEPALIVE_TICK, KEEPALIVE_TICK);
+    // Ticks since a frame arrived: counted, not timed, so that a frame
+    // costs no clock reading.
+    let mut quiet_ticks = 0u32;
     // Frames read since the last write: requests answered at once queue
     // their responses, which then go out with one flush.
     let mut streak = 0;
-    let close = loop {
+    let close = 'connection: loop {
         tokio::select! {
             biased;
             _ = shutdown.changed() => break Some(shutting_down()),
             event = events.recv() => {
-                match timeout(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(close)) => break close,
-                    Err(_) => break None,
+                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events)).await {
+                    Some(Ok(())) => {}
+                    Some(Err(close)) => break close,
+                    None => break None,
                 }
             }
             frame = frames.next(), if streak < READ_AHEAD || outgoing.is_empty() => {
-                heard = Instant::now();
-                match frame {
-                    Some(Ok(Message::Text(text))) => {
-                        streak += 1;
-                        match accept(text.as_str(), &hub, &caller, &outbox, &in_flight) {
-                            Accepted::Answered => {}
-                            // Let it run before the frames behind it, which may be for the same device.
-                            Accepted::Waiting => tokio::task::yield_now().await,
-                            Accepted::Refused(answer) => {
-                                if !written(&mut sink, Message::text(answer)).await {
-                                    break None;
-                                }
-                            }
-                        }
+                quiet_ticks = 0;
+                // Frames already read go through at once, without another
+                // round of the select: a pipelining client sends many.
+                let mut frame = frame;
+                loop {
+                    streak += 1;
+                    if let Err(close) = on_frame(frame, &mut sink, &hub, &caller, &outbox, &in_flight).await {
+                        break 'connection close;
                     }
-                    Some(Ok(Message::Binary(_))) => {
-                        let error = HubError::new(ErrorCode::InvalidFormat, "binary frames are not requests: send JSON text");
-                        if !written(&mut sink, Message::text(protocol::failure(None, &error))).await {
-                            break None;
-                        }
+                    if streak >= READ_AHEAD {
+                        break;
                     }
-                    Some(Ok(Message::Close(_))) | None => break None,
-                    Some(Ok(_)) => {}
-                    Some(Err(WsError::Capacity(e))) => break Some((CloseCode::Size, format!("frame too large: {e}"))),
-                    Some(Err(e)) => {
-                        tracing::debug!("connection dropped: {e}");
-                        break None;
+                    match frames.next().now_or_never() {
+                        Some(next) => frame = next,
+                        None => break,
                     }
                 }
             },
             Some(queued) = outgoing.recv() => {
                 streak = 0;
-                match timeout(WRITE_TIMEOUT, send_ready(&mut sink, queued, &mut outgoing)).await {
-                    Ok(Ok(Flushed::All)) => {}
-                    Ok(Ok(Flushed::Overflowed)) => break Some((
+                match within(WRITE_TIMEOUT, send_ready(&mut sink, queued, &mut outgoing)).await {
+                    Some(Ok(Flushed::All)) => {}
+                    Some(Ok(Flushed::Overflowed)) => break Some((
                         CloseCode::Policy,
                         format!(
                             "too slow: its answers waiting to be read passed the hub's bound ({} MiB a connection, {} MiB in all)",
@@ -111,10 +104,12 @@ pub async fn run<S>(
                 }
             }
             _ = keepalive.tick() => {
-                if heard.elapsed() >= DEAD_AFTER {
-                    break Some((CloseCode::Away, format!("no sign of life for {} s", DEAD_AFTER.as_secs())));
+                quiet_ticks += 1;
+                let quiet = KEEPALIVE_TICK * quiet_ticks;
+                if quiet >= DEAD_AFTER {
+                    break Some((CloseCode::Away, format!("no sign of life for {} s", quiet.as_secs())));
                 }
-                if heard.elapsed() >= PING_AFTER && !written(&mut sink, Message::Ping(Default::default())).await {
+                if quiet >= PING_AFTER && !written(&mut sink, Message::Ping(Default::default())).await {
                     break None;
                 }
             }
@@ -129,12 +124,64 @@ pub async fn run<S>(
     }
 }
 
+/// Runs one frame off the socket: a request, or what ends the connection
+/// (`Err`, with the close frame to send, if any).
+async fn on_frame<S>(
+    frame: Option<Result<Message, WsError>>,
+    sink: &mut S,
+    hub: &Arc<Hub>,
+    caller: &Caller,
+    outbox: &Outbox,
+    in_flight: &Arc<Semaphore>,
+) -> Result<(), Option<(CloseCode, String)>>
+where
+    S: futures_util::Sink<Message, Error = WsError> + Unpin,
+{
+    let answer = match frame {
+        Some(Ok(Message::Text(text))) => {
+            match accept(text.as_str(), hub, caller, outbox, in_flight) {
+                Accepted::Answered => return Ok(()),
+                // Let it run before the frames behind it, which may be for the same device.
+                Accepted::Waiting => {
+                    tokio::task::yield_now().await;
+                    return Ok(());
+                }
+                Accepted::Refused(answer) => answer,
+            }
+        }
+        Some(Ok(Message::Binary(_))) => {
+            let error = HubError::new(
+                ErrorCode::InvalidFormat,
+                "binary frames are not requests: send JSON text",
+            );
+            protocol::failure(None, &error)
+        }
+        Some(Ok(Message::Close(_))) | None => return Err(None),
+        Some(Ok(_)) => return Ok(()),
+        Some(Err(WsError::Capacity(e))) => {
+            return Err(Some((CloseCode::Size, format!("frame too large: {e}"))));
+        }
+        Some(Err(e)) => {
+            tracing::debug!("connection dropped: {e}");
+            return Err(None);
+        }
+    };
+    if written(sink, Message::text(answer)).await {
+        Ok(())
+    } else {
+        Err(None)
+    }
+}
+
 /// Sends one frame; false when the client is gone or has not taken it in time.
 async fn written<S>(sink: &mut S, message: Message) -> bool
 where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
 {
-    matches!(timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
+    matches!(
+        within(WRITE_TIMEOUT, sink.send(message)).await,
+        Some(Ok(()))
+    )
 }
 
 /// Writes `first` and whatever other responses are already waiting, then
