@@ -106,7 +106,13 @@ impl DeviceWrites {
     /// Takes one write under both rates; `declared` is what the device
     /// declares now (a new figure starts a new rate).
     pub fn take(&self, declared: Option<u32>) -> Result<(), WriteLimit> {
+        if !self.hub.take() {
+            return Err(WriteLimit::PerSecond(self.hub_per_second));
+        }
         if let Some(per_minute) = declared {
+            if per_minute == 0 {
+                return Err(WriteLimit::DeclaredPerMinute(0));
+            }
             let mut rate = self
                 .declared
                 .lock()
@@ -117,9 +123,6 @@ impl DeviceWrites {
             if rate.as_ref().is_some_and(|(_, rate)| !rate.take()) {
                 return Err(WriteLimit::DeclaredPerMinute(per_minute));
             }
-        }
-        if !self.hub.take() {
-            return Err(WriteLimit::PerSecond(self.hub_per_second));
         }
         Ok(())
     }
@@ -156,9 +159,9 @@ mod tests {
 
     #[test]
     fn a_device_declaring_a_stricter_rate_gets_it() {
-        let writes = DeviceWrites::new(5);
+        let writes = DeviceWrites::new(100);
         let taken = (0..10).filter(|_| writes.take(Some(3)).is_ok()).count();
-        assert_eq!(taken, 3, "3 a minute, though the hub allows 5 a second");
+        assert_eq!(taken, 3, "3 a minute, though the hub allows 100 a second");
         assert_eq!(writes.take(Some(3)), Err(WriteLimit::DeclaredPerMinute(3)));
         let lenient = DeviceWrites::new(5);
         assert_eq!(
@@ -166,5 +169,10 @@ mod tests {
             5
         );
         assert_eq!(lenient.take(None), Err(WriteLimit::PerSecond(5)));
+        let read_only = DeviceWrites::new(5);
+        assert_eq!(
+            read_only.take(Some(0)),
+            Err(WriteLimit::DeclaredPerMinute(0))
+        );
     }
 }

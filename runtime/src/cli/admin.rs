@@ -315,7 +315,7 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
         "manifest  {} {} by {}",
         manifest.id, manifest.version, manifest.publisher
     );
-    let version = Version::of(&exported);
+    let version = Version::of(&exported).and_then(|v| v.check_imports(&imported).map(|()| v));
     match &version {
         Ok(version) => println!("protocol  {version}"),
         Err(why) => println!("protocol  REFUSED: {why}"),

@@ -370,7 +370,7 @@ impl Checks {
                 Ok(Ok(event)) => {
                     if let EventKind::Change(c) = &event.kind
                         && c.device.identity == identity
-                        && c.attribute().name == name
+                        && c.attribute == name
                         && c.value == *value
                     {
                         return true;

@@ -15,7 +15,8 @@ pub const MAX_INSTANCES: usize = 64;
 /// Attributes of one instance.
 pub const MAX_ATTRIBUTES: usize = 128;
 pub const MAX_CHOICES: usize = 64;
-/// All of a device's text together: what one get_attributes answer may weigh.
+/// All of a device's metadata text together, and all its text values
+/// together: what one get_attributes answer may weigh is twice this.
 pub const MAX_DEVICE_TEXT: usize = 256 << 10;
 /// The most one event can hold: an identity, one attribute with its
 /// choices and a text value at their caps, and the JSON around them.
@@ -37,6 +38,29 @@ pub fn check_info(info: &DeviceInfo) -> Result<(), String> {
 pub fn check_meta(meta: &DeviceMeta) -> Result<(), String> {
     count("instances", meta.instances.len(), MAX_INSTANCES)?;
     meta.instances.iter().try_for_each(check_instance)?;
+    let mut ids = std::collections::HashSet::new();
+    if let Some(twice) = meta.instances.iter().find(|i| !ids.insert(i.instance_id)) {
+        return Err(format!("instance {} declared twice", twice.instance_id));
+    }
+    let mut names = std::collections::HashSet::new();
+    if let Some(twice) = meta
+        .attributes
+        .iter()
+        .find(|a| !names.insert((a.instance_id, a.name.as_str())))
+    {
+        return Err(format!(
+            "attribute {} of instance {} declared twice",
+            shorten(&twice.name),
+            twice.instance_id
+        ));
+    }
+    let text: usize = meta.instances.iter().map(|i| i.kind.len()).sum::<usize>()
+        + meta.attributes.iter().map(meta_text).sum::<usize>();
+    if text > MAX_DEVICE_TEXT {
+        return Err(format!(
+            "{text} bytes of instance types and attribute metadata; the most is {MAX_DEVICE_TEXT}"
+        ));
+    }
     for instance in &meta.instances {
         let attrs = meta
             .attributes
@@ -62,6 +86,14 @@ pub fn check_meta(meta: &DeviceMeta) -> Result<(), String> {
     Ok(())
 }
 
+/// The text of one attribute's metadata: its name, choices and labels.
+fn meta_text(a: &AttributeMeta) -> usize {
+    let labels = [&a.unit, &a.device_class].map(|l| l.as_ref().map_or(0, String::len));
+    a.name.len()
+        + a.enum_values.iter().map(String::len).sum::<usize>()
+        + labels.iter().sum::<usize>()
+}
+
 /// Values read against the metadata they belong to: one per attribute,
 /// within the caps on text. (A value of another type than declared reaches
 /// the client as the plugin sent it: `hub plugin test` tells its author.)
@@ -76,16 +108,13 @@ pub fn check_values(meta: &DeviceMeta, values: &[Value]) -> Result<(), String> {
     let mut text = 0;
     for (attribute, value) in meta.attributes.iter().zip(values) {
         check_value(&attribute.name, value)?;
-        let choices: usize = attribute.enum_values.iter().map(String::len).sum();
-        let value = match value {
-            Value::Text(text) => text.len(),
-            _ => 0,
-        };
-        text += attribute.name.len() + choices + value;
+        if let Value::Text(value) = value {
+            text += value.len();
+        }
     }
     if text > MAX_DEVICE_TEXT {
         return Err(format!(
-            "{text} bytes of attribute names and values; the most is {MAX_DEVICE_TEXT}"
+            "{text} bytes of text values; the most is {MAX_DEVICE_TEXT}"
         ));
     }
     Ok(())
@@ -356,7 +385,12 @@ mod tests {
         assert!(check_meta(&many).unwrap_err().contains("65 instances"));
 
         let mut crowded = bulb();
-        crowded.attributes = vec![power(); MAX_ATTRIBUTES + 1];
+        crowded.attributes = (0..=MAX_ATTRIBUTES)
+            .map(|n| AttributeMeta {
+                name: format!("a{n}"),
+                ..power()
+            })
+            .collect();
         assert!(
             check_meta(&crowded)
                 .unwrap_err()
@@ -369,7 +403,38 @@ mod tests {
         assert!(
             check_values(&heavy, &values)
                 .unwrap_err()
-                .contains("bytes of attribute names and values")
+                .contains("bytes of text values")
+        );
+
+        let mut twice = bulb();
+        twice.instances.push(twice.instances[0].clone());
+        let why = check_meta(&twice).unwrap_err();
+        assert!(why.contains("instance 0 declared twice"), "{why}");
+        let mut twice = bulb();
+        twice.attributes.push(power());
+        let why = check_meta(&twice).unwrap_err();
+        assert!(why.contains("power of instance 0 declared twice"), "{why}");
+        let mut wordy = bulb();
+        wordy.instances = (0..MAX_INSTANCES as u32)
+            .map(|instance_id| InstanceMeta {
+                instance_id,
+                kind: "k".into(),
+            })
+            .collect();
+        wordy.attributes = (0..MAX_INSTANCES as u32)
+            .flat_map(|instance_id| {
+                (0..MAX_ATTRIBUTES).map(move |n| AttributeMeta {
+                    instance_id,
+                    name: format!("attribute-{n}"),
+                    enum_values: (0..MAX_CHOICES).map(|c| format!("choice-{c}")).collect(),
+                    ..power()
+                })
+            })
+            .collect();
+        let why = check_meta(&wordy).unwrap_err();
+        assert!(
+            why.contains("bytes of instance types and attribute metadata"),
+            "{why}"
         );
 
         let mut long_key = bulb();

@@ -59,20 +59,27 @@ pub struct DeviceQueue {
 pub type Turn<'a> = MutexGuard<'a, Option<Instance>>;
 
 impl DeviceQueue {
-    /// Waits for the device's earlier calls; the wait must leave time
-    /// before `deadline` to run `call`.
-    pub async fn turn(&self, call: &str, deadline: Instant) -> Result<Turn<'_>, HubError> {
+    /// Waits for the device's earlier calls, within `deadline`; the turn,
+    /// and what is left of `deadline` to run `call` in. An idle device's
+    /// turn is taken at once, without reading the clock.
+    pub async fn turn(
+        &self,
+        call: &str,
+        deadline: Duration,
+    ) -> Result<(Turn<'_>, Duration), HubError> {
         if let Ok(idle) = self.instance.try_lock() {
-            return Ok(idle);
+            return Ok((idle, deadline));
         }
         let _waiting = Waiting::enter(&self.waiting)?;
-        let Ok(turn) = tokio::time::timeout_at(deadline, self.instance.lock()).await else {
+        let until = Instant::now() + deadline;
+        let Ok(turn) = tokio::time::timeout_at(until, self.instance.lock()).await else {
             return Err(waited_too_long(call));
         };
-        if deadline.saturating_duration_since(Instant::now()) < LEAST_TIME_TO_RUN {
+        let left = until.saturating_duration_since(Instant::now());
+        if left < LEAST_TIME_TO_RUN {
             return Err(waited_too_long(call));
         }
-        Ok(turn)
+        Ok((turn, left))
     }
 }
 

@@ -29,18 +29,15 @@ pub enum EventKind {
     Ota { identity: String, status: OtaStatus },
 }
 
-/// One attribute's new value, with the metadata that declares it.
+/// One attribute's new value, with what clients are told of its type.
+/// It holds its own few fields rather than the device's metadata, so that
+/// the bus's backlog stays bounded by `bounds::MAX_EVENT` per event.
 pub struct AttributeChange {
     pub device: Arc<DeviceInfo>,
-    pub meta: Arc<DeviceMeta>,
-    pub slot: usize,
+    pub instance_id: u32,
+    pub attribute: String,
+    pub val_type: ValType,
     pub value: Value,
-}
-
-impl AttributeChange {
-    pub fn attribute(&self) -> &AttributeMeta {
-        &self.meta.attributes[self.slot]
-    }
 }
 
 impl Event {
@@ -82,12 +79,19 @@ impl Default for EventBus {
 pub struct EventSink {
     pub plugin: Arc<str>,
     pub bus: EventBus,
-    /// What each change is checked against and described by.
+    /// The devices the plugin reported: 0.1 changes name theirs.
     pub registry: Arc<Registry>,
     /// Events and bytes of events per second the plugin may emit.
     pub budget: Arc<PluginBudget>,
     pub audit: Arc<AuditLog>,
     pub otas: Arc<RunningOtas>,
+}
+
+/// The device a watching instance serves, and the metadata its handle
+/// declared: what its changes' slots mean.
+pub struct Watched {
+    pub device: Arc<DeviceInfo>,
+    pub meta: Arc<DeviceMeta>,
 }
 
 pub enum Emitted {
@@ -100,44 +104,49 @@ pub enum Emitted {
 }
 
 impl EventSink {
-    /// Changes of the device the reporting instance watches, by slot of the
-    /// metadata the hub holds for it.
-    pub fn emit(&self, watching: Option<&Arc<DeviceInfo>>, changes: Vec<Change>) -> Emitted {
-        let Some(device) = watching else {
+    /// Changes of the device the reporting instance watches, by slot of
+    /// the metadata that instance declared. Every call and every change is
+    /// charged to the plugin's event budget before it is looked at, so that
+    /// even refused ones cannot be sent for free.
+    pub fn emit(&self, watching: Option<&Watched>, changes: Vec<Change>) -> Emitted {
+        if let Err(over) = self.admit(EVENT_OVERHEAD) {
+            return over;
+        }
+        let Some(watched) = watching else {
             tracing::warn!(plugin = %self.plugin, "dropped changes from an instance that watches no device");
             return Emitted::Dropped;
         };
-        let Some(meta) = self.registry.get(&device.identity).and_then(|r| r.meta) else {
-            tracing::warn!(plugin = %self.plugin, identity = %device.identity,
-                "dropped changes of a device whose metadata the hub does not hold");
-            return Emitted::Dropped;
-        };
         let mut emitted = Emitted::Dropped;
+        let mut stray = 0;
         for change in changes {
-            let slot = change.slot as usize;
-            if slot >= meta.attributes.len() {
-                tracing::warn!(plugin = %self.plugin, identity = %device.identity,
-                    "dropped a change of slot {slot}: the device declares {}", meta.attributes.len());
+            let Some(attribute) = watched.meta.attributes.get(change.slot as usize) else {
+                if let Err(over) = self.admit(EVENT_OVERHEAD) {
+                    return over;
+                }
+                stray += 1;
                 continue;
-            }
-            emitted = self.publish_change(device.clone(), meta.clone(), slot, change.value);
+            };
+            emitted = self.publish_change(&watched.device, attribute, change.value);
             if let Emitted::OverQuota(_) = emitted {
                 return emitted;
             }
+        }
+        if stray > 0 {
+            tracing::warn!(plugin = %self.plugin, identity = %watched.device.identity,
+                "dropped {stray} changes of slots the device does not declare ({} attributes)",
+                watched.meta.attributes.len());
         }
         emitted
     }
 
     /// Checks one change against the budget, its attribute's type and the
     /// size caps, then delivers it.
-    pub fn publish_change(
+    pub(super) fn publish_change(
         &self,
-        device: Arc<DeviceInfo>,
-        meta: Arc<DeviceMeta>,
-        slot: usize,
+        device: &Arc<DeviceInfo>,
+        attribute: &AttributeMeta,
         value: Value,
     ) -> Emitted {
-        let attribute = &meta.attributes[slot];
         if let Err(over) = self.admit(change_bytes(&device.identity, &attribute.name, &value)) {
             return over;
         }
@@ -151,9 +160,10 @@ impl EventSink {
             return Emitted::Dropped;
         }
         self.publish(EventKind::Change(AttributeChange {
-            device,
-            meta,
-            slot,
+            device: device.clone(),
+            instance_id: attribute.instance_id,
+            attribute: attribute.name.clone(),
+            val_type: attribute.val_type,
             value,
         }));
         Emitted::Accepted

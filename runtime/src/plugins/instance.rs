@@ -1,6 +1,7 @@
 //! One live instance of a plugin and the calls into it, each under a fuel
 //! budget and a deadline.
 
+use super::events::Watched;
 use super::state::{HostState, Sandbox};
 use super::wit::Answer;
 use super::wit::{
@@ -18,6 +19,16 @@ use wasmtime::{Engine, Store, StoreContextMut, Trap, UpdateDeadline};
 pub struct Budget {
     pub fuel: Option<u64>,
     pub deadline: Option<Duration>,
+}
+
+impl Budget {
+    /// The same budget, its deadline shortened by the time since `started`.
+    pub fn after(self, started: tokio::time::Instant) -> Self {
+        Budget {
+            deadline: self.deadline.map(|d| d.saturating_sub(started.elapsed())),
+            ..self
+        }
+    }
 }
 
 /// Why a call failed, and whether the instance survived it.
@@ -186,15 +197,31 @@ impl Instance {
             .await
     }
 
-    /// Runs while the device pushes changes; this instance alone may emit them.
+    /// Runs while the device pushes changes; this instance alone may emit
+    /// them, by slot of the metadata it declared.
     pub async fn watch(
         &mut self,
         device: &Arc<DeviceInfo>,
         budget: Budget,
     ) -> Result<(), CallFailure> {
-        self.store.data_mut().watching = Some(device.clone());
+        let state = self.store.data_mut();
+        state.watching = state.declared.clone().map(|meta| Watched {
+            device: device.clone(),
+            meta,
+        });
         self.call("watch", budget, async |d, s| d.watch(s, device).await)
             .await
+    }
+
+    /// The metadata this instance's handle declared, if it has.
+    pub fn declared(&self) -> Option<Arc<DeviceMeta>> {
+        self.store.data().declared.clone()
+    }
+
+    /// Records what this instance's handle declared (checked, and kept by
+    /// the registry).
+    pub fn declare(&mut self, meta: Arc<DeviceMeta>) {
+        self.store.data_mut().declared = Some(meta);
     }
 
     /// Runs one call into the plugin under `budget`.

@@ -268,6 +268,9 @@ impl Hub {
         let component = self.engine.load(bytes)?;
         let (imported, exported) = self.engine.interfaces(&component);
         let version = Version::of(&exported).map_err(anyhow::Error::msg)?;
+        version
+            .check_imports(&imported)
+            .map_err(anyhow::Error::msg)?;
         imports::check(&imported, &manifest.capabilities).map_err(anyhow::Error::msg)?;
         Ok((component, imported, version))
     }

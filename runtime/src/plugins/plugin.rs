@@ -13,7 +13,9 @@ use super::state::Sandbox;
 use super::supervisor::{Status, Supervisor};
 use super::usage::CallUsage;
 use super::validate::{WriteRequest, validate};
-use super::wit::{Config, Device, DeviceInfo, DeviceMeta, Pre, UpdateInfo, Version, Write};
+use super::wit::{
+    Config, Device, DeviceInfo, DeviceMeta, Pre, Reading, UpdateInfo, Value, Version, Write,
+};
 use crate::audit::AuditLog;
 use crate::caps::{
     DeviceWrites, HttpPolicy, Limits, NetPolicy, OverBudget, PluginBudget, WriteLimit,
@@ -246,59 +248,107 @@ impl Plugin {
         Ok(discovery)
     }
 
-    /// The device's values, read now, with the metadata it declared.
+    /// The device's values, read now, with the metadata its handle declared.
     pub async fn get_attributes(&self, identity: &str) -> Result<Device, HubError> {
-        let record = self.device(identity)?;
-        let info = &record.info;
-        let reading = self
-            .on_device("get_attributes", info, async |i, budget| {
-                i.read(info, budget).await
+        let info = self.device(identity)?.info;
+        let (meta, values) = self
+            .on_device("get_attributes", &info, async |i, budget| {
+                let reading = i.read(&info, budget).await?;
+                Ok(self.accept_reading(i, identity, reading))
             })
-            .await?;
-        let meta = match reading.meta {
-            Some(meta) => {
-                bounds::check_meta(&meta).map_err(|why| self.oversized("get_attributes", &why))?;
-                self.registry.learn(identity, meta)
-            }
-            // Else read again: an earlier call on this instance may have
-            // declared it while this one waited.
-            None => match record.meta.clone() {
-                Some(meta) => Ok(meta),
-                None => self.device(identity)?.meta.ok_or_else(|| {
-                    self.oversized(
-                        "get_attributes",
-                        "values but no metadata, and it has declared none",
-                    )
-                }),
-            }?,
+            .await??;
+        Ok(Device { info, meta, values })
+    }
+
+    /// Pairs a reading with the metadata its instance's handle declared:
+    /// the new one it carries (checked, then kept) or the one before.
+    fn accept_reading(
+        &self,
+        instance: &mut Instance,
+        identity: &str,
+        reading: Reading,
+    ) -> Result<(Arc<DeviceMeta>, Vec<Value>), HubError> {
+        let Reading { meta, values } = reading;
+        let fits = |meta: &DeviceMeta| {
+            bounds::check_values(meta, &values)
+                .map_err(|why| self.answered_badly("get_attributes", &why))
         };
-        bounds::check_values(&meta, &reading.values)
-            .map_err(|why| self.oversized("get_attributes", &why))?;
-        Ok(Device {
-            info: record.info,
-            meta,
-            values: reading.values,
-        })
+        let meta = match meta {
+            Some(meta) => {
+                fits(&meta)?;
+                self.declare(instance, identity, meta, "get_attributes")?
+            }
+            None => {
+                let meta = instance.declared().ok_or_else(|| {
+                    self.answered_badly(
+                        "get_attributes",
+                        "values but no metadata, and its device has declared none",
+                    )
+                })?;
+                fits(&meta)?;
+                meta
+            }
+        };
+        Ok((meta, values))
     }
 
-    /// The metadata the device declared, read from it if the hub has none yet.
-    async fn meta(&self, record: &DeviceRecord) -> Result<Arc<DeviceMeta>, HubError> {
-        match &record.meta {
-            Some(meta) => Ok(meta.clone()),
-            None => Ok(self.get_attributes(&record.info.identity).await?.meta),
+    /// Checks what an instance's handle declared, keeps it in the registry
+    /// (shared with what was declared before when it is the same) and
+    /// remembers it as that instance's.
+    fn declare(
+        &self,
+        instance: &mut Instance,
+        identity: &str,
+        meta: DeviceMeta,
+        call: &str,
+    ) -> Result<Arc<DeviceMeta>, HubError> {
+        bounds::check_meta(&meta).map_err(|why| self.answered_badly(call, &why))?;
+        let meta = self.registry.learn(identity, meta);
+        instance.declare(meta.clone());
+        Ok(meta)
+    }
+
+    /// The metadata the instance's handle declared; a handle that has not
+    /// declared any is read once, which declares it.
+    async fn handle_meta(
+        &self,
+        instance: &mut Instance,
+        info: &Arc<DeviceInfo>,
+        budget: Budget,
+    ) -> Result<Result<Arc<DeviceMeta>, HubError>, CallFailure> {
+        if let Some(meta) = instance.declared() {
+            return Ok(Ok(meta));
         }
+        let reading = instance.read(info, budget).await?;
+        let accepted = self.accept_reading(instance, &info.identity, reading);
+        Ok(accepted.map(|(meta, _)| meta))
     }
 
+    /// Checks each write against the metadata of the instance that will
+    /// carry it out, then hands them to the plugin.
     pub async fn set_attributes(
         &self,
         identity: &str,
         writes: &[WriteRequest],
     ) -> Result<(), HubError> {
-        let record = self.device(identity)?;
-        let meta = self.meta(&record).await?;
-        let writes = validate(writes, &meta)?;
-        self.take_write_quota(identity, &meta)?;
-        self.write(&record, &meta, &writes).await
+        let info = self.device(identity)?.info;
+        self.on_device("set_attributes", &info, async |i, budget| {
+            let started = Instant::now();
+            let meta = match self.handle_meta(i, &info, budget).await? {
+                Ok(meta) => meta,
+                Err(e) => return Ok(Err(e)),
+            };
+            let checked = validate(writes, &meta)
+                .and_then(|writes| self.take_write_quota(identity, &meta).map(|()| writes));
+            match checked {
+                Ok(writes) => i
+                    .write(&info, &meta, &writes, budget.after(started))
+                    .await
+                    .map(Ok),
+                Err(e) => Ok(Err(e)),
+            }
+        })
+        .await?
     }
 
     /// Hands `writes` to the plugin without the hub's validation: only for
@@ -308,22 +358,18 @@ impl Plugin {
         identity: &str,
         writes: Vec<Write>,
     ) -> Result<(), HubError> {
-        let record = self.device(identity)?;
-        let meta = self.meta(&record).await?;
-        self.write(&record, &meta, &writes).await
-    }
-
-    async fn write(
-        &self,
-        record: &DeviceRecord,
-        meta: &DeviceMeta,
-        writes: &[Write],
-    ) -> Result<(), HubError> {
-        let info = &record.info;
-        self.on_device("set_attributes", info, async |i, budget| {
-            i.write(info, meta, writes, budget).await
+        let info = self.device(identity)?.info;
+        self.on_device("set_attributes", &info, async |i, budget| {
+            let started = Instant::now();
+            let meta = match self.handle_meta(i, &info, budget).await? {
+                Ok(meta) => meta,
+                Err(e) => return Ok(Err(e)),
+            };
+            i.write(&info, &meta, &writes, budget.after(started))
+                .await
+                .map(Ok)
         })
-        .await
+        .await?
     }
 
     pub async fn check_update(&self, identity: &str) -> Result<UpdateInfo, HubError> {
@@ -335,7 +381,7 @@ impl Plugin {
             .await?;
         bounds::check_update(&update)
             .map(|()| update)
-            .map_err(|why| self.oversized("check_update", &why))
+            .map_err(|why| self.answered_badly("check_update", &why))
     }
 
     /// Updates the device's firmware in an instance of its own, so the
@@ -380,16 +426,17 @@ impl Plugin {
             fuel: None,
             deadline,
         };
+        let started = Instant::now();
         let mut slot = Some(self.metered_instance(deadline).await?);
-        if self.version().changes_by_slot() && self.device(&info.identity)?.meta.is_none() {
-            // Its changes name slots of the metadata: the hub must hold it first.
-            let meta = self
-                .run(&mut slot, deadline, async |i, _| {
-                    i.describe(info, metered(Some(deadline))).await
-                })
-                .await?;
-            bounds::check_meta(&meta).map_err(|why| self.oversized("describe", &why))?;
-            self.registry.learn(&info.identity, meta);
+        if self.version().changes_by_slot() {
+            // Its changes name slots of what its handle declared: the hub
+            // must hold that first.
+            let left = Some(deadline.saturating_sub(started.elapsed()));
+            self.run(&mut slot, deadline, async |i, _| {
+                let meta = i.describe(info, metered(left)).await?;
+                Ok(self.declare(i, &info.identity, meta, "describe"))
+            })
+            .await??;
         }
         self.run(&mut slot, deadline, async |i, _| {
             i.watch(info, metered(None)).await
@@ -489,11 +536,8 @@ impl Plugin {
         info: &DeviceInfo,
         work: impl AsyncFnOnce(&mut Instance, Budget) -> Result<T, CallFailure>,
     ) -> Result<T, HubError> {
-        let deadline = self.sandbox.limits.call_deadline;
-        let started = Instant::now();
         let queue = self.queue(&info.identity)?;
-        let mut turn = queue.turn(call, started + deadline).await?;
-        let left = deadline.saturating_sub(started.elapsed());
+        let (mut turn, left) = queue.turn(call, self.sandbox.limits.call_deadline).await?;
         self.run(&mut turn, left, work).await
     }
 
@@ -541,8 +585,9 @@ impl Plugin {
         self.sandbox.audit.quota(self.id(), &over.quota.to_string());
     }
 
-    /// A reply past the hub's size caps fails the call; the plugin is at fault.
-    fn oversized(&self, call: &str, why: &str) -> HubError {
+    /// An answer past the hub's caps, or out of step with what the device
+    /// declared, fails the call; the plugin is at fault.
+    fn answered_badly(&self, call: &str, why: &str) -> HubError {
         HubError::new(
             ErrorCode::PluginFailed,
             format!("plugin {} answered {call} with {why}", self.id()),

@@ -72,10 +72,6 @@ impl Registry {
         }
     }
 
-    pub fn contains(&self, identity: &str) -> bool {
-        self.lock().contains_key(identity)
-    }
-
     pub fn len(&self) -> usize {
         self.lock().len()
     }

@@ -3,10 +3,11 @@
 
 use super::engine::Metering;
 use super::events::EventSink;
+use super::events::Watched;
 use super::http::HttpSender;
 use super::instance::Metered;
 use super::usage::{MeteredLimits, Usage};
-use super::wit::DeviceInfo;
+use super::wit::{DeviceInfo, DeviceMeta};
 use crate::audit::AuditLog;
 use crate::caps::budget::InstanceTicket;
 use crate::caps::{Limits, NetPolicy, PluginBudget, Verdict};
@@ -28,9 +29,12 @@ pub struct HostState {
     /// The device whose `ota` this instance runs: the only one it may
     /// report progress for.
     pub ota: Option<Arc<DeviceInfo>>,
+    /// The metadata this instance's device handle declared to the hub:
+    /// what the slots of its reads, writes and changes mean.
+    pub declared: Option<Arc<DeviceMeta>>,
     /// The device whose `watch` this instance runs: the only one whose
     /// changes it may emit (in 0.2, where changes name no device).
-    pub watching: Option<Arc<DeviceInfo>>,
+    pub watching: Option<Watched>,
     wasi: WasiCtx,
     table: ResourceTable,
     /// This instance's place in the plugin's budget of instances.
@@ -80,6 +84,7 @@ impl HostState {
             sandbox: sandbox.clone(),
             metered: None,
             ota: None,
+            declared: None,
             watching: None,
             _ticket: ticket,
         }

@@ -43,15 +43,20 @@ impl Request {
     /// Most frames are well formed and read in one pass into the request;
     /// any other is read again as a JSON tree, to say exactly what is wrong.
     pub fn parse(text: &str) -> Result<Request, Rejected> {
-        match serde_json::from_str::<WellFormed>(text) {
-            Ok(frame) => Ok(Request {
+        // Only an object: serde would read a struct from an array too.
+        let object = text.trim_start().starts_with('{');
+        match serde_json::from_str::<WellFormed>(text)
+            .ok()
+            .filter(|_| object)
+        {
+            Some(frame) => Ok(Request {
                 id: frame.id,
                 domain: frame.domain.filter(|d| !d.is_empty()).map(Into::into),
                 service: frame.service.into(),
                 identity: frame.identity.map(Into::into),
                 service_data: frame.service_data.unwrap_or_default(),
             }),
-            Err(_) => Self::explain(text),
+            None => Self::explain(text),
         }
     }
 
@@ -147,16 +152,17 @@ pub fn failure(id: Option<i64>, error: &HubError) -> String {
 
 pub fn event(e: &Event) -> String {
     match &e.kind {
-        EventKind::Change(change) => {
-            let a = change.attribute();
-            json!({
-                "type": "attribute_change",
-                "domain": &*e.plugin,
-                "identity": change.device.identity,
-                "instance_id": a.instance_id,
-                "attr": {"attribute": a.name, "val": value(&change.value), "val_type": type_name(a.val_type)},
-            })
-        }
+        EventKind::Change(change) => json!({
+            "type": "attribute_change",
+            "domain": &*e.plugin,
+            "identity": change.device.identity,
+            "instance_id": change.instance_id,
+            "attr": {
+                "attribute": change.attribute,
+                "val": value(&change.value),
+                "val_type": type_name(change.val_type),
+            },
+        }),
         EventKind::Ota { identity, status } => {
             let mut frame = json!({
                 "type": "ota_progress",
@@ -371,6 +377,12 @@ mod tests {
     fn rejects_bad_envelopes_with_the_id_when_usable() {
         assert!(rejected("{").error.message.contains("not valid JSON"));
         assert!(rejected("[1]").error.message.contains("JSON object"));
+        let array = rejected(r#"[1,"list","plugin",null,{}]"#);
+        assert!(
+            array.error.message.contains("JSON object"),
+            "{:?}",
+            array.error
+        );
         assert!(
             rejected(r#"{"service":"discover"}"#)
                 .error

@@ -68,6 +68,22 @@ impl Version {
             })
     }
 
+    /// Refuses imports of the hub's own interfaces in another version than
+    /// the component exports: a 0.2 plugin importing the 0.1 host could emit
+    /// changes for any device, from any instance, typed as it pleases.
+    pub fn check_imports(self, imports: &[String]) -> Result<(), String> {
+        let own = imports.iter().filter(|i| i.starts_with("hub:device/"));
+        match own
+            .into_iter()
+            .find(|i| !i.ends_with(&format!("@{}", self.number())))
+        {
+            Some(other) => Err(format!(
+                "the component exports {self} but imports {other}: a plugin speaks one version of the protocol"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Its changes name a slot of the device's metadata, which the hub
     /// must hold before the device's watch starts.
     pub fn changes_by_slot(self) -> bool {
@@ -259,6 +275,15 @@ mod tests {
             Version::of(&exports(&["wasi:cli/run@0.2.0", "hub:device/driver@0.2.0"])),
             Ok(Version::V0_2)
         );
+    }
+
+    #[test]
+    fn a_plugin_imports_the_host_of_the_version_it_exports_only() {
+        let imports = exports(&["wasi:io/poll@0.2.12", "hub:device/host@0.2.0"]);
+        assert_eq!(Version::V0_2.check_imports(&imports), Ok(()));
+        let mixed = exports(&["hub:device/host@0.2.0", "hub:device/host@0.1.0"]);
+        let why = Version::V0_2.check_imports(&mixed).unwrap_err();
+        assert!(why.contains("imports hub:device/host@0.1.0"), "{why}");
     }
 
     #[test]

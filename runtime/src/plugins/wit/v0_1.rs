@@ -35,7 +35,7 @@ impl Driver {
         }
     }
 
-    fn device(&mut self, device: &Arc<current::DeviceInfo>) -> &old::DeviceInfo {
+    fn old_info(&mut self, device: &Arc<current::DeviceInfo>) -> &old::DeviceInfo {
         let stale = !matches!(&self.device, Some((d, _)) if Arc::ptr_eq(d, device));
         if stale {
             self.device = Some((device.clone(), info_from(device)));
@@ -73,7 +73,7 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<current::DeviceInfo>,
     ) -> Answer<current::Reading> {
-        let info = self.device(device).clone();
+        let info = self.old_info(device).clone();
         let driver = self.bindings.hub_device_driver();
         let answer = driver.call_get_attributes(store, &info).await?;
         Ok(answer.map(reading).map_err(Into::into))
@@ -113,7 +113,7 @@ impl Driver {
                 }
             })
             .collect();
-        let info = self.device(device).clone();
+        let info = self.old_info(device).clone();
         let driver = self.bindings.hub_device_driver();
         let answer = driver.call_set_attributes(store, &info, &writes).await?;
         Ok(answer.map_err(Into::into))
@@ -124,7 +124,7 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<current::DeviceInfo>,
     ) -> Answer<current::UpdateInfo> {
-        let info = self.device(device).clone();
+        let info = self.old_info(device).clone();
         let driver = self.bindings.hub_device_driver();
         let answer = driver.call_check_update(store, &info).await?;
         Ok(answer.map(update_from).map_err(Into::into))
@@ -135,7 +135,7 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<current::DeviceInfo>,
     ) -> Answer<()> {
-        let info = self.device(device).clone();
+        let info = self.old_info(device).clone();
         let answer = self
             .bindings
             .hub_device_driver()
@@ -149,7 +149,7 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<current::DeviceInfo>,
     ) -> Answer<()> {
-        let info = self.device(device).clone();
+        let info = self.old_info(device).clone();
         let answer = self
             .bindings
             .hub_device_driver()
@@ -210,15 +210,7 @@ fn emit(state: &HostState, change: old::AttributeChange) -> Emitted {
             "dropped an event for a device the plugin never reported");
         return Emitted::Dropped;
     };
-    let meta = current::DeviceMeta {
-        instances: Vec::new(),
-        attributes: vec![attribute],
-        ota_support: false,
-        limits: current::DeviceLimits {
-            writes_per_minute: None,
-        },
-    };
-    events.publish_change(record.info, Arc::new(meta), 0, value)
+    events.publish_change(&record.info, &attribute, value)
 }
 
 /// A 0.1 report names its device: accepted only for the device whose `ota`

@@ -40,7 +40,8 @@ impl Driver {
         }
     }
 
-    fn device(&self) -> GuestDevice<'_> {
+    /// The `device` resource's methods.
+    fn methods(&self) -> GuestDevice<'_> {
         self.bindings.hub_device_driver().device()
     }
 
@@ -77,7 +78,7 @@ impl Driver {
         if let Some(old) = self.opened.take() {
             old.handle.resource_drop_async(&mut *store).await?;
         }
-        let opened = self.device().call_open(&mut *store, device).await?;
+        let opened = self.methods().call_open(&mut *store, device).await?;
         Ok(opened.inspect(|handle| {
             self.opened = Some(Opened {
                 device: device.clone(),
@@ -92,7 +93,7 @@ impl Driver {
         device: &Arc<DeviceInfo>,
     ) -> Answer<Reading> {
         Ok(match self.open(store, device).await? {
-            Ok(handle) => self.device().call_read(store, handle).await?,
+            Ok(handle) => self.methods().call_read(store, handle).await?,
             Err(e) => Err(e),
         })
     }
@@ -103,7 +104,7 @@ impl Driver {
         device: &Arc<DeviceInfo>,
     ) -> Answer<DeviceMeta> {
         Ok(match self.open(store, device).await? {
-            Ok(handle) => self.device().call_describe(store, handle).await?,
+            Ok(handle) => self.methods().call_describe(store, handle).await?,
             Err(e) => Err(e),
         })
     }
@@ -116,7 +117,7 @@ impl Driver {
         writes: &[Write],
     ) -> Answer<()> {
         Ok(match self.open(store, device).await? {
-            Ok(handle) => self.device().call_write(store, handle, writes).await?,
+            Ok(handle) => self.methods().call_write(store, handle, writes).await?,
             Err(e) => Err(e),
         })
     }
@@ -127,7 +128,7 @@ impl Driver {
         device: &Arc<DeviceInfo>,
     ) -> Answer<UpdateInfo> {
         Ok(match self.open(store, device).await? {
-            Ok(handle) => self.device().call_check_update(store, handle).await?,
+            Ok(handle) => self.methods().call_check_update(store, handle).await?,
             Err(e) => Err(e),
         })
     }
@@ -138,7 +139,7 @@ impl Driver {
         device: &Arc<DeviceInfo>,
     ) -> Answer<()> {
         Ok(match self.open(store, device).await? {
-            Ok(handle) => self.device().call_ota(store, handle).await?,
+            Ok(handle) => self.methods().call_ota(store, handle).await?,
             Err(e) => Err(e),
         })
     }
@@ -149,7 +150,7 @@ impl Driver {
         device: &Arc<DeviceInfo>,
     ) -> Answer<()> {
         Ok(match self.open(store, device).await? {
-            Ok(handle) => self.device().call_watch(store, handle).await?,
+            Ok(handle) => self.methods().call_watch(store, handle).await?,
             Err(e) => Err(e),
         })
     }
