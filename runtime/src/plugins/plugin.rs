@@ -331,24 +331,12 @@ impl Plugin {
         identity: &str,
         writes: &[WriteRequest],
     ) -> Result<(), HubError> {
-        let info = self.device(identity)?.info;
-        self.on_device("set_attributes", &info, async |i, budget| {
-            let started = Instant::now();
-            let meta = match self.handle_meta(i, &info, budget).await? {
-                Ok(meta) => meta,
-                Err(e) => return Ok(Err(e)),
-            };
-            let checked = validate(writes, &meta)
-                .and_then(|writes| self.take_write_quota(identity, &meta).map(|()| writes));
-            match checked {
-                Ok(writes) => i
-                    .write(&info, &meta, &writes, budget.after(started))
-                    .await
-                    .map(Ok),
-                Err(e) => Ok(Err(e)),
-            }
+        self.write(identity, |meta| {
+            let writes = validate(writes, meta)?;
+            self.take_write_quota(identity, meta)?;
+            Ok(writes)
         })
-        .await?
+        .await
     }
 
     /// Hands `writes` to the plugin without the hub's validation: only for
@@ -358,6 +346,16 @@ impl Plugin {
         identity: &str,
         writes: Vec<Write>,
     ) -> Result<(), HubError> {
+        self.write(identity, |_| Ok(writes)).await
+    }
+
+    /// The writes `prepare` makes of the metadata the device's instance
+    /// declared, carried out by that instance.
+    async fn write(
+        &self,
+        identity: &str,
+        prepare: impl FnOnce(&DeviceMeta) -> Result<Vec<Write>, HubError>,
+    ) -> Result<(), HubError> {
         let info = self.device(identity)?.info;
         self.on_device("set_attributes", &info, async |i, budget| {
             let started = Instant::now();
@@ -365,9 +363,13 @@ impl Plugin {
                 Ok(meta) => meta,
                 Err(e) => return Ok(Err(e)),
             };
-            i.write(&info, &meta, &writes, budget.after(started))
-                .await
-                .map(Ok)
+            match prepare(&meta) {
+                Ok(writes) => i
+                    .write(&info, &meta, &writes, budget.after(started))
+                    .await
+                    .map(Ok),
+                Err(e) => Ok(Err(e)),
+            }
         })
         .await?
     }
