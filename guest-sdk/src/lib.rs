@@ -1,53 +1,63 @@
-//! Write a device driver ("plugin") for the hub.
-//!
-//! A plugin is a type implementing [`Plugin`], which opens each device it
-//! discovers as a [`Device`], exported with [`export_plugin!`], built with
-//! `cargo build --target wasm32-wasip2`. The hub runs it in a sandbox:
-//! every call has a fuel budget and a deadline, and the network reaches
-//! only the addresses an operator granted.
-//!
-//! A device declares its attributes once ([`Device::describe`]); reads
-//! return values only, in the same order, and changes name an
-//! attribute's slot in that order.
-//!
-//! ```ignore
-//! use hub_guest_sdk::*;
-//!
-//! struct Lamps;
-//! struct Lamp { on: bool }
-//!
-//! impl Plugin for Lamps {
-//!     type Device = Lamp;
-//!     fn init(_config: Config) -> Result<Self, PluginError> {
-//!         Ok(Lamps)
-//!     }
-//!     fn discover(&mut self, _timeout: std::time::Duration) -> Result<Vec<DeviceInfo>, PluginError> {
-//!         Ok(vec![])
-//!     }
-//!     fn open(&mut self, _info: DeviceInfo) -> Result<Lamp, PluginError> {
-//!         Ok(Lamp { on: false })
-//!     }
-//! }
-//!
-//! impl Device for Lamp {
-//!     fn describe(&mut self) -> Result<DeviceMeta, PluginError> {
-//!         let power = attr::choice("power", &["on", "off"]).writable();
-//!         Ok(DeviceMeta::new().instance("light_bulb", 0, vec![power]))
-//!     }
-//!     fn read(&mut self, _declared: &DeviceMeta) -> Result<Vec<Value>, PluginError> {
-//!         Ok(vec![if self.on { "on" } else { "off" }.into()])
-//!     }
-//!     fn write(&mut self, writes: &[AttributeWrite]) -> Result<(), PluginError> {
-//!         self.on = writes.iter().any(|w| w.value.as_text() == Some("on"));
-//!         Ok(())
-//!     }
-//! }
-//!
-//! export_plugin!(Lamps);
-//! ```
-//!
-//! Plugins written for the first version of the protocol build unchanged
-//! with the `v0_1` feature (see [`v0_1`]).
+#![cfg_attr(
+    not(feature = "v0_1"),
+    doc = r#"Write a device driver ("plugin") for the hub.
+
+A plugin is a type implementing [`Plugin`], which opens each device it
+discovers as a [`Device`], exported with [`export_plugin!`], built with
+`cargo build --target wasm32-wasip2`. The hub runs it in a sandbox:
+every call has a fuel budget and a deadline, and the network reaches
+only the addresses an operator granted.
+
+A device declares its attributes once ([`Device::describe`]); reads
+return values only, in the same order, and changes name an
+attribute's slot in that order.
+
+```ignore
+use hub_guest_sdk::*;
+
+struct Lamps;
+struct Lamp { on: bool }
+
+impl Plugin for Lamps {
+    type Device = Lamp;
+    fn init(_config: Config) -> Result<Self, PluginError> {
+        Ok(Lamps)
+    }
+    fn discover(&mut self, _timeout: std::time::Duration) -> Result<Vec<DeviceInfo>, PluginError> {
+        Ok(vec![])
+    }
+    fn open(&mut self, _info: DeviceInfo) -> Result<Lamp, PluginError> {
+        Ok(Lamp { on: false })
+    }
+}
+
+impl Device for Lamp {
+    fn describe(&mut self) -> Result<DeviceMeta, PluginError> {
+        let power = attr::choice("power", &["on", "off"]).writable();
+        Ok(DeviceMeta::new().instance("light_bulb", 0, vec![power]))
+    }
+    fn read(&mut self, _declared: &DeviceMeta) -> Result<Vec<Value>, PluginError> {
+        Ok(vec![if self.on { "on" } else { "off" }.into()])
+    }
+    fn write(&mut self, writes: &[AttributeWrite]) -> Result<(), PluginError> {
+        self.on = writes.iter().any(|w| w.value.as_text() == Some("on"));
+        Ok(())
+    }
+}
+
+export_plugin!(Lamps);
+```
+
+Plugins written for the first version of the protocol build unchanged
+with the `v0_1` feature, which builds the frozen 0.1 SDK (`src/v0_1/`)
+in place of this one."#
+)]
+#![cfg_attr(
+    feature = "v0_1",
+    doc = "The hub's guest SDK, frozen as it was for `hub:device@0.1.0` (the `v0_1` \
+           feature): a plugin written against it builds unchanged, and the hub keeps \
+           serving it. New plugins use the default, `hub:device@0.2.0`."
+)]
 
 mod config;
 mod errors;

@@ -68,7 +68,7 @@ impl Rpc {
     }
 
     fn get(&self, target: &str) -> Result<Value, PluginError> {
-        let response = net::http_get(self.peer, target, self.timeout)?;
+        let response = net::http::get(self.peer, target, self.timeout)?;
         let body: Value = serde_json::from_slice(&response.body).map_err(|e| {
             PluginError::InvalidArgument(format!(
                 "{} answered {target} with bad JSON: {e}",

@@ -1,6 +1,7 @@
 //! A plain HTTP/1.1 GET to a device on the LAN (Shelly, Tasmota, ...): one
 //! request per connection, bodies by length, chunked or to the close.
-//! For internet hosts use [`crate::http`], which goes through the hub.
+//! For internet hosts use the SDK's `http` module (its `http` feature),
+//! which goes through the hub: the two name their pieces alike.
 
 use super::{connect, io_error};
 use crate::PluginError;
@@ -14,7 +15,7 @@ pub const MAX_RESPONSE: usize = 1 << 20;
 const MAX_HEADERS: usize = 64;
 
 #[derive(Debug)]
-pub struct HttpResponse {
+pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
 }
@@ -23,11 +24,7 @@ pub struct HttpResponse {
 /// write must finish within `timeout`. Reading stops once the response is
 /// complete (by length or last chunk), or at the close for bodies without
 /// either.
-pub fn http_get(
-    peer: SocketAddr,
-    target: &str,
-    timeout: Duration,
-) -> Result<HttpResponse, PluginError> {
+pub fn get(peer: SocketAddr, target: &str, timeout: Duration) -> Result<Response, PluginError> {
     let mut stream = connect(peer, timeout)?;
     let request = format!(
         "GET {target} HTTP/1.1\r\nHost: {peer}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
@@ -58,7 +55,7 @@ fn invalid(peer: SocketAddr, why: String) -> PluginError {
 
 /// The response in `raw`, `None` while more is to come; `closed` says the
 /// peer has closed the connection, so nothing more will.
-fn parse(raw: &[u8], closed: bool) -> Result<Option<HttpResponse>, String> {
+fn parse(raw: &[u8], closed: bool) -> Result<Option<Response>, String> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let start = match response.parse(raw) {
@@ -86,7 +83,7 @@ fn parse(raw: &[u8], closed: bool) -> Result<Option<HttpResponse>, String> {
         closed.then(|| rest.to_vec())
     };
     match body {
-        Some(body) => Ok(Some(HttpResponse {
+        Some(body) => Ok(Some(Response {
             status: response.code.unwrap_or_default(),
             body,
         })),
@@ -121,7 +118,7 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
 mod tests {
     use super::*;
 
-    fn complete(raw: &[u8]) -> HttpResponse {
+    fn complete(raw: &[u8]) -> Response {
         parse(raw, false)
             .unwrap()
             .expect("complete before the close")

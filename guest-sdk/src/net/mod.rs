@@ -4,12 +4,14 @@
 //! Every connect, datagram and bind goes through the hub's network policy;
 //! a refused one fails here as `PluginError::Unreachable` naming the grant.
 
-mod http;
+pub mod http;
 mod line;
 mod udp;
 mod websocket;
 
-pub use http::{HttpResponse, http_get};
+/// The 0.1 SDK's names, frozen with it.
+#[cfg(feature = "v0_1")]
+pub use http::{Response as HttpResponse, get as http_get};
 pub use line::{LineConn, MAX_LINE};
 pub use udp::udp_exchange;
 pub use websocket::WebSocket;
