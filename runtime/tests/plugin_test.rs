@@ -2,7 +2,7 @@
 //! pass against their simulators, and a deliberately broken one fails with
 //! messages that say what to fix, in the terminal, JUnit XML and JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 struct Run {
@@ -14,18 +14,21 @@ struct Run {
 
 /// `sim: None` lets the harness pick the simulator named after the plugin.
 fn plugin_test(plugin: &str, sim: Option<&str>) -> Run {
-    let out_dir = xtask::root().join(format!(
-        "target/plugin-tests/{plugin}-{}",
-        std::process::id()
-    ));
+    let component = xtask::guest(plugin).expect("guest built");
+    let manifest = xtask::manifest(plugin).expect("manifest");
+    test_component(plugin, &component, &manifest, sim)
+}
+
+fn test_component(name: &str, component: &Path, manifest: &Path, sim: Option<&str>) -> Run {
+    let out_dir = xtask::root().join(format!("target/plugin-tests/{name}-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).expect("output directory");
     let (junit, json): (PathBuf, PathBuf) =
         (out_dir.join("junit.xml"), out_dir.join("report.json"));
     let output = Command::new(env!("CARGO_BIN_EXE_hub"))
         .args(["plugin", "test"])
-        .arg(xtask::guest(plugin).expect("guest built"))
+        .arg(component)
         .arg("--manifest")
-        .arg(xtask::manifest(plugin).expect("manifest"))
+        .arg(manifest)
         .args(sim.map(|s| ["--sim", s]).into_iter().flatten())
         .arg("--junit")
         .arg(&junit)
@@ -180,4 +183,49 @@ fn a_plugin_that_cannot_load_fails_with_the_reason_and_skips_the_rest() {
         .as_array()
         .map_or(0, |c| c.iter().filter(|c| c["outcome"] == "skip").count());
     assert_eq!(skipped, 9, "{}", run.stdout);
+}
+
+#[test]
+fn a_new_plugin_builds_and_passes_as_written() {
+    let dir = tempfile::tempdir_in(xtask::root().join("target")).expect("a work folder");
+    let new = Command::new(env!("CARGO_BIN_EXE_hub"))
+        .args(["plugin", "new", "lamp", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run hub plugin new");
+    assert!(
+        new.status.success(),
+        "{}",
+        String::from_utf8_lossy(&new.stderr)
+    );
+    let root = dir.path().join("lamp");
+    // The way an author builds it; the target folder is shared between runs.
+    xtask::ensure_wasm_target().expect("the wasm32-wasip2 target");
+    let target = xtask::root().join("target/plugin-new");
+    let built = xtask::cargo()
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo");
+    assert!(built.success(), "the new plugin does not build");
+    let component = target.join("wasm32-wasip2/release/lamp.wasm");
+    let run = test_component(
+        "lamp",
+        &component,
+        &root.join("plugin.toml"),
+        Some("yeelight"),
+    );
+    assert!(run.passed, "{}", run.stdout);
+    let manifest = std::fs::read_to_string(root.join("plugin.toml")).expect("plugin.toml");
+    assert!(
+        manifest.contains(r#"ports = "55443""#) && manifest.contains(r#"ports = "1982""#),
+        "it asks for exactly the protocol's ports: {manifest}"
+    );
 }

@@ -20,6 +20,9 @@ pub enum PluginCommand {
     /// check_update/ota, errors from broken devices, and resource use.
     /// Exits non-zero when a check fails.
     Test(crate::conformance::TestArgs),
+    /// Write a new plugin crate (a working Yeelight driver to start from,
+    /// its manifest, and a CI workflow) that builds and passes `plugin test`.
+    New(super::new_plugin::NewArgs),
     #[command(flatten)]
     Manage(ManageCommand),
 }

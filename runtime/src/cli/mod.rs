@@ -1,6 +1,7 @@
 //! The `hub` command line.
 
 mod admin;
+mod new_plugin;
 
 pub(crate) use admin::key_value;
 
@@ -242,6 +243,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plugins => admin::plugins(offline(data_dir)?.as_ref()),
         Command::Plugin(admin::PluginCommand::Test(args)) => crate::conformance::run(args).await,
+        Command::Plugin(admin::PluginCommand::New(args)) => {
+            let root = new_plugin::new_plugin(&args)?;
+            println!(
+                "wrote {}: build it with `cargo build --release --target wasm32-wasip2` there",
+                root.display()
+            );
+            Ok(())
+        }
         Command::Plugin(admin::PluginCommand::Manage(command)) => {
             admin::plugin(offline(data_dir)?.as_ref(), command)
         }
