@@ -7,6 +7,9 @@ use super::rules::Capabilities;
 pub enum ImportUse {
     /// Every plugin has it.
     Baseline,
+    /// Linked with nothing behind it, for toolchains that import it as a
+    /// matter of course: why it grants nothing.
+    Inert(&'static str),
     /// Allowed when the manifest declares this capability.
     Declared(&'static str),
     /// Needs a capability the manifest does not declare.
@@ -23,6 +26,8 @@ pub enum Need {
     /// a variable or prints a line; they are inert: no variables, no
     /// arguments, stdin at end of file, output discarded.
     Baseline,
+    /// Every plugin has it, with nothing behind it (see `INERT`).
+    Inert,
     /// A manifest declaring network, discovery or listen.
     Sockets,
     /// A manifest declaring HTTP hosts, and an operator's grant of them:
@@ -32,7 +37,7 @@ pub enum Need {
 
 /// Every WASI interface the hub links for plugins, and what importing it
 /// takes: the import check, the linker and `hub inspect` read this one table.
-pub const WASI: [(&str, Need); 25] = [
+pub const WASI: [(&str, Need); 28] = [
     ("wasi:io/error", Need::Baseline),
     ("wasi:io/poll", Need::Baseline),
     ("wasi:io/streams", Need::Baseline),
@@ -58,7 +63,24 @@ pub const WASI: [(&str, Need); 25] = [
     ("wasi:sockets/udp", Need::Sockets),
     ("wasi:sockets/udp-create-socket", Need::Sockets),
     ("wasi:http/outgoing-handler", Need::Http),
+    // Rust's std without link-time optimisation, componentize-py and jco
+    // import these whether a plugin uses them or not.
+    ("wasi:filesystem/types", Need::Inert),
+    ("wasi:filesystem/preopens", Need::Inert),
+    ("wasi:sockets/ip-name-lookup", Need::Inert),
 ];
+
+/// Why the inert interfaces grant nothing: a plugin's WASI context has no
+/// preopened directory, so it can never hold a file descriptor to open
+/// anything from; and name lookup is switched off, so every lookup fails
+/// (devices are reached by address, and HTTP hosts by the hub's sender).
+fn inert(interface: &str) -> &'static str {
+    if interface.starts_with("wasi:filesystem/") {
+        "inert: no directory is preopened, so nothing can be opened"
+    } else {
+        "inert: every name lookup fails; devices are reached by address"
+    }
+}
 
 /// The interfaces `wasi:http/outgoing-handler` brings with it.
 const HTTP_TYPES: &str = "wasi:http/types";
@@ -81,17 +103,12 @@ pub fn classify(import: &str, caps: &Capabilities) -> ImportUse {
         .or((interface == HTTP_TYPES).then_some(Need::Http));
     match need {
         Some(Need::Baseline) => ImportUse::Baseline,
+        Some(Need::Inert) => ImportUse::Inert(inert(interface)),
         Some(Need::Sockets) => {
             let declared = !caps.network.is_empty() || !caps.discovery.is_empty() || caps.listen;
             needs(declared, "network, discovery or listen")
         }
         Some(Need::Http) => needs(!caps.http.is_empty(), "http"),
-        None if interface == "wasi:sockets/ip-name-lookup" => {
-            ImportUse::Never("plugins cannot resolve names; devices are reached by address")
-        }
-        None if interface.starts_with("wasi:filesystem/") => {
-            ImportUse::Never("the hub gives plugins no filesystem")
-        }
         None => ImportUse::Never("not an interface the hub offers plugins"),
     }
 }
@@ -122,7 +139,7 @@ pub fn check_linkable(imports: &[String], granted: &Capabilities) -> Result<(), 
 pub fn check(imports: &[String], caps: &Capabilities) -> Result<(), String> {
     for import in imports {
         match classify(import, caps) {
-            ImportUse::Baseline | ImportUse::Declared(_) => {}
+            ImportUse::Baseline | ImportUse::Inert(_) | ImportUse::Declared(_) => {}
             ImportUse::Undeclared(capability) => {
                 return Err(format!(
                     "the component imports {import}, but its manifest requests no {capability} capability"
@@ -169,16 +186,17 @@ mod tests {
                 .contains("wasi:sockets/tcp@0.2.6")
         );
         assert!(check(&tcp, &net).is_ok());
-        assert!(
-            check(&imports(&["wasi:sockets/ip-name-lookup@0.2.0"]), &net)
-                .unwrap_err()
-                .contains("resolve names")
-        );
-        assert!(
-            check(&imports(&["wasi:filesystem/preopens@0.2.0"]), &net)
-                .unwrap_err()
-                .contains("no filesystem")
-        );
+        for inert in [
+            "wasi:sockets/ip-name-lookup@0.2.0",
+            "wasi:filesystem/preopens@0.2.0",
+        ] {
+            assert!(check(&imports(&[inert]), &none).is_ok(), "{inert}");
+            assert!(
+                matches!(classify(inert, &none), ImportUse::Inert(_)),
+                "{inert}"
+            );
+        }
+        assert!(check(&imports(&["wasi:filesystem/wasi-fs-extra@0.2.0"]), &net).is_err());
         assert!(
             check(&imports(&["wasi:http/outgoing-handler@0.2.0"]), &net)
                 .unwrap_err()

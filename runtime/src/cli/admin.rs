@@ -328,6 +328,7 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
     for import in &imported {
         let verdict = match imports::classify(import, &manifest.capabilities) {
             ImportUse::Baseline => "baseline (every plugin)".to_string(),
+            ImportUse::Inert(why) => why.to_string(),
             ImportUse::Declared(cap) => format!("declared: {cap}"),
             ImportUse::Undeclared(cap) => format!("REFUSED: no {cap} requested"),
             ImportUse::Never(why) => format!("REFUSED: {why}"),

@@ -15,7 +15,8 @@ use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
-use wasmtime_wasi::p2::bindings::{cli, clocks, io, random, sockets};
+use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, io, random, sockets};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
 
@@ -78,6 +79,17 @@ fn link(l: &mut Linker<HostState>, interface: &str) -> wasmtime::Result<()> {
         "wasi:sockets/udp" => sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets),
         "wasi:sockets/udp-create-socket" => {
             sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)
+        }
+        // No directory is preopened: nothing can be opened (caps::imports::WASI).
+        "wasi:filesystem/types" => {
+            filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)
+        }
+        "wasi:filesystem/preopens" => {
+            filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)
+        }
+        // Switched off in every plugin's context: each lookup fails.
+        "wasi:sockets/ip-name-lookup" => {
+            sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)
         }
         // With its `types`; every request goes through the hub's own sender.
         "wasi:http/outgoing-handler" => wasmtime_wasi_http::p2::add_only_http_to_linker_async(l),

@@ -1,5 +1,6 @@
-//! TEST ONLY. Reads the host's files: its component imports
-//! `wasi:filesystem`, which the hub refuses at install.
+//! TEST ONLY. Tries to read the host's files: its component imports
+//! `wasi:filesystem`, which the hub links with no directory preopened, so
+//! its discover must open nothing.
 
 use hub_guest_sdk::*;
 use std::time::Duration;
@@ -13,12 +14,29 @@ impl Plugin for Snoop {
         Ok(Snoop)
     }
 
+    /// Tries the host's files every way std offers; says what it opened.
     fn discover(&mut self, _timeout: Duration) -> Result<Vec<DeviceInfo>, PluginError> {
-        let secrets = std::fs::read_to_string("/etc/passwd")?;
-        Err(PluginError::Internal(format!(
-            "read {} bytes",
-            secrets.len()
-        )))
+        let paths = [
+            "/etc/passwd",
+            "/",
+            ".",
+            "plugin.wasm",
+            "../../../etc/passwd",
+        ];
+        let opened: Vec<&str> = paths
+            .into_iter()
+            .filter(|path| {
+                std::fs::metadata(path).is_ok()
+                    || std::fs::read_dir(path).is_ok()
+                    || std::fs::read(path).is_ok()
+            })
+            .collect();
+        match opened.is_empty() {
+            true => Err(PluginError::Unsupported(format!(
+                "opened nothing of {paths:?}"
+            ))),
+            false => Err(PluginError::Internal(format!("opened {opened:?}"))),
+        }
     }
 
     fn open(&mut self, _info: DeviceInfo) -> Result<Nothing, PluginError> {

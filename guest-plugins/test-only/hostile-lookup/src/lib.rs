@@ -1,5 +1,6 @@
-//! TEST ONLY. Resolves a host name: its component imports
-//! `wasi:sockets/ip-name-lookup`, which the hub refuses at install.
+//! TEST ONLY. Tries to resolve host names: its component imports
+//! `wasi:sockets/ip-name-lookup`, which the hub links switched off, so its
+//! discover must resolve nothing.
 
 use hub_guest_sdk::*;
 use std::net::ToSocketAddrs;
@@ -14,9 +15,19 @@ impl Plugin for Resolver {
         Ok(Resolver)
     }
 
+    /// Resolves names every way std offers; says what it resolved.
     fn discover(&mut self, _timeout: Duration) -> Result<Vec<DeviceInfo>, PluginError> {
-        let found = "internal.example:80".to_socket_addrs()?.count();
-        Err(PluginError::Internal(format!("resolved {found} addresses")))
+        let names = ["internal.example:80", "localhost:80"];
+        let resolved: Vec<&str> = names
+            .into_iter()
+            .filter(|name| name.to_socket_addrs().is_ok_and(|mut a| a.next().is_some()))
+            .collect();
+        match resolved.is_empty() {
+            true => Err(PluginError::Unsupported(format!(
+                "resolved nothing of {names:?}"
+            ))),
+            false => Err(PluginError::Internal(format!("resolved {resolved:?}"))),
+        }
     }
 
     fn open(&mut self, _info: DeviceInfo) -> Result<Nothing, PluginError> {
