@@ -129,9 +129,13 @@ fn a_broken_plugin_fails_with_what_to_fix() {
     let mistakes = [
         (
             "get_attributes",
-            "brightness is declared int but its value is \"80\"",
+            "brightness is declared int but its value is \"80\": report a value of the declared type",
         ),
         ("set_attributes", "no attribute_change event for power"),
+        (
+            "set_attributes",
+            "emit the change from watch, or do not declare notify",
+        ),
         ("invalid_values", "accepted brightness = 101"),
         ("silent_device", "give every connect and read a timeout"),
     ];

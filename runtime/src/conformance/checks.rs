@@ -67,7 +67,11 @@ impl Checks {
     pub async fn discover(&mut self) -> Verdict {
         let discovery = match self.plugin.discover().await {
             Ok(discovery) => discovery,
-            Err(e) => return Verdict::Fail(format!("discover failed: {e}")),
+            Err(e) => {
+                return Verdict::Fail(format!(
+                    "discover failed: {e}: search each address of config `discovery` (ip:port, comma-separated) and skip one that fails, the grant refuses one on purpose"
+                ));
+            }
         };
         let found = discovery.devices;
         let ids: Vec<&str> = found.iter().map(|d| d.identity.as_str()).collect();
@@ -79,7 +83,7 @@ impl Checks {
             .filter(|id| !ids.contains(&id.as_str()))
         {
             problems.push(format!(
-                "did not find {missing}, which answers inside the grant"
+                "did not find {missing}, which answers inside the grant: search every address of config `discovery` within the discover window"
             ));
         }
         for outside in self
@@ -89,11 +93,14 @@ impl Checks {
             .filter(|id| ids.contains(&id.as_str()))
         {
             problems.push(format!(
-                "reported {outside}, which is outside the network it was granted"
+                "reported {outside}, which is outside the network it was granted: report only the devices that answered"
             ));
         }
         if found.is_empty() && problems.is_empty() {
-            problems.push("found no device".into());
+            problems.push(
+                "found no device: search the addresses of config `discovery` (ip:port, comma-separated)"
+                    .into(),
+            );
         }
         self.found = found;
         result(problems)
@@ -114,7 +121,10 @@ impl Checks {
                             .map(|m| format!("{}: {m}", info.identity)),
                     );
                     if device.values.is_empty() {
-                        problems.push(format!("{}: no attributes at all", info.identity));
+                        problems.push(format!(
+                            "{}: no attributes at all: declare at least one in describe",
+                            info.identity
+                        ));
                     }
                     if self.subject.is_none() {
                         self.subject = Some(device);
@@ -179,14 +189,14 @@ impl Checks {
                 && !self.event(&identity, name, &value).await
             {
                 problems.push(format!(
-                    "no attribute_change event for {name} = {} within {} s of the write (it is declared `notify`)",
+                    "no attribute_change event for {name} = {} within {} s of the write (it is declared `notify`): emit the change from watch, or do not declare notify",
                     shown(&value), EVENT_WAIT.as_secs()
                 ));
             }
             match self.read(&identity, meta.instance_id, name).await {
                 Ok(Some(now)) if now == value => {}
                 Ok(now) => problems.push(format!(
-                    "{name} reads back {} after writing {}",
+                    "{name} reads back {} after writing {}: read the device's state, not what was last written, and write what was asked",
                     now.as_ref().map_or("nothing".into(), shown),
                     shown(&value)
                 )),
@@ -244,7 +254,9 @@ impl Checks {
             Ok(update) => {
                 let mut problems = Vec::new();
                 if update.current_version.is_empty() {
-                    problems.push("current_version is empty".to_string());
+                    problems.push(
+                        "current_version is empty: report the firmware the device runs".to_string(),
+                    );
                 }
                 if update.update_available != update.latest_firmware.is_some() {
                     problems.push(
@@ -255,7 +267,7 @@ impl Checks {
                 let latest = update.latest_firmware.as_ref().map(|f| f.version.as_str());
                 if offered && latest != Some(OFFERED_VERSION) {
                     problems.push(format!(
-                        "the device offers {OFFERED_VERSION}, check_update reported {latest:?}"
+                        "the device offers {OFFERED_VERSION}, check_update reported {latest:?}: ask the device what it offers"
                     ));
                 }
                 result(problems)

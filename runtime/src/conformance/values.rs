@@ -16,7 +16,9 @@ pub fn shown(value: &Value) -> String {
 pub fn mismatch((meta, value): Attr) -> Option<String> {
     let name = &meta.name;
     if !meta.permissions.contains(Permissions::READ) {
-        return Some(format!("{name} is reported but not declared readable"));
+        return Some(format!(
+            "{name} is reported but not declared readable: declare it readable, or leave it out"
+        ));
     }
     let declared = type_name(meta.val_type);
     let number = match (value, meta.val_type) {
@@ -26,14 +28,14 @@ pub fn mismatch((meta, value): Attr) -> Option<String> {
         (Value::Text(t), ValType::Enum) => {
             return (!meta.enum_values.contains(t)).then(|| {
                 format!(
-                    "{name} is {t:?}, not one of its declared values {:?}",
+                    "{name} is {t:?}, not one of its declared values {:?}: report one of them, or declare this one",
                     meta.enum_values
                 )
             });
         }
         (other, _) => {
             return Some(format!(
-                "{name} is declared {declared} but its value is {}",
+                "{name} is declared {declared} but its value is {}: report a value of the declared type, or declare the type the device has",
                 shown(other)
             ));
         }
@@ -43,7 +45,7 @@ pub fn mismatch((meta, value): Attr) -> Option<String> {
     let above = meta.max.is_some_and(|max| number > max);
     (below || above).then(|| {
         format!(
-            "{name} is {number}, outside its declared range {:?}..={:?}",
+            "{name} is {number}, outside its declared range {:?}..={:?}: widen the range to what the device reports",
             meta.min, meta.max
         )
     })
