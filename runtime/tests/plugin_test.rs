@@ -235,3 +235,11 @@ fn a_new_plugin_builds_and_passes_as_written() {
         "it asks for exactly the protocol's ports: {manifest}"
     );
 }
+
+#[test]
+fn a_python_plugin_passes_as_the_rust_ones_do() {
+    let run = plugin_test("pylamp", Some("yeelight"));
+    assert!(run.passed, "{}", run.stdout);
+    let fuel = check(&run, "measure_fuel");
+    assert_eq!(fuel["outcome"], "pass", "{}", run.stdout);
+}

@@ -76,7 +76,88 @@ pub fn build_guests() -> anyhow::Result<PathBuf> {
             bail!("building the guest plugins failed");
         }
     }
-    Ok(target_dir.join(WASM_TARGET).join("release"))
+    let built = target_dir.join(WASM_TARGET).join("release");
+    build_python_guests(&built)?;
+    Ok(built)
+}
+
+/// What builds the Python plugins: componentize-py from PyPI, in a virtual
+/// environment of the project's own (`target/py`), installed when missing.
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// Builds each plugin under `guest-plugins/python/` into `out` with
+/// componentize-py, against the current protocol version, unless the
+/// component is newer than its sources.
+fn build_python_guests(out: &Path) -> anyhow::Result<()> {
+    let dir = root().join("guest-plugins/python");
+    let wit = root().join("wit/v0.2");
+    for entry in std::fs::read_dir(&dir).context("guest-plugins/python")? {
+        let source = entry?.path();
+        let Some(name) = source.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !source.join("plugin.toml").exists() {
+            continue;
+        }
+        let component = out.join(format!("{}.wasm", name.replace('-', "_")));
+        if newer_than_sources(&component, &[&source, &wit]) {
+            continue;
+        }
+        let status = Command::new(componentize_py()?)
+            .arg("-d")
+            .arg(&wit)
+            .args(["-w", "hub:device/plugin", "componentize", "-p"])
+            .arg(&source)
+            .args(["app", "-o"])
+            .arg(&component)
+            .status()
+            .context("run componentize-py")?;
+        if !status.success() {
+            bail!("building the Python plugin {name} failed");
+        }
+    }
+    Ok(())
+}
+
+fn componentize_py() -> anyhow::Result<PathBuf> {
+    let venv = root().join("target/py");
+    let tool = venv.join("bin/componentize-py");
+    if tool.exists() {
+        return Ok(tool);
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .context("run python3 (needed to build the Python plugins)")?;
+    let installed = made.success()
+        && Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", COMPONENTIZE_PY])
+            .status()
+            .context("run pip")?
+            .success();
+    if !installed {
+        bail!(
+            "installing {COMPONENTIZE_PY} into {} failed",
+            venv.display()
+        );
+    }
+    Ok(tool)
+}
+
+/// True when `built` exists and is newer than every file in `sources`.
+fn newer_than_sources(built: &Path, sources: &[&Path]) -> bool {
+    let modified = |path: &Path| path.metadata().and_then(|m| m.modified()).ok();
+    let Some(built) = modified(built) else {
+        return false;
+    };
+    sources.iter().all(|dir| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .all(|e| modified(&e.path()).is_some_and(|m| m <= built))
+        })
+    })
 }
 
 /// The component built from `guest-plugins/**/<name>`; the first call in a
@@ -101,7 +182,12 @@ pub fn guest(name: &str) -> anyhow::Result<PathBuf> {
 /// The manifest beside a guest plugin's source: `guest-plugins/**/<name>/plugin.toml`.
 pub fn manifest(name: &str) -> anyhow::Result<PathBuf> {
     let guests = root().join("guest-plugins");
-    [guests.join(name), guests.join("test-only").join(name)]
+    let places = [
+        guests.join(name),
+        guests.join("test-only").join(name),
+        guests.join("python").join(name),
+    ];
+    places
         .into_iter()
         .map(|dir| dir.join("plugin.toml"))
         .find(|path| path.exists())
