@@ -36,6 +36,9 @@ pub struct Resources {
     pub calls: BTreeMap<&'static str, CallUsage>,
     pub sockets_opened: u64,
     pub refused_network_uses: u64,
+    /// How long an instance takes to start, without the plugin's init:
+    /// what each device's first call and each watcher costs.
+    pub fresh_instance_us: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,6 +111,9 @@ impl Report {
             "  sockets opened: {}   network uses refused by the grant: {}",
             self.resources.sockets_opened, self.resources.refused_network_uses
         );
+        if let Some(us) = self.resources.fresh_instance_us {
+            let _ = writeln!(out, "  a fresh instance (without init): {us:.0} µs");
+        }
         let _ = write!(
             out,
             "\n{} checks: {} passed, {} failed, {} skipped",
