@@ -87,10 +87,10 @@ const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
 /// Builds each plugin under `guest-plugins/python/` into `out` with
 /// componentize-py, against the current protocol version, unless the
-/// component is newer than its sources.
+/// component is newer than its sources and the WIT.
 fn build_python_guests(out: &Path) -> anyhow::Result<()> {
     let dir = root().join("guest-plugins/python");
-    let wit = root().join("wit/v0.2");
+    let wit = root().join("wit");
     for entry in std::fs::read_dir(&dir).context("guest-plugins/python")? {
         let source = entry?.path();
         let Some(name) = source.file_name().and_then(|n| n.to_str()) else {
@@ -100,29 +100,37 @@ fn build_python_guests(out: &Path) -> anyhow::Result<()> {
             continue;
         }
         let component = out.join(format!("{}.wasm", name.replace('-', "_")));
-        if newer_than_sources(&component, &[&source, &wit]) {
+        let tool = componentize_py()?;
+        if newest(&[&source, &wit, &tool]) < modified(&component) {
             continue;
         }
-        let status = Command::new(componentize_py()?)
+        // Written aside, then moved: a build cut short leaves no component
+        // newer than its sources.
+        let partial = component.with_extension("wasm.partial");
+        let status = Command::new(&tool)
             .arg("-d")
-            .arg(&wit)
+            .arg(wit.join("v0.2"))
             .args(["-w", "hub:device/plugin", "componentize", "-p"])
             .arg(&source)
             .args(["app", "-o"])
-            .arg(&component)
+            .arg(&partial)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .status()
             .context("run componentize-py")?;
         if !status.success() {
             bail!("building the Python plugin {name} failed");
         }
+        std::fs::rename(&partial, &component).context("move the Python component in place")?;
     }
     Ok(())
 }
 
+/// componentize-py, installed into `target/py` when missing or of another
+/// version than `COMPONENTIZE_PY` (its stamp says which was installed).
 fn componentize_py() -> anyhow::Result<PathBuf> {
     let venv = root().join("target/py");
-    let tool = venv.join("bin/componentize-py");
-    if tool.exists() {
+    let (tool, stamp) = (venv.join("bin/componentize-py"), venv.join("installed"));
+    if tool.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == COMPONENTIZE_PY) {
         return Ok(tool);
     }
     let made = Command::new("python3")
@@ -142,22 +150,27 @@ fn componentize_py() -> anyhow::Result<PathBuf> {
             venv.display()
         );
     }
+    std::fs::write(&stamp, COMPONENTIZE_PY)?;
     Ok(tool)
 }
 
-/// True when `built` exists and is newer than every file in `sources`.
-fn newer_than_sources(built: &Path, sources: &[&Path]) -> bool {
-    let modified = |path: &Path| path.metadata().and_then(|m| m.modified()).ok();
-    let Some(built) = modified(built) else {
-        return false;
-    };
-    sources.iter().all(|dir| {
-        std::fs::read_dir(dir).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .all(|e| modified(&e.path()).is_some_and(|m| m <= built))
-        })
-    })
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    path.metadata().and_then(|m| m.modified()).ok()
+}
+
+/// The latest change to anything under `paths` (folders walked, symbolic
+/// links followed, a folder's own time counted, so that a removed file is
+/// a change too).
+fn newest(paths: &[&Path]) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    let mut pending: Vec<PathBuf> = paths.iter().map(|p| p.to_path_buf()).collect();
+    while let Some(path) = pending.pop() {
+        newest = newest.max(modified(&path));
+        if let Ok(entries) = std::fs::read_dir(&path) {
+            pending.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    newest
 }
 
 /// The component built from `guest-plugins/**/<name>`; the first call in a

@@ -27,7 +27,10 @@ class Driver(exports.Driver):
         if "discovery" in config:
             settings["discovery"] = config["discovery"].split(",")
         if "io_timeout_ms" in config:
-            settings["timeout_ms"] = int(config["io_timeout_ms"])
+            try:
+                settings["timeout_ms"] = int(config["io_timeout_ms"])
+            except ValueError:
+                raise Err(types.PluginError_InvalidArgument("config `io_timeout_ms`: milliseconds"))
         for target in settings["discovery"]:
             wasi_net.address(target)
 

@@ -35,6 +35,16 @@ def meta():
     )
 
 
+def parse(line):
+    """A line from the bulb as a JSON object; anything else is skipped (an
+    exception that is not `Err` would trap the instance)."""
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        return {}
+    return reply if isinstance(reply, dict) else {}
+
+
 class Device(driver.Device):
     @classmethod
     def open(cls, info):
@@ -92,7 +102,7 @@ class Device(driver.Device):
                 self.conn = wasi_net.LineConn(self.target, app.settings["timeout_ms"])
             self.conn.send_line(json.dumps({"id": request_id, "method": method, "params": params}))
             while True:
-                reply = json.loads(self.conn.read_line() or "{}")
+                reply = parse(self.conn.read_line())
                 if reply.get("id") == request_id:
                     break
         except Err:
@@ -102,4 +112,5 @@ class Device(driver.Device):
             raise
         if "error" in reply:
             raise Err(types.PluginError_InvalidArgument(f"the bulb refused {method}: {reply['error']}"))
-        return [str(v) for v in reply.get("result", [])]
+        result = reply.get("result")
+        return [str(v) for v in result] if isinstance(result, list) else []

@@ -34,14 +34,21 @@ def failure(what, error):
     return Err(types.PluginError_Unreachable(f"{what}: {getattr(code, 'name', code)}"))
 
 
+# The longest line a device may send, and the most datagrams a search keeps:
+# a device cannot make the plugin hold more.
+MAX_LINE = 64 * 1024
+MAX_REPLIES = 256
+
+
 def address(text):
     """`ip:port`, IPv4."""
     try:
-        host, port = text.rsplit(":", 1)
+        host, port = text.strip().rsplit(":", 1)
         octets = tuple(int(o) for o in host.split("."))
-        if len(octets) != 4:
+        port = int(port)
+        if len(octets) != 4 or not all(0 <= o <= 255 for o in octets) or not 0 <= port <= 65535:
             raise ValueError(text)
-        return IpSocketAddress_Ipv4(Ipv4SocketAddress(int(port), octets))
+        return IpSocketAddress_Ipv4(Ipv4SocketAddress(port, octets))
     except ValueError:
         raise Err(types.PluginError_InvalidArgument(f"{text!r} is not an ip:port"))
 
@@ -81,15 +88,19 @@ def udp_exchange(target, payload, window_ms):
         _finish(lambda: sock.start_bind(network, anywhere), sock.finish_bind, sock.subscribe, deadline)
         incoming, outgoing = sock.stream(None)
         with incoming, outgoing:
-            outgoing.check_send()
+            # `send` may carry only as many datagrams as `check-send` permits.
+            while outgoing.check_send() == 0:
+                with outgoing.subscribe() as ready:
+                    if not _wait(ready, deadline):
+                        raise Err(ErrorCode.TIMEOUT)
             outgoing.send([udp.OutgoingDatagram(payload, target)])
             replies = []
-            while monotonic_clock.now() < deadline:
+            while monotonic_clock.now() < deadline and len(replies) < MAX_REPLIES:
                 with incoming.subscribe() as ready:
                     if not _wait(ready, deadline):
                         break
                 replies += [d.data for d in incoming.receive(16)]
-            return replies
+            return replies[:MAX_REPLIES]
     except Err as e:
         raise failure(f"search at {target.value.address}", e.value)
     finally:
@@ -130,6 +141,8 @@ class LineConn:
     def read_line(self):
         deadline = _deadline(self.timeout_ms)
         while b"\n" not in self.pending:
+            if len(self.pending) > MAX_LINE:
+                raise Err(types.PluginError_InvalidArgument(f"the device sent a line longer than {MAX_LINE} bytes"))
             with self.input.subscribe() as ready:
                 if not _wait(ready, deadline):
                     raise Err(types.PluginError_Timeout("the device did not answer in time"))

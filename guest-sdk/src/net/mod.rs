@@ -12,6 +12,22 @@ mod websocket;
 /// The 0.1 SDK's names, frozen with it.
 #[cfg(feature = "v0_1")]
 pub use http::{Response as HttpResponse, get as http_get};
+
+/// The earlier name of [`http::Response`].
+#[cfg(not(feature = "v0_1"))]
+#[deprecated(note = "use net::http::Response")]
+pub type HttpResponse = http::Response;
+
+/// The earlier name of [`http::get`].
+#[cfg(not(feature = "v0_1"))]
+#[deprecated(note = "use net::http::get")]
+pub fn http_get(
+    peer: SocketAddr,
+    target: &str,
+    timeout: Duration,
+) -> Result<http::Response, PluginError> {
+    http::get(peer, target, timeout)
+}
 pub use line::{LineConn, MAX_LINE};
 pub use udp::udp_exchange;
 pub use websocket::WebSocket;

@@ -26,7 +26,7 @@ pub enum Need {
     /// a variable or prints a line; they are inert: no variables, no
     /// arguments, stdin at end of file, output discarded.
     Baseline,
-    /// Every plugin has it, with nothing behind it (see `INERT`).
+    /// Every plugin has it, with nothing behind it (see `inert`).
     Inert,
     /// A manifest declaring network, discovery or listen.
     Sockets,
@@ -56,7 +56,8 @@ pub const WASI: [(&str, Need); 28] = [
     ("wasi:cli/terminal-stdin", Need::Baseline),
     ("wasi:cli/terminal-stdout", Need::Baseline),
     ("wasi:cli/terminal-stderr", Need::Baseline),
-    ("wasi:sockets/network", Need::Sockets),
+    // Its types only: without `instance-network` it reaches nothing.
+    ("wasi:sockets/network", Need::Inert),
     ("wasi:sockets/instance-network", Need::Sockets),
     ("wasi:sockets/tcp", Need::Sockets),
     ("wasi:sockets/tcp-create-socket", Need::Sockets),
@@ -75,10 +76,14 @@ pub const WASI: [(&str, Need); 28] = [
 /// anything from; and name lookup is switched off, so every lookup fails
 /// (devices are reached by address, and HTTP hosts by the hub's sender).
 fn inert(interface: &str) -> &'static str {
-    if interface.starts_with("wasi:filesystem/") {
-        "inert: no directory is preopened, so nothing can be opened"
-    } else {
-        "inert: every name lookup fails; devices are reached by address"
+    match interface {
+        "wasi:sockets/ip-name-lookup" => {
+            "inert: every name lookup fails; devices are reached by address"
+        }
+        "wasi:sockets/network" => {
+            "inert: socket types only; reaching a network needs instance-network"
+        }
+        _ => "inert: no directory is preopened, so nothing can be opened",
     }
 }
 

@@ -4,6 +4,7 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -13,9 +14,10 @@ pub struct NewArgs {
     /// Where the crate's folder goes. Default: the current directory.
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
-    /// The guest SDK the crate depends on. Default: the SDK in the source
-    /// tree this hub was built from; for CI with the hub as the submodule
-    /// `hub/`, `hub/guest-sdk`.
+    /// The guest SDK the crate depends on; a relative path is relative to
+    /// the new crate's folder. Default: the SDK in the source tree this hub
+    /// was built from; for CI with the hub as the submodule `hub/`,
+    /// `hub/guest-sdk`.
     #[arg(long)]
     pub sdk: Option<PathBuf>,
 }
@@ -36,12 +38,15 @@ const FILES: [(&str, &str); 5] = [
 pub fn new_plugin(args: &NewArgs) -> anyhow::Result<PathBuf> {
     check_name(&args.name)?;
     let root = args.dir.join(&args.name);
-    if root.exists() {
-        bail!(
+    // Created here, not found: nothing planted between a check and the
+    // writes can redirect them.
+    std::fs::create_dir(&root).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
             "{} exists already: choose another name or --dir",
             root.display()
-        );
-    }
+        ),
+        _ => anyhow::Error::new(e).context(format!("create {}", root.display())),
+    })?;
     let sdk = match &args.sdk {
         Some(sdk) => sdk.clone(),
         None => built_from_sdk()?,
@@ -56,19 +61,20 @@ pub fn new_plugin(args: &NewArgs) -> anyhow::Result<PathBuf> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         }
-        std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+        let mut file = std::fs::File::create_new(&path)
+            .with_context(|| format!("create {}", path.display()))?;
+        file.write_all(text.as_bytes())
+            .with_context(|| format!("write {}", path.display()))?;
     }
     Ok(root)
 }
 
-/// Plugin ids end up in every request's `domain` and in the audit log.
+/// The name is the plugin's id (as manifests check it) and a crate's name,
+/// so it also starts with a letter.
 fn check_name(name: &str) -> anyhow::Result<()> {
-    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-    let starts_with_letter = name.starts_with(|c: char| c.is_ascii_lowercase());
-    if name.len() > 64 || !starts_with_letter || !name.chars().all(plain) {
-        bail!(
-            "{name:?}: a plugin's name is a lowercase letter, then lowercase letters, digits and `-` (64 at most)"
-        );
+    crate::caps::manifest::check_id(name)?;
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        bail!("{name:?}: a plugin's name starts with a lowercase letter");
     }
     Ok(())
 }
@@ -94,7 +100,7 @@ mod tests {
         for good in ["lamp", "my-lamp2"] {
             assert!(check_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "Lamp", "2lamp", "lamp_x", "../lamp", "lamp\n"] {
+        for bad in ["", "Lamp", "2lamp", "plugin", "../lamp", "lamp\n"] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }

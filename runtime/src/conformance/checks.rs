@@ -67,11 +67,13 @@ impl Checks {
     pub async fn discover(&mut self) -> Verdict {
         let discovery = match self.plugin.discover().await {
             Ok(discovery) => discovery,
-            Err(e) => {
+            // A refusal or an unreachable target that ends the whole search.
+            Err(e) if matches!(e.code, ErrorCode::Unreachable | ErrorCode::NotFound) => {
                 return Verdict::Fail(format!(
-                    "discover failed: {e}: search each address of config `discovery` (ip:port, comma-separated) and skip one that fails, the grant refuses one on purpose"
+                    "discover failed: {e}: search each address of config `discovery` (ip:port, comma-separated) and skip one that fails"
                 ));
             }
+            Err(e) => return Verdict::Fail(format!("discover failed: {e}")),
         };
         let found = discovery.devices;
         let ids: Vec<&str> = found.iter().map(|d| d.identity.as_str()).collect();

@@ -1,8 +1,8 @@
 //! What a plugin can import: the `hub:device/host` interface of every
 //! released version, and the WASI interfaces `caps::imports::WASI` lists
-//! (`wasi:http` only for plugins granted it). Nothing else is linked, so a
-//! component importing more (filesystem, name lookup, HTTP without the
-//! grant) fails to instantiate.
+//! (`wasi:http` only for plugins granted it; the filesystem and name lookup
+//! inert). Nothing else is linked, so a component importing more fails to
+//! instantiate.
 
 use super::bounds;
 use super::events::Emitted;
