@@ -207,6 +207,20 @@ impl TestHub {
         })
     }
 
+    /// The details of the audit log's `action` records about `plugin`.
+    pub fn audited(&self, plugin: &str, action: &str) -> Vec<serde_json::Value> {
+        let entries = self
+            .hub
+            .store()
+            .audit(&Default::default())
+            .unwrap_or_default();
+        entries
+            .into_iter()
+            .filter(|e| e.action == action && e.plugin.as_deref() == Some(plugin))
+            .map(|e| e.detail)
+            .collect()
+    }
+
     pub fn url(&self) -> String {
         format!("ws://{}/ws?token={TOKEN}", self.addr)
     }

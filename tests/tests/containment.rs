@@ -17,15 +17,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 fn quota_hits(hub: &TestHub, quota: &str) -> u64 {
     hub.hub.audit().summarize();
-    let entries = hub
-        .hub
-        .store()
-        .audit(&Default::default())
-        .unwrap_or_default();
-    entries
+    hub.audited("hostile", "refused_summary")
         .iter()
-        .filter(|e| e.action == "refused_summary" && e.plugin.as_deref() == Some("hostile"))
-        .filter_map(|e| e.detail["quota_hits"][quota].as_u64())
+        .filter_map(|detail| detail["quota_hits"][quota].as_u64())
         .sum()
 }
 

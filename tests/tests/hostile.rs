@@ -89,17 +89,7 @@ impl Suite {
     }
 
     fn audit(&self, action: &str) -> Vec<Value> {
-        let entries = self
-            .hub
-            .hub
-            .store()
-            .audit(&Default::default())
-            .unwrap_or_default();
-        entries
-            .into_iter()
-            .filter(|e| e.action == action && e.plugin.as_deref() == Some("hostile"))
-            .map(|e| e.detail)
-            .collect()
+        self.hub.audited("hostile", action)
     }
 }
 

@@ -9,6 +9,7 @@ wasmtime::component::bindgen!({
     with: { "wasi": wasmtime_wasi::p2::bindings },
 });
 
+use self::exports::hub::device::driver::Guest;
 use self::hub::device::host::LogLevel;
 use self::hub::device::types as old;
 use super::{Answer, Config, current};
@@ -22,8 +23,7 @@ use wasmtime::{Store, StoreContextMut};
 
 pub struct Driver {
     bindings: Plugin,
-    /// The last device called, in this version's shape: an instance serves
-    /// one device, so it is converted once.
+    /// The last device called, in this version's shape.
     device: Option<(Arc<current::DeviceInfo>, old::DeviceInfo)>,
 }
 
@@ -35,12 +35,24 @@ impl Driver {
         }
     }
 
-    fn old_info(&mut self, device: &Arc<current::DeviceInfo>) -> &old::DeviceInfo {
-        let stale = !matches!(&self.device, Some((d, _)) if Arc::ptr_eq(d, device));
-        if stale {
-            self.device = Some((device.clone(), info_from(device)));
-        }
-        &self.device.as_ref().expect("set above").1
+    /// Runs `call` with `device` in this version's shape: an instance
+    /// serves one device, so it is converted once, not at every call.
+    async fn with_old_info<T>(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<current::DeviceInfo>,
+        call: impl AsyncFnOnce(
+            &Guest,
+            &mut Store<HostState>,
+            &old::DeviceInfo,
+        ) -> wasmtime::Result<Result<T, old::PluginError>>,
+    ) -> Answer<T> {
+        self.device.take_if(|(d, _)| !Arc::ptr_eq(d, device));
+        let (_, info) = self
+            .device
+            .get_or_insert_with(|| (device.clone(), info_from(device)));
+        let answer = call(self.bindings.hub_device_driver(), store, info).await?;
+        Ok(answer.map_err(Into::into))
     }
 
     pub async fn init(&mut self, store: &mut Store<HostState>, config: &Config) -> Answer<()> {
@@ -73,10 +85,11 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<current::DeviceInfo>,
     ) -> Answer<current::Reading> {
-        let info = self.old_info(device).clone();
-        let driver = self.bindings.hub_device_driver();
-        let answer = driver.call_get_attributes(store, &info).await?;
-        Ok(answer.map(reading).map_err(Into::into))
+        let answer = self.get_attributes(store, device).await?;
+        Ok(answer.map(|(meta, values)| current::Reading {
+            meta: Some(meta),
+            values,
+        }))
     }
 
     /// get-attributes, its values dropped.
@@ -85,8 +98,20 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<current::DeviceInfo>,
     ) -> Answer<current::DeviceMeta> {
-        let reading = self.read(store, device).await?;
-        Ok(reading.map(|r| r.meta.expect("a 0.1 reading always carries its metadata")))
+        let answer = self.get_attributes(store, device).await?;
+        Ok(answer.map(|(meta, _)| meta))
+    }
+
+    async fn get_attributes(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<current::DeviceInfo>,
+    ) -> Answer<(current::DeviceMeta, Vec<current::Value>)> {
+        let call = async |d: &Guest, s: &mut Store<HostState>, info: &old::DeviceInfo| {
+            d.call_get_attributes(s, info).await
+        };
+        let answer = self.with_old_info(store, device, call).await?;
+        Ok(answer.map(split))
     }
 
     /// set-attributes, each write named by its slot's instance and attribute.
@@ -113,10 +138,10 @@ impl Driver {
                 }
             })
             .collect();
-        let info = self.old_info(device).clone();
-        let driver = self.bindings.hub_device_driver();
-        let answer = driver.call_set_attributes(store, &info, &writes).await?;
-        Ok(answer.map_err(Into::into))
+        let call = async |d: &Guest, s: &mut Store<HostState>, info: &old::DeviceInfo| {
+            d.call_set_attributes(s, info, &writes).await
+        };
+        self.with_old_info(store, device, call).await
     }
 
     pub async fn check_update(
@@ -124,10 +149,11 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<current::DeviceInfo>,
     ) -> Answer<current::UpdateInfo> {
-        let info = self.old_info(device).clone();
-        let driver = self.bindings.hub_device_driver();
-        let answer = driver.call_check_update(store, &info).await?;
-        Ok(answer.map(update_from).map_err(Into::into))
+        let call = async |d: &Guest, s: &mut Store<HostState>, info: &old::DeviceInfo| {
+            d.call_check_update(s, info).await
+        };
+        let answer = self.with_old_info(store, device, call).await?;
+        Ok(answer.map(update_from))
     }
 
     pub async fn ota(
@@ -135,13 +161,10 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<current::DeviceInfo>,
     ) -> Answer<()> {
-        let info = self.old_info(device).clone();
-        let answer = self
-            .bindings
-            .hub_device_driver()
-            .call_ota(store, &info)
-            .await?;
-        Ok(answer.map_err(Into::into))
+        let call = async |d: &Guest, s: &mut Store<HostState>, info: &old::DeviceInfo| {
+            d.call_ota(s, info).await
+        };
+        self.with_old_info(store, device, call).await
     }
 
     pub async fn watch(
@@ -149,13 +172,10 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<current::DeviceInfo>,
     ) -> Answer<()> {
-        let info = self.old_info(device).clone();
-        let answer = self
-            .bindings
-            .hub_device_driver()
-            .call_watch(store, &info)
-            .await?;
-        Ok(answer.map_err(Into::into))
+        let call = async |d: &Guest, s: &mut Store<HostState>, info: &old::DeviceInfo| {
+            d.call_watch(s, info).await
+        };
+        self.with_old_info(store, device, call).await
     }
 }
 
@@ -230,7 +250,8 @@ fn progress_of(state: &HostState, progress: old::OtaProgress) -> Emitted {
     events.progress(running, stage, progress.percent)
 }
 
-fn reading(device: old::Device) -> current::Reading {
+/// A 0.1 device's answer: the metadata it declares, and its values in slot order.
+fn split(device: old::Device) -> (current::DeviceMeta, Vec<current::Value>) {
     let instances = device
         .instances
         .iter()
@@ -245,17 +266,15 @@ fn reading(device: old::Device) -> current::Reading {
             .iter()
             .flat_map(|i| i.attrs.iter().map(move |a| (i.instance_id, a)))
     };
-    current::Reading {
-        values: attrs().map(|(_, a)| value_from(&a.value)).collect(),
-        meta: Some(current::DeviceMeta {
-            instances,
-            attributes: attrs().map(|(id, a)| attribute_meta(id, a)).collect(),
-            ota_support: device.ota_support,
-            limits: current::DeviceLimits {
-                writes_per_minute: None,
-            },
-        }),
-    }
+    let meta = current::DeviceMeta {
+        instances,
+        attributes: attrs().map(|(id, a)| attribute_meta(id, a)).collect(),
+        ota_support: device.ota_support,
+        limits: current::DeviceLimits {
+            writes_per_minute: None,
+        },
+    };
+    (meta, attrs().map(|(_, a)| value_from(&a.value)).collect())
 }
 
 fn attribute_meta(instance_id: u32, a: &old::Attribute) -> current::AttributeMeta {

@@ -87,15 +87,26 @@ impl Driver {
         }))
     }
 
+    /// Runs `call` on the handle of `device`, opened on first use.
+    async fn on_handle<T>(
+        &mut self,
+        store: &mut Store<HostState>,
+        device: &Arc<DeviceInfo>,
+        call: impl AsyncFnOnce(GuestDevice<'_>, &mut Store<HostState>, ResourceAny) -> Answer<T>,
+    ) -> Answer<T> {
+        Ok(match self.open(store, device).await? {
+            Ok(handle) => call(self.methods(), store, handle).await?,
+            Err(e) => Err(e),
+        })
+    }
+
     pub async fn read(
         &mut self,
         store: &mut Store<HostState>,
         device: &Arc<DeviceInfo>,
     ) -> Answer<Reading> {
-        Ok(match self.open(store, device).await? {
-            Ok(handle) => self.methods().call_read(store, handle).await?,
-            Err(e) => Err(e),
-        })
+        self.on_handle(store, device, async |m, s, h| m.call_read(s, h).await)
+            .await
     }
 
     pub async fn describe(
@@ -103,10 +114,8 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<DeviceInfo>,
     ) -> Answer<DeviceMeta> {
-        Ok(match self.open(store, device).await? {
-            Ok(handle) => self.methods().call_describe(store, handle).await?,
-            Err(e) => Err(e),
-        })
+        self.on_handle(store, device, async |m, s, h| m.call_describe(s, h).await)
+            .await
     }
 
     pub async fn write(
@@ -116,10 +125,10 @@ impl Driver {
         _meta: &DeviceMeta,
         writes: &[Write],
     ) -> Answer<()> {
-        Ok(match self.open(store, device).await? {
-            Ok(handle) => self.methods().call_write(store, handle, writes).await?,
-            Err(e) => Err(e),
+        self.on_handle(store, device, async |m, s, h| {
+            m.call_write(s, h, writes).await
         })
+        .await
     }
 
     pub async fn check_update(
@@ -127,10 +136,10 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<DeviceInfo>,
     ) -> Answer<UpdateInfo> {
-        Ok(match self.open(store, device).await? {
-            Ok(handle) => self.methods().call_check_update(store, handle).await?,
-            Err(e) => Err(e),
+        self.on_handle(store, device, async |m, s, h| {
+            m.call_check_update(s, h).await
         })
+        .await
     }
 
     pub async fn ota(
@@ -138,10 +147,8 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<DeviceInfo>,
     ) -> Answer<()> {
-        Ok(match self.open(store, device).await? {
-            Ok(handle) => self.methods().call_ota(store, handle).await?,
-            Err(e) => Err(e),
-        })
+        self.on_handle(store, device, async |m, s, h| m.call_ota(s, h).await)
+            .await
     }
 
     pub async fn watch(
@@ -149,10 +156,8 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<DeviceInfo>,
     ) -> Answer<()> {
-        Ok(match self.open(store, device).await? {
-            Ok(handle) => self.methods().call_watch(store, handle).await?,
-            Err(e) => Err(e),
-        })
+        self.on_handle(store, device, async |m, s, h| m.call_watch(s, h).await)
+            .await
     }
 }
 
