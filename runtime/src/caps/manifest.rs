@@ -30,6 +30,25 @@ pub struct Manifest {
 pub struct SupportedDevices {
     pub models: Vec<String>,
     pub instance_types: Vec<String>,
+    /// How many instances the devices' calls share, when a plugin's
+    /// instances are too big to have one per device (a Python instance
+    /// holds about 12 MiB): absent, each device has its own.
+    pub shared_instances: Option<u8>,
+}
+
+/// More shared instances than this is what one per device already gives.
+const MAX_SHARED_INSTANCES: u8 = 16;
+
+impl SupportedDevices {
+    fn check(&self) -> anyhow::Result<()> {
+        match self.shared_instances {
+            Some(n) if !(1..=MAX_SHARED_INSTANCES).contains(&n) => bail!(
+                "devices.shared_instances = {n}: use 1 to {MAX_SHARED_INSTANCES}, \
+                 or leave it out for an instance per device"
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Manifest {
@@ -42,6 +61,7 @@ impl Manifest {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| without_content(text, &e))?;
         check_id(&manifest.id)?;
+        manifest.devices.check()?;
         if !manifest.capabilities.limits.is_empty() {
             bail!("limits go in a [limits] table of their own, not under [capabilities]");
         }
@@ -130,6 +150,21 @@ mod tests {
         );
         assert!(bad(&format!("id = \"x\"\n{base}[capabilities]\nnetwork = [{{ cidr = \"everywhere\", protocol = \"tcp\" }}]")).contains("neither a CIDR"));
         assert!(bad(&format!("id = \"x\"\n{base}surprise = 1")).contains("surprise"));
+        for shared in ["0", "17"] {
+            let why = bad(&format!(
+                "id = \"x\"\n{base}[devices]\nshared_instances = {shared}"
+            ));
+            assert!(why.contains("use 1 to 16"), "{why}");
+        }
+        let shared = Manifest::parse(&format!(
+            "id = \"x\"\n{base}[devices]\nshared_instances = 2"
+        ))
+        .unwrap();
+        assert_eq!(shared.devices.shared_instances, Some(2));
+        assert_eq!(
+            m.devices.shared_instances, None,
+            "one per device by default"
+        );
         let secret = bad("SECRET_TOKEN=hunter2-do-not-echo\n");
         assert!(secret.starts_with("line 1:"), "{secret}");
         assert!(

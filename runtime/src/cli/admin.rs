@@ -323,6 +323,10 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
         Ok(version) => println!("protocol  {version}"),
         Err(why) => println!("protocol  REFUSED: {why}"),
     }
+    match manifest.devices.shared_instances {
+        Some(n) => println!("instances its devices share {n} (manifest: devices.shared_instances)"),
+        None => println!("instances one per device"),
+    }
     println!();
     println!("{:<44} MANIFEST", "IMPORTS");
     for import in &imported {

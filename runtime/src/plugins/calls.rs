@@ -1,6 +1,9 @@
 //! Per-device work: a device's calls run one at a time in the device's own
 //! instance, which its queue owns, so a hung device delays only its own
-//! requests; its event watcher runs beside them in another instance.
+//! requests; its event watcher runs beside them in another instance. A
+//! plugin whose manifest asks for shared instances has its devices' queues
+//! take turns in a few instances instead: a hung device then delays the
+//! devices sharing its instance, up to the call deadline.
 
 use super::Plugin;
 use super::instance::Instance;
@@ -37,21 +40,28 @@ impl Drop for DeviceWorker {
 }
 
 impl DeviceWorker {
-    pub fn spawn(plugin: Weak<Plugin>, info: Arc<DeviceInfo>) -> Self {
+    pub fn spawn(plugin: Weak<Plugin>, info: Arc<DeviceInfo>, instance: Arc<InstanceSlot>) -> Self {
         DeviceWorker {
-            queue: Arc::default(),
+            queue: Arc::new(DeviceQueue {
+                instance,
+                waiting: AtomicUsize::new(0),
+            }),
             watcher: tokio::spawn(watch(plugin, info)),
         }
     }
 }
 
-/// The device's instance, lent to one call at a time in the order they
-/// came (tokio's mutex is fair). A call that finds the device idle runs at
-/// once on its requester's own task: no hand-over to another task.
-#[derive(Default)]
+/// An instance that calls take turns in, in the order they came (tokio's
+/// mutex is fair); absent until the first call, and after a call that
+/// poisoned it.
+pub type InstanceSlot = Mutex<Option<Instance>>;
+
+/// The device's instance, lent to one call at a time. A call that finds
+/// the instance idle runs at once on its requester's own task: no
+/// hand-over to another task.
 pub struct DeviceQueue {
-    /// Absent until the first call, and after a call that poisoned it.
-    instance: Mutex<Option<Instance>>,
+    instance: Arc<InstanceSlot>,
+    /// This device's requests waiting, however many devices share its instance.
     waiting: AtomicUsize,
 }
 
@@ -59,6 +69,11 @@ pub struct DeviceQueue {
 pub type Turn<'a> = MutexGuard<'a, Option<Instance>>;
 
 impl DeviceQueue {
+    /// The instance this device's calls run in.
+    pub fn slot(&self) -> Arc<InstanceSlot> {
+        self.instance.clone()
+    }
+
     /// Waits for the device's earlier calls, within `deadline`; the turn,
     /// and what is left of `deadline` to run `call` in. An idle device's
     /// turn is taken at once, without reading the clock.

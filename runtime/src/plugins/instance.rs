@@ -205,23 +205,24 @@ impl Instance {
         budget: Budget,
     ) -> Result<(), CallFailure> {
         let state = self.store.data_mut();
-        state.watching = state.declared.clone().map(|meta| Watched {
+        state.watching = state.declared.get(&device.identity).map(|meta| Watched {
             device: device.clone(),
-            meta,
+            meta: meta.clone(),
         });
         self.call("watch", budget, async |d, s| d.watch(s, device).await)
             .await
     }
 
-    /// The metadata this instance's handle declared, if it has.
-    pub fn declared(&self) -> Option<Arc<DeviceMeta>> {
-        self.store.data().declared.clone()
+    /// The metadata the device's handle in this instance declared, if it has.
+    pub fn declared(&self, identity: &str) -> Option<Arc<DeviceMeta>> {
+        self.store.data().declared.get(identity).cloned()
     }
 
-    /// Records what this instance's handle declared (checked, and kept by
-    /// the registry).
-    pub fn declare(&mut self, meta: Arc<DeviceMeta>) {
-        self.store.data_mut().declared = Some(meta);
+    /// Records what the device's handle in this instance declared (checked,
+    /// and kept by the registry).
+    pub fn declare(&mut self, identity: &str, meta: Arc<DeviceMeta>) {
+        let declared = &mut self.store.data_mut().declared;
+        declared.insert(identity.to_string(), meta);
     }
 
     /// Runs one call into the plugin under `budget`.

@@ -251,6 +251,7 @@ impl Hub {
             audit: self.audit.clone(),
             metering: self.settings.metering,
             under_test: self.settings.under_test,
+            shared_instances: manifest.devices.shared_instances,
         };
         let plugin = Plugin::new(parts, self.events.clone())?;
         tracing::info!(plugin = %installed.id, version = %installed.version, grant = %plugin.policy().grant(), "plugin loaded");

@@ -2,7 +2,7 @@
 //! devices, and its health.
 
 use super::bounds;
-use super::calls::{DeviceQueue, DeviceWorker};
+use super::calls::{DeviceQueue, DeviceWorker, InstanceSlot};
 use super::engine::{Metering, Ticking};
 use super::events::{EventBus, EventSink};
 use super::http::HttpSender;
@@ -14,7 +14,8 @@ use super::supervisor::{Status, Supervisor};
 use super::usage::CallUsage;
 use super::validate::{WriteRequest, validate};
 use super::wit::{
-    Config, Device, DeviceInfo, DeviceMeta, Pre, Reading, UpdateInfo, Value, Version, Write,
+    Config, Device, DeviceInfo, DeviceMeta, Permissions, Pre, Reading, UpdateInfo, Value, Version,
+    Write,
 };
 use crate::audit::AuditLog;
 use crate::caps::{
@@ -41,6 +42,9 @@ pub struct Plugin {
     registry: Arc<Registry>,
     supervisor: Supervisor,
     workers: Mutex<HashMap<String, DeviceWorker>>,
+    /// The instances its devices' calls share, when its manifest asks;
+    /// empty, each device has its own.
+    shared: Vec<Arc<InstanceSlot>>,
     /// set_attributes per device.
     writes: Mutex<HashMap<String, Arc<DeviceWrites>>>,
     fingerprint: String,
@@ -65,6 +69,8 @@ pub struct PluginParts {
     pub http: Arc<HttpPolicy>,
     pub metering: Metering,
     pub under_test: bool,
+    /// From the manifest: how many instances its devices share, if any.
+    pub shared_instances: Option<u8>,
 }
 
 impl Plugin {
@@ -108,6 +114,9 @@ impl Plugin {
             registry,
             supervisor: Supervisor::default(),
             workers: Mutex::new(HashMap::new()),
+            shared: (0..parts.shared_instances.unwrap_or(0))
+                .map(|_| Arc::default())
+                .collect(),
             writes: Mutex::new(HashMap::new()),
             fingerprint: parts.fingerprint,
             store: parts.store,
@@ -179,9 +188,24 @@ impl Plugin {
         {
             return Ok(false);
         }
-        let worker = DeviceWorker::spawn(self.me.clone(), Arc::new(info.clone()));
+        let slot = self.slot(&info.identity);
+        let worker = DeviceWorker::spawn(self.me.clone(), Arc::new(info.clone()), slot);
         self.workers().insert(info.identity.clone(), worker);
         Ok(true)
+    }
+
+    /// Where a device's calls run: where they ran before it moved (its
+    /// instance opens it anew), else an instance of its own, or the shared
+    /// one with the fewest devices.
+    fn slot(&self, identity: &str) -> Arc<InstanceSlot> {
+        if let Some(worker) = self.workers().get(identity) {
+            return worker.queue.slot();
+        }
+        let least_shared = self
+            .shared
+            .iter()
+            .min_by_key(|slot| Arc::strong_count(slot));
+        least_shared.cloned().unwrap_or_default()
     }
 
     pub fn device_count(&self) -> usize {
@@ -279,7 +303,7 @@ impl Plugin {
                 self.declare(instance, identity, meta, "get_attributes")?
             }
             None => {
-                let meta = instance.declared().ok_or_else(|| {
+                let meta = instance.declared(identity).ok_or_else(|| {
                     self.answered_badly(
                         "get_attributes",
                         "values but no metadata, and its device has declared none",
@@ -304,24 +328,23 @@ impl Plugin {
     ) -> Result<Arc<DeviceMeta>, HubError> {
         bounds::check_meta(&meta).map_err(|why| self.answered_badly(call, &why))?;
         let meta = self.registry.learn(identity, meta);
-        instance.declare(meta.clone());
+        instance.declare(identity, meta.clone());
         Ok(meta)
     }
 
     /// The metadata the instance's handle declared; a handle that has not
-    /// declared any is read once, which declares it.
-    async fn handle_meta(
+    /// declared any is asked to describe itself, which declares it.
+    async fn description(
         &self,
         instance: &mut Instance,
         info: &Arc<DeviceInfo>,
         budget: Budget,
     ) -> Result<Result<Arc<DeviceMeta>, HubError>, CallFailure> {
-        if let Some(meta) = instance.declared() {
+        if let Some(meta) = instance.declared(&info.identity) {
             return Ok(Ok(meta));
         }
-        let reading = instance.read(info, budget).await?;
-        let accepted = self.accept_reading(instance, &info.identity, reading);
-        Ok(accepted.map(|(meta, _)| meta))
+        let meta = instance.describe(info, budget).await?;
+        Ok(self.declare(instance, &info.identity, meta, "describe"))
     }
 
     /// Checks each write against the metadata of the instance that will
@@ -359,7 +382,7 @@ impl Plugin {
         let info = self.device(identity)?.info;
         self.on_device("set_attributes", &info, async |i, budget| {
             let started = Instant::now();
-            let meta = match self.handle_meta(i, &info, budget).await? {
+            let meta = match self.description(i, &info, budget).await? {
                 Ok(meta) => meta,
                 Err(e) => return Ok(Err(e)),
             };
@@ -428,17 +451,28 @@ impl Plugin {
             fuel: None,
             deadline,
         };
+        if self.version().changes_by_slot() && !self.shared.is_empty() {
+            // Asked in the shared instance, so that a device with nothing
+            // to watch never costs an instance of its own.
+            let meta = self
+                .on_device("describe", info, async |i, budget| {
+                    self.description(i, info, budget).await
+                })
+                .await??;
+            nothing_to_watch(&meta)?;
+        }
         let started = Instant::now();
         let mut slot = Some(self.metered_instance(deadline).await?);
         if self.version().changes_by_slot() {
             // Its changes name slots of what its handle declared: the hub
             // must hold that first.
             let left = Some(deadline.saturating_sub(started.elapsed()));
-            self.run(&mut slot, deadline, async |i, _| {
-                let meta = i.describe(info, metered(left)).await?;
-                Ok(self.declare(i, &info.identity, meta, "describe"))
-            })
-            .await??;
+            let meta = self
+                .run(&mut slot, deadline, async |i, _| {
+                    self.description(i, info, metered(left)).await
+                })
+                .await??;
+            nothing_to_watch(&meta)?;
         }
         self.run(&mut slot, deadline, async |i, _| {
             i.watch(info, metered(None)).await
@@ -643,6 +677,18 @@ impl Plugin {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Ends a watch before it starts when no attribute of the device notifies.
+fn nothing_to_watch(meta: &DeviceMeta) -> Result<(), HubError> {
+    let mut attributes = meta.attributes.iter();
+    if attributes.any(|a| a.permissions.contains(Permissions::NOTIFY)) {
+        return Ok(());
+    }
+    Err(HubError::new(
+        ErrorCode::Unsupported,
+        "no attribute of the device notifies: nothing to watch",
+    ))
 }
 
 /// A plugin's budget as operators see it: what it holds, and the most it may.

@@ -13,6 +13,7 @@ use crate::caps::budget::InstanceTicket;
 use crate::caps::{Limits, NetPolicy, PluginBudget, Verdict};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::StoreLimitsBuilder;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -29,9 +30,9 @@ pub struct HostState {
     /// The device whose `ota` this instance runs: the only one it may
     /// report progress for.
     pub ota: Option<Arc<DeviceInfo>>,
-    /// The metadata this instance's device handle declared to the hub:
-    /// what the slots of its reads, writes and changes mean.
-    pub declared: Option<Arc<DeviceMeta>>,
+    /// The metadata each device's handle in this instance declared to the
+    /// hub, by identity: what the slots of its reads, writes and changes mean.
+    pub declared: HashMap<String, Arc<DeviceMeta>>,
     /// The device whose `watch` this instance runs: the only one whose
     /// changes it may emit (in 0.2, where changes name no device).
     pub watching: Option<Watched>,
@@ -84,7 +85,7 @@ impl HostState {
             sandbox: sandbox.clone(),
             metered: None,
             ota: None,
-            declared: None,
+            declared: HashMap::new(),
             watching: None,
             _ticket: ticket,
         }

@@ -36,7 +36,7 @@ impl Driver {
     }
 
     /// Runs `call` with `device` in this version's shape: an instance
-    /// serves one device, so it is converted once, not at every call.
+    /// usually serves one device, so it is converted once, not at every call.
     async fn with_old_info<T>(
         &mut self,
         store: &mut Store<HostState>,

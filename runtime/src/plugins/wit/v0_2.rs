@@ -23,8 +23,9 @@ use wasmtime::{Store, StoreContextMut};
 
 pub struct Driver {
     bindings: Plugin,
-    /// The device this instance serves, opened at its first call.
-    opened: Option<Opened>,
+    /// The devices this instance serves (one, unless the plugin shares
+    /// instances between devices), each opened at its first call.
+    opened: Vec<Opened>,
 }
 
 struct Opened {
@@ -36,7 +37,7 @@ impl Driver {
     pub fn new(bindings: Plugin) -> Self {
         Driver {
             bindings,
-            opened: None,
+            opened: Vec::new(),
         }
     }
 
@@ -70,17 +71,20 @@ impl Driver {
         store: &mut Store<HostState>,
         device: &Arc<DeviceInfo>,
     ) -> Answer<ResourceAny> {
-        if let Some(opened) = &self.opened
-            && (Arc::ptr_eq(&opened.device, device) || opened.device == *device)
-        {
-            return Ok(Ok(opened.handle));
-        }
-        if let Some(old) = self.opened.take() {
-            old.handle.resource_drop_async(&mut *store).await?;
+        let held = self.opened.iter().position(|opened| {
+            Arc::ptr_eq(&opened.device, device) || opened.device.identity == device.identity
+        });
+        if let Some(at) = held {
+            let opened = &self.opened[at];
+            if Arc::ptr_eq(&opened.device, device) || opened.device == *device {
+                return Ok(Ok(opened.handle));
+            }
+            let moved = self.opened.swap_remove(at);
+            moved.handle.resource_drop_async(&mut *store).await?;
         }
         let opened = self.methods().call_open(&mut *store, device).await?;
         Ok(opened.inspect(|handle| {
-            self.opened = Some(Opened {
+            self.opened.push(Opened {
                 device: device.clone(),
                 handle: *handle,
             });
