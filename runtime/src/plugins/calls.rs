@@ -25,6 +25,17 @@ const WATCH_BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A watch that lasted this long was healthy: the back-off starts over.
 const WATCH_HEALTHY: Duration = Duration::from_secs(60);
+/// A device with nothing to watch is asked again this often: its
+/// description may change (a bulb that reported little while booting).
+const WATCH_RECHECK: Duration = Duration::from_secs(60);
+
+/// How one watch ended, when the plugin did not fail it.
+pub enum WatchEnd {
+    /// The plugin returned: the device connection was lost.
+    Returned,
+    /// No attribute of the device notifies: no watch was started.
+    NothingToWatch,
+}
 
 /// The device's call queue and its event watcher; dropping it stops the
 /// watcher.
@@ -142,8 +153,13 @@ async fn watch(plugin: Weak<Plugin>, info: Arc<DeviceInfo>) {
             Err(e) => {
                 tracing::info!(plugin = %strong.id(), identity = %info.identity, "watch ended: {e}")
             }
-            Ok(()) => {
+            Ok(WatchEnd::Returned) => {
                 tracing::info!(plugin = %strong.id(), identity = %info.identity, "watch ended")
+            }
+            Ok(WatchEnd::NothingToWatch) => {
+                drop(strong);
+                tokio::time::sleep(WATCH_RECHECK).await;
+                continue;
             }
         }
         drop(strong);

@@ -300,8 +300,9 @@ impl Hub {
 /// What makes a loaded plugin stale: its component, grant or config changed.
 fn fingerprint(p: &InstalledPlugin) -> String {
     format!(
-        "{}|{}|{}",
+        "{}|{}|{}|{}",
         p.sha256,
+        hex(&Sha256::digest(&p.manifest)),
         p.granted.as_deref().unwrap_or(""),
         p.config
     )

@@ -2,7 +2,7 @@
 //! devices, and its health.
 
 use super::bounds;
-use super::calls::{DeviceQueue, DeviceWorker, InstanceSlot};
+use super::calls::{DeviceQueue, DeviceWorker, InstanceSlot, WatchEnd};
 use super::engine::{Metering, Ticking};
 use super::events::{EventBus, EventSink};
 use super::http::HttpSender;
@@ -148,16 +148,22 @@ impl Plugin {
         self.pre.version()
     }
 
-    /// Identifies what the plugin was loaded from (component, grant, config).
+    /// Identifies what the plugin was loaded from (component, manifest, grant, config).
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
 
     /// Stops every device's watcher and any running update, closing their
-    /// sockets; other calls' instances go once they return.
+    /// sockets, and drops idle instances; other calls' instances go once
+    /// they return.
     pub fn stop(&self) {
         self.stopping.send_replace(true);
         self.workers().clear();
+        for slot in &self.shared {
+            if let Ok(mut idle) = slot.try_lock() {
+                idle.take();
+            }
+        }
     }
 
     pub fn status(&self) -> Status {
@@ -332,19 +338,30 @@ impl Plugin {
         Ok(meta)
     }
 
-    /// The metadata the instance's handle declared; a handle that has not
-    /// declared any is asked to describe itself, which declares it.
-    async fn description(
+    /// The metadata the device's handle in `instance` declared; a handle
+    /// that has not declared any is asked, which declares it.
+    async fn declared(
         &self,
         instance: &mut Instance,
         info: &Arc<DeviceInfo>,
         budget: Budget,
+        ask: Ask,
     ) -> Result<Result<Arc<DeviceMeta>, HubError>, CallFailure> {
         if let Some(meta) = instance.declared(&info.identity) {
             return Ok(Ok(meta));
         }
-        let meta = instance.describe(info, budget).await?;
-        Ok(self.declare(instance, &info.identity, meta, "describe"))
+        let identity = &info.identity;
+        Ok(match ask {
+            Ask::Describe => {
+                let meta = instance.describe(info, budget).await?;
+                self.declare(instance, identity, meta, "describe")
+            }
+            Ask::Read => {
+                let reading = instance.read(info, budget).await?;
+                let accepted = self.accept_reading(instance, identity, reading);
+                accepted.map(|(meta, _)| meta)
+            }
+        })
     }
 
     /// Checks each write against the metadata of the instance that will
@@ -382,7 +399,7 @@ impl Plugin {
         let info = self.device(identity)?.info;
         self.on_device("set_attributes", &info, async |i, budget| {
             let started = Instant::now();
-            let meta = match self.description(i, &info, budget).await? {
+            let meta = match self.declared(i, &info, budget, Ask::Read).await? {
                 Ok(meta) => meta,
                 Err(e) => return Ok(Err(e)),
             };
@@ -443,7 +460,7 @@ impl Plugin {
 
     /// One watch call in a fresh instance; ends when the plugin returns (the
     /// device connection was lost) or traps.
-    pub(super) async fn watch_once(&self, info: &Arc<DeviceInfo>) -> Result<(), HubError> {
+    pub(super) async fn watch_once(&self, info: &Arc<DeviceInfo>) -> Result<WatchEnd, HubError> {
         tokio::time::sleep(self.supervisor.wait()).await;
         let deadline = self.sandbox.limits.call_deadline;
         // Its calls spend the plugin's CPU rate, not a per-call budget.
@@ -451,15 +468,8 @@ impl Plugin {
             fuel: None,
             deadline,
         };
-        if self.version().changes_by_slot() && !self.shared.is_empty() {
-            // Asked in the shared instance, so that a device with nothing
-            // to watch never costs an instance of its own.
-            let meta = self
-                .on_device("describe", info, async |i, budget| {
-                    self.description(i, info, budget).await
-                })
-                .await??;
-            nothing_to_watch(&meta)?;
+        if self.version().changes_by_slot() && !self.worth_watching(info).await? {
+            return Ok(WatchEnd::NothingToWatch);
         }
         let started = Instant::now();
         let mut slot = Some(self.metered_instance(deadline).await?);
@@ -469,15 +479,36 @@ impl Plugin {
             let left = Some(deadline.saturating_sub(started.elapsed()));
             let meta = self
                 .run(&mut slot, deadline, async |i, _| {
-                    self.description(i, info, metered(left)).await
+                    self.declared(i, info, metered(left), Ask::Describe).await
                 })
                 .await??;
-            nothing_to_watch(&meta)?;
+            if !notifies(&meta) {
+                return Ok(WatchEnd::NothingToWatch);
+            }
         }
         self.run(&mut slot, deadline, async |i, _| {
             i.watch(info, metered(None)).await
         })
         .await
+        .map(|()| WatchEnd::Returned)
+    }
+
+    /// False when what the hub knows of the device, or what a shared
+    /// instance says of it, has no attribute that notifies: then the
+    /// device never costs a watcher instance.
+    async fn worth_watching(&self, info: &Arc<DeviceInfo>) -> Result<bool, HubError> {
+        let known = self.registry.get(&info.identity).and_then(|r| r.meta);
+        let meta = match known {
+            Some(meta) => meta,
+            None if !self.shared.is_empty() => {
+                self.on_device("describe", info, async |i, budget| {
+                    self.declared(i, info, budget, Ask::Describe).await
+                })
+                .await??
+            }
+            None => return Ok(true),
+        };
+        Ok(notifies(&meta))
     }
 
     /// A fresh instance (started within `deadline`) whose calls spend the
@@ -679,16 +710,20 @@ impl Plugin {
     }
 }
 
-/// Ends a watch before it starts when no attribute of the device notifies.
-fn nothing_to_watch(meta: &DeviceMeta) -> Result<(), HubError> {
+/// How a handle that has declared nothing yet is asked for its metadata:
+/// before a watch by `describe`, as the protocol says; before a write by a
+/// read, which every plugin answers.
+#[derive(Clone, Copy)]
+enum Ask {
+    Describe,
+    Read,
+}
+
+/// Whether any attribute of the device notifies: a device none of whose
+/// attributes does has nothing to watch.
+fn notifies(meta: &DeviceMeta) -> bool {
     let mut attributes = meta.attributes.iter();
-    if attributes.any(|a| a.permissions.contains(Permissions::NOTIFY)) {
-        return Ok(());
-    }
-    Err(HubError::new(
-        ErrorCode::Unsupported,
-        "no attribute of the device notifies: nothing to watch",
-    ))
+    attributes.any(|a| a.permissions.contains(Permissions::NOTIFY))
 }
 
 /// A plugin's budget as operators see it: what it holds, and the most it may.

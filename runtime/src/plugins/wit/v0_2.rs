@@ -79,7 +79,9 @@ impl Driver {
             if Arc::ptr_eq(&opened.device, device) || opened.device == *device {
                 return Ok(Ok(opened.handle));
             }
+            // What the old handle declared goes with it.
             let moved = self.opened.swap_remove(at);
+            store.data_mut().declared.remove(&device.identity);
             moved.handle.resource_drop_async(&mut *store).await?;
         }
         let opened = self.methods().call_open(&mut *store, device).await?;
