@@ -59,7 +59,7 @@ pub struct HubConfig {
     pub install_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenScope {
     /// Devices and the hub's plugin management.

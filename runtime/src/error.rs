@@ -27,6 +27,8 @@ pub enum ErrorCode {
     OtaFailed,
     /// The token's scope does not allow this (operator services need an operator token).
     Forbidden,
+    /// The id of a request still running on the same connection.
+    DuplicateId,
     Internal,
 }
 
@@ -45,6 +47,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::OtaFailed => "ota_failed",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::DuplicateId => "duplicate_id",
             ErrorCode::Internal => "internal",
         }
     }

@@ -73,7 +73,9 @@ async fn get_set_event_check_update_and_ota() -> anyhow::Result<()> {
             .unwrap_or_default()
     };
     assert_eq!(attr("power")["val"], "on");
-    assert_eq!(attr("power")["val_type"], "enum");
+    // The seed's type, with the choices beside it.
+    assert_eq!(attr("power")["val_type"], "string");
+    assert_eq!(attr("power")["enum_values"], json!(["on", "off", "toggle"]));
     assert_eq!(attr("brightness")["val"], 80);
     assert_eq!(attr("brightness")["val_type"], "int");
     assert_eq!(
@@ -111,7 +113,7 @@ async fn get_set_event_check_update_and_ota() -> anyhow::Result<()> {
     let power = client.event(bulb.id(), "power").await?;
     assert_eq!(
         power["attr"],
-        json!({"attribute": "power", "val": "off", "val_type": "enum"})
+        json!({"attribute": "power", "val": "off", "val_type": "string"})
     );
 
     let got = client

@@ -20,8 +20,8 @@ const _: () = assert!(EVENT_BACKLOG * 2 * bounds::MAX_EVENT <= 20 << 20);
 pub struct Event {
     pub plugin: Arc<str>,
     pub kind: EventKind,
-    /// Rendered once, however many clients receive it.
-    rendered: OnceLock<String>,
+    /// Rendered once for each API version, however many clients receive it.
+    rendered: [OnceLock<String>; 2],
 }
 
 pub enum EventKind {
@@ -45,12 +45,21 @@ impl Event {
         Event {
             plugin,
             kind,
-            rendered: OnceLock::new(),
+            rendered: Default::default(),
         }
     }
 
-    pub fn rendered(&self, render: impl FnOnce(&Event) -> String) -> &str {
-        self.rendered.get_or_init(|| render(self))
+    /// The device the event is about.
+    pub fn identity(&self) -> &str {
+        match &self.kind {
+            EventKind::Change(change) => &change.device.identity,
+            EventKind::Ota { identity, .. } => identity,
+        }
+    }
+
+    /// The event as clients of API `version` (1 or 2) receive it.
+    pub fn rendered(&self, version: usize, render: impl FnOnce(&Event) -> String) -> &str {
+        self.rendered[version - 1].get_or_init(|| render(self))
     }
 }
 

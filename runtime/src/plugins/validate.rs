@@ -50,6 +50,11 @@ fn typed(name: &str, val: &Json, m: &AttributeMeta) -> Result<Value, HubError> {
     let value = match (m.val_type, val) {
         (ValType::Int, Json::Number(n)) if n.is_i64() => Value::Int(n.as_i64().unwrap_or_default()),
         (ValType::Float, Json::Number(n)) => Value::Float(n.as_f64().unwrap_or_default()),
+        // API 1 writes decimals as the strings it reads them as.
+        (ValType::Float, Json::String(s)) => match decimal(s) {
+            Some(f) => Value::Float(f),
+            None => return Err(invalid(format!("{name} must be a number, not {val}"))),
+        },
         (ValType::Bool, Json::Bool(b)) => Value::Boolean(*b),
         (ValType::String, Json::String(s)) => Value::Text(s.clone()),
         (ValType::Enum, Json::String(s)) if m.enum_values.contains(s) => Value::Text(s.clone()),
@@ -68,6 +73,10 @@ fn typed(name: &str, val: &Json, m: &AttributeMeta) -> Result<Value, HubError> {
     };
     check_range(name, &value, m)?;
     Ok(value)
+}
+
+fn decimal(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
 fn check_range(name: &str, value: &Value, m: &AttributeMeta) -> Result<(), HubError> {
@@ -131,6 +140,7 @@ mod tests {
                 m("power", ValType::Enum, None, None, &["on", "off"], rw),
                 m("brightness", ValType::Int, Some(1.0), Some(100.0), &[], rw),
                 m("model", ValType::String, None, None, &[], Permissions::READ),
+                m("level", ValType::Float, Some(0.0), Some(1.0), &[], rw),
             ],
             ota_support: false,
             limits: DeviceLimits {
@@ -157,6 +167,20 @@ mod tests {
         assert_eq!((ok[0].slot, &ok[0].value), (1, &Value::Int(55)));
         let ok = validate(&write(0, "power", json!("off")), &meta()).unwrap();
         assert_eq!((ok[0].slot, &ok[0].value), (0, &Value::Text("off".into())));
+    }
+
+    #[test]
+    fn a_decimal_is_written_as_a_number_or_as_the_string_api_1_reads() {
+        for val in [json!(0.25), json!("0.25")] {
+            let ok = validate(&write(0, "level", val), &meta()).unwrap();
+            assert_eq!(ok[0].value, Value::Float(0.25));
+        }
+        for not_a_number in ["", "abc", "NaN", "inf", "0x1"] {
+            let e = refused(write(0, "level", json!(not_a_number)));
+            assert!(e.message.contains("must be a number"), "{}", e.message);
+        }
+        let e = refused(write(0, "level", json!("1.5")));
+        assert!(e.message.contains("between 0 and 1"), "{}", e.message);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::protocol::{self, Request};
 use super::responder::Responder;
 use super::server::Caller;
 use super::services;
+use super::session::Session;
 use crate::deadline::within;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Event, Hub};
@@ -48,6 +49,7 @@ pub async fn run<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut sink, mut frames) = ws.split();
+    let mut session = Session::new(caller);
     let (outbox, mut outgoing) = outbox(OUTBOX_BYTES, shared_outbox);
     let mut events = hub.events().subscribe();
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
@@ -63,7 +65,7 @@ pub async fn run<S>(
             biased;
             _ = shutdown.changed() => break Some(shutting_down()),
             event = events.recv() => {
-                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events)).await {
+                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events, &session)).await {
                     Some(Ok(())) => {}
                     Some(Err(close)) => break close,
                     None => break None,
@@ -76,7 +78,7 @@ pub async fn run<S>(
                 let mut frame = frame;
                 loop {
                     streak += 1;
-                    if let Err(close) = on_frame(frame, &mut sink, &hub, &caller, &outbox, &in_flight).await {
+                    if let Err(close) = on_frame(frame, &mut sink, &hub, &mut session, &outbox, &in_flight).await {
                         break 'connection close;
                     }
                     if streak >= READ_AHEAD {
@@ -130,7 +132,7 @@ async fn on_frame<S>(
     frame: Option<Result<Message, WsError>>,
     sink: &mut S,
     hub: &Arc<Hub>,
-    caller: &Caller,
+    session: &mut Session,
     outbox: &Outbox,
     in_flight: &Arc<Semaphore>,
 ) -> Result<(), Option<(CloseCode, String)>>
@@ -139,14 +141,14 @@ where
 {
     let answer = match frame {
         Some(Ok(Message::Text(text))) => {
-            match accept(text.as_str(), hub, caller, outbox, in_flight) {
+            match accept(text.as_str(), hub, session, outbox, in_flight) {
                 Accepted::Answered => return Ok(()),
                 // Let it run before the frames behind it, which may be for the same device.
                 Accepted::Waiting => {
                     tokio::task::yield_now().await;
                     return Ok(());
                 }
-                Accepted::Refused(answer) => answer,
+                Accepted::Now(answer) => answer,
             }
         }
         Some(Ok(Message::Binary(_))) => {
@@ -227,6 +229,7 @@ async fn send_events<S>(
     sink: &mut S,
     first: Result<Arc<Event>, RecvError>,
     events: &mut broadcast::Receiver<Arc<Event>>,
+    session: &Session,
 ) -> Result<(), Option<(CloseCode, String)>>
 where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
@@ -235,8 +238,9 @@ where
     for fed in 1.. {
         match next {
             Ok(event) => {
-                let frame = Message::text(event.rendered(protocol::event));
-                sink.feed(frame).await.map_err(|_| None)?;
+                for frame in session.frames(&event) {
+                    sink.feed(Message::text(frame)).await.map_err(|_| None)?;
+                }
             }
             Err(RecvError::Lagged(missed)) => {
                 let reason = format!("too slow: fell {missed} events behind");
@@ -267,8 +271,9 @@ enum Accepted {
     Answered,
     /// Still running, in a task of its own.
     Waiting,
-    /// Malformed, or over the connection's limit: this answer goes out now.
-    Refused(String),
+    /// Answered by the connection itself, or refused (malformed, a
+    /// duplicate id, over the connection's limit): this answer goes out now.
+    Now(String),
 }
 
 /// Parses a frame and starts its request; the answer to write at once when
@@ -281,25 +286,32 @@ enum Accepted {
 fn accept(
     text: &str,
     hub: &Arc<Hub>,
-    caller: &Caller,
+    session: &mut Session,
     outbox: &Outbox,
     in_flight: &Arc<Semaphore>,
 ) -> Accepted {
     let request = match Request::parse(text) {
         Ok(request) => request,
-        Err(rejected) => return Accepted::Refused(protocol::failure(rejected.id, &rejected.error)),
+        Err(rejected) => return Accepted::Now(protocol::failure(rejected.id, &rejected.error)),
     };
+    let id = request.id;
+    if let Err(error) = session.in_flight.check(id) {
+        return Accepted::Now(protocol::failure(Some(id), &error));
+    }
+    if let Some(answer) = session.answer(&request) {
+        return Accepted::Now(answer);
+    }
     let Ok(permit) = in_flight.clone().try_acquire_owned() else {
         let error = HubError::new(
             ErrorCode::Busy,
             format!("{MAX_IN_FLIGHT} requests already in flight on this connection"),
         );
-        return Accepted::Refused(protocol::failure(Some(request.id), &error));
+        return Accepted::Now(protocol::failure(Some(id), &error));
     };
     let (hub, caller, out) = (
         hub.clone(),
-        caller.clone(),
-        Responder::new(request.id, outbox.clone()),
+        session.caller.clone(),
+        Responder::new(id, outbox.clone(), session.api),
     );
     let mut running = Box::pin(async move {
         services::serve(&hub, &caller, request, out).await;
@@ -308,7 +320,13 @@ fn accept(
     if (&mut running).now_or_never().is_some() {
         return Accepted::Answered;
     }
-    tokio::spawn(running);
+    // Its id is taken until its last answer.
+    let ids = session.in_flight.clone();
+    ids.hold(id);
+    tokio::spawn(async move {
+        running.await;
+        ids.release(id);
+    });
     Accepted::Waiting
 }
 
@@ -324,6 +342,13 @@ mod tests {
             status: OtaStatus::finished(&Ok(())),
         };
         Arc::new(Event::new("bench".into(), kind))
+    }
+
+    fn session() -> Session {
+        Session::new(Caller {
+            name: "test".into(),
+            scope: crate::config::TokenScope::User,
+        })
     }
 
     fn written(sink: &[Message]) -> Vec<String> {
@@ -343,11 +368,19 @@ mod tests {
         }
         let mut sink = Vec::new().sink_map_err(|e: Infallible| -> WsError { match e {} });
         let first = events.recv().await;
-        assert!(send_events(&mut sink, first, &mut events).await.is_ok());
+        assert!(
+            send_events(&mut sink, first, &mut events, &session())
+                .await
+                .is_ok()
+        );
         let expected: Vec<String> = (0..BATCH).map(|n| format!("dev-{n}")).collect();
         assert_eq!(written(sink.get_ref()), expected, "one batch, in order");
         let next = events.recv().await;
-        assert!(send_events(&mut sink, next, &mut events).await.is_ok());
+        assert!(
+            send_events(&mut sink, next, &mut events, &session())
+                .await
+                .is_ok()
+        );
         assert_eq!(
             sink.get_ref().len(),
             BATCH + 5,
@@ -363,7 +396,7 @@ mod tests {
         for n in 0..10 {
             assert!(bus.send(event(n)).is_ok(), "a subscriber");
         }
-        let closed = send_events(&mut sink, first.await, &mut events).await;
+        let closed = send_events(&mut sink, first.await, &mut events, &session()).await;
         let Err(Some((code, reason))) = closed else {
             panic!("not cut off: {closed:?}");
         };

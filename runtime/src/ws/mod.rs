@@ -8,6 +8,7 @@ pub mod protocol;
 mod responder;
 mod server;
 mod services;
+mod session;
 
 pub use admission::ServerLimits;
 pub use server::{Caller, Server, ServerSettings};

@@ -8,6 +8,41 @@ use crate::plugins::{
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 
+/// The API a connection speaks. Version 1, the default, is the seed's:
+/// its value types are `int`, `bool` and `string` only, so an attribute
+/// restricted to choices is a `string` (with `enum_values` beside it) and
+/// a decimal is a `string` holding the number ("21.5"). Version 2, asked
+/// for with `hello`, names `enum` and `float` and sends decimals as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Api {
+    #[default]
+    V1,
+    V2,
+}
+
+impl Api {
+    pub const ALL: [Api; 2] = [Api::V1, Api::V2];
+
+    pub fn number(self) -> u64 {
+        match self {
+            Api::V1 => 1,
+            Api::V2 => 2,
+        }
+    }
+
+    pub fn from_number(number: u64) -> Option<Api> {
+        Self::ALL.into_iter().find(|api| api.number() == number)
+    }
+
+    /// What clients of this version are told an attribute's type is.
+    pub fn val_type(self, t: ValType) -> &'static str {
+        match (self, t) {
+            (Api::V1, ValType::Enum | ValType::Float) => "string",
+            _ => type_name(t),
+        }
+    }
+}
+
 /// A request whose envelope is valid; what the service needs is checked by the service.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -150,22 +185,30 @@ pub fn failure(id: Option<i64>, error: &HubError) -> String {
     .to_string()
 }
 
-pub fn event(e: &Event) -> String {
+/// An event's `type`, as clients see and subscribe to it.
+pub fn event_type(e: &Event) -> &'static str {
+    match e.kind {
+        EventKind::Change(_) => "attribute_change",
+        EventKind::Ota { .. } => "ota_progress",
+    }
+}
+
+pub fn event(e: &Event, api: Api) -> String {
     match &e.kind {
         EventKind::Change(change) => json!({
-            "type": "attribute_change",
+            "type": event_type(e),
             "domain": &*e.plugin,
             "identity": change.device.identity,
             "instance_id": change.instance_id,
             "attr": {
                 "attribute": change.attribute,
-                "val": value(&change.value),
-                "val_type": type_name(change.val_type),
+                "val": Val(&change.value, api),
+                "val_type": api.val_type(change.val_type),
             },
         }),
         EventKind::Ota { identity, status } => {
             let mut frame = json!({
-                "type": "ota_progress",
+                "type": event_type(e),
                 "domain": &*e.plugin,
                 "identity": identity,
                 "state": status.state.as_str(),
@@ -211,16 +254,17 @@ struct DescribedDevice<'a> {
 
 /// The device's instances, serialized as they are walked: the hottest
 /// answer allocates no list of its own.
-struct Instances<'a>(&'a Device);
+struct Instances<'a>(&'a Device, Api);
 
 impl Serialize for Instances<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let device = self.0;
+        let (device, api) = (self.0, self.1);
         serializer.collect_seq(device.meta.instances.iter().map(|i| DescribedInstance {
             kind: &i.kind,
             instance_id: i.instance_id,
             attrs: Attrs {
                 device,
+                api,
                 instance_id: i.instance_id,
             },
         }))
@@ -237,12 +281,14 @@ struct DescribedInstance<'a> {
 
 struct Attrs<'a> {
     device: &'a Device,
+    api: Api,
     instance_id: u32,
 }
 
 impl Serialize for Attrs<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.device.of_instance(self.instance_id).map(attribute))
+        let attrs = self.device.of_instance(self.instance_id);
+        serializer.collect_seq(attrs.map(|attr| attribute(attr, self.api)))
     }
 }
 
@@ -264,7 +310,7 @@ struct DescribedAttribute<'a> {
     device_class: Option<&'a str>,
 }
 
-pub fn device<'a>(plugin: &'a str, device: &'a Device) -> Described<'a> {
+pub fn device<'a>(plugin: &'a str, device: &'a Device, api: Api) -> Described<'a> {
     let info = &device.info;
     Described {
         identity: &info.identity,
@@ -274,21 +320,21 @@ pub fn device<'a>(plugin: &'a str, device: &'a Device) -> Described<'a> {
             model: &info.model,
             manufacturer: &info.manufacturer,
             plugin_id: plugin,
-            instances: Instances(device),
+            instances: Instances(device, api),
             ota_support: device.meta.ota_support,
         },
     }
 }
 
-fn attribute<'a>((meta, val): (&'a AttributeMeta, &'a Value)) -> DescribedAttribute<'a> {
+fn attribute<'a>((meta, val): (&'a AttributeMeta, &'a Value), api: Api) -> DescribedAttribute<'a> {
     let bound = |b: f64| match meta.val_type {
         ValType::Int => json!(b as i64),
         _ => json!(b),
     };
     DescribedAttribute {
         attribute: &meta.name,
-        val: Val(val),
-        val_type: type_name(meta.val_type),
+        val: Val(val, api),
+        val_type: api.val_type(meta.val_type),
         permissions: PermissionNames(meta.permissions),
         min: meta.min.map(bound),
         max: meta.max.map(bound),
@@ -298,16 +344,17 @@ fn attribute<'a>((meta, val): (&'a AttributeMeta, &'a Value)) -> DescribedAttrib
     }
 }
 
-/// A value as JSON, written without building a JSON tree first.
-struct Val<'a>(&'a Value);
+/// A value as JSON in `api`'s types, written without building a JSON tree first.
+struct Val<'a>(&'a Value, Api);
 
 impl Serialize for Val<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Text(s) => serializer.serialize_str(s),
-            Value::Int(i) => serializer.serialize_i64(*i),
-            Value::Float(f) => serializer.serialize_f64(*f),
-            Value::Boolean(b) => serializer.serialize_bool(*b),
+        match (self.0, self.1) {
+            (Value::Text(s), _) => serializer.serialize_str(s),
+            (Value::Int(i), _) => serializer.serialize_i64(*i),
+            (Value::Float(f), Api::V1) => serializer.collect_str(f),
+            (Value::Float(f), Api::V2) => serializer.serialize_f64(*f),
+            (Value::Boolean(b), _) => serializer.serialize_bool(*b),
         }
     }
 }
@@ -339,18 +386,99 @@ pub fn update(u: &UpdateInfo) -> Json {
     })
 }
 
+/// A value as JSON, in the hub's own types (API 2).
 pub fn value(v: &Value) -> Json {
-    match v {
-        Value::Text(s) => json!(s),
-        Value::Int(i) => json!(i),
-        Value::Float(f) => json!(f),
-        Value::Boolean(b) => json!(b),
-    }
+    serde_json::to_value(Val(v, Api::V2)).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::wit::{DeviceLimits, DeviceMeta, InstanceMeta};
+    use std::sync::Arc;
+
+    fn plug() -> Device {
+        let attribute = |name: &str, val_type, enum_values: &[&str]| AttributeMeta {
+            instance_id: 0,
+            name: name.into(),
+            val_type,
+            min: None,
+            max: None,
+            enum_values: enum_values.iter().map(|v| v.to_string()).collect(),
+            permissions: Permissions::READ,
+            unit: None,
+            device_class: None,
+        };
+        Device {
+            info: Arc::new(DeviceInfo {
+                identity: "plug-1".into(),
+                name: "Plug".into(),
+                model: "plus1pm".into(),
+                manufacturer: "Shelly".into(),
+                address: "127.0.0.1:80".into(),
+            }),
+            meta: Arc::new(DeviceMeta {
+                instances: vec![InstanceMeta {
+                    instance_id: 0,
+                    kind: "outlet".into(),
+                }],
+                attributes: vec![
+                    attribute("power", ValType::Enum, &["on", "off"]),
+                    attribute("apower", ValType::Float, &[]),
+                    attribute("in_use", ValType::Bool, &[]),
+                ],
+                ota_support: false,
+                limits: DeviceLimits {
+                    writes_per_minute: None,
+                },
+            }),
+            values: vec![
+                Value::Text("on".into()),
+                Value::Float(21.5),
+                Value::Boolean(true),
+            ],
+        }
+    }
+
+    fn attrs(api: Api) -> Vec<(Json, Json)> {
+        let device = plug();
+        let rendered = serde_json::to_value(super::device("shelly", &device, api)).unwrap();
+        let attrs = rendered["device"]["instances"][0]["attrs"]
+            .as_array()
+            .unwrap()
+            .clone();
+        attrs
+            .into_iter()
+            .map(|a| (a["val"].clone(), a["val_type"].clone()))
+            .collect()
+    }
+
+    #[test]
+    fn api_1_names_only_the_seeds_value_types() {
+        assert_eq!(
+            attrs(Api::V1),
+            [
+                (json!("on"), json!("string")),
+                (json!("21.5"), json!("string")),
+                (json!(true), json!("bool")),
+            ]
+        );
+        assert_eq!(
+            attrs(Api::V2),
+            [
+                (json!("on"), json!("enum")),
+                (json!(21.5), json!("float")),
+                (json!(true), json!("bool")),
+            ]
+        );
+        let device = plug();
+        let v1 = serde_json::to_value(super::device("shelly", &device, Api::V1)).unwrap();
+        assert_eq!(
+            v1["device"]["instances"][0]["attrs"][0]["enum_values"],
+            json!(["on", "off"]),
+            "the choices stay beside the seed's type"
+        );
+    }
 
     fn rejected(text: &str) -> Rejected {
         Request::parse(text).unwrap_err()

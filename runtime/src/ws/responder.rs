@@ -2,17 +2,23 @@
 //! request's id. Every service answers through one.
 
 use super::outbox::Outbox;
-use super::protocol;
+use super::protocol::{self, Api};
 use crate::error::HubError;
 
 pub struct Responder {
     id: i64,
     outbox: Outbox,
+    api: Api,
 }
 
 impl Responder {
-    pub fn new(id: i64, outbox: Outbox) -> Self {
-        Responder { id, outbox }
+    pub fn new(id: i64, outbox: Outbox, api: Api) -> Self {
+        Responder { id, outbox, api }
+    }
+
+    /// The API version the client speaks: how values are written.
+    pub fn api(&self) -> Api {
+        self.api
     }
 
     pub fn send(&self, result: Result<impl serde::Serialize, HubError>) {

@@ -17,7 +17,7 @@ impl GetAttributes {
             Err(e) => return out.fail(e),
         };
         match plugin.get_attributes(&self.device.identity).await {
-            Ok(device) => out.send(Ok(protocol::device(plugin.id(), &device))),
+            Ok(device) => out.send(Ok(protocol::device(plugin.id(), &device, out.api()))),
             Err(e) => out.fail(e),
         }
     }

@@ -18,6 +18,16 @@ use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, Plugin};
 use std::sync::Arc;
 
+/// The services answered here, as `hello` lists them.
+pub const SERVICES: [&str; 5] = [
+    "discover",
+    "get_attributes",
+    "set_attributes",
+    "check_update",
+    "ota",
+];
+pub use plugins::MANAGEMENT;
+
 pub enum Service {
     Discover(discover::Discover),
     GetAttributes(get_attributes::GetAttributes),

@@ -15,6 +15,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The services of `domain: "plugin"`, as `hello` lists them to operators.
+pub const MANAGEMENT: [&str; 10] = [
+    "list", "install", "remove", "enable", "disable", "grants", "approve", "revoke", "audit",
+    "verify",
+];
+
 pub struct Manage {
     actor: String,
     service: String,

@@ -1,0 +1,267 @@
+//! What one connection remembers between its requests: the API version its
+//! client speaks, its subscriptions, and the ids of its requests still
+//! running. The requests about the connection itself (`hello`, `ping`,
+//! `subscribe`, `unsubscribe`) are answered here, at once, in the order
+//! they came: a `hello` changes how every later answer is written.
+
+use super::protocol::{self, Api, Request};
+use super::server::Caller;
+use super::services;
+use crate::config::TokenScope;
+use crate::error::{ErrorCode, HubError};
+use crate::plugins::{Event, Version};
+use serde_json::{Value as Json, json};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Subscriptions one connection may hold at once.
+pub const MAX_SUBSCRIPTIONS: usize = 64;
+/// Identities one subscription may name.
+pub const MAX_IDENTITIES: usize = 1024;
+
+/// The events a client may subscribe to, by their `type`.
+pub const EVENT_TYPES: [&str; 2] = ["attribute_change", "ota_progress"];
+
+/// The requests answered by the connection itself.
+pub const SESSION_SERVICES: [&str; 4] = ["hello", "ping", "subscribe", "unsubscribe"];
+
+pub struct Session {
+    pub caller: Caller,
+    pub api: Api,
+    /// `None` until the first `subscribe`: a client that never subscribes
+    /// receives every event it may see, as the seed's clients expect.
+    subscriptions: Option<Vec<Subscription>>,
+    next_subscription: u64,
+    pub in_flight: InFlight,
+}
+
+impl Session {
+    pub fn new(caller: Caller) -> Self {
+        Session {
+            caller,
+            api: Api::default(),
+            subscriptions: None,
+            next_subscription: 1,
+            in_flight: InFlight::default(),
+        }
+    }
+
+    /// The answer to `request` when it is about the connection itself.
+    pub fn answer(&mut self, request: &Request) -> Option<String> {
+        let result = match request.service.as_str() {
+            "hello" => self.hello(request),
+            "ping" => Ok(json!("pong")),
+            "subscribe" => self.subscribe(request),
+            "unsubscribe" => self.unsubscribe(request),
+            _ => return None,
+        };
+        Some(match result {
+            Ok(result) => protocol::success(request.id, &result),
+            Err(error) => protocol::failure(Some(request.id), &error),
+        })
+    }
+
+    /// Says what the hub is and speaks; with `api`, switches this
+    /// connection to that version of the API.
+    fn hello(&mut self, request: &Request) -> Result<Json, HubError> {
+        if let Some(asked) = request.service_data.get("api") {
+            self.api = asked.as_u64().and_then(Api::from_number).ok_or_else(|| {
+                let known: Vec<String> = Api::ALL.iter().map(|a| a.number().to_string()).collect();
+                invalid(format!(
+                    "service_data.api {asked}: this hub speaks API {}",
+                    known.join(" and ")
+                ))
+            })?;
+        }
+        let services: Vec<&str> = SESSION_SERVICES
+            .iter()
+            .chain(services::SERVICES.iter())
+            .copied()
+            .collect();
+        let management = match self.caller.scope {
+            TokenScope::Operator => &services::MANAGEMENT[..],
+            TokenScope::User => &[],
+        };
+        Ok(json!({
+            "hub_version": env!("CARGO_PKG_VERSION"),
+            "api": self.api.number(),
+            "api_versions": Api::ALL.map(Api::number),
+            "wit_versions": Version::RELEASED.map(Version::number),
+            "services": services,
+            "plugin_services": management,
+            "events": EVENT_TYPES,
+            "caller": {"name": self.caller.name, "scope": self.caller.scope},
+        }))
+    }
+
+    fn subscribe(&mut self, request: &Request) -> Result<Json, HubError> {
+        if self.subscriptions.as_ref().map_or(0, Vec::len) >= MAX_SUBSCRIPTIONS {
+            return Err(HubError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "a connection may hold {MAX_SUBSCRIPTIONS} subscriptions; unsubscribe first"
+                ),
+            ));
+        }
+        let id = self.next_subscription;
+        let subscription = Subscription::parse(id, request)?;
+        self.next_subscription += 1;
+        let held = self.subscriptions.get_or_insert_with(Vec::new);
+        held.push(subscription);
+        Ok(json!({"subscription": id}))
+    }
+
+    fn unsubscribe(&mut self, request: &Request) -> Result<Json, HubError> {
+        let id = request.service_data.get("subscription");
+        let Some(id) = id.and_then(Json::as_u64) else {
+            return Err(invalid(
+                "service_data.subscription is required: the id subscribe answered".into(),
+            ));
+        };
+        let removed = self.subscriptions.as_mut().and_then(|held| {
+            let at = held.iter().position(|s| s.id == id)?;
+            Some(held.remove(at))
+        });
+        if removed.is_none() {
+            return Err(HubError::new(
+                ErrorCode::NotFound,
+                format!("no subscription {id} on this connection"),
+            ));
+        }
+        Ok(Json::Null)
+    }
+
+    /// The frames `event` becomes on this connection: one, unless it
+    /// subscribed, then one per subscription the event answers, each
+    /// saying which.
+    pub fn frames(&self, event: &Event) -> Vec<String> {
+        let api = self.api;
+        let rendered = event.rendered(api.number() as usize, |e| protocol::event(e, api));
+        let Some(subscriptions) = &self.subscriptions else {
+            return vec![rendered.to_string()];
+        };
+        subscriptions
+            .iter()
+            .filter(|s| s.wants(event))
+            .map(|s| format!("{{\"subscription\":{},{}", s.id, &rendered[1..]))
+            .collect()
+    }
+}
+
+/// Which events one subscription answers; an absent filter lets all through.
+struct Subscription {
+    id: u64,
+    domain: Option<String>,
+    identities: Option<HashSet<String>>,
+    events: Option<HashSet<&'static str>>,
+}
+
+impl Subscription {
+    fn parse(id: u64, request: &Request) -> Result<Self, HubError> {
+        let identities = match (request.service_data.get("identities"), &request.identity) {
+            (Some(list), _) => Some(strings(list, "identities", MAX_IDENTITIES)?),
+            (None, Some(one)) => Some(HashSet::from([one.clone()])),
+            (None, None) => None,
+        };
+        let events = match request.service_data.get("events") {
+            Some(list) => Some(
+                strings(list, "events", EVENT_TYPES.len())?
+                    .iter()
+                    .map(|name| event_type(name))
+                    .collect::<Result<_, _>>()?,
+            ),
+            None => None,
+        };
+        Ok(Subscription {
+            id,
+            domain: request.domain.clone(),
+            identities,
+            events,
+        })
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        self.domain.as_deref().is_none_or(|d| d == &*event.plugin)
+            && self
+                .identities
+                .as_ref()
+                .is_none_or(|ids| ids.contains(event.identity()))
+            && self
+                .events
+                .as_ref()
+                .is_none_or(|types| types.contains(protocol::event_type(event)))
+    }
+}
+
+fn strings(list: &Json, field: &str, most: usize) -> Result<HashSet<String>, HubError> {
+    let Some(items) = list.as_array() else {
+        return Err(invalid(format!(
+            "service_data.{field} must be a list of strings"
+        )));
+    };
+    if items.len() > most {
+        return Err(invalid(format!(
+            "service_data.{field} names more than {most}"
+        )));
+    }
+    items
+        .iter()
+        .map(|item| {
+            item.as_str().map(str::to_string).ok_or_else(|| {
+                invalid(format!(
+                    "service_data.{field} must be a list of strings, not {item}"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn event_type(name: &str) -> Result<&'static str, HubError> {
+    EVENT_TYPES
+        .into_iter()
+        .find(|known| *known == name)
+        .ok_or_else(|| {
+            invalid(format!(
+                "no event type {name:?}: subscribe to {}",
+                EVENT_TYPES.join(", ")
+            ))
+        })
+}
+
+fn invalid(message: String) -> HubError {
+    HubError::new(ErrorCode::InvalidArgument, message)
+}
+
+/// The ids of a connection's requests still running. An id is the
+/// client's name for a request until its answer (the last one, for
+/// `discover`): reusing it before then is refused, as every answer
+/// would otherwise be ambiguous. Requests answered at once are never
+/// held here.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<Mutex<HashSet<i64>>>);
+
+impl InFlight {
+    fn lock(&self) -> MutexGuard<'_, HashSet<i64>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn check(&self, id: i64) -> Result<(), HubError> {
+        if self.lock().contains(&id) {
+            return Err(HubError::new(
+                ErrorCode::DuplicateId,
+                format!("request {id} is still running on this connection: use another id"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn hold(&self, id: i64) {
+        self.lock().insert(id);
+    }
+
+    pub fn release(&self, id: i64) {
+        self.lock().remove(&id);
+    }
+}
