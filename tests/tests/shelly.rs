@@ -45,6 +45,10 @@ async fn switches_meters_power_and_pushes_status() -> anyhow::Result<()> {
     let hub = TestHub::start(HubOptions::default()).await?;
     let device = &hub.shelly.devices()[0];
     let mut client = hub.client().await?;
+    // This test reads the hub's own value types (`enum`, `float`).
+    client
+        .request(json!({"service": "hello", "service_data": {"api": 2}}))
+        .await?;
     let (found, done) = client.discover(Some("shelly")).await?;
     assert_eq!(done["result"]["count"], 4, "{done}");
     assert!(

@@ -3,7 +3,7 @@
 
 use super::bounds;
 use super::ota::{OtaStatus, RunningOtas};
-use super::registry::Registry;
+use super::registry::{Availability, Registry};
 use super::wit::{AttributeMeta, Change, DeviceInfo, DeviceMeta, OtaStage, ValType, Value};
 use crate::audit::AuditLog;
 use crate::caps::PluginBudget;
@@ -26,7 +26,14 @@ pub struct Event {
 
 pub enum EventKind {
     Change(AttributeChange),
-    Ota { identity: String, status: OtaStatus },
+    Ota {
+        identity: String,
+        status: OtaStatus,
+    },
+    Availability {
+        identity: String,
+        availability: Availability,
+    },
 }
 
 /// One attribute's new value, with what clients are told of its type.
@@ -53,7 +60,7 @@ impl Event {
     pub fn identity(&self) -> &str {
         match &self.kind {
             EventKind::Change(change) => &change.device.identity,
-            EventKind::Ota { identity, .. } => identity,
+            EventKind::Ota { identity, .. } | EventKind::Availability { identity, .. } => identity,
         }
     }
 
@@ -168,6 +175,12 @@ impl EventSink {
                 "dropped an event whose value does not match its declared type");
             return Emitted::Dropped;
         }
+        if self
+            .registry
+            .remember_change(&device.identity, attribute, &value)
+        {
+            self.publish_availability(&device.identity, Availability::Online);
+        }
         self.publish(EventKind::Change(AttributeChange {
             device: device.clone(),
             instance_id: attribute.instance_id,
@@ -206,6 +219,20 @@ impl EventSink {
             self.audit.quota(&self.plugin, &over.quota.to_string());
             Emitted::OverQuota(over.message)
         })
+    }
+
+    /// Notes whether the device answers, telling clients when that changed.
+    pub fn mark(&self, identity: &str, availability: Availability) {
+        if self.registry.mark(identity, availability) {
+            self.publish_availability(identity, availability);
+        }
+    }
+
+    fn publish_availability(&self, identity: &str, availability: Availability) {
+        self.publish(EventKind::Availability {
+            identity: identity.to_string(),
+            availability,
+        });
     }
 
     /// The hub's own OTA reports: the final `done` or `failed`.

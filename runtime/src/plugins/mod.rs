@@ -30,6 +30,7 @@ pub use measure::Measured;
 pub use operations::{GrantView, InstallReport, PluginView};
 pub use ota::{OtaState, OtaStatus};
 pub use plugin::{BudgetUse, Discovery, Plugin};
+pub use registry::{Availability, DeviceState, Known};
 pub use supervisor::{State, Status};
 pub use usage::CallUsage;
 pub use validate::{WriteRequest, type_name};

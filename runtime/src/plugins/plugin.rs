@@ -8,7 +8,7 @@ use super::events::{EventBus, EventSink};
 use super::http::HttpSender;
 use super::instance::{Budget, CallFailure, Instance};
 use super::ota::{OtaStatus, RunningOtas};
-use super::registry::{DeviceRecord, Registry};
+use super::registry::{Availability, DeviceRecord, Known, Registry};
 use super::state::Sandbox;
 use super::supervisor::{Status, Supervisor};
 use super::usage::CallUsage;
@@ -214,6 +214,12 @@ impl Plugin {
         least_shared.cloned().unwrap_or_default()
     }
 
+    /// Every device it reported, with what the hub last knew of each:
+    /// no device is asked.
+    pub fn known(&self) -> Vec<Known> {
+        self.registry.known()
+    }
+
     pub fn device_count(&self) -> usize {
         self.registry.len()
     }
@@ -287,6 +293,7 @@ impl Plugin {
                 Ok(self.accept_reading(i, identity, reading))
             })
             .await??;
+        self.registry.remember(identity, &meta, &values);
         Ok(Device { info, meta, values })
     }
 
@@ -486,11 +493,34 @@ impl Plugin {
                 return Ok(WatchEnd::NothingToWatch);
             }
         }
-        self.run(&mut slot, deadline, async |i, _| {
-            i.watch(info, metered(None)).await
-        })
-        .await
-        .map(|()| WatchEnd::Returned)
+        if self.registry.availability(&info.identity) == Availability::Offline {
+            // Its watcher lost the device: read it before watching again,
+            // to tell clients the moment it is back, with its state.
+            let left = Some(deadline.saturating_sub(started.elapsed()));
+            let read = self
+                .run(&mut slot, deadline, async |i, _| {
+                    let reading = i.read(info, metered(left)).await?;
+                    Ok(self.accept_reading(i, &info.identity, reading))
+                })
+                .await;
+            self.note(&info.identity, &read);
+            let (meta, values) = read??;
+            self.registry.remember(&info.identity, &meta, &values);
+        }
+        let watched = self
+            .run(&mut slot, deadline, async |i, _| {
+                i.watch(info, metered(None)).await
+            })
+            .await;
+        match &watched {
+            // Its connection is gone: offline until the device answers again.
+            Ok(()) => self
+                .sandbox
+                .events
+                .mark(&info.identity, Availability::Offline),
+            Err(e) => self.note_failure(&info.identity, e),
+        }
+        watched.map(|()| WatchEnd::Returned)
     }
 
     /// False when what the hub knows of the device, or what a shared
@@ -605,7 +635,25 @@ impl Plugin {
     ) -> Result<T, HubError> {
         let queue = self.queue(&info.identity)?;
         let (mut turn, left) = queue.turn(call, self.sandbox.limits.call_deadline).await?;
-        self.run(&mut turn, left, work).await
+        let outcome = self.run(&mut turn, left, work).await;
+        self.note(&info.identity, &outcome);
+        outcome
+    }
+
+    /// What a call's outcome says of the device: it answered, or it did not.
+    fn note<T>(&self, identity: &str, outcome: &Result<T, HubError>) {
+        match outcome {
+            Ok(_) => self.sandbox.events.mark(identity, Availability::Online),
+            Err(e) => self.note_failure(identity, e),
+        }
+    }
+
+    /// A device that timed out or could not be reached is offline; other
+    /// failures (the plugin's, a refused value) say nothing of it.
+    fn note_failure(&self, identity: &str, error: &HubError) {
+        if matches!(error.code, ErrorCode::Timeout | ErrorCode::Unreachable) {
+            self.sandbox.events.mark(identity, Availability::Offline);
+        }
     }
 
     fn queue(&self, identity: &str) -> Result<Arc<DeviceQueue>, HubError> {

@@ -1,10 +1,12 @@
 //! The devices a plugin has reported, and what the hub knows of each:
-//! where it is (for routing) and its declared metadata (for validating
-//! writes, reading values and describing events).
+//! where it is (for routing), its declared metadata (for validating
+//! writes, reading values and describing events), and its last known
+//! state (for clients listing devices without touching them).
 
-use super::wit::{DeviceInfo, DeviceMeta};
+use super::wit::{AttributeMeta, DeviceInfo, DeviceMeta, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 #[derive(Clone)]
 pub struct DeviceRecord {
@@ -14,11 +16,55 @@ pub struct DeviceRecord {
     pub meta: Option<Arc<DeviceMeta>>,
 }
 
+/// Whether a device answers, as the hub last saw: a call it answered or a
+/// change it pushed says online; a call it timed out or refused, or its
+/// watcher's connection lost, says offline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Availability {
+    /// Not heard from since the hub started.
+    #[default]
+    Unknown,
+    Online,
+    Offline,
+}
+
+/// What the hub last knew of a device.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceState {
+    /// In slot order of the record's metadata; empty until first read.
+    pub values: Vec<Value>,
+    pub availability: Availability,
+    /// When the device last answered or pushed a change.
+    pub last_seen: Option<SystemTime>,
+}
+
+impl DeviceState {
+    /// True when `availability` is news.
+    fn saw(&mut self, availability: Availability) -> bool {
+        if availability == Availability::Online {
+            self.last_seen = Some(SystemTime::now());
+        }
+        std::mem::replace(&mut self.availability, availability) != availability
+    }
+}
+
+/// A device as clients list it.
+pub struct Known {
+    pub record: DeviceRecord,
+    pub state: DeviceState,
+}
+
+struct Entry {
+    record: DeviceRecord,
+    state: DeviceState,
+}
+
 #[derive(Default)]
-pub struct Registry(Mutex<HashMap<String, DeviceRecord>>);
+pub struct Registry(Mutex<HashMap<String, Entry>>);
 
 impl Registry {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, DeviceRecord>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding this lock cannot leave a map half-updated.
         self.0
             .lock()
@@ -26,7 +72,7 @@ impl Registry {
     }
 
     pub fn get(&self, identity: &str) -> Option<DeviceRecord> {
-        self.lock().get(identity).cloned()
+        self.lock().get(identity).map(|entry| entry.record.clone())
     }
 
     /// Records a discovered device; true when it is new or has moved. A new
@@ -40,20 +86,19 @@ impl Registry {
         let mut devices = self.lock();
         let held = devices.len();
         match devices.get_mut(&info.identity) {
-            Some(record) if *record.info == *info => Ok(false),
-            Some(record) => {
-                record.info = Arc::new(info.clone());
+            Some(entry) if *entry.record.info == *info => Ok(false),
+            Some(entry) => {
+                entry.record.info = Arc::new(info.clone());
                 Ok(true)
             }
             None => {
                 admit(held)?;
-                devices.insert(
-                    info.identity.clone(),
-                    DeviceRecord {
-                        info: Arc::new(info.clone()),
-                        meta: None,
-                    },
-                );
+                let record = DeviceRecord {
+                    info: Arc::new(info.clone()),
+                    meta: None,
+                };
+                let state = DeviceState::default();
+                devices.insert(info.identity.clone(), Entry { record, state });
                 Ok(true)
             }
         }
@@ -63,13 +108,83 @@ impl Registry {
     /// metadata every time: the one held is kept (and shared) unless it changed.
     pub fn learn(&self, identity: &str, meta: DeviceMeta) -> Arc<DeviceMeta> {
         let mut devices = self.lock();
-        let Some(record) = devices.get_mut(identity) else {
+        let Some(entry) = devices.get_mut(identity) else {
             return Arc::new(meta);
         };
-        match &record.meta {
+        match &entry.record.meta {
             Some(known) if **known == meta => known.clone(),
-            _ => record.meta.insert(Arc::new(meta)).clone(),
+            _ => {
+                // Values by the old slots mean nothing under the new ones.
+                entry.state.values.clear();
+                entry.record.meta.insert(Arc::new(meta)).clone()
+            }
         }
+    }
+
+    /// Keeps the values a device was read with, under the metadata they
+    /// were read by; copied only when they changed.
+    pub fn remember(&self, identity: &str, meta: &Arc<DeviceMeta>, values: &[Value]) {
+        let mut devices = self.lock();
+        let Some(entry) = devices.get_mut(identity) else {
+            return;
+        };
+        let current = entry
+            .record
+            .meta
+            .as_ref()
+            .is_some_and(|m| Arc::ptr_eq(m, meta));
+        if current && entry.state.values != values {
+            entry.state.values = values.to_vec();
+        }
+    }
+
+    /// Keeps one value a device pushed (once its values are known), which
+    /// also says it is online; true when that changed what clients were told.
+    pub fn remember_change(
+        &self,
+        identity: &str,
+        attribute: &AttributeMeta,
+        value: &Value,
+    ) -> bool {
+        let mut devices = self.lock();
+        let Some(entry) = devices.get_mut(identity) else {
+            return false;
+        };
+        let slot = entry.record.meta.as_ref().and_then(|meta| {
+            let mut declared = meta.attributes.iter();
+            declared
+                .position(|a| a.instance_id == attribute.instance_id && a.name == attribute.name)
+        });
+        if let Some(held) = slot.and_then(|slot| entry.state.values.get_mut(slot)) {
+            *held = value.clone();
+        }
+        entry.state.saw(Availability::Online)
+    }
+
+    /// Notes that the device answered (`Online`) or did not (`Offline`);
+    /// true when that changed what clients were told.
+    pub fn mark(&self, identity: &str, availability: Availability) -> bool {
+        let mut devices = self.lock();
+        devices
+            .get_mut(identity)
+            .is_some_and(|entry| entry.state.saw(availability))
+    }
+
+    pub fn availability(&self, identity: &str) -> Availability {
+        let devices = self.lock();
+        devices
+            .get(identity)
+            .map_or(Availability::Unknown, |entry| entry.state.availability)
+    }
+
+    /// Every device, with what the hub last knew of it.
+    pub fn known(&self) -> Vec<Known> {
+        let devices = self.lock();
+        let known = devices.values().map(|entry| Known {
+            record: entry.record.clone(),
+            state: entry.state.clone(),
+        });
+        known.collect()
     }
 
     pub fn len(&self) -> usize {

@@ -2,8 +2,8 @@
 
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{
-    AttributeMeta, Device, DeviceInfo, Event, EventKind, Permissions, UpdateInfo, ValType, Value,
-    type_name,
+    AttributeMeta, Availability, Device, DeviceInfo, Event, EventKind, Known, Permissions,
+    UpdateInfo, ValType, Value, type_name,
 };
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
@@ -190,6 +190,7 @@ pub fn event_type(e: &Event) -> &'static str {
     match e.kind {
         EventKind::Change(_) => "attribute_change",
         EventKind::Ota { .. } => "ota_progress",
+        EventKind::Availability { .. } => "device_availability",
     }
 }
 
@@ -220,6 +221,15 @@ pub fn event(e: &Event, api: Api) -> String {
             }
             frame
         }
+        EventKind::Availability {
+            identity,
+            availability,
+        } => json!({
+            "type": event_type(e),
+            "domain": &*e.plugin,
+            "identity": identity,
+            "availability": availability,
+        }),
     }
     .to_string()
 }
@@ -232,6 +242,46 @@ pub fn device_info(plugin: &str, info: &DeviceInfo) -> Json {
         "manufacturer": info.manufacturer,
         "plugin_id": plugin,
     })
+}
+
+/// A device as `list_devices` shows it, without asking it: the seed's
+/// fields, whether it answers and when it last did, and its last known
+/// attributes as `get_attributes` shows them (`null` until first read).
+#[derive(Serialize)]
+pub struct Listed<'a> {
+    name: &'a str,
+    identity: &'a str,
+    model: &'a str,
+    manufacturer: &'a str,
+    plugin_id: &'a str,
+    availability: Availability,
+    last_seen: Option<String>,
+    instances: Option<Instances<'a>>,
+    ota_support: Option<bool>,
+}
+
+/// `known` as `list_devices` lists it; `state` is its last reading, if any.
+pub fn listed<'a>(
+    plugin: &'a str,
+    known: &'a Known,
+    state: Option<&'a Device>,
+    api: Api,
+) -> Listed<'a> {
+    let info = &known.record.info;
+    Listed {
+        name: &info.name,
+        identity: &info.identity,
+        model: &info.model,
+        manufacturer: &info.manufacturer,
+        plugin_id: plugin,
+        availability: known.state.availability,
+        last_seen: known
+            .state
+            .last_seen
+            .map(|at| humantime::format_rfc3339_seconds(at).to_string()),
+        instances: state.map(|device| Instances(device, api)),
+        ota_support: state.map(|device| device.meta.ota_support),
+    }
 }
 
 /// get_attributes' result, in the seed's shape plus each attribute's metadata.

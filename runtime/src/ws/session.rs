@@ -20,7 +20,7 @@ pub const MAX_SUBSCRIPTIONS: usize = 64;
 pub const MAX_IDENTITIES: usize = 1024;
 
 /// The events a client may subscribe to, by their `type`.
-pub const EVENT_TYPES: [&str; 2] = ["attribute_change", "ota_progress"];
+pub const EVENT_TYPES: [&str; 3] = ["attribute_change", "ota_progress", "device_availability"];
 
 /// The requests answered by the connection itself.
 pub const SESSION_SERVICES: [&str; 4] = ["hello", "ping", "subscribe", "unsubscribe"];

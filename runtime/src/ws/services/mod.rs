@@ -7,6 +7,7 @@
 mod check_update;
 mod discover;
 mod get_attributes;
+mod list_devices;
 mod ota;
 mod plugins;
 mod set_attributes;
@@ -19,8 +20,9 @@ use crate::plugins::{Hub, Plugin};
 use std::sync::Arc;
 
 /// The services answered here, as `hello` lists them.
-pub const SERVICES: [&str; 5] = [
+pub const SERVICES: [&str; 6] = [
     "discover",
+    "list_devices",
     "get_attributes",
     "set_attributes",
     "check_update",
@@ -30,6 +32,7 @@ pub use plugins::MANAGEMENT;
 
 pub enum Service {
     Discover(discover::Discover),
+    ListDevices(list_devices::ListDevices),
     GetAttributes(get_attributes::GetAttributes),
     SetAttributes(set_attributes::SetAttributes),
     CheckUpdate(check_update::CheckUpdate),
@@ -41,8 +44,14 @@ pub enum Service {
 impl Service {
     /// What `request` asks for, or why it cannot be served as written.
     pub fn parse(request: Request, caller: &Caller) -> Result<Service, HubError> {
-        if request.service == "discover" {
-            return Ok(Service::Discover(discover::Discover::parse(request)));
+        match request.service.as_str() {
+            "discover" => return Ok(Service::Discover(discover::Discover::parse(request))),
+            "list_devices" => {
+                return Ok(Service::ListDevices(list_devices::ListDevices::parse(
+                    request,
+                )));
+            }
+            _ => {}
         }
         match request.domain.as_deref() {
             Some("plugin") => return plugins::Manage::parse(request, caller).map(Service::Manage),
@@ -77,6 +86,7 @@ impl Service {
     pub async fn apply(self, hub: &Arc<Hub>, out: &Responder) {
         match self {
             Service::Discover(s) => s.apply(hub, out).await,
+            Service::ListDevices(s) => s.apply(hub, out).await,
             Service::GetAttributes(s) => s.apply(hub, out).await,
             Service::SetAttributes(s) => s.apply(hub, out).await,
             Service::CheckUpdate(s) => s.apply(hub, out).await,
