@@ -22,12 +22,9 @@ impl Discover {
     }
 
     pub async fn apply(self, hub: &Hub, out: &Responder) {
-        let plugins = match self.domain.as_deref() {
-            Some(id) => match hub.plugin(id) {
-                Ok(plugin) => vec![plugin],
-                Err(e) => return out.fail(e),
-            },
-            None => hub.plugins(),
+        let plugins = match super::plugins_named(hub, self.domain.as_deref()) {
+            Ok(plugins) => plugins,
+            Err(e) => return out.fail(e),
         };
         search(plugins, out).await;
     }

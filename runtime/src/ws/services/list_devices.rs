@@ -21,12 +21,9 @@ impl ListDevices {
     }
 
     pub async fn apply(self, hub: &Hub, out: &Responder) {
-        let plugins = match self.domain.as_deref() {
-            Some(id) => match hub.plugin(id) {
-                Ok(plugin) => vec![plugin],
-                Err(e) => return out.fail(e),
-            },
-            None => hub.plugins(),
+        let plugins = match super::plugins_named(hub, self.domain.as_deref()) {
+            Ok(plugins) => plugins,
+            Err(e) => return out.fail(e),
         };
         let mut devices: Vec<(Arc<Plugin>, Known, Option<Device>)> = plugins
             .into_iter()

@@ -134,6 +134,14 @@ impl Device {
     }
 }
 
+/// The running plugin `domain` names, or every running plugin without one.
+fn plugins_named(hub: &Hub, domain: Option<&str>) -> Result<Vec<Arc<Plugin>>, HubError> {
+    match domain {
+        Some(id) => Ok(vec![hub.plugin(id)?]),
+        None => Ok(hub.plugins()),
+    }
+}
+
 fn unknown_service(service: &str) -> HubError {
     HubError::new(
         ErrorCode::UnknownService,
