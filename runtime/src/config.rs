@@ -75,6 +75,9 @@ pub struct Token {
     pub name: String,
     pub token: String,
     pub scope: TokenScope,
+    /// The areas whose devices it may see and control; every device when absent.
+    #[serde(default)]
+    pub areas: Option<Vec<String>>,
 }
 
 pub fn default_data_dir() -> PathBuf {

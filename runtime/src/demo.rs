@@ -99,11 +99,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             name: "demo-operator".into(),
             token: operator,
             scope: TokenScope::Operator,
+            areas: None,
         },
         Token {
             name: "demo-user".into(),
             token: user,
             scope: TokenScope::User,
+            areas: None,
         },
     ];
     crate::serve::run(

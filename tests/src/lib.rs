@@ -26,6 +26,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const TOKEN: &str = "test-token-0123456789";
 /// A user-scope token: devices only.
 pub const USER_TOKEN: &str = "user-token-0123456789";
+/// A user-scope token limited to the devices placed in the area `kitchen`.
+pub const KITCHEN_TOKEN: &str = "kitchen-token-0123456789";
 /// Long enough for a loaded CI machine, short enough to keep tests quick.
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -176,11 +178,19 @@ impl TestHub {
                 name: "test-operator".into(),
                 token: TOKEN.into(),
                 scope: TokenScope::Operator,
+                areas: None,
             },
             Token {
                 name: "test-user".into(),
                 token: USER_TOKEN.into(),
                 scope: TokenScope::User,
+                areas: None,
+            },
+            Token {
+                name: "kitchen-tablet".into(),
+                token: KITCHEN_TOKEN.into(),
+                scope: TokenScope::User,
+                areas: Some(vec!["kitchen".into()]),
             },
         ];
         let (stop, stopped) = oneshot::channel::<()>();
@@ -231,6 +241,10 @@ impl TestHub {
 
     pub async fn user_client(&self) -> anyhow::Result<Client> {
         Client::connect(&format!("ws://{}/ws?token={USER_TOKEN}", self.addr)).await
+    }
+
+    pub async fn kitchen_client(&self) -> anyhow::Result<Client> {
+        Client::connect(&format!("ws://{}/ws?token={KITCHEN_TOKEN}", self.addr)).await
     }
 }
 

@@ -180,6 +180,7 @@ impl Bench {
             name: "bench".into(),
             token: TOKEN.into(),
             scope: TokenScope::Operator,
+            areas: None,
         }];
         let serving = hub.clone();
         tokio::spawn(async move {

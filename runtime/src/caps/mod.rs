@@ -1,6 +1,7 @@
 //! Capability policy: every decision about what a plugin may touch is made
 //! here, deny-by-default, and nowhere else.
 
+pub mod areas;
 pub mod budget;
 pub mod files;
 mod grant;
@@ -12,6 +13,7 @@ mod net;
 mod quota;
 pub mod rules;
 
+pub use areas::Reach;
 pub use budget::{OverBudget, PluginBudget};
 pub use grant::Grant;
 pub use http::HttpPolicy;

@@ -8,6 +8,7 @@ mod engine;
 mod events;
 mod http;
 mod instance;
+mod labels;
 mod linker;
 mod measure;
 mod operations;
@@ -38,7 +39,7 @@ pub use validate::{WriteRequest, type_name};
 use crate::audit::AuditLog;
 use crate::caps::{Capabilities, Grant, HttpPolicy, Limits, Manifest, NetPolicy, imports};
 use crate::error::{ErrorCode, HubError};
-use crate::store::{InstalledPlugin, Store};
+use crate::store::{InstalledPlugin, Label, Store};
 use anyhow::{Context, bail};
 use plugin::PluginParts;
 use sha2::{Digest, Sha256};
@@ -101,6 +102,8 @@ pub struct Hub {
     /// Set while serving: changes then apply at once.
     live: AtomicBool,
     reconciling: std::sync::Mutex<()>,
+    /// Operators' names and areas for devices.
+    labels: labels::Labels,
 }
 
 impl Hub {
@@ -114,6 +117,7 @@ impl Hub {
             plugins: RwLock::new(BTreeMap::new()),
             events: EventBus::new(),
             audit: AuditLog::new(store.clone()),
+            labels: labels::Labels::load(&store)?,
             engine,
             linker,
             http_linker,
@@ -140,6 +144,27 @@ impl Hub {
 
     pub fn events(&self) -> &EventBus {
         &self.events
+    }
+
+    /// What an operator called the device and where they placed it.
+    pub fn label(&self, plugin: &str, identity: &str) -> Option<Arc<Label>> {
+        self.labels.get(plugin, identity)
+    }
+
+    /// Names or places a device the plugin reported; audited.
+    pub fn set_label(
+        &self,
+        actor: &str,
+        plugin: &str,
+        identity: &str,
+        label: Label,
+    ) -> Result<(), HubError> {
+        self.plugin(plugin)?.device(identity)?;
+        let detail =
+            serde_json::json!({"identity": identity, "name": label.name, "area": label.area});
+        self.labels.set(&self.store, plugin, identity, label)?;
+        self.audit.record(actor, Some(plugin), "label", detail);
+        Ok(())
     }
 
     pub fn plugin(&self, id: &str) -> Result<Arc<Plugin>, HubError> {

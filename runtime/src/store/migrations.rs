@@ -41,6 +41,15 @@ const MIGRATIONS: &[&str] = &[
     // 2: the digest of each compiled artifact this hub wrote to its cache,
     // checked before the native code in it is loaded.
     "CREATE TABLE compiled (file TEXT PRIMARY KEY, sha256 TEXT NOT NULL);",
+    // 3: the name and area an operator gave a device, which its plugin
+    // never overwrites.
+    "CREATE TABLE device_labels (
+        plugin TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        name TEXT,
+        area TEXT,
+        PRIMARY KEY (plugin, identity)
+    );",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -8,7 +8,7 @@ mod records;
 
 pub use audit::{AuditEntry, AuditFilter, Audited, Broken};
 pub use checkpoint::Checkpoint;
-pub use records::{DeviceRow, InstalledPlugin};
+pub use records::{DeviceRow, InstalledPlugin, Label};
 
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -154,6 +154,40 @@ impl Store {
         )?;
         let rows = query.query_map([plugin], DeviceRow::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Store {
+    /// Every device's label: (plugin, identity, label).
+    pub fn labels(&self) -> anyhow::Result<Vec<(String, String, Label)>> {
+        let conn = self.conn();
+        let mut query = conn.prepare("SELECT plugin, identity, name, area FROM device_labels")?;
+        let rows = query.query_map([], |row| {
+            let label = Label {
+                name: row.get(2)?,
+                area: row.get(3)?,
+            };
+            Ok((row.get(0)?, row.get(1)?, label))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps a device's label; an empty one is removed.
+    pub fn put_label(&self, plugin: &str, identity: &str, label: &Label) -> anyhow::Result<()> {
+        let conn = self.conn();
+        if label.is_empty() {
+            conn.execute(
+                "DELETE FROM device_labels WHERE plugin = ?1 AND identity = ?2",
+                params![plugin, identity],
+            )?;
+            return Ok(());
+        }
+        conn.execute(
+            "INSERT INTO device_labels (plugin, identity, name, area) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(plugin, identity) DO UPDATE SET name = ?3, area = ?4",
+            params![plugin, identity, label.name, label.area],
+        )?;
+        Ok(())
     }
 }
 

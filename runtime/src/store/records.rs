@@ -53,3 +53,17 @@ impl DeviceRow {
         })
     }
 }
+
+/// What an operator calls a device and where it is; the plugin's own name
+/// shows where `name` is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Label {
+    pub name: Option<String>,
+    pub area: Option<String>,
+}
+
+impl Label {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.area.is_none()
+    }
+}

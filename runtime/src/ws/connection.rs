@@ -65,7 +65,7 @@ pub async fn run<S>(
             biased;
             _ = shutdown.changed() => break Some(shutting_down()),
             event = events.recv() => {
-                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events, &session)).await {
+                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events, |e| session.frames(e, &hub))).await {
                     Some(Ok(())) => {}
                     Some(Err(close)) => break close,
                     None => break None,
@@ -229,7 +229,7 @@ async fn send_events<S>(
     sink: &mut S,
     first: Result<Arc<Event>, RecvError>,
     events: &mut broadcast::Receiver<Arc<Event>>,
-    session: &Session,
+    frames: impl Fn(&Event) -> Vec<String>,
 ) -> Result<(), Option<(CloseCode, String)>>
 where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
@@ -238,7 +238,7 @@ where
     for fed in 1.. {
         match next {
             Ok(event) => {
-                for frame in session.frames(&event) {
+                for frame in frames(&event) {
                     sink.feed(Message::text(frame)).await.map_err(|_| None)?;
                 }
             }
@@ -344,11 +344,9 @@ mod tests {
         Arc::new(Event::new("bench".into(), kind))
     }
 
-    fn session() -> Session {
-        Session::new(Caller {
-            name: "test".into(),
-            scope: crate::config::TokenScope::User,
-        })
+    /// Each event as one frame, as a connection that never subscribed has it.
+    fn every(event: &Event) -> Vec<String> {
+        vec![protocol::event(event, protocol::Api::V1)]
     }
 
     fn written(sink: &[Message]) -> Vec<String> {
@@ -369,7 +367,7 @@ mod tests {
         let mut sink = Vec::new().sink_map_err(|e: Infallible| -> WsError { match e {} });
         let first = events.recv().await;
         assert!(
-            send_events(&mut sink, first, &mut events, &session())
+            send_events(&mut sink, first, &mut events, every)
                 .await
                 .is_ok()
         );
@@ -377,7 +375,7 @@ mod tests {
         assert_eq!(written(sink.get_ref()), expected, "one batch, in order");
         let next = events.recv().await;
         assert!(
-            send_events(&mut sink, next, &mut events, &session())
+            send_events(&mut sink, next, &mut events, every)
                 .await
                 .is_ok()
         );
@@ -396,7 +394,7 @@ mod tests {
         for n in 0..10 {
             assert!(bus.send(event(n)).is_ok(), "a subscriber");
         }
-        let closed = send_events(&mut sink, first.await, &mut events, &session()).await;
+        let closed = send_events(&mut sink, first.await, &mut events, every).await;
         let Err(Some((code, reason))) = closed else {
             panic!("not cut off: {closed:?}");
         };

@@ -5,6 +5,7 @@ use crate::plugins::{
     AttributeMeta, Availability, Device, DeviceInfo, Event, EventKind, Known, Permissions,
     UpdateInfo, ValType, Value, type_name,
 };
+use crate::store::Label;
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 
@@ -234,14 +235,26 @@ pub fn event(e: &Event, api: Api) -> String {
     .to_string()
 }
 
-pub fn device_info(plugin: &str, info: &DeviceInfo) -> Json {
+/// A device as `discover` reports it: the seed's fields, with the name an
+/// operator gave it (else the plugin's) and the area it is placed in.
+pub fn device_info(plugin: &str, info: &DeviceInfo, label: Option<&Label>) -> Json {
     json!({
-        "name": info.name,
+        "name": shown_name(info, label),
         "identity": info.identity,
         "model": info.model,
         "manufacturer": info.manufacturer,
         "plugin_id": plugin,
+        "area": area(label),
     })
+}
+
+/// The operator's name for the device, else the plugin's.
+fn shown_name<'a>(info: &'a DeviceInfo, label: Option<&'a Label>) -> &'a str {
+    label.and_then(|l| l.name.as_deref()).unwrap_or(&info.name)
+}
+
+fn area(label: Option<&Label>) -> Option<&str> {
+    label.and_then(|l| l.area.as_deref())
 }
 
 /// A device as `list_devices` shows it, without asking it: the seed's
@@ -254,6 +267,7 @@ pub struct Listed<'a> {
     model: &'a str,
     manufacturer: &'a str,
     plugin_id: &'a str,
+    area: Option<&'a str>,
     availability: Availability,
     last_seen: Option<String>,
     instances: Option<Instances<'a>>,
@@ -264,16 +278,18 @@ pub struct Listed<'a> {
 pub fn listed<'a>(
     plugin: &'a str,
     known: &'a Known,
+    label: Option<&'a Label>,
     state: Option<&'a Device>,
     api: Api,
 ) -> Listed<'a> {
     let info = &known.record.info;
     Listed {
-        name: &info.name,
+        name: shown_name(info, label),
         identity: &info.identity,
         model: &info.model,
         manufacturer: &info.manufacturer,
         plugin_id: plugin,
+        area: area(label),
         availability: known.state.availability,
         last_seen: known
             .state
@@ -298,6 +314,7 @@ struct DescribedDevice<'a> {
     model: &'a str,
     manufacturer: &'a str,
     plugin_id: &'a str,
+    area: Option<&'a str>,
     instances: Instances<'a>,
     ota_support: bool,
 }
@@ -360,16 +377,22 @@ struct DescribedAttribute<'a> {
     device_class: Option<&'a str>,
 }
 
-pub fn device<'a>(plugin: &'a str, device: &'a Device, api: Api) -> Described<'a> {
+pub fn device<'a>(
+    plugin: &'a str,
+    device: &'a Device,
+    label: Option<&'a Label>,
+    api: Api,
+) -> Described<'a> {
     let info = &device.info;
     Described {
         identity: &info.identity,
         device: DescribedDevice {
-            name: &info.name,
+            name: shown_name(info, label),
             identity: &info.identity,
             model: &info.model,
             manufacturer: &info.manufacturer,
             plugin_id: plugin,
+            area: area(label),
             instances: Instances(device, api),
             ota_support: device.meta.ota_support,
         },
@@ -492,7 +515,7 @@ mod tests {
 
     fn attrs(api: Api) -> Vec<(Json, Json)> {
         let device = plug();
-        let rendered = serde_json::to_value(super::device("shelly", &device, api)).unwrap();
+        let rendered = serde_json::to_value(super::device("shelly", &device, None, api)).unwrap();
         let attrs = rendered["device"]["instances"][0]["attrs"]
             .as_array()
             .unwrap()
@@ -522,7 +545,7 @@ mod tests {
             ]
         );
         let device = plug();
-        let v1 = serde_json::to_value(super::device("shelly", &device, Api::V1)).unwrap();
+        let v1 = serde_json::to_value(super::device("shelly", &device, None, Api::V1)).unwrap();
         assert_eq!(
             v1["device"]["instances"][0]["attrs"][0]["enum_values"],
             json!(["on", "off"]),

@@ -4,6 +4,7 @@
 use super::admission::{Admission, Admitted, ServerLimits};
 use super::connection;
 use super::outbox::SHARED_OUTBOX_BYTES;
+use crate::caps::Reach;
 use crate::config::{Token, TokenScope};
 use crate::plugins::Hub;
 use http_body_util::Full;
@@ -48,6 +49,8 @@ impl ServerSettings {
 pub struct Caller {
     pub name: String,
     pub scope: TokenScope,
+    /// The devices it may see and control.
+    pub reach: Reach,
 }
 
 pub struct Server {
@@ -240,6 +243,7 @@ fn authorized(request: &Request<Incoming>, tokens: &[Token]) -> Option<Caller> {
     Some(Caller {
         name: token.name.clone(),
         scope: token.scope,
+        reach: Reach::from_config(token.areas.as_deref()),
     })
 }
 

@@ -9,7 +9,7 @@ use super::server::Caller;
 use super::services;
 use crate::config::TokenScope;
 use crate::error::{ErrorCode, HubError};
-use crate::plugins::{Event, Version};
+use crate::plugins::{Event, Hub, Version};
 use serde_json::{Value as Json, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -90,7 +90,11 @@ impl Session {
             "services": services,
             "plugin_services": management,
             "events": EVENT_TYPES,
-            "caller": {"name": self.caller.name, "scope": self.caller.scope},
+            "caller": {
+                "name": self.caller.name,
+                "scope": self.caller.scope,
+                "areas": self.caller.reach.areas(),
+            },
         }))
     }
 
@@ -131,10 +135,14 @@ impl Session {
         Ok(Json::Null)
     }
 
-    /// The frames `event` becomes on this connection: one, unless it
-    /// subscribed, then one per subscription the event answers, each
-    /// saying which.
-    pub fn frames(&self, event: &Event) -> Vec<String> {
+    /// The frames `event` becomes on this connection: none for a device
+    /// out of the caller's reach; one, unless it subscribed, then one per
+    /// subscription the event answers, each saying which.
+    pub fn frames(&self, event: &Event, hub: &Hub) -> Vec<String> {
+        let reach = &self.caller.reach;
+        if !services::reaches(hub, reach, &event.plugin, event.identity()) {
+            return Vec::new();
+        }
         let api = self.api;
         let rendered = event.rendered(api.number() as usize, |e| protocol::event(e, api));
         let Some(subscriptions) = &self.subscriptions else {

@@ -1,8 +1,10 @@
 //! `discover`: every plugin (or the one named by `domain`) searches at once;
 //! each device found is one message, then one message closes the stream.
 
+use crate::caps::Reach;
 use crate::error::HubError;
 use crate::plugins::Hub;
+use crate::ws::Caller;
 use crate::ws::protocol::{self, Request};
 use crate::ws::responder::Responder;
 use futures_util::StreamExt;
@@ -12,12 +14,15 @@ use serde_json::json;
 pub struct Discover {
     /// One plugin's devices; every plugin's when `None`.
     domain: Option<String>,
+    /// The caller's: devices outside it are not reported.
+    reach: Reach,
 }
 
 impl Discover {
-    pub fn parse(request: Request) -> Self {
+    pub fn parse(request: Request, caller: &Caller) -> Self {
         Discover {
             domain: request.domain,
+            reach: caller.reach.clone(),
         }
     }
 
@@ -26,11 +31,16 @@ impl Discover {
             Ok(plugins) => plugins,
             Err(e) => return out.fail(e),
         };
-        search(plugins, out).await;
+        search(hub, plugins, &self.reach, out).await;
     }
 }
 
-async fn search(plugins: Vec<std::sync::Arc<crate::plugins::Plugin>>, out: &Responder) {
+async fn search(
+    hub: &Hub,
+    plugins: Vec<std::sync::Arc<crate::plugins::Plugin>>,
+    reach: &Reach,
+    out: &Responder,
+) {
     let mut searches: FuturesUnordered<_> = plugins
         .into_iter()
         .map(|plugin| async move {
@@ -42,12 +52,16 @@ async fn search(plugins: Vec<std::sync::Arc<crate::plugins::Plugin>>, out: &Resp
     while let Some((plugin, found)) = searches.next().await {
         let refused = match found {
             Ok(discovery) => {
-                for info in &discovery.devices {
-                    out.send(Ok(
-                        json!({"device": protocol::device_info(plugin.id(), info)}),
-                    ));
+                let reachable = discovery
+                    .devices
+                    .iter()
+                    .filter(|info| super::reaches(hub, reach, plugin.id(), &info.identity));
+                for info in reachable {
+                    let label = hub.label(plugin.id(), &info.identity);
+                    let device = protocol::device_info(plugin.id(), info, label.as_deref());
+                    out.send(Ok(json!({ "device": device })));
+                    count += 1;
                 }
-                count += discovery.devices.len();
                 discovery.refused
             }
             Err(error) => vec![error],

@@ -17,7 +17,15 @@ impl GetAttributes {
             Err(e) => return out.fail(e),
         };
         match plugin.get_attributes(&self.device.identity).await {
-            Ok(device) => out.send(Ok(protocol::device(plugin.id(), &device, out.api()))),
+            Ok(device) => {
+                let label = hub.label(plugin.id(), &self.device.identity);
+                out.send(Ok(protocol::device(
+                    plugin.id(),
+                    &device,
+                    label.as_deref(),
+                    out.api(),
+                )))
+            }
             Err(e) => out.fail(e),
         }
     }

@@ -1,9 +1,13 @@
 //! `list_devices`: every device the hub knows (or one plugin's, with
-//! `domain`), with whether it answers and its last known attributes,
-//! answered from what the hub holds: no device is asked, so a dashboard
-//! opens with one round trip however many devices there are.
+//! `domain`) that the caller may reach, with the name and area an operator
+//! gave it, whether it answers and its last known attributes, answered
+//! from what the hub holds: no device is asked, so a dashboard opens with
+//! one round trip however many devices there are.
 
+use crate::caps::Reach;
 use crate::plugins::{Device, Hub, Known, Plugin};
+use crate::store::Label;
+use crate::ws::Caller;
 use crate::ws::protocol::{self, Request};
 use crate::ws::responder::Responder;
 use serde_json::json;
@@ -11,12 +15,18 @@ use std::sync::Arc;
 
 pub struct ListDevices {
     domain: Option<String>,
+    reach: Reach,
 }
 
+/// One device to list: its plugin, what the hub knows, its label, and its
+/// last reading.
+type Row = (Arc<Plugin>, Known, Option<Arc<Label>>, Option<Device>);
+
 impl ListDevices {
-    pub fn parse(request: Request) -> Self {
+    pub fn parse(request: Request, caller: &Caller) -> Self {
         ListDevices {
             domain: request.domain,
+            reach: caller.reach.clone(),
         }
     }
 
@@ -25,26 +35,34 @@ impl ListDevices {
             Ok(plugins) => plugins,
             Err(e) => return out.fail(e),
         };
-        let mut devices: Vec<(Arc<Plugin>, Known, Option<Device>)> = plugins
-            .into_iter()
-            .flat_map(|plugin| {
-                let known = plugin.known();
-                known.into_iter().map(move |k| {
-                    let state = last_reading(&k);
-                    (plugin.clone(), k, state)
-                })
-            })
-            .collect();
-        devices.sort_by(|(p, a, _), (q, b, _)| {
+        let mut rows: Vec<Row> = Vec::new();
+        for plugin in plugins {
+            for known in plugin.known() {
+                let identity = &known.record.info.identity;
+                if !super::reaches(hub, &self.reach, plugin.id(), identity) {
+                    continue;
+                }
+                let label = hub.label(plugin.id(), identity);
+                let state = last_reading(&known);
+                rows.push((plugin.clone(), known, label, state));
+            }
+        }
+        rows.sort_by(|(p, a, ..), (q, b, ..)| {
             (p.id(), &a.record.info.identity).cmp(&(q.id(), &b.record.info.identity))
         });
-        let listed: Vec<_> = devices
+        let listed: Vec<_> = rows
             .iter()
-            .map(|(plugin, known, state)| {
-                protocol::listed(plugin.id(), known, state.as_ref(), out.api())
+            .map(|(plugin, known, label, state)| {
+                protocol::listed(
+                    plugin.id(),
+                    known,
+                    label.as_deref(),
+                    state.as_ref(),
+                    out.api(),
+                )
             })
             .collect();
-        out.send(Ok(json!({"devices": listed})));
+        out.send(Ok(json!({ "devices": listed })));
     }
 }
 

@@ -11,22 +11,25 @@ mod list_devices;
 mod ota;
 mod plugins;
 mod set_attributes;
+mod set_device;
 
 use super::Caller;
 use super::protocol::Request;
 use super::responder::Responder;
+use crate::caps::Reach;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, Plugin};
 use std::sync::Arc;
 
 /// The services answered here, as `hello` lists them.
-pub const SERVICES: [&str; 6] = [
+pub const SERVICES: [&str; 7] = [
     "discover",
     "list_devices",
     "get_attributes",
     "set_attributes",
     "check_update",
     "ota",
+    "set_device",
 ];
 pub use plugins::MANAGEMENT;
 
@@ -37,6 +40,7 @@ pub enum Service {
     SetAttributes(set_attributes::SetAttributes),
     CheckUpdate(check_update::CheckUpdate),
     Ota(ota::Ota),
+    SetDevice(set_device::SetDevice),
     /// `domain: "plugin"`: plugin management, for operator tokens.
     Manage(plugins::Manage),
 }
@@ -45,11 +49,14 @@ impl Service {
     /// What `request` asks for, or why it cannot be served as written.
     pub fn parse(request: Request, caller: &Caller) -> Result<Service, HubError> {
         match request.service.as_str() {
-            "discover" => return Ok(Service::Discover(discover::Discover::parse(request))),
-            "list_devices" => {
-                return Ok(Service::ListDevices(list_devices::ListDevices::parse(
-                    request,
+            "discover" => {
+                return Ok(Service::Discover(discover::Discover::parse(
+                    request, caller,
                 )));
+            }
+            "list_devices" => {
+                let list = list_devices::ListDevices::parse(request, caller);
+                return Ok(Service::ListDevices(list));
             }
             _ => {}
         }
@@ -68,16 +75,17 @@ impl Service {
         }
         Ok(match request.service.as_str() {
             "get_attributes" => Service::GetAttributes(get_attributes::GetAttributes {
-                device: Device::parse(&request)?,
+                device: Device::parse(&request, caller)?,
             }),
             "set_attributes" => {
-                Service::SetAttributes(set_attributes::SetAttributes::parse(request)?)
+                Service::SetAttributes(set_attributes::SetAttributes::parse(request, caller)?)
             }
             "check_update" => Service::CheckUpdate(check_update::CheckUpdate {
-                device: Device::parse(&request)?,
+                device: Device::parse(&request, caller)?,
             }),
+            "set_device" => Service::SetDevice(set_device::SetDevice::parse(request, caller)?),
             "ota" => Service::Ota(ota::Ota {
-                device: Device::parse(&request)?,
+                device: Device::parse(&request, caller)?,
             }),
             other => return Err(unknown_service(other)),
         })
@@ -91,6 +99,7 @@ impl Service {
             Service::SetAttributes(s) => s.apply(hub, out).await,
             Service::CheckUpdate(s) => s.apply(hub, out).await,
             Service::Ota(s) => s.apply(hub, out).await,
+            Service::SetDevice(s) => s.apply(hub, out).await,
             Service::Manage(s) => s.apply(hub, out).await,
         }
     }
@@ -108,10 +117,12 @@ pub async fn serve(hub: &Arc<Hub>, caller: &Caller, request: Request, out: Respo
 pub struct Device {
     plugin: String,
     identity: String,
+    /// The caller's: the device must be within it.
+    reach: Reach,
 }
 
 impl Device {
-    fn parse(request: &Request) -> Result<Self, HubError> {
+    fn parse(request: &Request, caller: &Caller) -> Result<Self, HubError> {
         let identity = request
             .identity
             .clone()
@@ -125,13 +136,31 @@ impl Device {
         Ok(Device {
             plugin: request.domain.clone().unwrap_or_default(),
             identity,
+            reach: caller.reach.clone(),
         })
     }
 
-    /// The running plugin the device belongs to.
+    /// The running plugin the device belongs to, if the caller may reach it.
     fn plugin(&self, hub: &Hub) -> Result<Arc<Plugin>, HubError> {
+        if !reaches(hub, &self.reach, &self.plugin, &self.identity) {
+            let areas = self.reach.areas().unwrap_or_default().join(", ");
+            return Err(HubError::new(
+                ErrorCode::Forbidden,
+                format!("this token reaches devices in {areas} only"),
+            ));
+        }
         hub.plugin(&self.plugin)
     }
+}
+
+/// May a caller of `reach` see and control the device? Its area is the
+/// hub's record (`set_device`), looked up only for limited tokens.
+pub fn reaches(hub: &Hub, reach: &Reach, plugin: &str, identity: &str) -> bool {
+    if let Reach::Everywhere = reach {
+        return true;
+    }
+    let label = hub.label(plugin, identity);
+    reach.allows(label.as_ref().and_then(|l| l.area.as_deref()))
 }
 
 /// The running plugin `domain` names, or every running plugin without one.

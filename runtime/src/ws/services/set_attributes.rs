@@ -4,6 +4,7 @@
 use super::Device;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, WriteRequest};
+use crate::ws::Caller;
 use crate::ws::protocol::Request;
 use crate::ws::responder::Responder;
 
@@ -13,8 +14,8 @@ pub struct SetAttributes {
 }
 
 impl SetAttributes {
-    pub fn parse(request: Request) -> Result<Self, HubError> {
-        let device = Device::parse(&request)?;
+    pub fn parse(request: Request, caller: &Caller) -> Result<Self, HubError> {
+        let device = Device::parse(&request, caller)?;
         let attributes = request.service_data.get("attributes").ok_or_else(|| {
             invalid_format(
                 "service_data.attributes is required: [{\"instance_id\", \"attribute\", \"val\"}]"

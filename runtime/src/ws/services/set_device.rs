@@ -1,0 +1,95 @@
+//! `set_device`: an operator names a device and places it in an area. The
+//! hub keeps both (the plugin's reports never overwrite them); discover,
+//! get_attributes and list_devices show them, and tokens limited to areas
+//! reach the device through its area. Audited.
+
+use super::Device;
+use crate::config::TokenScope;
+use crate::error::{ErrorCode, HubError};
+use crate::plugins::Hub;
+use crate::ws::Caller;
+use crate::ws::protocol::Request;
+use crate::ws::responder::Responder;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+pub struct SetDevice {
+    actor: String,
+    device: Device,
+    name: Change,
+    area: Change,
+}
+
+/// A field of `service_data`: absent keeps the value, `null` clears it.
+enum Change {
+    Keep,
+    Set(Option<String>),
+}
+
+impl SetDevice {
+    pub fn parse(request: Request, caller: &Caller) -> Result<Self, HubError> {
+        if caller.scope != TokenScope::Operator {
+            return Err(HubError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "set_device needs an operator token; {} is a user token",
+                    caller.name
+                ),
+            ));
+        }
+        let data = &request.service_data;
+        let (name, area) = (change(data, "name")?, change(data, "area")?);
+        if let (Change::Keep, Change::Keep) = (&name, &area) {
+            return Err(HubError::new(
+                ErrorCode::InvalidFormat,
+                "service_data needs \"name\" or \"area\" (a string, or null to clear it)",
+            ));
+        }
+        Ok(SetDevice {
+            actor: caller.name.clone(),
+            device: Device::parse(&request, caller)?,
+            name,
+            area,
+        })
+    }
+
+    pub async fn apply(self, hub: &Arc<Hub>, out: &Responder) {
+        if let Err(e) = self.device.plugin(hub) {
+            return out.fail(e);
+        }
+        let (plugin, identity) = (&self.device.plugin, &self.device.identity);
+        let held = hub.label(plugin, identity);
+        let mut label = held.as_deref().cloned().unwrap_or_default();
+        if let Change::Set(name) = self.name {
+            label.name = name;
+        }
+        if let Change::Set(area) = self.area {
+            label.area = area;
+        }
+        let hub = hub.clone();
+        let (actor, plugin, identity) = (self.actor, plugin.clone(), identity.clone());
+        // SQLite, off the async workers.
+        let done =
+            tokio::task::spawn_blocking(move || hub.set_label(&actor, &plugin, &identity, label))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(HubError::new(
+                        ErrorCode::Internal,
+                        format!("set_device failed: {e}"),
+                    ))
+                });
+        out.send(done.map(|()| Value::Null));
+    }
+}
+
+fn change(data: &Map<String, Value>, field: &str) -> Result<Change, HubError> {
+    match data.get(field) {
+        None => Ok(Change::Keep),
+        Some(Value::Null) => Ok(Change::Set(None)),
+        Some(Value::String(text)) => Ok(Change::Set(Some(text.clone()))),
+        Some(other) => Err(HubError::new(
+            ErrorCode::InvalidFormat,
+            format!("service_data.{field} must be a string or null, not {other}"),
+        )),
+    }
+}
