@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The id of a request still running on the same connection.
     DuplicateId,
+    /// A connection's sign-in failed (wrong token, or another message first).
+    Unauthorized,
     Internal,
 }
 
@@ -48,6 +50,7 @@ impl ErrorCode {
             ErrorCode::OtaFailed => "ota_failed",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::DuplicateId => "duplicate_id",
+            ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Internal => "internal",
         }
     }

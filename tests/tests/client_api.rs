@@ -1,10 +1,12 @@
-//! The client's side of the API over a real WebSocket: the seed's value
-//! types by default and the hub's own after `hello`, `ping`, the rule for
-//! request ids, and subscriptions.
+//! The client's side of the API over a real WebSocket: signing in with the
+//! first message, the seed's value types by default and the hub's own
+//! after `hello`, `ping`, the rule for request ids, and subscriptions.
 
-use hub_tests::{HubOptions, TestHub};
+use hub_tests::{Client, HubOptions, TOKEN, TestHub};
 use serde_json::{Value, json};
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 fn attr(reading: &Value, name: &str) -> Value {
     let attrs = reading["result"]["device"]["instances"][0]["attrs"].as_array();
@@ -174,4 +176,36 @@ async fn quietly(frame: impl Future<Output = anyhow::Result<Value>>) -> Option<V
         .await
         .ok()?
         .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_signs_in_with_its_first_message_and_a_wrong_token_is_shown_the_door()
+-> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let url = format!("ws://{}/ws", hub.addr);
+    let mut client = Client::connect(&url).await?;
+    let signed_in = client
+        .request(json!({"id": 1, "service": "auth", "service_data": {"token": TOKEN}}))
+        .await?;
+    assert_eq!(signed_in["success"], true, "{signed_in}");
+    assert_eq!(signed_in["result"]["caller"]["name"], "test-operator");
+    let pong = client.request(json!({"service": "ping"})).await?;
+    assert_eq!(pong["result"], "pong", "{pong}");
+
+    let refusals = [
+        json!({"id": 1, "service": "auth", "service_data": {"token": "wrong-token"}}),
+        json!({"id": 1, "service": "auth"}),
+        json!({"id": 1, "service": "list_devices"}),
+    ];
+    for first in refusals {
+        let mut client = Client::connect(&url).await?;
+        client.send_text(&first.to_string()).await?;
+        let refused = client.response(1).await?;
+        assert_eq!(refused["code"], "unauthorized", "{first}: {refused}");
+        match client.next_message().await? {
+            Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Policy),
+            other => panic!("{first}: expected the connection closed, got {other:?}"),
+        }
+    }
+    Ok(())
 }

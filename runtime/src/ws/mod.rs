@@ -2,6 +2,7 @@
 //! attribute changes pushed to every connection.
 
 mod admission;
+mod auth;
 mod connection;
 mod outbox;
 pub mod protocol;

@@ -1,7 +1,9 @@
 //! HTTP on the listening socket: `/ws` upgrades to a WebSocket for a client
-//! with the right token; everything else gets a clear HTTP error.
+//! with the right token, or with none (it then signs in with its first
+//! message, `ws::auth`); everything else gets a clear HTTP error.
 
 use super::admission::{Admission, Admitted, ServerLimits};
+use super::auth;
 use super::connection;
 use super::outbox::SHARED_OUTBOX_BYTES;
 use crate::caps::Reach;
@@ -26,7 +28,6 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 /// The largest frame a client may send; a larger one closes the connection with 1009.
 pub const MAX_FRAME: usize = 64 << 10;
-const TOKEN_HEADER: &str = "smart-assistant-token";
 
 #[derive(Clone)]
 pub struct ServerSettings {
@@ -178,13 +179,20 @@ fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<B
         refused.headers_mut().insert(RETRY_AFTER, seconds);
         return refused;
     }
-    let Some(caller) = authorized(&request, &connection.settings.tokens) else {
-        connection.admission.failed_sign_in(peer);
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong token: send it in the smart-assistant-token header or ?token=",
-        );
+    // Without a token, the connection's first message must sign in.
+    let caller = match auth::offered(&request) {
+        Some(given) => match auth::caller(&given, &connection.settings.tokens) {
+            Some(caller) => Some(caller),
+            None => {
+                connection.admission.failed_sign_in(peer);
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "wrong token: send a hub token in the smart-assistant-token header, ?token=, or the first message",
+                );
+            }
+        },
+        None => None,
     };
     let Some(accept_key) = websocket_key(&request) else {
         return error(
@@ -199,12 +207,25 @@ fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<B
                 let config = super::config()
                     .max_message_size(Some(MAX_FRAME))
                     .max_frame_size(Some(MAX_FRAME));
-                let ws = WebSocketStream::from_raw_socket(
+                let mut ws = WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
                     Role::Server,
                     Some(config),
                 )
                 .await;
+                let caller = match caller {
+                    Some(caller) => caller,
+                    None => {
+                        let tokens = &connection.settings.tokens;
+                        let signing_in =
+                            auth::first_message(&mut ws, tokens, &connection.admission, peer);
+                        // Its answer must go out within the bound too.
+                        match tokio::time::timeout(auth::SIGN_IN_WITHIN * 2, signing_in).await {
+                            Ok(Some(caller)) => caller,
+                            _ => return,
+                        }
+                    }
+                };
                 connection::run(
                     ws,
                     connection.hub.clone(),
@@ -224,31 +245,6 @@ fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<B
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert("sec-websocket-accept", accept_key);
     response
-}
-
-fn authorized(request: &Request<Incoming>, tokens: &[Token]) -> Option<Caller> {
-    let from_header = request
-        .headers()
-        .get(TOKEN_HEADER)
-        .map(|v| v.as_bytes().to_vec());
-    let from_query = request.uri().query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned().into_bytes())
-    });
-    let given = from_header.or(from_query)?;
-    let token = tokens
-        .iter()
-        .find(|t| constant_time_eq(&given, t.token.as_bytes()))?;
-    Some(Caller {
-        name: token.name.clone(),
-        scope: token.scope,
-        reach: Reach::from_config(token.areas.as_deref()),
-    })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The `Sec-WebSocket-Accept` value for a well-formed upgrade request.

@@ -1,0 +1,126 @@
+//! Who a client is. A token travels in the `smart-assistant-token` header
+//! or `?token=` (the seed's ways), or, so that browsers keep it out of
+//! URLs and logs, in the connection's first message:
+//! `{"id":1,"service":"auth","service_data":{"token":"..."}}`. A wrong
+//! token is refused either way, and counts against the address's
+//! sign-in attempts.
+
+use super::admission::Admission;
+use super::protocol::{self, Request};
+use super::server::Caller;
+use crate::caps::Reach;
+use crate::config::Token;
+use crate::error::{ErrorCode, HubError};
+use futures_util::{SinkExt, StreamExt};
+use hyper::Request as HttpRequest;
+use hyper::body::Incoming;
+use serde_json::json;
+use std::net::IpAddr;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+pub const TOKEN_HEADER: &str = "smart-assistant-token";
+/// A connection opened without a token must sign in within this.
+pub const SIGN_IN_WITHIN: Duration = Duration::from_secs(10);
+
+/// The token the upgrade request carries, if any.
+pub fn offered(request: &HttpRequest<Incoming>) -> Option<Vec<u8>> {
+    let from_header = request
+        .headers()
+        .get(TOKEN_HEADER)
+        .map(|v| v.as_bytes().to_vec());
+    let from_query = request.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned().into_bytes())
+    });
+    from_header.or(from_query)
+}
+
+/// The caller `given` names, compared in constant time with every token.
+pub fn caller(given: &[u8], tokens: &[Token]) -> Option<Caller> {
+    let token = tokens
+        .iter()
+        .find(|t| constant_time_eq(given, t.token.as_bytes()))?;
+    Some(Caller {
+        name: token.name.clone(),
+        scope: token.scope,
+        reach: Reach::from_config(token.areas.as_deref()),
+    })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Waits for the `auth` message of a connection opened without a token
+/// and answers it; the caller, or `None` once the connection is closed
+/// with the reason.
+pub async fn first_message<S>(
+    ws: &mut WebSocketStream<S>,
+    tokens: &[Token],
+    admission: &Admission,
+    peer: IpAddr,
+) -> Option<Caller>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = match tokio::time::timeout(SIGN_IN_WITHIN, ws.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => text,
+        Ok(Some(Ok(_))) => {
+            return refuse(ws, None, "sign in first: send the auth message as text").await;
+        }
+        Ok(_) => return None,
+        Err(_) => {
+            let reason = format!("no sign-in within {} s", SIGN_IN_WITHIN.as_secs());
+            return close(ws, reason).await;
+        }
+    };
+    let request = match Request::parse(frame.as_str()) {
+        Ok(request) if request.service == "auth" => request,
+        Ok(request) => {
+            let why = r#"sign in first: {"id":1,"service":"auth","service_data":{"token":"..."}}"#;
+            return refuse(ws, Some(request.id), why).await;
+        }
+        Err(rejected) => return refuse(ws, rejected.id, &rejected.error.message).await,
+    };
+    let given = request.service_data.get("token").and_then(|t| t.as_str());
+    let Some(caller) = given.and_then(|given| caller(given.as_bytes(), tokens)) else {
+        admission.failed_sign_in(peer);
+        return refuse(ws, Some(request.id), "wrong or missing service_data.token").await;
+    };
+    let welcome = json!({"caller": {
+        "name": caller.name,
+        "scope": caller.scope,
+        "areas": caller.reach.areas(),
+    }});
+    let answer = protocol::success(request.id, &welcome);
+    ws.send(Message::text(answer)).await.ok()?;
+    Some(caller)
+}
+
+/// Answers `unauthorized` and closes the connection.
+async fn refuse<S>(ws: &mut WebSocketStream<S>, id: Option<i64>, why: &str) -> Option<Caller>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let error = HubError::new(ErrorCode::Unauthorized, why);
+    let _ = ws.send(Message::text(protocol::failure(id, &error))).await;
+    close(ws, "unauthorized".into()).await
+}
+
+async fn close<S>(ws: &mut WebSocketStream<S>, reason: String) -> Option<Caller>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code: CloseCode::Policy,
+        reason: reason.into(),
+    };
+    let _ = ws.close(Some(frame)).await;
+    None
+}
