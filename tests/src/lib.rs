@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -284,11 +284,14 @@ impl Client {
         }
     }
 
+    /// The next text frame, checked against the API's schema.
     async fn next_json(&mut self) -> anyhow::Result<Value> {
         loop {
             match self.next_message().await? {
                 Message::Text(text) => {
-                    return serde_json::from_str(&text).context("frame is not JSON");
+                    let frame = serde_json::from_str(&text).context("frame is not JSON")?;
+                    conforms(&frame)?;
+                    return Ok(frame);
                 }
                 Message::Close(frame) => bail!("connection closed: {frame:?}"),
                 _ => continue,
@@ -366,6 +369,32 @@ impl Client {
         })
         .await
     }
+}
+
+/// Checks a frame the hub sent against `docs/api.schema.json`: every
+/// message the tests see, so that the documented contract cannot drift.
+pub fn conforms(frame: &Value) -> anyhow::Result<()> {
+    static SCHEMA: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        let path = xtask::root().join("docs/api.schema.json");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let schema: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+    });
+    let schema = schema
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("the API schema: {e}"))?;
+    let errors: Vec<String> = schema
+        .iter_errors(frame)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    anyhow::ensure!(
+        errors.is_empty(),
+        "the hub sent a message its schema does not describe: {frame}\n{}",
+        errors.join("\n")
+    );
+    Ok(())
 }
 
 /// Waits (up to 10 s) until `ready` holds; `what` names it in the error.
