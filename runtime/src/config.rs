@@ -15,6 +15,7 @@
 //! name = "kitchen-tablet"
 //! token = "another-long-secret"
 //! scope = "user"          # devices only
+//! areas = ["kitchen"]     # optional: only devices placed in these areas
 //!
 //! [limits]
 //! call_deadline_ms = 10000
@@ -75,7 +76,8 @@ pub struct Token {
     pub name: String,
     pub token: String,
     pub scope: TokenScope,
-    /// The areas whose devices it may see and control; every device when absent.
+    /// The areas whose devices it may see and control; every device when
+    /// absent. User tokens only.
     #[serde(default)]
     pub areas: Option<Vec<String>>,
 }
@@ -105,7 +107,35 @@ impl HubConfig {
             if token.token.len() < 16 {
                 bail!("token {:?} is shorter than 16 characters", token.name);
             }
+            if token.scope == TokenScope::Operator && token.areas.is_some() {
+                bail!(
+                    "token {:?}: areas limit user tokens; an operator token manages plugins \
+                     and the audit log, which span every area",
+                    token.name
+                );
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(tokens: &str) -> anyhow::Result<HubConfig> {
+        let config: HubConfig = toml::from_str(&format!("listen = \"127.0.0.1:0\"\n{tokens}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn areas_limit_user_tokens_only() {
+        let user = "[[tokens]]\nname = \"tablet\"\ntoken = \"0123456789abcdef\"\nscope = \"user\"\nareas = [\"kitchen\"]";
+        let parsed = config(user).unwrap();
+        assert_eq!(parsed.tokens[0].areas, Some(vec!["kitchen".to_string()]));
+        let operator = user.replace("\"user\"", "\"operator\"");
+        let refused = config(&operator).unwrap_err().to_string();
+        assert!(refused.contains("areas limit user tokens"), "{refused}");
     }
 }

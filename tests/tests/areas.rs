@@ -84,6 +84,19 @@ async fn an_operators_names_and_areas_stay_and_show_everywhere() -> anyhow::Resu
     }
     let unknown = set_device(&mut operator, "no-such-device", json!({"area": "kitchen"})).await?;
     assert_eq!(unknown["code"], "not_found", "{unknown}");
+
+    // A plugin removed takes its labels along: one installed later under
+    // its id inherits no area, and so no area token's reach.
+    let removed = operator
+        .request(json!({"domain": "plugin", "service": "remove", "service_data": {"plugin": "yeelight"}}))
+        .await?;
+    assert_eq!(removed["success"], true, "{removed}");
+    let stored = hub.hub.store().labels()?;
+    assert!(
+        stored.iter().all(|(plugin, ..)| plugin != "yeelight"),
+        "{stored:?}"
+    );
+    assert!(hub.hub.label("yeelight", lamp).is_none());
     Ok(())
 }
 

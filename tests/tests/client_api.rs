@@ -139,7 +139,7 @@ async fn a_subscriber_receives_only_what_it_subscribed_to_and_says_which() -> an
     change(1, 11)?;
     change(0, 12)?;
     let event = subscriber.event(bulbs[0].id(), "brightness").await?;
-    assert_eq!(event["subscription"], id, "{event}");
+    assert_eq!(event["subscriptions"], json!([id]), "{event}");
     assert_eq!(event["attr"]["val"], 12);
     // The connection that never subscribed still receives every event.
     watching_all.event(bulbs[1].id(), "brightness").await?;
@@ -167,6 +167,24 @@ async fn a_subscriber_receives_only_what_it_subscribed_to_and_says_which() -> an
         .request(json!({"service": "subscribe", "service_data": {"events": ["everything"]}}))
         .await?;
     assert_eq!(bad["code"], "invalid_argument", "{bad}");
+    // What a connection's subscriptions hold is bounded.
+    let many: Vec<String> = (0..1025).map(|n| format!("device-{n}")).collect();
+    let long = "x".repeat(257);
+    for identities in [json!(many), json!([long])] {
+        let refused = subscriber
+            .request(json!({"service": "subscribe", "service_data": {"identities": identities}}))
+            .await?;
+        assert_eq!(refused["code"], "invalid_argument", "{refused}");
+    }
+    let half: Vec<String> = (0..600).map(|n| format!("device-{n}")).collect();
+    let first = subscriber
+        .request(json!({"service": "subscribe", "service_data": {"identities": half}}))
+        .await?;
+    assert_eq!(first["success"], true, "{first}");
+    let second = subscriber
+        .request(json!({"service": "subscribe", "service_data": {"identities": half}}))
+        .await?;
+    assert_eq!(second["code"], "quota_exceeded", "{second}");
     Ok(())
 }
 
@@ -191,6 +209,10 @@ async fn a_browser_signs_in_with_its_first_message_and_a_wrong_token_is_shown_th
     assert_eq!(signed_in["result"]["caller"]["name"], "test-operator");
     let pong = client.request(json!({"service": "ping"})).await?;
     assert_eq!(pong["result"], "pong", "{pong}");
+    let again = client
+        .request(json!({"service": "auth", "service_data": {"token": TOKEN}}))
+        .await?;
+    assert_eq!(again["code"], "invalid_argument", "{again}");
 
     let refusals = [
         json!({"id": 1, "service": "auth", "service_data": {"token": "wrong-token"}}),

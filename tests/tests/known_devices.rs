@@ -66,6 +66,10 @@ async fn a_hundred_devices_are_listed_with_their_state_without_asking_any() -> a
     let listing = Instant::now();
     let devices = list(&mut client).await?;
     let listed_in = listing.elapsed();
+    let identities: Vec<_> = devices.iter().map(|d| d["identity"].clone()).collect();
+    let mut sorted = identities.clone();
+    sorted.sort_by_key(|identity| identity.to_string());
+    assert_eq!(identities, sorted, "in order of plugin, then identity");
     println!(
         "{BULBS} devices: list_devices {:.2} ms, {BULBS} get_attributes one after another {:.2} ms",
         listed_in.as_secs_f64() * 1e3,
@@ -83,6 +87,21 @@ async fn a_hundred_devices_are_listed_with_their_state_without_asking_any() -> a
             "{listed}"
         );
     }
+
+    // A page that starts after the first device holds the others.
+    let first = &devices[0];
+    let rest = client
+        .request(
+            json!({"service": "list_devices", "service_data": {"after": {
+            "plugin_id": first["plugin_id"], "identity": first["identity"]}}}),
+        )
+        .await?;
+    let rest = rest["result"]["devices"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(rest.len(), BULBS - 1);
+    assert!(rest.iter().all(|d| d["identity"] != first["identity"]));
 
     // Devices that no longer answer are still listed at once, as last known.
     for bulb in bulbs {

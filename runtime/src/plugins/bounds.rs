@@ -126,6 +126,13 @@ fn check_instance(instance: &InstanceMeta) -> Result<(), String> {
 
 fn check_attribute_meta(attr: &AttributeMeta) -> Result<(), String> {
     key("attribute name", &attr.name)?;
+    let bounds = [attr.min, attr.max];
+    if let Some(bound) = bounds.into_iter().flatten().find(|b| !b.is_finite()) {
+        return Err(format!(
+            "a bound of {bound} for {}, which is not a finite number",
+            shorten(&attr.name)
+        ));
+    }
     count(
         "enum values of one attribute",
         attr.enum_values.len(),
@@ -186,6 +193,11 @@ pub fn check_value(name: &str, value: &Value) -> Result<(), String> {
         Value::Text(text) if text.len() > MAX_TEXT => Err(format!(
             "a value of {} bytes for {}; the most is {MAX_TEXT}",
             text.len(),
+            shorten(name)
+        )),
+        // JSON has no NaN or infinity: clients would get null.
+        Value::Float(f) if !f.is_finite() => Err(format!(
+            "{f} for {}, which is not a finite number",
             shorten(name)
         )),
         _ => Ok(()),
@@ -360,6 +372,21 @@ mod tests {
         let mut stray = bulb();
         stray.attributes[0].instance_id = 7;
         assert!(check_meta(&stray).unwrap_err().contains("instance 7"));
+    }
+
+    #[test]
+    fn numbers_json_cannot_carry_are_refused() {
+        for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(check_value("level", &Value::Float(f)).is_err(), "{f}");
+            let mut bounded = bulb();
+            bounded.attributes[0].max = Some(f);
+            assert!(
+                check_meta(&bounded)
+                    .unwrap_err()
+                    .contains("not a finite number")
+            );
+        }
+        assert!(check_value("level", &Value::Float(f64::MAX)).is_ok());
     }
 
     #[test]

@@ -36,31 +36,46 @@ impl Labels {
         self.read().get(plugin)?.get(identity).cloned()
     }
 
-    /// Checks and keeps `label` (saved first: nothing is held that the
-    /// store did not take).
-    pub fn set(
+    /// Changes a device's label with `change`, checks it and keeps it:
+    /// saved first (nothing is held that the store did not take), all
+    /// under one lock, so that two changes at once both count.
+    pub fn change(
         &self,
-        store: &Arc<Store>,
+        store: &Store,
         plugin: &str,
         identity: &str,
-        label: Label,
-    ) -> Result<(), HubError> {
-        check("name", label.name.as_deref())?;
-        check("area", label.area.as_deref())?;
-        store.put_label(plugin, identity, &label).map_err(|e| {
-            HubError::new(ErrorCode::Internal, format!("cannot save the label: {e:#}"))
-        })?;
+        change: impl FnOnce(&mut Label),
+    ) -> Result<Label, HubError> {
         let mut labels = self
             .0
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let of_plugin = labels.entry(plugin.to_string()).or_default();
+        let mut label = of_plugin
+            .get(identity)
+            .map(|l| Label::clone(l))
+            .unwrap_or_default();
+        change(&mut label);
+        check("name", label.name.as_deref())?;
+        check("area", label.area.as_deref())?;
+        store.put_label(plugin, identity, &label).map_err(|e| {
+            HubError::new(ErrorCode::Internal, format!("cannot save the label: {e:#}"))
+        })?;
         if label.is_empty() {
             of_plugin.remove(identity);
         } else {
-            of_plugin.insert(identity.to_string(), Arc::new(label));
+            of_plugin.insert(identity.to_string(), Arc::new(label.clone()));
         }
-        Ok(())
+        Ok(label)
+    }
+
+    /// Forgets a removed plugin's labels (the store drops them with it).
+    pub fn forget(&self, plugin: &str) {
+        let mut labels = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        labels.remove(plugin);
     }
 }
 

@@ -2,7 +2,7 @@
 //! store), one instance per device call stream, event watchers, crash
 //! supervision.
 
-mod bounds;
+pub mod bounds;
 mod calls;
 mod engine;
 mod events;
@@ -152,17 +152,17 @@ impl Hub {
     }
 
     /// Names or places a device the plugin reported; audited.
-    pub fn set_label(
+    pub fn change_label(
         &self,
         actor: &str,
         plugin: &str,
         identity: &str,
-        label: Label,
+        change: impl FnOnce(&mut Label),
     ) -> Result<(), HubError> {
         self.plugin(plugin)?.device(identity)?;
+        let label = self.labels.change(&self.store, plugin, identity, change)?;
         let detail =
             serde_json::json!({"identity": identity, "name": label.name, "area": label.area});
-        self.labels.set(&self.store, plugin, identity, label)?;
         self.audit.record(actor, Some(plugin), "label", detail);
         Ok(())
     }

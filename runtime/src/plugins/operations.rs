@@ -158,6 +158,7 @@ impl Hub {
         self.store
             .audited(entry, |conn| store::remove_plugin_on(conn, id))
             .map_err(internal)?;
+        self.labels.forget(id);
         let dir = self.settings.data_dir.join("plugins").join(id);
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(plugin = id, "could not delete {}: {e}", dir.display());

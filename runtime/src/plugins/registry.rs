@@ -3,6 +3,7 @@
 //! writes, reading values and describing events), and its last known
 //! state (for clients listing devices without touching them).
 
+use super::events::value_fits;
 use super::wit::{AttributeMeta, DeviceInfo, DeviceMeta, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -150,10 +151,15 @@ impl Registry {
         let Some(entry) = devices.get_mut(identity) else {
             return false;
         };
+        // A 0.1 change carries its own attribute: kept only when it is the
+        // declared one's type.
         let slot = entry.record.meta.as_ref().and_then(|meta| {
             let mut declared = meta.attributes.iter();
-            declared
-                .position(|a| a.instance_id == attribute.instance_id && a.name == attribute.name)
+            declared.position(|a| {
+                a.instance_id == attribute.instance_id
+                    && a.name == attribute.name
+                    && value_fits(value, a.val_type)
+            })
         });
         if let Some(held) = slot.and_then(|slot| entry.state.values.get_mut(slot)) {
             *held = value.clone();

@@ -40,10 +40,12 @@ pub fn put_plugin_on(conn: &Connection, p: &InstalledPlugin) -> rusqlite::Result
     Ok(())
 }
 
-/// Removes a plugin and its devices, on `conn` (inside a transaction);
-/// false when there was none.
+/// Removes a plugin, its devices and their labels, on `conn` (inside a
+/// transaction): another plugin installed later under the same id inherits
+/// nothing. False when there was none.
 pub fn remove_plugin_on(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     conn.execute("DELETE FROM devices WHERE plugin = ?1", [id])?;
+    conn.execute("DELETE FROM device_labels WHERE plugin = ?1", [id])?;
     Ok(conn.execute("DELETE FROM plugins WHERE id = ?1", [id])? > 0)
 }
 

@@ -72,7 +72,13 @@ where
     let frame = match tokio::time::timeout(SIGN_IN_WITHIN, ws.next()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(Some(Ok(_))) => {
-            return refuse(ws, None, "sign in first: send the auth message as text").await;
+            return refuse(
+                ws,
+                (admission, peer),
+                None,
+                "sign in first: send the auth message as text",
+            )
+            .await;
         }
         Ok(_) => return None,
         Err(_) => {
@@ -84,14 +90,21 @@ where
         Ok(request) if request.service == "auth" => request,
         Ok(request) => {
             let why = r#"sign in first: {"id":1,"service":"auth","service_data":{"token":"..."}}"#;
-            return refuse(ws, Some(request.id), why).await;
+            return refuse(ws, (admission, peer), Some(request.id), why).await;
         }
-        Err(rejected) => return refuse(ws, rejected.id, &rejected.error.message).await,
+        Err(rejected) => {
+            return refuse(ws, (admission, peer), rejected.id, &rejected.error.message).await;
+        }
     };
     let given = request.service_data.get("token").and_then(|t| t.as_str());
     let Some(caller) = given.and_then(|given| caller(given.as_bytes(), tokens)) else {
-        admission.failed_sign_in(peer);
-        return refuse(ws, Some(request.id), "wrong or missing service_data.token").await;
+        return refuse(
+            ws,
+            (admission, peer),
+            Some(request.id),
+            "wrong or missing service_data.token",
+        )
+        .await;
     };
     let welcome = json!({"caller": {
         "name": caller.name,
@@ -103,11 +116,18 @@ where
     Some(caller)
 }
 
-/// Answers `unauthorized` and closes the connection.
-async fn refuse<S>(ws: &mut WebSocketStream<S>, id: Option<i64>, why: &str) -> Option<Caller>
+/// Answers `unauthorized`, counts a failed sign-in of the address, and
+/// closes the connection.
+async fn refuse<S>(
+    ws: &mut WebSocketStream<S>,
+    (admission, peer): (&Admission, IpAddr),
+    id: Option<i64>,
+    why: &str,
+) -> Option<Caller>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    admission.failed_sign_in(peer);
     let error = HubError::new(ErrorCode::Unauthorized, why);
     let _ = ws.send(Message::text(protocol::failure(id, &error))).await;
     close(ws, "unauthorized".into()).await

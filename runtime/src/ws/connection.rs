@@ -65,7 +65,7 @@ pub async fn run<S>(
             biased;
             _ = shutdown.changed() => break Some(shutting_down()),
             event = events.recv() => {
-                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events, |e| session.frames(e, &hub))).await {
+                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events, |e| session.frame(e, &hub))).await {
                     Some(Ok(())) => {}
                     Some(Err(close)) => break close,
                     None => break None,
@@ -229,7 +229,7 @@ async fn send_events<S>(
     sink: &mut S,
     first: Result<Arc<Event>, RecvError>,
     events: &mut broadcast::Receiver<Arc<Event>>,
-    frames: impl Fn(&Event) -> Vec<String>,
+    frame: impl Fn(&Event) -> Option<String>,
 ) -> Result<(), Option<(CloseCode, String)>>
 where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
@@ -238,7 +238,7 @@ where
     for fed in 1.. {
         match next {
             Ok(event) => {
-                for frame in frames(&event) {
+                if let Some(frame) = frame(&event) {
                     sink.feed(Message::text(frame)).await.map_err(|_| None)?;
                 }
             }
@@ -320,12 +320,11 @@ fn accept(
     if (&mut running).now_or_never().is_some() {
         return Accepted::Answered;
     }
-    // Its id is taken until its last answer.
-    let ids = session.in_flight.clone();
-    ids.hold(id);
+    // Its id is taken until its last answer, or until its task ends.
+    let held = session.in_flight.hold(id);
     tokio::spawn(async move {
         running.await;
-        ids.release(id);
+        drop(held);
     });
     Accepted::Waiting
 }
@@ -345,8 +344,8 @@ mod tests {
     }
 
     /// Each event as one frame, as a connection that never subscribed has it.
-    fn every(event: &Event) -> Vec<String> {
-        vec![protocol::event(event, protocol::Api::V1)]
+    fn every(event: &Event) -> Option<String> {
+        Some(protocol::event(event, protocol::Api::V1))
     }
 
     fn written(sink: &[Message]) -> Vec<String> {

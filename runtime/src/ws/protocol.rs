@@ -204,7 +204,7 @@ pub fn event(e: &Event, api: Api) -> String {
             "instance_id": change.instance_id,
             "attr": {
                 "attribute": change.attribute,
-                "val": Val(&change.value, api),
+                "val": Val::new(&change.value, change.val_type, api),
                 "val_type": api.val_type(change.val_type),
             },
         }),
@@ -406,7 +406,7 @@ fn attribute<'a>((meta, val): (&'a AttributeMeta, &'a Value), api: Api) -> Descr
     };
     DescribedAttribute {
         attribute: &meta.name,
-        val: Val(val, api),
+        val: Val::new(val, meta.val_type, api),
         val_type: api.val_type(meta.val_type),
         permissions: PermissionNames(meta.permissions),
         min: meta.min.map(bound),
@@ -417,17 +417,32 @@ fn attribute<'a>((meta, val): (&'a AttributeMeta, &'a Value), api: Api) -> Descr
     }
 }
 
-/// A value as JSON in `api`'s types, written without building a JSON tree first.
-struct Val<'a>(&'a Value, Api);
+/// A value as JSON, written without building a JSON tree first. In API 1
+/// an attribute whose type the seed calls `string` (text, choices,
+/// decimals) always has a JSON string for its value, whatever the plugin
+/// sent: a seed client never meets a number where it was told a string.
+struct Val<'a> {
+    value: &'a Value,
+    as_text: bool,
+}
+
+impl<'a> Val<'a> {
+    fn new(value: &'a Value, declared: ValType, api: Api) -> Self {
+        let as_text = api == Api::V1 && api.val_type(declared) == "string";
+        Val { value, as_text }
+    }
+}
 
 impl Serialize for Val<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match (self.0, self.1) {
+        match (self.value, self.as_text) {
             (Value::Text(s), _) => serializer.serialize_str(s),
-            (Value::Int(i), _) => serializer.serialize_i64(*i),
-            (Value::Float(f), Api::V1) => serializer.collect_str(f),
-            (Value::Float(f), Api::V2) => serializer.serialize_f64(*f),
-            (Value::Boolean(b), _) => serializer.serialize_bool(*b),
+            (Value::Int(i), true) => serializer.collect_str(i),
+            (Value::Float(f), true) => serializer.collect_str(f),
+            (Value::Boolean(b), true) => serializer.collect_str(b),
+            (Value::Int(i), false) => serializer.serialize_i64(*i),
+            (Value::Float(f), false) => serializer.serialize_f64(*f),
+            (Value::Boolean(b), false) => serializer.serialize_bool(*b),
         }
     }
 }
@@ -461,7 +476,11 @@ pub fn update(u: &UpdateInfo) -> Json {
 
 /// A value as JSON, in the hub's own types (API 2).
 pub fn value(v: &Value) -> Json {
-    serde_json::to_value(Val(v, Api::V2)).unwrap_or_default()
+    let native = Val {
+        value: v,
+        as_text: false,
+    };
+    serde_json::to_value(native).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -543,6 +562,14 @@ mod tests {
                 (json!(21.5), json!("float")),
                 (json!(true), json!("bool")),
             ]
+        );
+        let mut whole = plug();
+        whole.values[1] = Value::Int(21);
+        let v1 = serde_json::to_value(super::device("shelly", &whole, None, Api::V1)).unwrap();
+        assert_eq!(
+            v1["device"]["instances"][0]["attrs"][1]["val"],
+            json!("21"),
+            "a whole number in a decimal attribute is still a string in API 1"
         );
         let device = plug();
         let v1 = serde_json::to_value(super::device("shelly", &device, None, Api::V1)).unwrap();

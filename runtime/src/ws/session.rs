@@ -9,6 +9,7 @@ use super::server::Caller;
 use super::services;
 use crate::config::TokenScope;
 use crate::error::{ErrorCode, HubError};
+use crate::plugins::bounds::MAX_NAME;
 use crate::plugins::{Event, Hub, Version};
 use serde_json::{Value as Json, json};
 use std::collections::HashSet;
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Subscriptions one connection may hold at once.
 pub const MAX_SUBSCRIPTIONS: usize = 64;
-/// Identities one subscription may name.
+/// Identities all of a connection's subscriptions may name together.
 pub const MAX_IDENTITIES: usize = 1024;
 
 /// The events a client may subscribe to, by their `type`.
@@ -51,6 +52,10 @@ impl Session {
         let result = match request.service.as_str() {
             "hello" => self.hello(request),
             "ping" => Ok(json!("pong")),
+            "auth" => Err(invalid(format!(
+                "this connection is signed in as {} already; open another to sign in as someone else",
+                self.caller.name
+            ))),
             "subscribe" => self.subscribe(request),
             "unsubscribe" => self.unsubscribe(request),
             _ => return None,
@@ -73,15 +78,16 @@ impl Session {
                 ))
             })?;
         }
+        let (for_operators, management) = match self.caller.scope {
+            TokenScope::Operator => (&services::OPERATOR_SERVICES[..], &services::MANAGEMENT[..]),
+            TokenScope::User => (&[][..], &[][..]),
+        };
         let services: Vec<&str> = SESSION_SERVICES
             .iter()
-            .chain(services::SERVICES.iter())
+            .chain(&services::SERVICES)
+            .chain(for_operators)
             .copied()
             .collect();
-        let management = match self.caller.scope {
-            TokenScope::Operator => &services::MANAGEMENT[..],
-            TokenScope::User => &[],
-        };
         Ok(json!({
             "hub_version": env!("CARGO_PKG_VERSION"),
             "api": self.api.number(),
@@ -109,6 +115,19 @@ impl Session {
         }
         let id = self.next_subscription;
         let subscription = Subscription::parse(id, request)?;
+        let named = |s: &Subscription| s.identities.as_ref().map_or(0, HashSet::len);
+        let held = self
+            .subscriptions
+            .iter()
+            .flatten()
+            .map(named)
+            .sum::<usize>();
+        if held + named(&subscription) > MAX_IDENTITIES {
+            return Err(HubError::new(
+                ErrorCode::QuotaExceeded,
+                format!("a connection's subscriptions may name {MAX_IDENTITIES} identities in all"),
+            ));
+        }
         self.next_subscription += 1;
         let held = self.subscriptions.get_or_insert_with(Vec::new);
         held.push(subscription);
@@ -135,24 +154,34 @@ impl Session {
         Ok(Json::Null)
     }
 
-    /// The frames `event` becomes on this connection: none for a device
-    /// out of the caller's reach; one, unless it subscribed, then one per
-    /// subscription the event answers, each saying which.
-    pub fn frames(&self, event: &Event, hub: &Hub) -> Vec<String> {
+    /// The frame `event` becomes on this connection, if any: none for a
+    /// device out of the caller's reach, nor, once it subscribed, for an
+    /// event no subscription asks for; one otherwise, naming the
+    /// subscriptions it answers (however many, the event goes out once).
+    pub fn frame(&self, event: &Event, hub: &Hub) -> Option<String> {
         let reach = &self.caller.reach;
         if !services::reaches(hub, reach, &event.plugin, event.identity()) {
-            return Vec::new();
+            return None;
         }
         let api = self.api;
         let rendered = event.rendered(api.number() as usize, |e| protocol::event(e, api));
         let Some(subscriptions) = &self.subscriptions else {
-            return vec![rendered.to_string()];
+            return Some(rendered.to_string());
         };
-        subscriptions
+        let answered: Vec<String> = subscriptions
             .iter()
             .filter(|s| s.wants(event))
-            .map(|s| format!("{{\"subscription\":{},{}", s.id, &rendered[1..]))
-            .collect()
+            .map(|s| s.id.to_string())
+            .collect();
+        if answered.is_empty() {
+            return None;
+        }
+        // The rendering is a JSON object: the list goes in as its first field.
+        let rest = &rendered[1..];
+        Some(format!(
+            "{{\"subscriptions\":[{}],{rest}",
+            answered.join(",")
+        ))
     }
 }
 
@@ -214,12 +243,11 @@ fn strings(list: &Json, field: &str, most: usize) -> Result<HashSet<String>, Hub
     }
     items
         .iter()
-        .map(|item| {
-            item.as_str().map(str::to_string).ok_or_else(|| {
-                invalid(format!(
-                    "service_data.{field} must be a list of strings, not {item}"
-                ))
-            })
+        .map(|item| match item.as_str() {
+            Some(text) if text.len() <= MAX_NAME => Ok(text.to_string()),
+            _ => Err(invalid(format!(
+                "service_data.{field} must be a list of strings of at most {MAX_NAME} bytes, not {item}"
+            ))),
         })
         .collect()
 }
@@ -265,11 +293,24 @@ impl InFlight {
         Ok(())
     }
 
-    pub fn hold(&self, id: i64) {
+    /// Takes `id` until the returned guard is dropped: when the request
+    /// is answered, or its task ends any other way.
+    pub fn hold(&self, id: i64) -> HeldId {
         self.lock().insert(id);
+        HeldId {
+            ids: self.clone(),
+            id,
+        }
     }
+}
 
-    pub fn release(&self, id: i64) {
-        self.lock().remove(&id);
+pub struct HeldId {
+    ids: InFlight,
+    id: i64,
+}
+
+impl Drop for HeldId {
+    fn drop(&mut self) {
+        self.ids.lock().remove(&self.id);
     }
 }

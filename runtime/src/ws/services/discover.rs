@@ -66,6 +66,10 @@ async fn search(
             }
             Err(error) => vec![error],
         };
+        // Plugins' troubles are the hub's business, not an area's.
+        if reach.areas().is_some() {
+            continue;
+        }
         for HubError { code, message } in refused {
             errors.push(json!({"plugin_id": plugin.id(), "code": code.as_str(), "error": message}));
         }

@@ -22,15 +22,16 @@ use crate::plugins::{Hub, Plugin};
 use std::sync::Arc;
 
 /// The services answered here, as `hello` lists them.
-pub const SERVICES: [&str; 7] = [
+pub const SERVICES: [&str; 6] = [
     "discover",
     "list_devices",
     "get_attributes",
     "set_attributes",
     "check_update",
     "ota",
-    "set_device",
 ];
+/// Device services for operator tokens only.
+pub const OPERATOR_SERVICES: [&str; 1] = ["set_device"];
 pub use plugins::MANAGEMENT;
 
 pub enum Service {
@@ -55,7 +56,7 @@ impl Service {
                 )));
             }
             "list_devices" => {
-                let list = list_devices::ListDevices::parse(request, caller);
+                let list = list_devices::ListDevices::parse(request, caller)?;
                 return Ok(Service::ListDevices(list));
             }
             _ => {}

@@ -57,27 +57,31 @@ impl SetDevice {
         if let Err(e) = self.device.plugin(hub) {
             return out.fail(e);
         }
-        let (plugin, identity) = (&self.device.plugin, &self.device.identity);
-        let held = hub.label(plugin, identity);
-        let mut label = held.as_deref().cloned().unwrap_or_default();
-        if let Change::Set(name) = self.name {
-            label.name = name;
-        }
-        if let Change::Set(area) = self.area {
-            label.area = area;
-        }
         let hub = hub.clone();
-        let (actor, plugin, identity) = (self.actor, plugin.clone(), identity.clone());
+        let SetDevice {
+            actor,
+            device,
+            name,
+            area,
+        } = self;
         // SQLite, off the async workers.
-        let done =
-            tokio::task::spawn_blocking(move || hub.set_label(&actor, &plugin, &identity, label))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(HubError::new(
-                        ErrorCode::Internal,
-                        format!("set_device failed: {e}"),
-                    ))
-                });
+        let done = tokio::task::spawn_blocking(move || {
+            hub.change_label(&actor, &device.plugin, &device.identity, |label| {
+                if let Change::Set(name) = name {
+                    label.name = name;
+                }
+                if let Change::Set(area) = area {
+                    label.area = area;
+                }
+            })
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(HubError::new(
+                ErrorCode::Internal,
+                format!("set_device failed: {e}"),
+            ))
+        });
         out.send(done.map(|()| Value::Null));
     }
 }
