@@ -179,7 +179,7 @@ impl EventSink {
             .registry
             .remember_change(&device.identity, attribute, &value)
         {
-            self.publish_availability(&device.identity, Availability::Online);
+            self.announce(&device.identity, Availability::Online);
         }
         self.publish(EventKind::Change(AttributeChange {
             device: device.clone(),
@@ -224,11 +224,12 @@ impl EventSink {
     /// Notes whether the device answers, telling clients when that changed.
     pub fn mark(&self, identity: &str, availability: Availability) {
         if self.registry.mark(identity, availability) {
-            self.publish_availability(identity, availability);
+            self.announce(identity, availability);
         }
     }
 
-    fn publish_availability(&self, identity: &str, availability: Availability) {
+    /// Tells clients a device's availability changed.
+    pub fn announce(&self, identity: &str, availability: Availability) {
         self.publish(EventKind::Availability {
             identity: identity.to_string(),
             availability,

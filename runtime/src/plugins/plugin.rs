@@ -293,7 +293,7 @@ impl Plugin {
                 Ok(self.accept_reading(i, identity, reading))
             })
             .await??;
-        self.registry.remember(identity, &meta, &values);
+        self.remember_reading(identity, &meta, &values);
         Ok(Device { info, meta, values })
     }
 
@@ -404,7 +404,7 @@ impl Plugin {
         prepare: impl FnOnce(&DeviceMeta) -> Result<Vec<Write>, HubError>,
     ) -> Result<(), HubError> {
         let info = self.device(identity)?.info;
-        self.on_device("set_attributes", &info, async |i, budget| {
+        let written = self.on_device("set_attributes", &info, async |i, budget| {
             let started = Instant::now();
             let meta = match self.declared(i, &info, budget, Ask::Read).await? {
                 Ok(meta) => meta,
@@ -417,8 +417,10 @@ impl Plugin {
                     .map(Ok),
                 Err(e) => Ok(Err(e)),
             }
-        })
-        .await?
+        });
+        let written = written.await?;
+        self.answered(identity);
+        written
     }
 
     pub async fn check_update(&self, identity: &str) -> Result<UpdateInfo, HubError> {
@@ -428,6 +430,7 @@ impl Plugin {
                 i.check_update(info, budget).await
             })
             .await?;
+        self.answered(identity);
         bounds::check_update(&update)
             .map(|()| update)
             .map_err(|why| self.answered_badly("check_update", &why))
@@ -503,9 +506,11 @@ impl Plugin {
                     Ok(self.accept_reading(i, &info.identity, reading))
                 })
                 .await;
-            self.note(&info.identity, &read);
+            if let Err(e) = &read {
+                self.note_failure(&info.identity, e);
+            }
             let (meta, values) = read??;
-            self.registry.remember(&info.identity, &meta, &values);
+            self.remember_reading(&info.identity, &meta, &values);
         }
         let watched = self
             .run(&mut slot, deadline, async |i, _| {
@@ -636,15 +641,23 @@ impl Plugin {
         let queue = self.queue(&info.identity)?;
         let (mut turn, left) = queue.turn(call, self.sandbox.limits.call_deadline).await?;
         let outcome = self.run(&mut turn, left, work).await;
-        self.note(&info.identity, &outcome);
+        // An answer is noted by the caller, with what it learned.
+        if let Err(e) = &outcome {
+            self.note_failure(&info.identity, e);
+        }
         outcome
     }
 
-    /// What a call's outcome says of the device: it answered, or it did not.
-    fn note<T>(&self, identity: &str, outcome: &Result<T, HubError>) {
-        match outcome {
-            Ok(_) => self.sandbox.events.mark(identity, Availability::Online),
-            Err(e) => self.note_failure(identity, e),
+    /// The device answered a call.
+    fn answered(&self, identity: &str) {
+        self.sandbox.events.mark(identity, Availability::Online);
+    }
+
+    /// The device answered a read: its values are its last known state,
+    /// and it is online (one lock for both, on the hottest path).
+    fn remember_reading(&self, identity: &str, meta: &Arc<DeviceMeta>, values: &[Value]) {
+        if self.registry.remember(identity, meta, values) {
+            self.sandbox.events.announce(identity, Availability::Online);
         }
     }
 

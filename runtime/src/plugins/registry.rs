@@ -123,11 +123,12 @@ impl Registry {
     }
 
     /// Keeps the values a device was read with, under the metadata they
-    /// were read by; copied only when they changed.
-    pub fn remember(&self, identity: &str, meta: &Arc<DeviceMeta>, values: &[Value]) {
+    /// were read by (copied only when they changed), which also says it is
+    /// online; true when that changed what clients were told.
+    pub fn remember(&self, identity: &str, meta: &Arc<DeviceMeta>, values: &[Value]) -> bool {
         let mut devices = self.lock();
         let Some(entry) = devices.get_mut(identity) else {
-            return;
+            return false;
         };
         let current = entry
             .record
@@ -137,6 +138,7 @@ impl Registry {
         if current && entry.state.values != values {
             entry.state.values = values.to_vec();
         }
+        entry.state.saw(Availability::Online)
     }
 
     /// Keeps one value a device pushed (once its values are known), which
