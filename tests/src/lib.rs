@@ -343,6 +343,16 @@ impl Client {
         self.request(json!({"domain": domain, "service": service, "identity": identity, "service_data": data})).await
     }
 
+    /// The first page of `list_devices`: every device the hub knows.
+    pub async fn list_devices(&mut self) -> anyhow::Result<Vec<Value>> {
+        let listed = self.request(json!({"service": "list_devices"})).await?;
+        anyhow::ensure!(listed["success"] == true, "{listed}");
+        Ok(listed["result"]["devices"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
     /// Runs discover for `domain` (all plugins when `None`): the devices, then the closing message.
     pub async fn discover(&mut self, domain: Option<&str>) -> anyhow::Result<(Vec<Value>, Value)> {
         let id = self.fresh_id();
@@ -369,6 +379,14 @@ impl Client {
         })
         .await
     }
+}
+
+/// The attribute `name` of instance 0 of a device as the hub shows it
+/// (`get_attributes`' `device`, or a `list_devices` entry); null if absent.
+pub fn attr(device: &Value, name: &str) -> Value {
+    let attrs = device["instances"][0]["attrs"].as_array();
+    let found = attrs.and_then(|attrs| attrs.iter().find(|a| a["attribute"] == name));
+    found.cloned().unwrap_or_default()
 }
 
 /// Checks a frame the hub sent against `docs/api.schema.json`: every

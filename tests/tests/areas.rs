@@ -14,14 +14,6 @@ fn listed(devices: &[Value], identity: &str) -> Value {
     found.cloned().unwrap_or_default()
 }
 
-async fn list(client: &mut Client) -> anyhow::Result<Vec<Value>> {
-    let answer = client.request(json!({"service": "list_devices"})).await?;
-    Ok(answer["result"]["devices"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operators_names_and_areas_stay_and_show_everywhere() -> anyhow::Result<()> {
     let hub = TestHub::start(HubOptions::default()).await?;
@@ -49,11 +41,14 @@ async fn an_operators_names_and_areas_stay_and_show_everywhere() -> anyhow::Resu
         .call("yeelight", "get_attributes", lamp, json!({}))
         .await?;
     assert_eq!(read["result"]["device"]["name"], "Kitchen lamp", "{read}");
-    assert_eq!(listed(&list(&mut operator).await?, lamp)["area"], "kitchen");
+    assert_eq!(
+        listed(&operator.list_devices().await?, lamp)["area"],
+        "kitchen"
+    );
 
     // Only the name changes; null clears it and the plugin's shows again.
     set_device(&mut operator, lamp, json!({"name": null})).await?;
-    let now = listed(&list(&mut operator).await?, lamp);
+    let now = listed(&operator.list_devices().await?, lamp);
     assert_eq!(
         (now["name"].clone(), now["area"].clone()),
         (json!("Yeelight color"), json!("kitchen"))
@@ -120,7 +115,7 @@ async fn a_kitchen_token_sees_and_controls_only_the_kitchen() -> anyhow::Result<
         json!(["kitchen"]),
         "{hello}"
     );
-    let devices = list(&mut tablet).await?;
+    let devices = tablet.list_devices().await?;
     assert_eq!(devices.len(), 1, "{devices:?}");
     assert_eq!(devices[0]["identity"], lamp);
     let (found, _) = tablet.discover(Some("yeelight")).await?;
@@ -174,6 +169,6 @@ async fn a_kitchen_token_sees_and_controls_only_the_kitchen() -> anyhow::Result<
         .call("yeelight", "get_attributes", lamp, json!({}))
         .await?;
     assert_eq!(refused["code"], "forbidden", "{refused}");
-    assert!(list(&mut tablet).await?.is_empty());
+    assert!(tablet.list_devices().await?.is_empty());
     Ok(())
 }

@@ -3,25 +3,14 @@
 
 use hub::caps::Quotas;
 use hub_sim::yeelight::Fault;
-use hub_tests::{Client, HubOptions, TestHub};
+use hub_tests::{HubOptions, TestHub, attr};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 const BULBS: usize = 100;
 
-async fn list(client: &mut Client) -> anyhow::Result<Vec<Value>> {
-    let listed = client.request(json!({"service": "list_devices"})).await?;
-    anyhow::ensure!(listed["success"] == true, "{listed}");
-    Ok(listed["result"]["devices"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default())
-}
-
 fn brightness(device: &Value) -> Option<i64> {
-    let attrs = device["instances"][0]["attrs"].as_array()?;
-    let level = attrs.iter().find(|a| a["attribute"] == "brightness")?;
-    level["val"].as_i64()
+    attr(device, "brightness")["val"].as_i64()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,7 +35,7 @@ async fn a_hundred_devices_are_listed_with_their_state_without_asking_any() -> a
     let mut client = hub.client().await?;
     let (found, _) = client.discover(Some("yeelight")).await?;
     assert_eq!(found.len(), BULBS);
-    let listed = list(&mut client).await?;
+    let listed = client.list_devices().await?;
     assert_eq!(listed.len(), BULBS, "known as soon as discovered");
     let unread = listed.iter().find(|d| d["identity"] == bulbs[0].id());
     assert_eq!(
@@ -64,7 +53,7 @@ async fn a_hundred_devices_are_listed_with_their_state_without_asking_any() -> a
     }
     let read_in = reading.elapsed();
     let listing = Instant::now();
-    let devices = list(&mut client).await?;
+    let devices = client.list_devices().await?;
     let listed_in = listing.elapsed();
     let identities: Vec<_> = devices.iter().map(|d| d["identity"].clone()).collect();
     let mut sorted = identities.clone();
@@ -108,7 +97,7 @@ async fn a_hundred_devices_are_listed_with_their_state_without_asking_any() -> a
         bulb.set_fault(Fault::Hang);
     }
     let listing = Instant::now();
-    let devices = list(&mut client).await?;
+    let devices = client.list_devices().await?;
     assert_eq!(devices.len(), BULBS);
     assert!(devices.iter().all(|d| brightness(d).is_some()));
     assert!(
@@ -150,7 +139,7 @@ async fn a_device_that_stops_goes_offline_and_online_again_when_it_is_back() -> 
     bulb.set_fault(Fault::DropConnections);
     client.wait_for(availability(bulb.id(), "offline")).await?;
     let offline_after = stopped.elapsed();
-    let listed = list(&mut client).await?;
+    let listed = client.list_devices().await?;
     let entry = listed.iter().find(|d| d["identity"] == bulb.id());
     assert_eq!(
         entry.map(|d| d["availability"].clone()),

@@ -3,7 +3,7 @@
 //! by two instances, each bulb still read and written as itself, and no
 //! instance spent on watching devices that have nothing to watch.
 
-use hub_tests::{HubOptions, TestHub};
+use hub_tests::{HubOptions, TestHub, attr};
 use serde_json::json;
 
 const BULBS: usize = 8;
@@ -71,7 +71,5 @@ async fn devices_sharing_two_instances_each_answer_as_themselves() -> anyhow::Re
 }
 
 fn brightness(read: &serde_json::Value) -> Option<i64> {
-    let attrs = read["result"]["device"]["instances"][0]["attrs"].as_array()?;
-    let level = attrs.iter().find(|a| a["attribute"] == "brightness")?;
-    level["val"].as_i64()
+    attr(&read["result"]["device"], "brightness")["val"].as_i64()
 }

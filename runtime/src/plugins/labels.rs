@@ -5,14 +5,19 @@
 use crate::error::{ErrorCode, HubError};
 use crate::store::{Label, Store};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The longest name or area, in characters.
 const MAX_TEXT: usize = 64;
 
 /// Labels by plugin, then identity: looked up without building a key.
 #[derive(Default)]
-pub struct Labels(RwLock<HashMap<String, HashMap<String, Arc<Label>>>>);
+pub struct Labels {
+    held: RwLock<HashMap<String, HashMap<String, Arc<Label>>>>,
+    /// Changes take turns here, so that readers (every get_attributes,
+    /// every event to an area-limited client) never wait for SQLite.
+    changing: Mutex<()>,
+}
 
 impl Labels {
     pub fn load(store: &Store) -> anyhow::Result<Self> {
@@ -23,11 +28,14 @@ impl Labels {
                 .or_default()
                 .insert(identity, Arc::new(label));
         }
-        Ok(Labels(RwLock::new(labels)))
+        Ok(Labels {
+            held: RwLock::new(labels),
+            changing: Mutex::new(()),
+        })
     }
 
     fn read(&self) -> RwLockReadGuard<'_, HashMap<String, HashMap<String, Arc<Label>>>> {
-        self.0
+        self.held
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -37,8 +45,8 @@ impl Labels {
     }
 
     /// Changes a device's label with `change`, checks it and keeps it:
-    /// saved first (nothing is held that the store did not take), all
-    /// under one lock, so that two changes at once both count.
+    /// saved first (nothing is held that the store did not take), one
+    /// change at a time, so that two at once both count.
     pub fn change(
         &self,
         store: &Store,
@@ -46,21 +54,20 @@ impl Labels {
         identity: &str,
         change: impl FnOnce(&mut Label),
     ) -> Result<Label, HubError> {
-        let mut labels = self
-            .0
-            .write()
+        let _turn = self
+            .changing
+            .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let of_plugin = labels.entry(plugin.to_string()).or_default();
-        let mut label = of_plugin
-            .get(identity)
-            .map(|l| Label::clone(l))
-            .unwrap_or_default();
+        let held = self.get(plugin, identity);
+        let mut label = held.as_deref().cloned().unwrap_or_default();
         change(&mut label);
         check("name", label.name.as_deref())?;
         check("area", label.area.as_deref())?;
         store.put_label(plugin, identity, &label).map_err(|e| {
             HubError::new(ErrorCode::Internal, format!("cannot save the label: {e:#}"))
         })?;
+        let mut labels = self.write();
+        let of_plugin = labels.entry(plugin.to_string()).or_default();
         if label.is_empty() {
             of_plugin.remove(identity);
         } else {
@@ -71,11 +78,13 @@ impl Labels {
 
     /// Forgets a removed plugin's labels (the store drops them with it).
     pub fn forget(&self, plugin: &str) {
-        let mut labels = self
-            .0
+        self.write().remove(plugin);
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, HashMap<String, Arc<Label>>>> {
+        self.held
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        labels.remove(plugin);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

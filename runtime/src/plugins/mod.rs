@@ -2,7 +2,7 @@
 //! store), one instance per device call stream, event watchers, crash
 //! supervision.
 
-pub mod bounds;
+mod bounds;
 mod calls;
 mod engine;
 mod events;
@@ -25,13 +25,14 @@ pub use self::wit::{
     AttributeMeta, Device, DeviceInfo, DeviceMeta, Permissions, UpdateInfo, ValType, Value,
     Version, Write,
 };
+pub use bounds::MAX_NAME;
 pub use engine::{Metering, PluginEngine, Ticking, hex};
 pub use events::{AttributeChange, Event, EventBus, EventKind};
 pub use measure::Measured;
 pub use operations::{GrantView, InstallReport, PluginView};
 pub use ota::{OtaState, OtaStatus};
 pub use plugin::{BudgetUse, Discovery, Plugin};
-pub use registry::{Availability, DeviceState, Known};
+pub use registry::{Availability, Known};
 pub use supervisor::{State, Status};
 pub use usage::CallUsage;
 pub use validate::{WriteRequest, type_name};

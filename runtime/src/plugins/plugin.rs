@@ -419,7 +419,10 @@ impl Plugin {
             }
         });
         let written = written.await?;
-        self.answered(identity);
+        // A write the hub refused before the plugin saw it says nothing.
+        if written.is_ok() {
+            self.answered(identity);
+        }
         written
     }
 

@@ -50,22 +50,18 @@ impl DeviceState {
     }
 }
 
-/// A device as clients list it.
+/// A device and what the hub last knew of it.
+#[derive(Clone)]
 pub struct Known {
     pub record: DeviceRecord,
     pub state: DeviceState,
 }
 
-struct Entry {
-    record: DeviceRecord,
-    state: DeviceState,
-}
-
 #[derive(Default)]
-pub struct Registry(Mutex<HashMap<String, Entry>>);
+pub struct Registry(Mutex<HashMap<String, Known>>);
 
 impl Registry {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Known>> {
         // A panic while holding this lock cannot leave a map half-updated.
         self.0
             .lock()
@@ -99,7 +95,7 @@ impl Registry {
                     meta: None,
                 };
                 let state = DeviceState::default();
-                devices.insert(info.identity.clone(), Entry { record, state });
+                devices.insert(info.identity.clone(), Known { record, state });
                 Ok(true)
             }
         }
@@ -187,12 +183,7 @@ impl Registry {
 
     /// Every device, with what the hub last knew of it.
     pub fn known(&self) -> Vec<Known> {
-        let devices = self.lock();
-        let known = devices.values().map(|entry| Known {
-            record: entry.record.clone(),
-            state: entry.state.clone(),
-        });
-        known.collect()
+        self.lock().values().cloned().collect()
     }
 
     pub fn len(&self) -> usize {

@@ -69,7 +69,16 @@ pub async fn first_message<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let frame = match tokio::time::timeout(SIGN_IN_WITHIN, ws.next()).await {
+    let first = async {
+        // A client's keep-alive ping is not a message.
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    };
+    let frame = match tokio::time::timeout(SIGN_IN_WITHIN, first).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(Some(Ok(_))) => {
             return refuse(
@@ -106,11 +115,7 @@ where
         )
         .await;
     };
-    let welcome = json!({"caller": {
-        "name": caller.name,
-        "scope": caller.scope,
-        "areas": caller.reach.areas(),
-    }});
+    let welcome = json!({ "caller": caller.summary() });
     let answer = protocol::success(request.id, &welcome);
     ws.send(Message::text(answer)).await.ok()?;
     Some(caller)

@@ -476,11 +476,12 @@ pub fn update(u: &UpdateInfo) -> Json {
 
 /// A value as JSON, in the hub's own types (API 2).
 pub fn value(v: &Value) -> Json {
-    let native = Val {
-        value: v,
-        as_text: false,
-    };
-    serde_json::to_value(native).unwrap_or_default()
+    match v {
+        Value::Text(s) => json!(s),
+        Value::Int(i) => json!(i),
+        Value::Float(f) => json!(f),
+        Value::Boolean(b) => json!(b),
+    }
 }
 
 #[cfg(test)]

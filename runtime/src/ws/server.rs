@@ -45,13 +45,24 @@ impl ServerSettings {
     }
 }
 
-/// Who sent a request: the token's name and scope.
+/// Who sent a request: the token's name, scope and reach.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub name: String,
     pub scope: TokenScope,
     /// The devices it may see and control.
     pub reach: Reach,
+}
+
+impl Caller {
+    /// Who the hub takes the client for, as `auth` and `hello` tell it.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "scope": self.scope,
+            "areas": self.reach.areas(),
+        })
+    }
 }
 
 pub struct Server {

@@ -9,16 +9,17 @@ use super::server::Caller;
 use super::services;
 use crate::config::TokenScope;
 use crate::error::{ErrorCode, HubError};
-use crate::plugins::bounds::MAX_NAME;
-use crate::plugins::{Event, Hub, Version};
+use crate::plugins::{Event, Hub, MAX_NAME, Version};
 use serde_json::{Value as Json, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Subscriptions one connection may hold at once.
 pub const MAX_SUBSCRIPTIONS: usize = 64;
-/// Identities all of a connection's subscriptions may name together.
-pub const MAX_IDENTITIES: usize = 1024;
+/// Identities all of a connection's subscriptions may name together (of
+/// 256 bytes at most: 64 KiB a connection; more devices are followed by
+/// plugin, with `domain`).
+pub const MAX_IDENTITIES: usize = 256;
 
 /// The events a client may subscribe to, by their `type`.
 pub const EVENT_TYPES: [&str; 3] = ["attribute_change", "ota_progress", "device_availability"];
@@ -96,11 +97,7 @@ impl Session {
             "services": services,
             "plugin_services": management,
             "events": EVENT_TYPES,
-            "caller": {
-                "name": self.caller.name,
-                "scope": self.caller.scope,
-                "areas": self.caller.reach.areas(),
-            },
+            "caller": self.caller.summary(),
         }))
     }
 
@@ -312,5 +309,29 @@ pub struct HeldId {
 impl Drop for HeldId {
     fn drop(&mut self) {
         self.ids.lock().remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caps::Reach;
+
+    #[test]
+    fn every_session_service_hello_lists_is_answered_here() {
+        let mut session = Session::new(Caller {
+            name: "test".into(),
+            scope: TokenScope::User,
+            reach: Reach::Everywhere,
+        });
+        for service in SESSION_SERVICES {
+            let request = Request::parse(&format!(r#"{{"id":1,"service":"{service}"}}"#));
+            let answer = request.ok().and_then(|r| session.answer(&r));
+            let answer = answer.unwrap_or_default();
+            assert!(
+                !answer.contains("unknown_service") && !answer.is_empty(),
+                "{service}: {answer}"
+            );
+        }
     }
 }

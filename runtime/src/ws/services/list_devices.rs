@@ -58,59 +58,60 @@ impl ListDevices {
             Ok(plugins) => plugins,
             Err(e) => return out.fail(e),
         };
-        let mut rows: Vec<Row> = Vec::new();
+        let mut known: Vec<(Arc<Plugin>, Known)> = Vec::new();
         for plugin in plugins {
-            for known in plugin.known() {
-                let identity = &known.record.info.identity;
-                if !super::reaches(hub, &self.reach, plugin.id(), identity) {
-                    continue;
-                }
-                let label = hub.label(plugin.id(), identity);
-                let state = last_reading(&known);
-                rows.push((plugin.clone(), known, label, state));
-            }
+            let reached = plugin
+                .known()
+                .into_iter()
+                .filter(|k| super::reaches(hub, &self.reach, plugin.id(), &k.record.info.identity));
+            known.extend(reached.map(|k| (plugin.clone(), k)));
         }
-        rows.sort_by(|a, b| key(a).cmp(&key(b)));
+        known.sort_by(|a, b| key(a).cmp(&key(b)));
         let after = self.after.as_ref().map(|(p, i)| (p.as_str(), i.as_str()));
-        let rest = rows
-            .iter()
-            .filter(|row| after.is_none_or(|after| key(row) > after));
-        let (mut page, mut bytes, mut last, mut next) = (Vec::new(), 0, None, None);
-        for row in rest {
-            let (plugin, known, label, state) = row;
-            let listed = protocol::listed(
-                plugin.id(),
-                known,
-                label.as_deref(),
-                state.as_ref(),
-                out.api(),
-            );
-            let size = serde_json::to_vec(&listed).map_or(0, |json| json.len());
-            if let Some(last) = last.filter(|_| bytes + size > PAGE_BYTES) {
-                let (plugin_id, identity) = key(last);
-                next = Some(json!({"plugin_id": plugin_id, "identity": identity}));
+        let start = after.map_or(0, |after| known.partition_point(|row| key(row) <= after));
+        let total = known.len();
+        // Only the page's devices are built, each measured as it is added.
+        let (mut page, mut bytes): (Vec<Row>, usize) = (Vec::new(), 0);
+        for (plugin, mut known) in known.into_iter().skip(start) {
+            let label = hub.label(plugin.id(), &known.record.info.identity);
+            let state = last_reading(&mut known);
+            let row = (plugin, known, label, state);
+            let size = serde_json::to_vec(&listed(&row, out.api())).map_or(0, |json| json.len());
+            if !page.is_empty() && bytes + size > PAGE_BYTES {
                 break;
             }
             bytes += size;
-            page.push(listed);
-            last = Some(row);
+            page.push(row);
         }
-        out.send(Ok(json!({ "devices": page, "next": next })));
+        let next = page
+            .last()
+            .filter(|_| start + page.len() < total)
+            .map(|(plugin, known, ..)| {
+                json!({"plugin_id": plugin.id(), "identity": known.record.info.identity})
+            });
+        let devices: Vec<_> = page.iter().map(|row| listed(row, out.api())).collect();
+        out.send(Ok(json!({ "devices": devices, "next": next })));
     }
 }
 
-/// Where a row sorts: by plugin, then identity.
-fn key(row: &Row) -> (&str, &str) {
-    (row.0.id(), &row.1.record.info.identity)
+fn listed(row: &Row, api: protocol::Api) -> protocol::Listed<'_> {
+    let (plugin, known, label, state) = row;
+    protocol::listed(plugin.id(), known, label.as_deref(), state.as_ref(), api)
 }
 
-/// The device as it was last read, when its values are known.
-fn last_reading(known: &Known) -> Option<Device> {
+/// Where a device sorts: by plugin, then identity.
+fn key((plugin, known): &(Arc<Plugin>, Known)) -> (&str, &str) {
+    (plugin.id(), &known.record.info.identity)
+}
+
+/// The device as it was last read, when its values are known (taken
+/// from `known`, not copied).
+fn last_reading(known: &mut Known) -> Option<Device> {
     let meta = known.record.meta.clone()?;
-    let values = &known.state.values;
+    let values = std::mem::take(&mut known.state.values);
     (values.len() == meta.attributes.len()).then(|| Device {
         info: known.record.info.clone(),
         meta,
-        values: values.clone(),
+        values,
     })
 }

@@ -178,3 +178,30 @@ fn unknown_service(service: &str) -> HubError {
         format!("no service {service:?} here"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TokenScope;
+
+    #[test]
+    fn every_service_hello_lists_is_served() {
+        let operator = Caller {
+            name: "test".into(),
+            scope: TokenScope::Operator,
+            reach: Reach::Everywhere,
+        };
+        for service in SERVICES.iter().chain(&OPERATOR_SERVICES) {
+            let request = Request {
+                id: 1,
+                domain: Some("yeelight".into()),
+                service: service.to_string(),
+                identity: Some("0x1".into()),
+                service_data: Default::default(),
+            };
+            if let Err(e) = Service::parse(request, &operator) {
+                assert_ne!(e.code, ErrorCode::UnknownService, "{service}: {e}");
+            }
+        }
+    }
+}

@@ -54,9 +54,6 @@ impl SetDevice {
     }
 
     pub async fn apply(self, hub: &Arc<Hub>, out: &Responder) {
-        if let Err(e) = self.device.plugin(hub) {
-            return out.fail(e);
-        }
         let hub = hub.clone();
         let SetDevice {
             actor,
