@@ -221,8 +221,7 @@ impl Instance {
     /// Records what the device's handle in this instance declared (checked,
     /// and kept by the registry).
     pub fn declare(&mut self, identity: &str, meta: Arc<DeviceMeta>) {
-        let declared = &mut self.store.data_mut().declared;
-        declared.insert(identity.to_string(), meta);
+        self.store.data_mut().declared.insert(identity, meta);
     }
 
     /// Runs one call into the plugin under `budget`.

@@ -5,6 +5,7 @@
 use crate::error::{ErrorCode, HubError};
 use crate::store::{Label, Store};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The longest name or area, in characters.
@@ -17,6 +18,8 @@ pub struct Labels {
     /// Changes take turns here, so that readers (every get_attributes,
     /// every event to an area-limited client) never wait for SQLite.
     changing: Mutex<()>,
+    /// Whether any device was ever labelled: most hubs' reads need no lock.
+    any: AtomicBool,
 }
 
 impl Labels {
@@ -29,6 +32,7 @@ impl Labels {
                 .insert(identity, Arc::new(label));
         }
         Ok(Labels {
+            any: AtomicBool::new(!labels.is_empty()),
             held: RwLock::new(labels),
             changing: Mutex::new(()),
         })
@@ -41,6 +45,9 @@ impl Labels {
     }
 
     pub fn get(&self, plugin: &str, identity: &str) -> Option<Arc<Label>> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
         self.read().get(plugin)?.get(identity).cloned()
     }
 
@@ -72,6 +79,7 @@ impl Labels {
             of_plugin.remove(identity);
         } else {
             of_plugin.insert(identity.to_string(), Arc::new(label.clone()));
+            self.any.store(true, Ordering::Release);
         }
         Ok(label)
     }

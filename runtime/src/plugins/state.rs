@@ -13,7 +13,6 @@ use crate::caps::budget::InstanceTicket;
 use crate::caps::{Limits, NetPolicy, PluginBudget, Verdict};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::StoreLimitsBuilder;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -32,7 +31,7 @@ pub struct HostState {
     pub ota: Option<Arc<DeviceInfo>>,
     /// The metadata each device's handle in this instance declared to the
     /// hub, by identity: what the slots of its reads, writes and changes mean.
-    pub declared: HashMap<String, Arc<DeviceMeta>>,
+    pub declared: Declared,
     /// The device whose `watch` this instance runs: the only one whose
     /// changes it may emit (in 0.2, where changes name no device).
     pub watching: Option<Watched>,
@@ -61,6 +60,30 @@ pub struct Sandbox {
     pub under_test: Option<Arc<Usage>>,
 }
 
+/// What each device's handle in an instance declared, by identity: one
+/// entry in most instances, a few where devices share one, so found by
+/// comparing identities (cheaper than hashing them, on every read).
+#[derive(Default)]
+pub struct Declared(Vec<(String, Arc<DeviceMeta>)>);
+
+impl Declared {
+    pub fn get(&self, identity: &str) -> Option<&Arc<DeviceMeta>> {
+        let mut held = self.0.iter();
+        held.find(|(id, _)| id == identity).map(|(_, meta)| meta)
+    }
+
+    pub fn insert(&mut self, identity: &str, meta: Arc<DeviceMeta>) {
+        match self.0.iter_mut().find(|(id, _)| id == identity) {
+            Some((_, held)) => *held = meta,
+            None => self.0.push((identity.to_string(), meta)),
+        }
+    }
+
+    pub fn remove(&mut self, identity: &str) {
+        self.0.retain(|(id, _)| id != identity);
+    }
+}
+
 impl HostState {
     pub fn new(sandbox: &Arc<Sandbox>, ticket: InstanceTicket) -> Self {
         let limits = &sandbox.limits;
@@ -85,7 +108,7 @@ impl HostState {
             sandbox: sandbox.clone(),
             metered: None,
             ota: None,
-            declared: HashMap::new(),
+            declared: Declared::default(),
             watching: None,
             _ticket: ticket,
         }

@@ -314,6 +314,8 @@ struct DescribedDevice<'a> {
     model: &'a str,
     manufacturer: &'a str,
     plugin_id: &'a str,
+    /// Only when placed: the hottest answer stays as short as it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
     area: Option<&'a str>,
     instances: Instances<'a>,
     ota_support: bool,

@@ -12,6 +12,7 @@ use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Event, Hub, MAX_NAME, Version};
 use serde_json::{Value as Json, json};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Subscriptions one connection may hold at once.
@@ -271,16 +272,27 @@ fn invalid(message: String) -> HubError {
 /// would otherwise be ambiguous. Requests answered at once are never
 /// held here.
 #[derive(Clone, Default)]
-pub struct InFlight(Arc<Mutex<HashSet<i64>>>);
+pub struct InFlight(Arc<Held>);
+
+#[derive(Default)]
+struct Held {
+    ids: Mutex<HashSet<i64>>,
+    /// How many: none is the common case, checked without the lock.
+    count: AtomicUsize,
+}
 
 impl InFlight {
     fn lock(&self) -> MutexGuard<'_, HashSet<i64>> {
         self.0
+            .ids
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn check(&self, id: i64) -> Result<(), HubError> {
+        if self.0.count.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
         if self.lock().contains(&id) {
             return Err(HubError::new(
                 ErrorCode::DuplicateId,
@@ -294,6 +306,7 @@ impl InFlight {
     /// is answered, or its task ends any other way.
     pub fn hold(&self, id: i64) -> HeldId {
         self.lock().insert(id);
+        self.0.count.fetch_add(1, Ordering::AcqRel);
         HeldId {
             ids: self.clone(),
             id,
@@ -309,6 +322,7 @@ pub struct HeldId {
 impl Drop for HeldId {
     fn drop(&mut self) {
         self.ids.lock().remove(&self.id);
+        self.ids.0.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
