@@ -269,3 +269,63 @@ fn inspect_shows_imports_beside_the_manifest_and_the_verdict() {
     );
     assert!(unknown.contains("verdict: refused"), "{unknown}");
 }
+
+#[test]
+fn a_backup_taken_while_the_hub_writes_restores_and_a_tampered_one_is_refused() {
+    let dir = fresh_dir("backup");
+    let wasm = xtask::guest("yeelight").unwrap();
+    let manifest = xtask::manifest("yeelight").unwrap();
+    let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
+    ok(&dir, &["plugin", "install", wasm, "--manifest", manifest]);
+    ok(&dir, &["grants", "approve", "yeelight"]);
+
+    // Another connection is in the middle of a write while the copy is taken.
+    let live = rusqlite::Connection::open(dir.join("hub.db")).unwrap();
+    live.execute_batch(
+        "BEGIN; INSERT INTO device_labels VALUES ('yeelight', 'half-written', 'x', NULL);",
+    )
+    .unwrap();
+    let backup = dir.join("backup.db");
+    let backup_path = backup.to_str().unwrap();
+    let backed_up = ok(&dir, &["backup", backup_path]);
+    assert!(backed_up.contains("chain intact"), "{backed_up}");
+    live.execute_batch("COMMIT").unwrap();
+    drop(live);
+    let copy = rusqlite::Connection::open(&backup).unwrap();
+    let labels: i64 = copy
+        .query_row("SELECT COUNT(*) FROM device_labels", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(labels, 0, "a write still open is not in the copy");
+    drop(copy);
+    let again = hub(&dir, &["backup", backup_path]);
+    assert!(!again.status.success(), "a backup overwrote a file");
+
+    // Restored, the database is the copy: what happened since is gone.
+    ok(&dir, &["plugin", "disable", "yeelight"]);
+    let restored = ok(&dir, &["restore", backup_path]);
+    assert!(restored.contains("chain intact"), "{restored}");
+    assert!(dir.join("hub.db.before-restore").exists());
+    let log = ok(&dir, &["audit"]);
+    assert!(!log.contains("disable"), "{log}");
+    ok(&dir, &["audit", "verify"]);
+
+    let tampered = dir.join("tampered.db");
+    std::fs::copy(&backup, &tampered).unwrap();
+    let edit = rusqlite::Connection::open(&tampered).unwrap();
+    edit.execute("UPDATE audit SET actor = 'someone-else' WHERE seq = 1", [])
+        .unwrap();
+    drop(edit);
+    let refused = hub(&dir, &["restore", tampered.to_str().unwrap()]);
+    assert!(!refused.status.success(), "a tampered backup was restored");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("audit chain is broken at entry 1")
+            && stderr.contains("nothing was restored"),
+        "{stderr}"
+    );
+    ok(&dir, &["audit", "verify"]);
+    assert!(
+        !dir.join("hub.db.restoring").exists(),
+        "no half-restored file is left"
+    );
+}

@@ -358,3 +358,26 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
     }
     Ok(())
 }
+
+pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<()> {
+    let store = crate::store::Store::open(&data_dir.join("hub.db"))?;
+    let copied = store.backup(file)?;
+    println!(
+        "backed up to {}: {} bytes, {} audit entries, chain intact",
+        file.display(),
+        copied.bytes,
+        copied.entries
+    );
+    Ok(())
+}
+
+pub fn restore(data_dir: &Path, file: &Path) -> anyhow::Result<()> {
+    let copied = crate::store::restore(file, &data_dir.join("hub.db"))?;
+    println!(
+        "restored {}: {} audit entries, chain intact; the database it replaced is {}",
+        file.display(),
+        copied.entries,
+        data_dir.join("hub.db.before-restore").display()
+    );
+    Ok(())
+}

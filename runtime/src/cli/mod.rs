@@ -64,6 +64,13 @@ enum Command {
     Grants(admin::GrantsCommand),
     /// Read or verify the audit log.
     Audit(admin::AuditArgs),
+    /// Copy the database (DATA_DIR/hub.db) to FILE, consistent even while
+    /// the hub runs; the copy's audit chain is verified.
+    Backup { file: PathBuf },
+    /// Replace the database with the backup FILE, only if its audit chain
+    /// verifies; the replaced one is kept as hub.db.before-restore. Stop
+    /// the hub first.
+    Restore { file: PathBuf },
     /// Measure the hub beside a bare WebSocket server, loopback RPC to a
     /// process and the device itself; print one table with ratios.
     Bench {
@@ -256,6 +263,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Grants(command) => admin::grants(offline(data_dir)?.as_ref(), command),
         Command::Audit(args) => admin::audit(offline(data_dir.clone())?.as_ref(), &data_dir, args),
+        Command::Backup { file } => admin::backup(&data_dir, &file),
+        Command::Restore { file } => admin::restore(&data_dir, &file),
         Command::Bench {
             quick,
             json,

@@ -2,11 +2,13 @@
 //! grants, the device registry and the audit log.
 
 mod audit;
+mod backup;
 mod checkpoint;
 mod migrations;
 mod records;
 
 pub use audit::{AuditEntry, AuditFilter, Audited, Broken};
+pub use backup::{Copied, restore};
 pub use checkpoint::Checkpoint;
 pub use records::{DeviceRow, InstalledPlugin, Label};
 
