@@ -289,3 +289,27 @@ async fn a_restart_keeps_plugins_grants_devices_and_the_audit_log() -> anyhow::R
     assert_eq!(restarted.store().verify()?, Ok(before as i64));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_without_a_token_and_tells_nothing_sensitive() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let mut stream = tokio::net::TcpStream::connect(hub.addr).await?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let health: serde_json::Value = serde_json::from_str(body)?;
+    assert_eq!(health["status"], "ok", "{health}");
+    let plugins = health["plugins"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<_> = plugins.iter().map(|p| p["id"].clone()).collect();
+    assert_eq!(ids, [json!("hostile"), json!("shelly"), json!("yeelight")]);
+    assert!(plugins.iter().all(|p| p["state"] == "running"), "{health}");
+    for secret in ["127.", "token", "grant", "0x"] {
+        assert!(!body.contains(secret), "{secret} in {body}");
+    }
+    Ok(())
+}

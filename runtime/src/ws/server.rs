@@ -169,12 +169,16 @@ struct Connection {
 }
 
 fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<Bytes>> {
-    if request.uri().path() != "/ws" {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "the WebSocket endpoint is /ws",
-        );
+    match request.uri().path() {
+        "/ws" => {}
+        "/healthz" => return health(&connection.hub),
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "the WebSocket endpoint is /ws; the hub's health is at /healthz",
+            );
+        }
     }
     let peer = connection.peer.ip();
     if let Some(wait) = connection.admission.wait(peer) {
@@ -274,6 +278,29 @@ fn websocket_key(request: &Request<Incoming>) -> Option<HeaderValue> {
         && has(hyper::header::SEC_WEBSOCKET_VERSION, "13");
     let key = headers.get(hyper::header::SEC_WEBSOCKET_KEY)?;
     upgrade.then(|| HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok())?
+}
+
+/// `/healthz`, for anyone who can reach the port (a supervisor, a load
+/// balancer): whether the hub serves and each running plugin's state, and
+/// nothing an operator would keep from the LAN (no grants, devices or
+/// errors). `degraded` while a plugin is restarting or failed.
+fn health(hub: &Hub) -> Response<Full<Bytes>> {
+    let plugins: Vec<_> = hub
+        .plugins()
+        .iter()
+        .map(|p| serde_json::json!({"id": p.id(), "state": p.status().state}))
+        .collect();
+    let all_running = plugins.iter().all(|p| p["state"] == "running");
+    let body = serde_json::json!({
+        "status": if all_running { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "plugins": plugins,
+    });
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
