@@ -35,6 +35,24 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::InvalidFormat,
+        ErrorCode::UnknownService,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidArgument,
+        ErrorCode::Unsupported,
+        ErrorCode::Timeout,
+        ErrorCode::Unreachable,
+        ErrorCode::PluginFailed,
+        ErrorCode::Busy,
+        ErrorCode::QuotaExceeded,
+        ErrorCode::OtaFailed,
+        ErrorCode::Forbidden,
+        ErrorCode::DuplicateId,
+        ErrorCode::Unauthorized,
+        ErrorCode::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidFormat => "invalid_format",

@@ -290,19 +290,25 @@ async fn a_restart_keeps_plugins_grants_devices_and_the_audit_log() -> anyhow::R
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthz_answers_without_a_token_and_tells_nothing_sensitive() -> anyhow::Result<()> {
+/// A plain HTTP GET on the hub's port: the status line and the body.
+async fn http_get(hub: &TestHub, path: &str, header: &str) -> anyhow::Result<(String, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let hub = TestHub::start(HubOptions::default()).await?;
     let mut stream = tokio::net::TcpStream::connect(hub.addr).await?;
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n")
-        .await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: hub\r\n{header}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await?;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let health: serde_json::Value = serde_json::from_str(body)?;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    Ok((status, body.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_without_a_token_and_tells_nothing_sensitive() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let (status, body) = http_get(&hub, "/healthz", "").await?;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let health: serde_json::Value = serde_json::from_str(&body)?;
     assert_eq!(health["status"], "ok", "{health}");
     let plugins = health["plugins"].as_array().cloned().unwrap_or_default();
     let ids: Vec<_> = plugins.iter().map(|p| p["id"].clone()).collect();
@@ -311,5 +317,41 @@ async fn healthz_answers_without_a_token_and_tells_nothing_sensitive() -> anyhow
     for secret in ["127.", "token", "grant", "0x"] {
         assert!(!body.contains(secret), "{secret} in {body}");
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_for_operator_tokens_and_count_device_calls() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let mut client = hub.client().await?;
+    client.discover(Some("yeelight")).await?;
+    let bulb = hub.sim.bulbs()[0].id();
+    client
+        .call("yeelight", "get_attributes", bulb, json!({}))
+        .await?;
+    let write = json!({"attributes": [{"instance_id": 0, "attribute": "brightness", "val": 500}]});
+    client
+        .call("yeelight", "set_attributes", bulb, write)
+        .await?;
+
+    let bearer = format!("Authorization: Bearer {}\r\n", hub_tests::TOKEN);
+    let (status, text) = http_get(&hub, "/metrics", &bearer).await?;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    for line in [
+        "hub_plugin_devices{plugin=\"yeelight\"} 2",
+        "hub_plugin_up{plugin=\"yeelight\"} 1",
+        "hub_plugin_calls_total{plugin=\"yeelight\"} 2",
+        "hub_plugin_errors_total{plugin=\"yeelight\",code=\"invalid_argument\"} 1",
+        "# TYPE hub_plugin_crashes_total counter",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+    assert!(text.contains("hub_websocket_connections "), "{text}");
+
+    let user = format!("smart-assistant-token: {}\r\n", hub_tests::USER_TOKEN);
+    let (status, _) = http_get(&hub, "/metrics", &user).await?;
+    assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    let (status, _) = http_get(&hub, "/metrics", "").await?;
+    assert!(status.starts_with("HTTP/1.1 401"), "{status}");
     Ok(())
 }

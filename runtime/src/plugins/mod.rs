@@ -4,6 +4,7 @@
 
 mod bounds;
 mod calls;
+mod counters;
 mod engine;
 mod events;
 mod http;
@@ -26,6 +27,7 @@ pub use self::wit::{
     Version, Write,
 };
 pub use bounds::MAX_NAME;
+pub use counters::CallCounters;
 pub use engine::{Metering, PluginEngine, Ticking, hex};
 pub use events::{AttributeChange, Event, EventBus, EventKind};
 pub use measure::Measured;

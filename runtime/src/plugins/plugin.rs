@@ -3,6 +3,7 @@
 
 use super::bounds;
 use super::calls::{DeviceQueue, DeviceWorker, InstanceSlot, WatchEnd};
+use super::counters::CallCounters;
 use super::engine::{Metering, Ticking};
 use super::events::{EventBus, EventSink};
 use super::http::HttpSender;
@@ -42,6 +43,8 @@ pub struct Plugin {
     registry: Arc<Registry>,
     supervisor: Supervisor,
     workers: Mutex<HashMap<String, DeviceWorker>>,
+    /// Its device calls and their errors, for `/metrics`.
+    counters: CallCounters,
     /// The instances its devices' calls share, when its manifest asks;
     /// empty, each device has its own.
     shared: Vec<Arc<InstanceSlot>>,
@@ -114,6 +117,7 @@ impl Plugin {
             registry,
             supervisor: Supervisor::default(),
             workers: Mutex::new(HashMap::new()),
+            counters: CallCounters::default(),
             shared: (0..parts.shared_instances.unwrap_or(0))
                 .map(|_| Arc::default())
                 .collect(),
@@ -220,6 +224,11 @@ impl Plugin {
         self.registry.known()
     }
 
+    /// Its device calls and their errors since it was loaded.
+    pub fn counters(&self) -> &CallCounters {
+        &self.counters
+    }
+
     pub fn device_count(&self) -> usize {
         self.registry.len()
     }
@@ -286,6 +295,10 @@ impl Plugin {
 
     /// The device's values, read now, with the metadata its handle declared.
     pub async fn get_attributes(&self, identity: &str) -> Result<Device, HubError> {
+        self.counted(self.read_device(identity)).await
+    }
+
+    async fn read_device(&self, identity: &str) -> Result<Device, HubError> {
         let info = self.device(identity)?.info;
         let (meta, values) = self
             .on_device("get_attributes", &info, async |i, budget| {
@@ -378,12 +391,12 @@ impl Plugin {
         identity: &str,
         writes: &[WriteRequest],
     ) -> Result<(), HubError> {
-        self.write(identity, |meta| {
+        let checked = self.write(identity, |meta| {
             let writes = validate(writes, meta)?;
             self.take_write_quota(identity, meta)?;
             Ok(writes)
-        })
-        .await
+        });
+        self.counted(checked).await
     }
 
     /// Hands `writes` to the plugin without the hub's validation: only for
@@ -427,6 +440,10 @@ impl Plugin {
     }
 
     pub async fn check_update(&self, identity: &str) -> Result<UpdateInfo, HubError> {
+        self.counted(self.ask_for_update(identity)).await
+    }
+
+    async fn ask_for_update(&self, identity: &str) -> Result<UpdateInfo, HubError> {
         let info = &self.device(identity)?.info;
         let update = self
             .on_device("check_update", info, async |i, budget| {
@@ -642,13 +659,25 @@ impl Plugin {
         work: impl AsyncFnOnce(&mut Instance, Budget) -> Result<T, CallFailure>,
     ) -> Result<T, HubError> {
         let queue = self.queue(&info.identity)?;
-        let (mut turn, left) = queue.turn(call, self.sandbox.limits.call_deadline).await?;
-        let outcome = self.run(&mut turn, left, work).await;
+        let outcome = match queue.turn(call, self.sandbox.limits.call_deadline).await {
+            Ok((mut turn, left)) => self.run(&mut turn, left, work).await,
+            Err(waited) => Err(waited),
+        };
         // An answer is noted by the caller, with what it learned.
         if let Err(e) = &outcome {
             self.note_failure(&info.identity, e);
         }
         outcome
+    }
+
+    /// Runs a client's device call, counting it and its error for `/metrics`.
+    async fn counted<T>(
+        &self,
+        call: impl Future<Output = Result<T, HubError>>,
+    ) -> Result<T, HubError> {
+        let result = call.await;
+        self.counters.count(&result);
+        result
     }
 
     /// The device answered a call.

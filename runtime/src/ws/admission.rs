@@ -90,6 +90,11 @@ impl Admission {
         })
     }
 
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.lock().open
+    }
+
     /// A place for one more connection from `peer`, or why not.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Admitted, &'static str> {
         let address = group(peer);

@@ -27,12 +27,18 @@ pub const TOKEN_HEADER: &str = "smart-assistant-token";
 /// A connection opened without a token must sign in within this.
 pub const SIGN_IN_WITHIN: Duration = Duration::from_secs(10);
 
-/// The token the upgrade request carries, if any.
+/// The token the request carries, if any: in the seed's header, as a
+/// bearer token (how Prometheus sends one), or in the query.
 pub fn offered(request: &HttpRequest<Incoming>) -> Option<Vec<u8>> {
-    let from_header = request
-        .headers()
+    let headers = request.headers();
+    let bearer = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .map(<[u8]>::to_vec);
+    let from_header = headers
         .get(TOKEN_HEADER)
-        .map(|v| v.as_bytes().to_vec());
+        .map(|v| v.as_bytes().to_vec())
+        .or(bearer);
     let from_query = request.uri().query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "token")

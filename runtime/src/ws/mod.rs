@@ -4,6 +4,7 @@
 mod admission;
 mod auth;
 mod connection;
+mod metrics;
 mod outbox;
 pub mod protocol;
 mod responder;

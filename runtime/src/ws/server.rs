@@ -172,6 +172,7 @@ fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<B
     match request.uri().path() {
         "/ws" => {}
         "/healthz" => return health(&connection.hub),
+        "/metrics" => return metrics(&request, &connection),
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
@@ -278,6 +279,42 @@ fn websocket_key(request: &Request<Incoming>) -> Option<HeaderValue> {
         && has(hyper::header::SEC_WEBSOCKET_VERSION, "13");
     let key = headers.get(hyper::header::SEC_WEBSOCKET_KEY)?;
     upgrade.then(|| HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok())?
+}
+
+/// `/metrics` for operator tokens; a wrong token counts as a failed sign-in.
+fn metrics(request: &Request<Incoming>, connection: &Connection) -> Response<Full<Bytes>> {
+    let peer = connection.peer.ip();
+    if connection.admission.wait(peer).is_some() {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failures",
+            "too many failed sign-ins from this address",
+        );
+    }
+    let caller =
+        auth::offered(request).and_then(|given| auth::caller(&given, &connection.settings.tokens));
+    let Some(caller) = caller else {
+        connection.admission.failed_sign_in(peer);
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "/metrics needs an operator token: Authorization: Bearer TOKEN",
+        );
+    };
+    if caller.scope != TokenScope::Operator {
+        return error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "/metrics needs an operator token",
+        );
+    }
+    let text = super::metrics::render(&connection.hub, connection.admission.open());
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 /// `/healthz`, for anyone who can reach the port (a supervisor, a load
