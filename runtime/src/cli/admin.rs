@@ -372,12 +372,15 @@ pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<()> {
 }
 
 pub fn restore(data_dir: &Path, file: &Path) -> anyhow::Result<()> {
-    let copied = crate::store::restore(file, &data_dir.join("hub.db"))?;
-    println!(
-        "restored {}: {} audit entries, chain intact; the database it replaced is {}",
+    let (copied, kept) = crate::store::restore(file, &data_dir.join("hub.db"))?;
+    print!(
+        "restored {}: {} audit entries, chain intact",
         file.display(),
-        copied.entries,
-        data_dir.join("hub.db.before-restore").display()
+        copied.entries
     );
+    match kept {
+        Some(kept) => println!("; the database it replaced is {}", kept.display()),
+        None => println!(),
+    }
     Ok(())
 }

@@ -39,9 +39,10 @@ impl Store {
 }
 
 /// Replaces the database `db` with the backup `from`, once the backup's
-/// audit chain verifies; the database it replaces is kept beside it as
-/// `hub.db.before-restore`. The hub must not be running.
-pub fn restore(from: &Path, db: &Path) -> anyhow::Result<Copied> {
+/// audit chain verifies; the database it replaces, if any, is kept beside
+/// it as `hub.db.before-restore` (where, is returned). The hub must not be
+/// running.
+pub fn restore(from: &Path, db: &Path) -> anyhow::Result<(Copied, Option<PathBuf>)> {
     let restoring = beside(db, "restoring");
     let _ = std::fs::remove_file(&restoring);
     std::fs::copy(from, &restoring).with_context(|| format!("read {}", from.display()))?;
@@ -49,9 +50,9 @@ pub fn restore(from: &Path, db: &Path) -> anyhow::Result<Copied> {
         let _ = std::fs::remove_file(&restoring);
     });
     let copied = copied.with_context(|| format!("{}: nothing was restored", from.display()))?;
-    if db.exists() {
-        std::fs::rename(db, beside(db, "before-restore"))
-            .with_context(|| format!("keep {} aside", db.display()))?;
+    let kept = db.exists().then(|| beside(db, "before-restore"));
+    if let Some(kept) = &kept {
+        std::fs::rename(db, kept).with_context(|| format!("keep {} aside", db.display()))?;
     }
     // A journal of the replaced database must not be applied to this one.
     for journal in ["-wal", "-shm"] {
@@ -61,7 +62,7 @@ pub fn restore(from: &Path, db: &Path) -> anyhow::Result<Copied> {
     }
     std::fs::rename(&restoring, db)
         .with_context(|| format!("move the backup to {}", db.display()))?;
-    Ok(copied)
+    Ok((copied, kept))
 }
 
 /// Opens a copy (bringing its schema up to date) and verifies its audit chain.

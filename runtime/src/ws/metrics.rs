@@ -3,64 +3,113 @@
 //! devices, instances, memory, state, crashes, device calls and their
 //! errors by code, and the hub's open connections.
 
-use crate::plugins::{Hub, Plugin, State};
+use crate::plugins::{BudgetUse, Hub, Plugin, State};
 use std::fmt::Write;
 use std::sync::Arc;
 
+/// One running plugin's figures, read once.
+struct Sample {
+    plugin: Arc<Plugin>,
+    budget: BudgetUse,
+    up: bool,
+    crashes: u64,
+}
+
+/// One figure of every running plugin.
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    value: fn(&Sample) -> u64,
+}
+
+const FAMILIES: [Family; 6] = [
+    Family {
+        name: "hub_plugin_devices",
+        kind: "gauge",
+        help: "Devices the plugin reported.",
+        value: |s| s.budget.devices,
+    },
+    Family {
+        name: "hub_plugin_instances",
+        kind: "gauge",
+        help: "Instances of the plugin alive now.",
+        value: |s| s.budget.instances,
+    },
+    Family {
+        name: "hub_plugin_memory_bytes",
+        kind: "gauge",
+        help: "Linear memory of all the plugin's instances.",
+        value: |s| s.budget.memory_bytes,
+    },
+    Family {
+        name: "hub_plugin_up",
+        kind: "gauge",
+        help: "1 while the plugin runs, 0 while it restarts or failed.",
+        value: |s| u64::from(s.up),
+    },
+    Family {
+        name: "hub_plugin_crashes_total",
+        kind: "counter",
+        help: "Traps, fuel or memory exhaustion and timeouts since the plugin was loaded.",
+        value: |s| s.crashes,
+    },
+    Family {
+        name: "hub_plugin_calls_total",
+        kind: "counter",
+        help: "Device calls (get, set, check_update) since the plugin was loaded.",
+        value: |s| s.plugin.counters().calls(),
+    },
+];
+
 /// The metrics as Prometheus reads them.
 pub fn render(hub: &Hub, connections: usize) -> String {
-    let plugins = hub.plugins();
+    let samples: Vec<Sample> = hub
+        .plugins()
+        .into_iter()
+        .map(|plugin| {
+            let status = plugin.status();
+            Sample {
+                budget: plugin.budget_use(),
+                up: status.state == State::Running,
+                crashes: status.crashes,
+                plugin,
+            }
+        })
+        .collect();
     let mut out = String::new();
-    let gauge = |out: &mut String, name: &str, help: &str, value: &dyn Fn(&Plugin) -> u64| {
-        family(out, name, "gauge", help);
-        for plugin in &plugins {
+    for Family {
+        name,
+        kind,
+        help,
+        value,
+    } in FAMILIES
+    {
+        family(&mut out, name, kind, help);
+        for sample in &samples {
             let _ = writeln!(
                 out,
                 "{name}{{plugin=\"{}\"}} {}",
-                plugin.id(),
-                value(plugin)
+                sample.plugin.id(),
+                value(sample)
             );
         }
-    };
-    gauge(
-        &mut out,
-        "hub_plugin_devices",
-        "Devices the plugin reported.",
-        &|p| p.budget_use().devices,
-    );
-    gauge(
-        &mut out,
-        "hub_plugin_instances",
-        "Instances of the plugin alive now.",
-        &|p| p.budget_use().instances,
-    );
-    gauge(
-        &mut out,
-        "hub_plugin_memory_bytes",
-        "Linear memory of all the plugin's instances.",
-        &|p| p.budget_use().memory_bytes,
-    );
-    gauge(
-        &mut out,
-        "hub_plugin_up",
-        "1 while the plugin runs, 0 while it restarts or failed.",
-        &|p| u64::from(p.status().state == State::Running),
-    );
+    }
     family(
         &mut out,
-        "hub_plugin_crashes_total",
+        "hub_plugin_errors_total",
         "counter",
-        "Traps, fuel or memory exhaustion and timeouts of the plugin since it was loaded.",
+        "Device calls that failed, by error code.",
     );
-    for plugin in &plugins {
-        let _ = writeln!(
-            out,
-            "hub_plugin_crashes_total{{plugin=\"{}\"}} {}",
-            plugin.id(),
-            plugin.status().crashes
-        );
+    for sample in &samples {
+        for (code, n) in sample.plugin.counters().errors() {
+            let (plugin, code) = (sample.plugin.id(), code.as_str());
+            let _ = writeln!(
+                out,
+                "hub_plugin_errors_total{{plugin=\"{plugin}\",code=\"{code}\"}} {n}"
+            );
+        }
     }
-    device_calls(&mut out, &plugins);
     family(
         &mut out,
         "hub_websocket_connections",
@@ -69,39 +118,6 @@ pub fn render(hub: &Hub, connections: usize) -> String {
     );
     let _ = writeln!(out, "hub_websocket_connections {connections}");
     out
-}
-
-fn device_calls(out: &mut String, plugins: &[Arc<Plugin>]) {
-    family(
-        out,
-        "hub_plugin_calls_total",
-        "counter",
-        "Device calls (get, set, check_update) since the plugin was loaded.",
-    );
-    for plugin in plugins {
-        let _ = writeln!(
-            out,
-            "hub_plugin_calls_total{{plugin=\"{}\"}} {}",
-            plugin.id(),
-            plugin.counters().calls()
-        );
-    }
-    family(
-        out,
-        "hub_plugin_errors_total",
-        "counter",
-        "Device calls that failed, by error code.",
-    );
-    for plugin in plugins {
-        for (code, n) in plugin.counters().errors() {
-            let _ = writeln!(
-                out,
-                "hub_plugin_errors_total{{plugin=\"{}\",code=\"{}\"}} {n}",
-                plugin.id(),
-                code.as_str()
-            );
-        }
-    }
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -55,6 +55,20 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Refuses `what` (a service) unless the caller holds an operator token.
+    pub fn operator_only(&self, what: &str) -> Result<(), crate::error::HubError> {
+        if self.scope == TokenScope::Operator {
+            return Ok(());
+        }
+        Err(crate::error::HubError::new(
+            crate::error::ErrorCode::Forbidden,
+            format!(
+                "{what:?} needs an operator token; {} is a user token",
+                self.name
+            ),
+        ))
+    }
+
     /// Who the hub takes the client for, as `auth` and `hello` tell it.
     pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({
@@ -182,33 +196,10 @@ fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<B
         }
     }
     let peer = connection.peer.ip();
-    if let Some(wait) = connection.admission.wait(peer) {
-        let mut refused = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_failures",
-            &format!(
-                "too many failed sign-ins from this address; retry in {} s",
-                wait.as_secs().max(1)
-            ),
-        );
-        let seconds = HeaderValue::from(wait.as_secs().max(1));
-        refused.headers_mut().insert(RETRY_AFTER, seconds);
-        return refused;
-    }
     // Without a token, the connection's first message must sign in.
-    let caller = match auth::offered(&request) {
-        Some(given) => match auth::caller(&given, &connection.settings.tokens) {
-            Some(caller) => Some(caller),
-            None => {
-                connection.admission.failed_sign_in(peer);
-                return error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "wrong token: send a hub token in the smart-assistant-token header, ?token=, or the first message",
-                );
-            }
-        },
-        None => None,
+    let caller = match token_holder(&request, &connection) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
     };
     let Some(accept_key) = websocket_key(&request) else {
         return error(
@@ -281,25 +272,55 @@ fn websocket_key(request: &Request<Incoming>) -> Option<HeaderValue> {
     upgrade.then(|| HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok())?
 }
 
-/// `/metrics` for operator tokens; a wrong token counts as a failed sign-in.
-fn metrics(request: &Request<Incoming>, connection: &Connection) -> Response<Full<Bytes>> {
+/// Who the request's token names: `None` without a token; the answer to
+/// send instead for a wrong one (a failed sign-in of the address), or
+/// while the address must wait after too many.
+fn token_holder(
+    request: &Request<Incoming>,
+    connection: &Connection,
+) -> Result<Option<Caller>, Box<Response<Full<Bytes>>>> {
     let peer = connection.peer.ip();
-    if connection.admission.wait(peer).is_some() {
-        return error(
+    if let Some(wait) = connection.admission.wait(peer) {
+        let seconds = wait.as_secs().max(1);
+        let mut refused = error(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_failures",
-            "too many failed sign-ins from this address",
+            &format!("too many failed sign-ins from this address; retry in {seconds} s"),
         );
+        refused
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        return Err(Box::new(refused));
     }
-    let caller =
-        auth::offered(request).and_then(|given| auth::caller(&given, &connection.settings.tokens));
-    let Some(caller) = caller else {
-        connection.admission.failed_sign_in(peer);
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "/metrics needs an operator token: Authorization: Bearer TOKEN",
-        );
+    let Some(given) = auth::offered(request) else {
+        return Ok(None);
+    };
+    match auth::caller(&given, &connection.settings.tokens) {
+        Some(caller) => Ok(Some(caller)),
+        None => {
+            connection.admission.failed_sign_in(peer);
+            Err(Box::new(error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "wrong token: send a hub token as Authorization: Bearer, in the smart-assistant-token header, as ?token=, or (on /ws) in the first message",
+            )))
+        }
+    }
+}
+
+/// `/metrics` for operator tokens.
+fn metrics(request: &Request<Incoming>, connection: &Connection) -> Response<Full<Bytes>> {
+    let caller = match token_holder(request, connection) {
+        Ok(Some(caller)) => caller,
+        Ok(None) => {
+            connection.admission.failed_sign_in(connection.peer.ip());
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "/metrics needs an operator token: Authorization: Bearer TOKEN",
+            );
+        }
+        Err(refused) => return *refused,
     };
     if caller.scope != TokenScope::Operator {
         return error(

@@ -3,7 +3,6 @@
 
 use super::unknown_service;
 use crate::caps::rules::Scope;
-use crate::config::TokenScope;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::Hub;
 use crate::store::AuditFilter;
@@ -30,15 +29,7 @@ pub struct Manage {
 impl Manage {
     /// Plugin management is for operator tokens only.
     pub fn parse(request: Request, caller: &Caller) -> Result<Self, HubError> {
-        if caller.scope != TokenScope::Operator {
-            return Err(HubError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "{:?} needs an operator token; {} is a user token",
-                    request.service, caller.name
-                ),
-            ));
-        }
+        caller.operator_only(&request.service)?;
         Ok(Manage {
             actor: caller.name.clone(),
             service: request.service,

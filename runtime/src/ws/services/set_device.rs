@@ -4,7 +4,6 @@
 //! reach the device through its area. Audited.
 
 use super::Device;
-use crate::config::TokenScope;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::Hub;
 use crate::ws::Caller;
@@ -28,15 +27,7 @@ enum Change {
 
 impl SetDevice {
     pub fn parse(request: Request, caller: &Caller) -> Result<Self, HubError> {
-        if caller.scope != TokenScope::Operator {
-            return Err(HubError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "set_device needs an operator token; {} is a user token",
-                    caller.name
-                ),
-            ));
-        }
+        caller.operator_only("set_device")?;
         let data = &request.service_data;
         let (name, area) = (change(data, "name")?, change(data, "area")?);
         if let (Change::Keep, Change::Keep) = (&name, &area) {
