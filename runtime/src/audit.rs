@@ -1,9 +1,12 @@
 //! What goes into the audit log, and how often: every operator action and
 //! the first refusals of each minute one by one; allowed network uses,
 //! further refusals and quota hits as one summary per plugin per minute, so
-//! that a flood costs a bounded number of writes.
+//! that a flood costs a bounded number of writes. What is written one by
+//! one (refusals) and each quota's first hit of a minute are also pushed to
+//! operators' connections as they happen, bounded the same way.
 
 use crate::caps::Verdict;
+use crate::plugins::{CapabilityUse, Event, EventBus, EventKind};
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -18,6 +21,7 @@ pub const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 pub struct AuditLog {
     store: Arc<Store>,
+    events: EventBus,
     minutes: Mutex<HashMap<String, Minute>>,
 }
 
@@ -30,9 +34,10 @@ struct Minute {
 }
 
 impl AuditLog {
-    pub fn new(store: Arc<Store>) -> Arc<Self> {
+    pub fn new(store: Arc<Store>, events: EventBus) -> Arc<Self> {
         Arc::new(AuditLog {
             store,
+            events,
             minutes: Mutex::new(HashMap::new()),
         })
     }
@@ -45,8 +50,16 @@ impl AuditLog {
     }
 
     /// A network access the policy decided: `use_` says how (`TcpConnect`,
-    /// `UdpSend`, `HttpRequest`, ...), `address` where.
-    pub fn access(&self, plugin: &str, use_: &str, address: &str, verdict: Verdict) {
+    /// `UdpSend`, `HttpRequest`, ...), `address` where; `allowing`, the rule
+    /// whose grant would let a refused use through, if one would.
+    pub fn access(
+        &self,
+        plugin: &str,
+        use_: &str,
+        address: &str,
+        verdict: Verdict,
+        allowing: impl FnOnce() -> Option<String>,
+    ) {
         let individual = {
             let mut minutes = self.minutes();
             let minute = minutes.entry(plugin.to_string()).or_default();
@@ -70,17 +83,38 @@ impl AuditLog {
         };
         if let Some(reason) = individual {
             tracing::warn!(plugin, address, use_, reason, "refused network access");
-            let detail = json!({"use": use_, "address": address, "reason": reason});
+            let allowing = allowing();
+            let detail =
+                json!({"use": use_, "address": address, "reason": reason, "allowing": allowing});
             self.record("hub", Some(plugin), "refused", detail);
+            self.tell_operators(
+                plugin,
+                CapabilityUse::Refused {
+                    use_: use_.into(),
+                    address: address.into(),
+                    reason,
+                    allowing,
+                },
+            );
         }
     }
 
-    /// A quota stopped an operation (`what` names the quota).
+    /// A quota stopped an operation (`what` names the quota). Its first
+    /// hit of a minute is pushed to operators; the count goes in the summary.
     pub fn quota(&self, plugin: &str, what: &str) {
-        count(
-            &mut self.minutes().entry(plugin.to_string()).or_default().quota,
-            what.to_string(),
-        );
+        let first = {
+            let mut minutes = self.minutes();
+            let hits = &mut minutes.entry(plugin.to_string()).or_default().quota;
+            count(hits, what.to_string()) == 1
+        };
+        if first {
+            self.tell_operators(plugin, CapabilityUse::QuotaHit { quota: what.into() });
+        }
+    }
+
+    fn tell_operators(&self, plugin: &str, used: CapabilityUse) {
+        let event = Event::new(plugin.into(), EventKind::Capability(used));
+        self.events.publish(Arc::new(event));
     }
 
     /// Writes each plugin's summary of the minute that ended and starts a new one.
@@ -109,11 +143,14 @@ impl AuditLog {
     }
 }
 
-fn count(counts: &mut BTreeMap<String, u64>, key: String) {
+/// Counts one more of `key` (or of "other", past `DESTINATIONS` keys); the new count.
+fn count(counts: &mut BTreeMap<String, u64>, key: String) -> u64 {
     let key = if counts.len() >= DESTINATIONS && !counts.contains_key(&key) {
         "other".to_string()
     } else {
         key
     };
-    *counts.entry(key).or_default() += 1;
+    let n = counts.entry(key).or_default();
+    *n += 1;
+    *n
 }

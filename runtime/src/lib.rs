@@ -7,6 +7,7 @@ pub mod caps;
 pub mod cli;
 pub mod config;
 pub mod conformance;
+pub mod console;
 mod deadline;
 pub mod demo;
 pub mod error;

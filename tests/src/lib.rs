@@ -3,6 +3,8 @@
 //! bulbs and Shelly devices, and a WebSocket client that speaks the seed
 //! protocol.
 
+pub mod browser;
+
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use hub::caps::{Limits, Quotas};
@@ -326,6 +328,11 @@ impl Client {
         let id = request["id"].as_i64().context("request id")?;
         self.send_text(&request.to_string()).await?;
         self.response(id).await
+    }
+
+    /// The frames read while waiting for others, and not asked for yet.
+    pub fn held(&self) -> impl Iterator<Item = &Value> {
+        self.backlog.iter()
     }
 
     pub fn fresh_id(&mut self) -> i64 {

@@ -355,3 +355,62 @@ async fn metrics_are_for_operator_tokens_and_count_device_calls() -> anyhow::Res
     assert!(status.starts_with("HTTP/1.1 401"), "{status}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_who_ask_hear_refused_uses_with_the_rule_that_would_allow_them()
+-> anyhow::Result<()> {
+    let outside = std::net::TcpListener::bind("127.0.0.2:0")?.local_addr()?;
+    let hub = TestHub::start(HubOptions {
+        targets: vec![outside.to_string()],
+        ..Default::default()
+    })
+    .await?;
+    let events = json!({"events": ["capability_refused", "quota_hit"]});
+    let mut user = hub.user_client().await?;
+    let refused = user
+        .request(json!({"service": "subscribe", "service_data": events}))
+        .await?;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    let mut listening = hub.client().await?;
+    let subscribed = listening
+        .request(json!({"service": "subscribe", "service_data": events}))
+        .await?;
+    assert_eq!(subscribed["success"], true, "{subscribed}");
+    let mut seed_client = hub.client().await?;
+    listening.discover(Some("hostile")).await?;
+
+    let attack = listening
+        .call(
+            "hostile",
+            "get_attributes",
+            &format!("tcp@{outside}"),
+            json!({}),
+        )
+        .await?;
+    assert_eq!(attack["code"], "unreachable", "{attack}");
+    let heard = listening
+        .wait_for(|f| f["type"] == "capability_refused")
+        .await?;
+    assert_eq!(heard["domain"], "hostile");
+    assert_eq!(heard["use"], "TcpConnect");
+    assert_eq!(heard["address"], outside.to_string());
+    let rule = format!("tcp 127.0.0.2/32 ports {}", outside.port());
+    assert_eq!(heard["allowing"], rule.as_str(), "{heard}");
+    assert_eq!(heard["subscriptions"], json!([1]));
+
+    seed_client.request(json!({"service": "ping"})).await?;
+    user.request(json!({"service": "ping"})).await?;
+    for client in [&seed_client, &user] {
+        let told = client
+            .held()
+            .filter(|f| f["type"] == "capability_refused")
+            .count();
+        assert_eq!(told, 0, "only operators who subscribed hear of refusals");
+    }
+    let audited = hub.audited("hostile", "refused");
+    assert!(
+        audited.iter().any(|d| d["allowing"] == rule.as_str()),
+        "{audited:?}"
+    );
+    Ok(())
+}

@@ -44,6 +44,52 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Debian's Chromium and its WebDriver, which the console's tests drive.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Installs Debian's `chromium` and `chromium-driver` with apt when either
+/// is missing (as root, or through sudo); the console's tests need both
+/// and never skip.
+pub fn ensure_browser() -> anyhow::Result<()> {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let apt = |args: &[&str]| {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.arg("apt-get");
+            sudo
+        };
+        command
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let install = [
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+        "chromium-driver",
+    ];
+    let installed = apt(&install) || apt(&["update"]) && apt(&install);
+    if !installed {
+        bail!(
+            "the console's browser tests need Debian's chromium and chromium-driver: \
+             install them (apt-get install chromium chromium-driver) and run again"
+        );
+    }
+    Ok(())
+}
+
 /// The test-only plugins built with the SDK's frozen `v0_1` feature.
 pub const FROZEN_V0_1: [&str; 2] = ["hostile", "bench-v0_1"];
 

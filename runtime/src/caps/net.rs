@@ -3,7 +3,7 @@
 
 use super::limits::Quotas;
 use super::quota::Rate;
-use super::rules::{Capabilities, Protocol, is_group};
+use super::rules::{Capabilities, NetRule, Ports, Protocol, Scope, is_group};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -64,6 +64,35 @@ impl NetPolicy {
             counter.fetch_add(1, Ordering::Relaxed);
         }
         verdict
+    }
+
+    /// The rule an operator would grant so that `use_` of `addr` passes
+    /// the grant; `None` where no grant can allow it (the hub's own
+    /// address, the unspecified one) or the grant already does.
+    pub fn rule_allowing(&self, addr: SocketAddr, use_: SocketAddrUse) -> Option<String> {
+        let addr = canonical(addr);
+        if self.decide(addr, use_) == Verdict::Allow
+            || self.is_hub(addr)
+            || addr.ip().is_unspecified()
+        {
+            return None;
+        }
+        let protocol = match use_ {
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind | SocketAddrUse::TcpListen => {
+                return Some("listen".into());
+            }
+            SocketAddrUse::TcpConnect | SocketAddrUse::TcpAccept => Protocol::Tcp,
+            SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => Protocol::Udp,
+        };
+        let rule = NetRule {
+            cidr: Scope::Net(addr.ip().into()),
+            protocol,
+            ports: Ports {
+                first: addr.port(),
+                last: addr.port(),
+            },
+        };
+        Some(rule.to_string())
     }
 
     fn judge(&self, addr: SocketAddr, use_: SocketAddrUse) -> Verdict {

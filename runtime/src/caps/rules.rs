@@ -264,17 +264,67 @@ impl Capabilities {
 
     /// Every rule, one line each, as operators read them.
     pub fn rules(&self) -> Vec<String> {
-        let network = self.network.iter().map(ToString::to_string);
-        let discovery = self.discovery.iter().map(ToString::to_string);
-        let http = self.http.iter().map(ToString::to_string);
-        let listen = self.listen.then(|| "listen".to_string());
-        let limits = self.limits.iter().map(|(l, v)| format!("limit {l} = {v}"));
-        network
-            .chain(discovery)
-            .chain(http)
-            .chain(listen)
-            .chain(limits)
-            .collect()
+        self.parts().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// Each rule alone, with its name as `rules` gives it.
+    fn parts(&self) -> Vec<(String, Capabilities)> {
+        let alone = |name: String, build: &dyn Fn(&mut Capabilities)| {
+            let mut part = Capabilities::default();
+            build(&mut part);
+            (name, part)
+        };
+        let mut parts = Vec::new();
+        for r in &self.network {
+            parts.push(alone(r.to_string(), &|p| p.network.push(r.clone())));
+        }
+        for d in &self.discovery {
+            parts.push(alone(d.to_string(), &|p| p.discovery.push(*d)));
+        }
+        for h in &self.http {
+            parts.push(alone(h.to_string(), &|p| p.http.push(h.clone())));
+        }
+        if self.listen {
+            parts.push(alone("listen".into(), &|p| p.listen = true));
+        }
+        for (&l, &v) in &self.limits {
+            let name = format!("limit {l} = {v}");
+            parts.push(alone(name, &|p| {
+                p.limits.insert(l, v);
+            }));
+        }
+        parts
+    }
+
+    /// The rule of this request named `rule` (as `rules` names it), alone.
+    pub fn part(&self, rule: &str) -> Option<Capabilities> {
+        let mut parts = self.parts().into_iter();
+        parts.find(|(name, _)| name == rule).map(|(_, part)| part)
+    }
+
+    /// This grant and `more` together.
+    pub fn merged(&self, more: &Capabilities) -> Capabilities {
+        let mut all = self.clone();
+        for (_, part) in more.parts() {
+            for r in part.network {
+                if !all.network.contains(&r) {
+                    all.network.push(r);
+                }
+            }
+            for d in part.discovery {
+                if !all.discovery.contains(&d) {
+                    all.discovery.push(d);
+                }
+            }
+            for h in part.http {
+                if !all.http.contains(&h) {
+                    all.http.push(h);
+                }
+            }
+            all.listen |= part.listen;
+            all.limits.extend(part.limits);
+        }
+        all
     }
 
     /// Each rule of `granted` that this request does not cover. With an
@@ -364,15 +414,22 @@ impl Capabilities {
         Ok(grant)
     }
 
-    /// This grant without the rules `rule` names (`all`, a CIDR, a discovery
-    /// address `ip:port`, an HTTP host, `listen`, or `limits`: every raised
-    /// limit back to the hub's default); `None` when it names none.
+    /// This grant without the rules `rule` names (`all`, one rule as
+    /// `rules` names it, a CIDR, a discovery address `ip:port`, an HTTP
+    /// host, `listen`, or `limits`: every raised limit back to the hub's
+    /// default); `None` when it names none.
     pub fn without(&self, rule: &str) -> Option<Capabilities> {
         let mut left = self.clone();
         match rule {
             "all" => left = Capabilities::default(),
             "listen" => left.listen = false,
             "limits" => left.limits.clear(),
+            named if self.part(named).is_some() => {
+                left = Capabilities::default();
+                for (_, part) in self.parts().into_iter().filter(|(n, _)| n != named) {
+                    left = left.merged(&part);
+                }
+            }
             _ => {
                 let scope = rule.parse::<Scope>().ok();
                 left.network.retain(|r| Some(r.cidr) != scope);
@@ -536,5 +593,23 @@ mod tests {
         assert_eq!(left.discovery.len(), 1);
         assert!(grant.without("10.0.0.0/8").is_none());
         assert!(grant.without("all").unwrap().is_empty());
+    }
+
+    #[test]
+    fn rules_are_approved_and_revoked_one_at_a_time_by_the_name_operators_read() {
+        let asked = request();
+        let names = asked.rules();
+        assert_eq!(names[0], "tcp local ports 55443");
+        let first = Capabilities::default().merged(&asked.part(&names[0]).unwrap());
+        assert_eq!(first.rules(), [names[0].clone()]);
+        assert_eq!(first.uncovered(&asked), names[1..]);
+        let all = names
+            .iter()
+            .fold(first.clone(), |g, n| g.merged(&asked.part(n).unwrap()));
+        assert_eq!(all, asked, "merging is idempotent");
+        let without_tcp = all.without(&names[0]).unwrap();
+        assert_eq!(without_tcp.rules(), names[1..]);
+        assert!(asked.part("tcp local ports 1-65535").is_none());
+        assert!(first.without(&names[1]).is_none(), "not granted");
     }
 }

@@ -76,6 +76,12 @@ pub struct AuditArgs {
     command: Option<AuditCommand>,
     #[arg(long)]
     plugin: Option<String>,
+    /// Entries by this actor (a token's name, or `hub`).
+    #[arg(long)]
+    actor: Option<String>,
+    /// Entries of this action (`approve`, `refused`, `sign_in`, ...).
+    #[arg(long)]
+    action: Option<String>,
     /// RFC 3339 time, or a duration back from now such as `15m` or `2h`.
     #[arg(long)]
     since: Option<String>,
@@ -270,8 +276,11 @@ pub fn audit(hub: &Hub, data_dir: &Path, args: AuditArgs) -> anyhow::Result<()> 
     let since = args.since.as_deref().map(since).transpose()?;
     let filter = AuditFilter {
         plugin: args.plugin,
+        actor: args.actor,
+        action: args.action,
         since,
         limit: Some(args.limit),
+        ..Default::default()
     };
     for entry in hub.store().audit(&filter)? {
         if args.json {

@@ -34,6 +34,21 @@ pub enum EventKind {
         identity: String,
         availability: Availability,
     },
+    /// How a plugin was held back: for operators who asked to hear it.
+    Capability(CapabilityUse),
+}
+
+pub enum CapabilityUse {
+    /// The network policy refused a use; `allowing`, the rule whose grant
+    /// would let it through, if one would.
+    Refused {
+        use_: String,
+        address: String,
+        reason: &'static str,
+        allowing: Option<String>,
+    },
+    /// A quota stopped an operation (its first time in a minute).
+    QuotaHit { quota: String },
 }
 
 /// One attribute's new value, with what clients are told of its type.
@@ -61,7 +76,13 @@ impl Event {
         match &self.kind {
             EventKind::Change(change) => &change.device.identity,
             EventKind::Ota { identity, .. } | EventKind::Availability { identity, .. } => identity,
+            EventKind::Capability(_) => "",
         }
+    }
+
+    /// Only operators who subscribed to its type receive it.
+    pub fn for_operators(&self) -> bool {
+        matches!(self.kind, EventKind::Capability(_))
     }
 
     /// The event as clients of API `version` (1 or 2) receive it.
@@ -80,6 +101,11 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.0.subscribe()
+    }
+
+    pub fn publish(&self, event: Arc<Event>) {
+        // No receivers means no connected client: nothing to deliver.
+        let _ = self.0.send(event);
     }
 }
 
@@ -242,9 +268,8 @@ impl EventSink {
     }
 
     fn publish(&self, kind: EventKind) {
-        let event = Event::new(self.plugin.clone(), kind);
-        // No receivers means no connected client: nothing to deliver.
-        let _ = self.bus.0.send(Arc::new(event));
+        self.bus
+            .publish(Arc::new(Event::new(self.plugin.clone(), kind)));
     }
 }
 

@@ -5,6 +5,7 @@
 //! of the answer.
 
 use crate::audit::AuditLog;
+use crate::caps::rules::HttpHost;
 use crate::caps::{HttpPolicy, Verdict};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -54,11 +55,14 @@ impl HttpSender {
         let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let destination = format!("{scheme}://{host}:{port}");
-        self.decide(
-            &destination,
-            self.policy.check_destination(scheme, &host, port),
-        )
-        .map_err(|()| Error::HttpRequestDenied)?;
+        let allowing = HttpHost {
+            scheme: scheme.into(),
+            host: host.clone(),
+            port,
+        };
+        let verdict = self.policy.check_destination(scheme, &host, port);
+        self.decide(&destination, verdict, Some(allowing))
+            .map_err(|()| Error::HttpRequestDenied)?;
         let addr = self.resolve(&destination, &host, port).await?;
         let connect = options
             .and_then(|o| o.connect_timeout)
@@ -95,15 +99,24 @@ impl HttpSender {
                 .collect();
         let first = *addrs.first().ok_or(Error::DestinationNotFound)?;
         let verdict = addrs.iter().try_for_each(|a| self.policy.check_address(*a));
-        self.decide(destination, verdict)
+        // No grant lets a request into a blocked network.
+        self.decide(destination, verdict, None)
             .map_err(|()| Error::DestinationIpProhibited)?;
         Ok(first)
     }
 
-    fn decide(&self, destination: &str, verdict: Result<(), &'static str>) -> Result<(), ()> {
+    /// Audits the verdict on `destination`; `allowing`, the host whose
+    /// grant would let a refused request through, if one would.
+    fn decide(
+        &self,
+        destination: &str,
+        verdict: Result<(), &'static str>,
+        allowing: Option<HttpHost>,
+    ) -> Result<(), ()> {
         let verdict = verdict.map_or_else(Verdict::Deny, |()| Verdict::Allow);
+        let allowing = || allowing.map(|host| host.to_string());
         self.audit
-            .access(&self.plugin, "HttpRequest", destination, verdict);
+            .access(&self.plugin, "HttpRequest", destination, verdict, allowing);
         if verdict == Verdict::Allow {
             Ok(())
         } else {

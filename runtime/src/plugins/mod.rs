@@ -29,7 +29,7 @@ pub use self::wit::{
 pub use bounds::MAX_NAME;
 pub use counters::CallCounters;
 pub use engine::{Metering, PluginEngine, Ticking, hex};
-pub use events::{AttributeChange, Event, EventBus, EventKind};
+pub use events::{AttributeChange, CapabilityUse, Event, EventBus, EventKind};
 pub use measure::Measured;
 pub use operations::{GrantView, InstallReport, PluginView};
 pub use ota::{OtaState, OtaStatus};
@@ -107,6 +107,8 @@ pub struct Hub {
     reconciling: std::sync::Mutex<()>,
     /// Operators' names and areas for devices.
     labels: labels::Labels,
+    /// Browsers signed in to the console.
+    sessions: crate::console::Sessions,
 }
 
 impl Hub {
@@ -116,10 +118,11 @@ impl Hub {
         let engine = PluginEngine::new(&settings.cache_dir, settings.metering, store.clone())?;
         let linker = linker::plugin_linker(engine.engine(), false)?;
         let http_linker = linker::plugin_linker(engine.engine(), true)?;
+        let events = EventBus::new();
         Ok(Arc::new(Hub {
             plugins: RwLock::new(BTreeMap::new()),
-            events: EventBus::new(),
-            audit: AuditLog::new(store.clone()),
+            audit: AuditLog::new(store.clone(), events.clone()),
+            events,
             labels: labels::Labels::load(&store)?,
             engine,
             linker,
@@ -128,6 +131,7 @@ impl Hub {
             settings,
             live: AtomicBool::new(false),
             reconciling: std::sync::Mutex::new(()),
+            sessions: Default::default(),
         }))
     }
 
@@ -139,6 +143,10 @@ impl Hub {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    pub fn sessions(&self) -> &crate::console::Sessions {
+        &self.sessions
     }
 
     pub fn audit(&self) -> &Arc<AuditLog> {

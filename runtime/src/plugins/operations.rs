@@ -35,6 +35,55 @@ pub struct GrantView {
     pub requested: Capabilities,
     pub granted: Option<Grant>,
     pub pending: Vec<String>,
+    /// Every rule requested or granted, side by side, as operators read them.
+    pub rules: Vec<RuleState>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleState {
+    pub rule: String,
+    pub requested: bool,
+    /// The granted rules within it: itself, or what an operator narrowed it to.
+    pub granted: Vec<String>,
+    /// Requested and never decided on: approving it adds exactly this rule.
+    pub pending: bool,
+}
+
+impl RuleState {
+    /// Each requested rule with what is granted of it; then what is
+    /// granted beyond every request (an older request's grant).
+    fn side_by_side(
+        requested: &Capabilities,
+        granted: &Capabilities,
+        pending: &[String],
+    ) -> Vec<Self> {
+        let (asked, given) = (requested.rules(), granted.rules());
+        let within = |asked: &str, given: &str| match (requested.part(asked), granted.part(given)) {
+            (Some(asked), Some(given)) => asked.uncovered(&given).is_empty(),
+            _ => false,
+        };
+        let mut rows: Vec<RuleState> = asked
+            .iter()
+            .map(|rule| RuleState {
+                rule: rule.clone(),
+                requested: true,
+                granted: given.iter().filter(|g| within(rule, g)).cloned().collect(),
+                pending: pending.contains(rule),
+            })
+            .collect();
+        rows.extend(
+            given
+                .iter()
+                .filter(|g| !asked.iter().any(|r| within(r, g)))
+                .map(|g| RuleState {
+                    rule: g.clone(),
+                    requested: false,
+                    granted: vec![g.clone()],
+                    pending: false,
+                }),
+        );
+        rows
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -191,6 +240,41 @@ impl Hub {
         Ok(grant)
     }
 
+    /// Grants one rule the manifest requests, named as `Capabilities::rules`
+    /// names it, beside what is granted already; a network rule narrowed to
+    /// `narrow` when given.
+    pub fn approve_rule(
+        &self,
+        actor: &str,
+        id: &str,
+        rule: &str,
+        narrow: Option<Scope>,
+    ) -> Result<Grant, HubError> {
+        let installed = self.installed(id)?;
+        let manifest = Manifest::parse(&installed.manifest).map_err(internal)?;
+        let requested = self.request(&manifest);
+        let part = requested.part(rule).ok_or_else(|| {
+            invalid(format!(
+                "{id} does not request {rule:?}; it requests: {requested}"
+            ))
+        })?;
+        let granted = match narrow {
+            Some(net) => part.narrowed(&[net]).map_err(invalid)?,
+            None => part.clone(),
+        };
+        let current = Grant::parse(installed.granted.as_deref())
+            .map_err(internal)?
+            .unwrap_or_default();
+        let grant = Grant {
+            requested: current.requested.merged(&part),
+            granted: current.granted.merged(&granted),
+            approved_by: actor.into(),
+            approved_at: crate::store::now(),
+        };
+        self.write_grant(actor, installed, "approve", grant.clone())?;
+        Ok(grant)
+    }
+
     /// Takes back `rule` (see `Capabilities::without`), or everything.
     pub fn revoke(&self, actor: &str, id: &str, rule: Option<&str>) -> Result<Grant, HubError> {
         let installed = self.installed(id)?;
@@ -257,9 +341,15 @@ impl Hub {
         let manifest = Manifest::parse(&installed.manifest).map_err(internal)?;
         let granted = Grant::parse(installed.granted.as_deref()).map_err(internal)?;
         let requested = self.request(&manifest);
+        let pending = Grant::pending(granted.as_ref(), &requested);
+        let now = granted
+            .as_ref()
+            .map(|g| g.granted.clone())
+            .unwrap_or_default();
         Ok(GrantView {
             plugin: id.into(),
-            pending: Grant::pending(granted.as_ref(), &requested),
+            rules: RuleState::side_by_side(&requested, &now, &pending),
+            pending,
             requested,
             granted,
         })

@@ -140,7 +140,14 @@ fn sandboxed_wasi(sandbox: &Sandbox) -> WasiCtx {
         .allow_ip_name_lookup(false)
         .socket_addr_check(move |addr, use_| {
             let verdict = policy.check(addr, use_);
-            audit.access(&plugin, &format!("{use_:?}"), &addr.to_string(), verdict);
+            let allowing = || policy.rule_allowing(addr, use_);
+            audit.access(
+                &plugin,
+                &format!("{use_:?}"),
+                &addr.to_string(),
+                verdict,
+                allowing,
+            );
             Box::pin(async move { verdict == Verdict::Allow })
         })
         .build()

@@ -56,8 +56,14 @@ impl AuditEntry {
 #[derive(Debug, Default, Clone)]
 pub struct AuditFilter {
     pub plugin: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
     /// RFC 3339; entries at or after it.
     pub since: Option<String>,
+    /// RFC 3339; entries before it.
+    pub until: Option<String>,
+    /// Entries after this sequence number: what a reader has not seen yet.
+    pub after: Option<i64>,
     pub limit: Option<usize>,
 }
 
@@ -132,10 +138,15 @@ impl Store {
         let mut query = conn.prepare(&format!(
             "SELECT * FROM (SELECT {COLUMNS} FROM audit
                WHERE (?1 IS NULL OR plugin = ?1) AND (?2 IS NULL OR at >= ?2)
+                 AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR action = ?5)
+                 AND (?6 IS NULL OR at < ?6) AND (?7 IS NULL OR seq > ?7)
                ORDER BY seq DESC LIMIT ?3) ORDER BY seq"
         ))?;
+        let f = filter;
         let rows = query.query_map(
-            params![filter.plugin, filter.since, limit],
+            params![
+                f.plugin, f.since, limit, f.actor, f.action, f.until, f.after
+            ],
             AuditEntry::from_row,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -306,6 +317,41 @@ mod tests {
             })
             .unwrap();
         assert_eq!(recent.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 5]);
+    }
+
+    #[test]
+    fn entries_are_filtered_by_actor_action_time_and_what_was_seen() {
+        let (store, _) = store_with(5);
+        store.append("bob", None, "sign_in", json!({})).unwrap();
+        let seqs = |filter: AuditFilter| -> Vec<i64> {
+            store
+                .audit(&filter)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect()
+        };
+        let by = |actor: &str| AuditFilter {
+            actor: Some(actor.into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs(by("bob")), [6]);
+        assert!(seqs(by("nobody")).is_empty());
+        let signed_in = AuditFilter {
+            action: Some("sign_in".into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs(signed_in), [6]);
+        let unseen = AuditFilter {
+            after: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(seqs(unseen), [5, 6]);
+        let before_epoch = AuditFilter {
+            until: Some("1970-01-01T00:00:00Z".into()),
+            ..Default::default()
+        };
+        assert!(seqs(before_epoch).is_empty());
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn caller(given: &[u8], tokens: &[Token]) -> Option<Caller> {
         name: token.name.clone(),
         scope: token.scope,
         reach: Reach::from_config(token.areas.as_deref()),
+        session: None,
     })
 }
 

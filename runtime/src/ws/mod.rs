@@ -1,14 +1,14 @@
 //! The WebSocket API: `/ws`, token auth, JSON requests routed to plugins,
 //! attribute changes pushed to every connection.
 
-mod admission;
-mod auth;
+pub(crate) mod admission;
+pub(crate) mod auth;
 mod connection;
 mod metrics;
 mod outbox;
 pub mod protocol;
 mod responder;
-mod server;
+pub(crate) mod server;
 mod services;
 mod session;
 

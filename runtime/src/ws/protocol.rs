@@ -2,8 +2,8 @@
 
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{
-    AttributeMeta, Availability, Device, DeviceInfo, Event, EventKind, Known, Permissions,
-    UpdateInfo, ValType, Value, type_name,
+    AttributeMeta, Availability, CapabilityUse, Device, DeviceInfo, Event, EventKind, Known,
+    Permissions, UpdateInfo, ValType, Value, type_name,
 };
 use crate::store::Label;
 use serde::Serialize;
@@ -192,6 +192,8 @@ pub fn event_type(e: &Event) -> &'static str {
         EventKind::Change(_) => "attribute_change",
         EventKind::Ota { .. } => "ota_progress",
         EventKind::Availability { .. } => "device_availability",
+        EventKind::Capability(CapabilityUse::Refused { .. }) => "capability_refused",
+        EventKind::Capability(CapabilityUse::QuotaHit { .. }) => "quota_hit",
     }
 }
 
@@ -230,6 +232,24 @@ pub fn event(e: &Event, api: Api) -> String {
             "domain": &*e.plugin,
             "identity": identity,
             "availability": availability,
+        }),
+        EventKind::Capability(CapabilityUse::Refused {
+            use_,
+            address,
+            reason,
+            allowing,
+        }) => json!({
+            "type": event_type(e),
+            "domain": &*e.plugin,
+            "use": use_,
+            "address": address,
+            "reason": reason,
+            "allowing": allowing,
+        }),
+        EventKind::Capability(CapabilityUse::QuotaHit { quota }) => json!({
+            "type": event_type(e),
+            "domain": &*e.plugin,
+            "quota": quota,
         }),
     }
     .to_string()

@@ -8,6 +8,7 @@ use super::connection;
 use super::outbox::SHARED_OUTBOX_BYTES;
 use crate::caps::Reach;
 use crate::config::{Token, TokenScope};
+use crate::console;
 use crate::plugins::Hub;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -17,7 +18,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -52,6 +53,8 @@ pub struct Caller {
     pub scope: TokenScope,
     /// The devices it may see and control.
     pub reach: Reach,
+    /// The browser session it signed in with, if it is the console.
+    pub session: Option<u64>,
 }
 
 impl Caller {
@@ -75,6 +78,7 @@ impl Caller {
             "name": self.name,
             "scope": self.scope,
             "areas": self.reach.areas(),
+            "session": self.session,
         })
     }
 }
@@ -151,7 +155,11 @@ impl Server {
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
                     let connection = connection.clone();
-                    async move { Ok::<_, Infallible>(handle(request, connection)) }
+                    async move {
+                        let mut response = handle(request, connection).await;
+                        crate::console::protect(response.headers_mut());
+                        Ok::<_, Infallible>(response)
+                    }
                 });
                 let served = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -182,23 +190,33 @@ struct Connection {
     _admitted: Arc<Admitted>,
 }
 
-fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<Bytes>> {
+async fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<Bytes>> {
     match request.uri().path() {
         "/ws" => {}
         "/healthz" => return health(&connection.hub),
         "/metrics" => return metrics(&request, &connection),
+        path if console::serves(path) => {
+            let cx = console::Context {
+                hub: &connection.hub,
+                tokens: &connection.settings.tokens,
+                admission: &connection.admission,
+                peer: connection.peer.ip(),
+            };
+            return console::handle(request, cx).await;
+        }
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "the WebSocket endpoint is /ws; the hub's health is at /healthz",
+                "the console is at /, the WebSocket endpoint at /ws, the hub's health at /healthz",
             );
         }
     }
     let peer = connection.peer.ip();
-    // Without a token, the connection's first message must sign in.
-    let caller = match token_holder(&request, &connection) {
-        Ok(caller) => caller,
+    // Without a token or a session, the connection's first message must sign in.
+    let (caller, session_ended) = match opener(&request, &connection) {
+        Ok(Opener::Token(caller)) => (caller, None),
+        Ok(Opener::Session(caller, ended)) => (Some(caller), Some(ended)),
         Err(refused) => return *refused,
     };
     let Some(accept_key) = websocket_key(&request) else {
@@ -233,11 +251,15 @@ fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<B
                         }
                     }
                 };
+                let closed = match session_ended {
+                    Some(ended) => closed_with_session(connection.closed.clone(), ended),
+                    None => connection.closed.clone(),
+                };
                 connection::run(
                     ws,
                     connection.hub.clone(),
                     caller,
-                    connection.closed.clone(),
+                    closed,
                     connection.shared_outbox.clone(),
                 )
                 .await;
@@ -272,6 +294,52 @@ fn websocket_key(request: &Request<Incoming>) -> Option<HeaderValue> {
     upgrade.then(|| HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok())?
 }
 
+/// Who opens a WebSocket.
+enum Opener {
+    /// A token's holder; `None` for a client that signs in with its first message.
+    Token(Option<Caller>),
+    /// A browser's session (from the hub's own page only), with what ends it.
+    Session(Caller, watch::Receiver<()>),
+}
+
+fn opener(
+    request: &Request<Incoming>,
+    connection: &Connection,
+) -> Result<Opener, Box<Response<Full<Bytes>>>> {
+    if auth::offered(request).is_some() || console::session_cookie(request.headers()).is_none() {
+        return token_holder(request, connection).map(Opener::Token);
+    }
+    if !console::same_origin(request.headers()) {
+        return Err(Box::new(console::foreign_origin()));
+    }
+    match console::holder(request.headers(), connection.hub.sessions()) {
+        Some(holder) => Ok(Opener::Session(holder.caller, holder.ended)),
+        None => Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "signed_out",
+            "the console's session has ended: sign in again",
+        ))),
+    }
+}
+
+/// A receiver that changes when the server shuts down or `session` ends,
+/// for a connection opened with a browser's session.
+fn closed_with_session(
+    mut server: watch::Receiver<bool>,
+    mut session: watch::Receiver<()>,
+) -> watch::Receiver<bool> {
+    let (close, closed) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = server.changed() => {}
+            _ = session.changed() => {}
+            () = close.closed() => return,
+        }
+        let _ = close.send(true);
+    });
+    closed
+}
+
 /// Who the request's token names: `None` without a token; the answer to
 /// send instead for a wrong one (a failed sign-in of the address), or
 /// while the address must wait after too many.
@@ -280,16 +348,7 @@ fn token_holder(
     connection: &Connection,
 ) -> Result<Option<Caller>, Box<Response<Full<Bytes>>>> {
     let peer = connection.peer.ip();
-    if let Some(wait) = connection.admission.wait(peer) {
-        let seconds = wait.as_secs().max(1);
-        let mut refused = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_failures",
-            &format!("too many failed sign-ins from this address; retry in {seconds} s"),
-        );
-        refused
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    if let Some(refused) = waiting(&connection.admission, peer) {
         return Err(Box::new(refused));
     }
     let Some(given) = auth::offered(request) else {
@@ -306,6 +365,21 @@ fn token_holder(
             )))
         }
     }
+}
+
+/// The answer to a sign-in from `peer` while it must wait after failed
+/// ones; `None` when it may try.
+pub(crate) fn waiting(admission: &Admission, peer: IpAddr) -> Option<Response<Full<Bytes>>> {
+    let seconds = admission.wait(peer)?.as_secs().max(1);
+    let mut refused = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_failures",
+        &format!("too many failed sign-ins from this address; retry in {seconds} s"),
+    );
+    refused
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    Some(refused)
 }
 
 /// `/metrics` for operator tokens.
@@ -361,7 +435,7 @@ fn health(hub: &Hub) -> Response<Full<Bytes>> {
     response
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
     let body = serde_json::json!({"success": false, "code": code, "error": message}).to_string();
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;

@@ -23,7 +23,15 @@ pub const MAX_SUBSCRIPTIONS: usize = 64;
 pub const MAX_IDENTITIES: usize = 256;
 
 /// The events a client may subscribe to, by their `type`.
-pub const EVENT_TYPES: [&str; 3] = ["attribute_change", "ota_progress", "device_availability"];
+pub const EVENT_TYPES: [&str; 5] = [
+    "attribute_change",
+    "ota_progress",
+    "device_availability",
+    "capability_refused",
+    "quota_hit",
+];
+/// Of those, the ones for operators, sent only to a subscription that names them.
+pub const OPERATOR_EVENTS: [&str; 2] = ["capability_refused", "quota_hit"];
 
 /// The requests answered by the connection itself.
 pub const SESSION_SERVICES: [&str; 4] = ["hello", "ping", "subscribe", "unsubscribe"];
@@ -80,9 +88,13 @@ impl Session {
                 ))
             })?;
         }
-        let (for_operators, management) = match self.caller.scope {
-            TokenScope::Operator => (&services::OPERATOR_SERVICES[..], &services::MANAGEMENT[..]),
-            TokenScope::User => (&[][..], &[][..]),
+        let (for_operators, management, hub) = match self.caller.scope {
+            TokenScope::Operator => (
+                &services::OPERATOR_SERVICES[..],
+                &services::MANAGEMENT[..],
+                &services::HUB_SERVICES[..],
+            ),
+            TokenScope::User => (&[][..], &[][..], &[][..]),
         };
         let services: Vec<&str> = SESSION_SERVICES
             .iter()
@@ -97,6 +109,7 @@ impl Session {
             "wit_versions": Version::RELEASED.map(Version::number),
             "services": services,
             "plugin_services": management,
+            "hub_services": hub,
             "events": EVENT_TYPES,
             "caller": self.caller.summary(),
         }))
@@ -113,6 +126,11 @@ impl Session {
         }
         let id = self.next_subscription;
         let subscription = Subscription::parse(id, request)?;
+        if let Some(wanted) = &subscription.events
+            && let Some(kind) = OPERATOR_EVENTS.iter().find(|e| wanted.contains(*e))
+        {
+            self.caller.operator_only(&format!("{kind} events"))?;
+        }
         let named = |s: &Subscription| s.identities.as_ref().map_or(0, HashSet::len);
         let held = self
             .subscriptions
@@ -154,9 +172,13 @@ impl Session {
 
     /// The frame `event` becomes on this connection, if any: none for a
     /// device out of the caller's reach, nor, once it subscribed, for an
-    /// event no subscription asks for; one otherwise, naming the
+    /// event no subscription asks for (operators' events only then); one otherwise, naming the
     /// subscriptions it answers (however many, the event goes out once).
     pub fn frame(&self, event: &Event, hub: &Hub) -> Option<String> {
+        // Operators' events go only to a subscription that names them.
+        if event.for_operators() && self.subscriptions.is_none() {
+            return None;
+        }
         let reach = &self.caller.reach;
         if !services::reaches(hub, reach, &event.plugin, event.identity()) {
             return None;
@@ -216,6 +238,11 @@ impl Subscription {
     }
 
     fn wants(&self, event: &Event) -> bool {
+        if event.for_operators() {
+            let named = |types: &HashSet<&str>| types.contains(protocol::event_type(event));
+            return self.events.as_ref().is_some_and(named)
+                && self.domain.as_deref().is_none_or(|d| d == &*event.plugin);
+        }
         self.domain.as_deref().is_none_or(|d| d == &*event.plugin)
             && self
                 .identities
@@ -337,6 +364,7 @@ mod tests {
             name: "test".into(),
             scope: TokenScope::User,
             reach: Reach::Everywhere,
+            session: None,
         });
         for service in SESSION_SERVICES {
             let request = Request::parse(&format!(r#"{{"id":1,"service":"{service}"}}"#));

@@ -10,6 +10,7 @@ mod get_attributes;
 mod list_devices;
 mod ota;
 mod plugins;
+mod sessions;
 mod set_attributes;
 mod set_device;
 
@@ -33,6 +34,7 @@ pub const SERVICES: [&str; 6] = [
 /// Device services for operator tokens only.
 pub const OPERATOR_SERVICES: [&str; 1] = ["set_device"];
 pub use plugins::MANAGEMENT;
+pub use sessions::HUB_SERVICES;
 
 pub enum Service {
     Discover(discover::Discover),
@@ -44,6 +46,8 @@ pub enum Service {
     SetDevice(set_device::SetDevice),
     /// `domain: "plugin"`: plugin management, for operator tokens.
     Manage(plugins::Manage),
+    /// `domain: "hub"`: the console's sessions, for operator tokens.
+    Sessions(sessions::Sessions),
 }
 
 impl Service {
@@ -63,6 +67,9 @@ impl Service {
         }
         match request.domain.as_deref() {
             Some("plugin") => return plugins::Manage::parse(request, caller).map(Service::Manage),
+            Some("hub") => {
+                return sessions::Sessions::parse(request, caller).map(Service::Sessions);
+            }
             Some(_) => {}
             None => {
                 return Err(HubError::new(
@@ -102,6 +109,7 @@ impl Service {
             Service::Ota(s) => s.apply(hub, out).await,
             Service::SetDevice(s) => s.apply(hub, out).await,
             Service::Manage(s) => s.apply(hub, out).await,
+            Service::Sessions(s) => s.apply(hub, out),
         }
     }
 }
@@ -190,6 +198,7 @@ mod tests {
             name: "test".into(),
             scope: TokenScope::Operator,
             reach: Reach::Everywhere,
+            session: None,
         };
         for service in SERVICES.iter().chain(&OPERATOR_SERVICES) {
             let request = Request {

@@ -20,6 +20,10 @@ pub const MANAGEMENT: [&str; 10] = [
     "verify",
 ];
 
+/// Entries one `audit` request answers at most: about 2 MiB of JSON, well
+/// within what a connection may hold unread; a reader pages with `after`.
+const MAX_AUDIT_ENTRIES: u64 = 5_000;
+
 pub struct Manage {
     actor: String,
     service: String,
@@ -85,6 +89,14 @@ fn operate(
             .set_enabled(actor, text(data, "plugin")?, false)
             .map(|()| Value::Null),
         "grants" => json(hub.grants(text(data, "plugin")?)?),
+        "approve" if data.contains_key("rule") => {
+            let narrow = match data.get("net") {
+                None => None,
+                Some(_) => Some(text(data, "net")?.parse::<Scope>().map_err(format_error)?),
+            };
+            let (plugin, rule) = (text(data, "plugin")?, text(data, "rule")?);
+            json(hub.approve_rule(actor, plugin, rule, narrow)?)
+        }
         "approve" => {
             let nets: Vec<Scope> = match data.get("net") {
                 None => Vec::new(),
@@ -98,16 +110,16 @@ fn operate(
             json(hub.revoke(actor, text(data, "plugin")?, rule)?)
         }
         "audit" => {
+            let given = |field: &str| data.get(field).and_then(Value::as_str).map(str::to_string);
+            let limit = data.get("limit").and_then(Value::as_u64).unwrap_or(100);
             let filter = AuditFilter {
-                plugin: data
-                    .get("plugin")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                since: data
-                    .get("since")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                limit: Some(data.get("limit").and_then(Value::as_u64).unwrap_or(100) as usize),
+                plugin: given("plugin"),
+                actor: given("actor"),
+                action: given("action"),
+                since: given("since"),
+                until: given("until"),
+                after: data.get("after").and_then(Value::as_i64),
+                limit: Some(limit.min(MAX_AUDIT_ENTRIES) as usize),
             };
             let entries = hub
                 .store()

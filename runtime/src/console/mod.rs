@@ -1,0 +1,234 @@
+//! The operator's console in the browser: static ES modules embedded in
+//! the binary (`runtime/console/`, no build step), served at `/` beside
+//! `/ws`, and the sign-in that trades a token for a session cookie.
+//!
+//! The page talks to the hub only over `/ws`, as any client does, with
+//! the cookie instead of a token. What keeps other pages out: the cookie is
+//! `SameSite=Strict` and `HttpOnly`, `/ws` and `/session` take a cookie
+//! only with an `Origin` equal to the hub's own (a page on another port of
+//! the same host is another origin), and every response forbids framing,
+//! sniffing, referrers and scripts from anywhere but the hub.
+
+mod assets;
+pub mod sessions;
+
+use crate::config::Token;
+use crate::plugins::Hub;
+use crate::ws::admission::Admission;
+use crate::ws::auth;
+use crate::ws::server::{self, error};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{
+    CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderValue, ORIGIN, SET_COOKIE,
+};
+use hyper::{Method, Request, Response, StatusCode};
+pub use sessions::{Holder, SessionView, Sessions};
+use std::net::IpAddr;
+
+/// The largest sign-in request read: a token in a small JSON object.
+const SIGN_IN_BYTES: usize = 4 << 10;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Whether `path` is the console's: its pages and its sign-in.
+pub fn serves(path: &str) -> bool {
+    path == "/" || path == "/session" || path.starts_with("/console/")
+}
+
+/// What the server needs to answer a console request.
+pub struct Context<'a> {
+    pub hub: &'a Hub,
+    pub tokens: &'a [Token],
+    pub admission: &'a Admission,
+    pub peer: IpAddr,
+}
+
+pub async fn handle(request: Request<Incoming>, cx: Context<'_>) -> Response<Full<Bytes>> {
+    let path = request.uri().path();
+    if path != "/session" {
+        return match assets::find(path) {
+            Some(asset) if request.method() == Method::GET => {
+                let mut response = Response::new(Full::new(Bytes::from_static(asset.body)));
+                let headers = response.headers_mut();
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                response
+            }
+            Some(_) => error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "the console's files are read with GET",
+            ),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such page in the console",
+            ),
+        };
+    }
+    match *request.method() {
+        Method::GET => who_signed_in(&request, &cx),
+        Method::POST => sign_in(request, &cx).await,
+        Method::DELETE => sign_out(&request, &cx),
+        _ => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "/session: POST signs in, GET says who, DELETE signs out",
+        ),
+    }
+}
+
+/// The session a browser's request holds, if its cookie names an open one.
+pub fn holder(headers: &HeaderMap, sessions: &Sessions) -> Option<Holder> {
+    sessions.holder(session_cookie(headers)?)
+}
+
+/// The session id in the request's cookie, if it carries one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == sessions::COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// Whether the request comes from a page of the hub itself: its `Origin`
+/// is `http://` and the `Host` it was sent to. A page elsewhere, on
+/// another port of the same host too, has another origin.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let (Some(origin), Some(host)) = (headers.get(ORIGIN), headers.get(HOST)) else {
+        return false;
+    };
+    origin
+        .as_bytes()
+        .strip_prefix(b"http://")
+        .is_some_and(|o| o == host.as_bytes())
+}
+
+/// Adds the browser-facing protections to any answer of the server.
+pub fn protect(headers: &mut HeaderMap) {
+    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    headers
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+}
+
+fn who_signed_in(request: &Request<Incoming>, cx: &Context<'_>) -> Response<Full<Bytes>> {
+    match holder(request.headers(), cx.hub.sessions()) {
+        Some(holder) => json(StatusCode::OK, &holder.caller.summary()),
+        None => error(StatusCode::UNAUTHORIZED, "unauthorized", "not signed in"),
+    }
+}
+
+/// `POST /session` with `{"token": "..."}` from the console's own page.
+async fn sign_in(request: Request<Incoming>, cx: &Context<'_>) -> Response<Full<Bytes>> {
+    if !same_origin(request.headers()) {
+        return foreign_origin();
+    }
+    if let Some(refused) = server::waiting(cx.admission, cx.peer) {
+        return refused;
+    }
+    let body = match Limited::new(request.into_body(), SIGN_IN_BYTES)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("a sign-in is a token in at most {SIGN_IN_BYTES} bytes of JSON"),
+            );
+        }
+    };
+    let token = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("token")?.as_str().map(str::to_string));
+    let Some(token) = token else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_format",
+            "send {\"token\": \"...\"}",
+        );
+    };
+    let Some(caller) = auth::caller(token.as_bytes(), cx.tokens) else {
+        cx.admission.failed_sign_in(cx.peer);
+        return error(StatusCode::UNAUTHORIZED, "unauthorized", "wrong token");
+    };
+    let (id, view) = cx.hub.sessions().open(caller, cx.peer);
+    audit(cx.hub, "sign_in", &view);
+    let mut response = json(StatusCode::OK, &view);
+    let cookie = format!(
+        "{}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        sessions::COOKIE,
+        sessions::IDLE.as_secs()
+    );
+    set_cookie(&mut response, &cookie);
+    response
+}
+
+/// `DELETE /session`: ends the browser's session and closes its connections.
+fn sign_out(request: &Request<Incoming>, cx: &Context<'_>) -> Response<Full<Bytes>> {
+    if !same_origin(request.headers()) {
+        return foreign_origin();
+    }
+    let ended = session_cookie(request.headers()).and_then(|id| cx.hub.sessions().end(id));
+    if let Some(view) = &ended {
+        audit(cx.hub, "sign_out", view);
+    }
+    let mut response = json(
+        StatusCode::OK,
+        &serde_json::json!({"signed_out": ended.is_some()}),
+    );
+    let cookie = format!(
+        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+        sessions::COOKIE
+    );
+    set_cookie(&mut response, &cookie);
+    response
+}
+
+/// Sign-ins and sign-outs go into the audit log under the token's name.
+pub fn audit(hub: &Hub, action: &str, view: &SessionView) {
+    let detail = serde_json::json!({"session": view.session, "peer": view.peer});
+    hub.audit().record(&view.name, None, action, detail);
+}
+
+fn set_cookie(response: &mut Response<Full<Bytes>>, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+}
+
+pub fn foreign_origin() -> Response<Full<Bytes>> {
+    error(
+        StatusCode::FORBIDDEN,
+        "foreign_origin",
+        "a browser session is accepted only from the hub's own pages (Origin differs from Host)",
+    )
+}
+
+fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

@@ -1,0 +1,330 @@
+//! The operator's console in a real browser (Debian's headless Chromium
+//! over WebDriver): signing in, approving and revoking grants rule by
+//! rule, devices and OTA, the audit log, and the browser protections.
+//! Each test keeps screenshots under `target/console-screenshots/`.
+
+use hub_tests::browser::Browser;
+use hub_tests::{HubOptions, TOKEN, TestHub};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Reinstalls the Yeelight plugin as a fresh install: every rule it asks
+/// for waits for an operator.
+fn reinstall_pending(hub: &TestHub) -> anyhow::Result<()> {
+    tokio::task::block_in_place(|| {
+        hub.hub.remove("tests", "yeelight")?;
+        let config = BTreeMap::from([(
+            "discovery".to_string(),
+            hub.sim.discovery_addr().to_string(),
+        )]);
+        let component = xtask::guest("yeelight")?;
+        let manifest = xtask::manifest("yeelight")?;
+        hub.hub.install("tests", &component, &manifest, config)?;
+        Ok(())
+    })
+}
+
+/// A test hub and a browser signed in to its console as the operator.
+async fn signed_in() -> anyhow::Result<(TestHub, Browser)> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let browser = Browser::start().await?;
+    browser.sign_in(hub.addr, TOKEN).await?;
+    Ok((hub, browser))
+}
+
+/// Opens the devices page and discovers.
+async fn discover(hub: &TestHub, browser: &Browser) -> anyhow::Result<()> {
+    browser.page(hub.addr, "#devices").await?;
+    browser.wait("#discover").await?.click().await?;
+    browser
+        .wait_text("#discovered", |t| t.starts_with("Found"))
+        .await?;
+    Ok(())
+}
+
+/// Clicks Approve on `rule` (narrowed to `net` if given) and confirms; the
+/// rule the confirmation said would be added.
+async fn approve(browser: &Browser, rule: &str, net: Option<&str>) -> anyhow::Result<String> {
+    if let Some(net) = net {
+        let input = format!("input.narrow[data-rule=\"{rule}\"]");
+        browser.wait(&input).await?.send_keys(net).await?;
+    }
+    let button = format!("button.approve[data-rule=\"{rule}\"]");
+    browser.wait(&button).await?.click().await?;
+    let shown = browser.wait("#confirm-rule").await?.text().await?;
+    browser.wait("#confirm-yes").await?.click().await?;
+    Ok(shown)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_approves_rules_in_the_browser_and_the_plugin_reaches_its_bulb_until_revoked()
+-> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    reinstall_pending(&hub)?;
+    let net = hub.sim.network().to_string();
+    let browser = Browser::start().await?;
+    browser.sign_in(hub.addr, TOKEN).await?;
+
+    browser.page(hub.addr, "#overview").await?;
+    let waiting = browser
+        .wait_text("main", |t| t.contains("Waiting for approval"))
+        .await?;
+    assert!(waiting.contains("tcp local ports 55443"), "{waiting}");
+
+    browser.page(hub.addr, "#grants/yeelight").await?;
+    browser.wait("table#grants").await?;
+    let pending = browser
+        .wait_text("table#grants", |t| t.contains("waiting"))
+        .await?;
+    assert_eq!(pending.matches("waiting").count(), 3, "{pending}");
+    browser.screenshot("grants-pending").await?;
+
+    let tcp = approve(&browser, "tcp local ports 55443", Some(&net)).await?;
+    assert_eq!(
+        tcp,
+        format!("tcp {net} ports 55443"),
+        "the confirmation names what is added"
+    );
+    browser
+        .wait(&format!(
+            "button.revoke[data-rule=\"tcp {net} ports 55443\"]"
+        ))
+        .await?;
+    approve(&browser, "udp local ports 1982", Some(&net)).await?;
+    browser
+        .wait(&format!(
+            "button.revoke[data-rule=\"udp {net} ports 1982\"]"
+        ))
+        .await?;
+    approve(&browser, "discovery udp 239.255.255.250:1982", None).await?;
+    browser
+        .wait("button.revoke[data-rule=\"discovery udp 239.255.255.250:1982\"]")
+        .await?;
+    let table = browser
+        .wait_text("table#grants", |t| !t.contains("waiting"))
+        .await?;
+    assert!(!table.contains("waiting"), "{table}");
+    let grants = browser.screenshot("grants").await?;
+    println!("grants page: {}", grants.display());
+
+    discover(&hub, &browser).await?;
+    let bulb = format!(
+        "section.device[data-identity=\"{}\"]",
+        hub.sim.bulbs()[0].id()
+    );
+    browser
+        .wait(&format!("{bulb} button.read"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait(&format!("{bulb} label.attr[data-attribute=\"power\"]"))
+        .await?;
+    browser.screenshot("devices").await?;
+
+    browser.page(hub.addr, "#grants/yeelight").await?;
+    browser
+        .wait(&format!(
+            "button.revoke[data-rule=\"tcp {net} ports 55443\"]"
+        ))
+        .await?
+        .click()
+        .await?;
+    let revoked = browser.wait("#confirm-rule").await?.text().await?;
+    assert_eq!(revoked, format!("tcp {net} ports 55443"));
+    browser.wait("#confirm-yes").await?.click().await?;
+    browser
+        .wait("button.approve[data-rule=\"tcp local ports 55443\"]")
+        .await?;
+
+    browser.page(hub.addr, "#devices").await?;
+    browser
+        .wait(&format!("{bulb} button.read"))
+        .await?
+        .click()
+        .await?;
+    let refused = browser
+        .wait_text(&format!("{bulb} .status"), |t| !t.is_empty())
+        .await?;
+    println!("after the revoke, reading the bulb: {refused}");
+    assert!(
+        refused.starts_with("unreachable") || refused.starts_with("network_denied"),
+        "{refused}"
+    );
+    browser.screenshot("device-unreachable").await?;
+
+    let entries = hub.hub.store().audit(&Default::default())?;
+    let by_operator = |action: &str| {
+        entries
+            .iter()
+            .filter(|e| e.action == action && e.actor == "test-operator")
+            .count()
+    };
+    assert_eq!(
+        by_operator("approve"),
+        3,
+        "one audit entry per approved rule"
+    );
+    assert_eq!(by_operator("revoke"), 1);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "sign_in" && e.actor == "test-operator"),
+        "sign-ins are audited"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ota_progress_bar_moves_to_done() -> anyhow::Result<()> {
+    let (hub, browser) = signed_in().await?;
+    discover(&hub, &browser).await?;
+    let first = hub.shelly.devices()[0].id().to_string();
+    let card = format!("section.device[data-identity=\"{first}\"]");
+    browser
+        .wait(&format!("{card} button.check-update"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait_text(&format!("{card} .ota"), |t| {
+            t.contains("1.5.0 is available")
+        })
+        .await?;
+    browser
+        .wait(&format!("{card} button.update"))
+        .await?
+        .click()
+        .await?;
+    let state = format!("{card} .ota-state");
+    let mut seen = Vec::new();
+    let done = browser
+        .wait_text(&state, |t| {
+            if seen.last().map(String::as_str) != Some(t) {
+                seen.push(t.to_string());
+            }
+            t == "done"
+        })
+        .await;
+    println!("the progress read: {seen:?}");
+    done?;
+    assert!(
+        seen.iter().any(|t| t.contains('%')),
+        "the bar showed progress before done: {seen:?}"
+    );
+    let bar = browser.wait(&format!("{card} progress")).await?;
+    assert_eq!(bar.attr("value").await?.as_deref(), Some("100"));
+    browser.screenshot("ota-done").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_filters_verifies_and_shows_entries_as_they_are_appended()
+-> anyhow::Result<()> {
+    let (hub, browser) = signed_in().await?;
+    browser.page(hub.addr, "#audit").await?;
+    browser
+        .wait("#audit-action")
+        .await?
+        .send_keys("disable")
+        .await?;
+    browser.wait("#audit-filter button").await?.click().await?;
+    browser.wait_text("#audit tbody", str::is_empty).await?;
+
+    tokio::task::block_in_place(|| hub.hub.set_enabled("someone-else", "hostile", false))?;
+    let live = browser
+        .wait_text("#audit tbody", |t| t.contains("someone-else"))
+        .await?;
+    assert!(live.contains("hostile"), "{live}");
+    assert!(
+        !live.contains("approve"),
+        "only the filtered action: {live}"
+    );
+
+    browser.wait("#verify").await?.click().await?;
+    let verdict = browser
+        .wait_text("#verify-result", |t| !t.is_empty())
+        .await?;
+    assert!(verdict.starts_with("Intact"), "{verdict}");
+    browser.screenshot("audit").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_plugin_wrote_shows_as_text() -> anyhow::Result<()> {
+    const MARKUP: &str = "<img src=x onerror=alert(1)>";
+    let hub = TestHub::start(HubOptions::default()).await?;
+    hub.sim.bulbs()[0]
+        .execute("set_name", &[json!(MARKUP)])
+        .map_err(anyhow::Error::msg)?;
+    hub.sim.bulbs()[1]
+        .execute("set_name", &[json!("Lamp\u{202E}devorppa")])
+        .map_err(anyhow::Error::msg)?;
+    let browser = Browser::start().await?;
+    browser.sign_in(hub.addr, TOKEN).await?;
+    discover(&hub, &browser).await?;
+    let names = browser.wait_text(".cards", |t| t.contains(MARKUP)).await?;
+    assert!(
+        names.contains("Lamp<U+202E>devorppa"),
+        "the override is shown: {names}"
+    );
+    let images = browser
+        .client
+        .find_all(fantoccini::Locator::Css("main img"))
+        .await?;
+    assert!(images.is_empty(), "the markup became an element");
+    assert!(
+        browser.client.get_alert_text().await.is_err(),
+        "a script ran"
+    );
+    browser.screenshot("plugin-text").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_on_another_port_of_the_same_host_is_refused_the_session() -> anyhow::Result<()> {
+    let (hub, browser) = signed_in().await?;
+    let foreign = foreign_page(hub.addr).await?;
+    browser.client.goto(&format!("http://{foreign}/")).await?;
+    let title = browser.wait_text("#result", |t| !t.is_empty()).await?;
+    assert_eq!(
+        title, "refused",
+        "a page elsewhere opened the hub's /ws with the cookie"
+    );
+    browser.screenshot("foreign-origin").await?;
+    // The same page served by the hub itself would be let in.
+    browser.page(hub.addr, "#sessions").await?;
+    let sessions = browser
+        .wait_text("table#sessions", |t| t.contains("this one"))
+        .await?;
+    assert!(sessions.contains("test-operator"), "{sessions}");
+    Ok(())
+}
+
+/// A page on another port of 127.0.0.1 whose script opens the hub's `/ws`
+/// (the browser sends the hub's SameSite cookie along: same site) and
+/// writes `open` or `refused` into `#result`.
+async fn foreign_page(hub: std::net::SocketAddr) -> anyhow::Result<std::net::SocketAddr> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = format!(
+        "<!doctype html><p id=result></p><script>\
+         const ws = new WebSocket('ws://{hub}/ws');\
+         ws.onopen = () => document.getElementById('result').textContent = 'open';\
+         ws.onerror = () => document.getElementById('result').textContent = 'refused';\
+         </script>"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    Ok(addr)
+}
