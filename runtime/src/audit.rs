@@ -23,6 +23,16 @@ pub struct AuditLog {
     store: Arc<Store>,
     events: EventBus,
     minutes: Mutex<HashMap<String, Minute>>,
+    /// Refusals and quota hits since the hub started, by plugin, for `/metrics`.
+    totals: Mutex<HashMap<String, Totals>>,
+}
+
+/// One plugin's refused uses and quota hits since the hub started.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub refused: u64,
+    /// By quota: a handful of names.
+    pub quota_hits: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -39,6 +49,7 @@ impl AuditLog {
             store,
             events,
             minutes: Mutex::new(HashMap::new()),
+            totals: Mutex::new(HashMap::new()),
         })
     }
 
@@ -60,6 +71,9 @@ impl AuditLog {
         verdict: Verdict,
         allowing: impl FnOnce() -> Option<String>,
     ) {
+        if let Verdict::Deny(_) = verdict {
+            self.totals(plugin, |t| t.refused += 1);
+        }
         let individual = {
             let mut minutes = self.minutes();
             let minute = minutes.entry(plugin.to_string()).or_default();
@@ -102,6 +116,9 @@ impl AuditLog {
     /// A quota stopped an operation (`what` names the quota). Its first
     /// hit of a minute is pushed to operators; the count goes in the summary.
     pub fn quota(&self, plugin: &str, what: &str) {
+        self.totals(plugin, |t| {
+            *t.quota_hits.entry(what.to_string()).or_default() += 1
+        });
         let first = {
             let mut minutes = self.minutes();
             let hits = &mut minutes.entry(plugin.to_string()).or_default().quota;
@@ -133,6 +150,20 @@ impl AuditLog {
                 let detail = json!({"refused_not_itemized": minute.refused_more, "quota_hits": minute.quota});
                 self.record("hub", Some(&plugin), "refused_summary", detail);
             }
+        }
+    }
+
+    /// `plugin`'s refusals and quota hits since the hub started.
+    pub fn totals_of(&self, plugin: &str) -> Totals {
+        let totals = self.totals.lock().unwrap_or_else(|p| p.into_inner());
+        totals.get(plugin).cloned().unwrap_or_default()
+    }
+
+    fn totals(&self, plugin: &str, count: impl FnOnce(&mut Totals)) {
+        let mut totals = self.totals.lock().unwrap_or_else(|p| p.into_inner());
+        match totals.get_mut(plugin) {
+            Some(t) => count(t),
+            None => count(totals.entry(plugin.to_string()).or_default()),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use hub::plugins::{Hub, HubSettings};
 use hub_tests::{Client, HubOptions, TestHub};
+use prometheus_parse::Value as Metric;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -321,8 +322,14 @@ async fn healthz_answers_without_a_token_and_tells_nothing_sensitive() -> anyhow
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_are_for_operator_tokens_and_count_device_calls() -> anyhow::Result<()> {
-    let hub = TestHub::start(HubOptions::default()).await?;
+async fn metrics_are_for_operator_tokens_and_parse_as_prometheus_reads_them() -> anyhow::Result<()>
+{
+    let outside = std::net::TcpListener::bind("127.0.0.2:0")?.local_addr()?;
+    let hub = TestHub::start(HubOptions {
+        targets: vec![outside.to_string()],
+        ..Default::default()
+    })
+    .await?;
     let mut client = hub.client().await?;
     client.discover(Some("yeelight")).await?;
     let bulb = hub.sim.bulbs()[0].id();
@@ -334,19 +341,58 @@ async fn metrics_are_for_operator_tokens_and_count_device_calls() -> anyhow::Res
         .call("yeelight", "set_attributes", bulb, write)
         .await?;
 
+    let attack = format!("tcp@{outside}");
+    client.discover(Some("hostile")).await?;
+    client
+        .call("hostile", "get_attributes", &attack, json!({}))
+        .await?;
+
     let bearer = format!("Authorization: Bearer {}\r\n", hub_tests::TOKEN);
     let (status, text) = http_get(&hub, "/metrics", &bearer).await?;
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-    for line in [
-        "hub_plugin_devices{plugin=\"yeelight\"} 2",
-        "hub_plugin_up{plugin=\"yeelight\"} 1",
-        "hub_plugin_calls_total{plugin=\"yeelight\"} 2",
-        "hub_plugin_errors_total{plugin=\"yeelight\",code=\"invalid_argument\"} 1",
-        "# TYPE hub_plugin_crashes_total counter",
-    ] {
-        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
-    }
-    assert!(text.contains("hub_websocket_connections "), "{text}");
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines)?;
+    let value = |metric: &str, labels: &[(&str, &str)]| {
+        let sample = scrape.samples.iter().find(|s| {
+            s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
+        });
+        match sample.map(|s| &s.value) {
+            Some(Metric::Counter(n) | Metric::Gauge(n)) => Some(*n),
+            _ => None,
+        }
+    };
+    let yeelight = [("plugin", "yeelight")];
+    assert_eq!(value("hub_plugin_devices", &yeelight), Some(2.0));
+    assert_eq!(value("hub_plugin_up", &yeelight), Some(1.0));
+    assert_eq!(value("hub_plugin_calls_total", &yeelight), Some(2.0));
+    let invalid = [("plugin", "yeelight"), ("code", "invalid_argument")];
+    assert_eq!(value("hub_plugin_errors_total", &invalid), Some(1.0));
+    assert_eq!(value("hub_plugin_crashes_total", &yeelight), Some(0.0));
+    assert!(
+        value("hub_plugin_fuel_total", &yeelight) > Some(0.0),
+        "{text}"
+    );
+    let hostile = [("plugin", "hostile")];
+    assert_eq!(
+        value("hub_plugin_refused_total", &hostile),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(value("hub_websocket_connections", &[]) >= Some(1.0));
+    let requests = value("hub_websocket_requests_total", &[]).unwrap_or_default();
+    assert!(requests >= 5.0, "{text}");
+    let latency = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "hub_websocket_request_seconds")
+        .map(|s| &s.value);
+    let Some(Metric::Histogram(buckets)) = latency else {
+        panic!("no latency histogram in\n{text}");
+    };
+    let all = buckets.iter().find(|b| b.less_than.is_infinite());
+    assert_eq!(all.map(|b| b.count), Some(requests), "{buckets:?}");
+    assert!(value("hub_events_delivered_total", &[]).is_some());
+    assert!(value("hub_events_dropped_total", &[]).is_some());
 
     let user = format!("smart-assistant-token: {}\r\n", hub_tests::USER_TOKEN);
     let (status, _) = http_get(&hub, "/metrics", &user).await?;

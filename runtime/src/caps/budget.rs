@@ -20,6 +20,8 @@ pub struct PluginBudget {
     log_lines: Rate,
     log_bytes: Rate,
     logs_dropped: AtomicU64,
+    /// Fuel all its instances burnt, for `/metrics`.
+    fuel_spent: AtomicU64,
 }
 
 /// Which quota refused, and why, in words for the audit log and the plugin's author.
@@ -58,6 +60,7 @@ impl PluginBudget {
             log_lines: Rate::new(quotas.log_lines_per_second),
             log_bytes: Rate::new(quotas.log_bytes_per_second),
             logs_dropped: AtomicU64::new(0),
+            fuel_spent: AtomicU64::new(0),
         })
     }
 
@@ -115,7 +118,18 @@ impl PluginBudget {
     /// Charges fuel spent by a call without a per-call budget; the pause
     /// that brings its watchers back to their rate, if they ran ahead.
     pub fn charge_cpu(&self, fuel: u64) -> Option<Duration> {
+        self.spent(fuel);
         self.cpu.charge(fuel)
+    }
+
+    /// Counts fuel a call burnt.
+    pub fn spent(&self, fuel: u64) {
+        self.fuel_spent.fetch_add(fuel, Ordering::Relaxed);
+    }
+
+    /// Fuel burnt since the plugin was loaded.
+    pub fn fuel_spent(&self) -> u64 {
+        self.fuel_spent.load(Ordering::Relaxed)
     }
 
     pub fn admit_event(&self, bytes: u64) -> Result<(), OverBudget> {

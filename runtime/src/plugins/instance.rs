@@ -237,6 +237,7 @@ impl Instance {
         self.store.set_epoch_deadline(1);
         let outcome =
             within_deadline(budget.deadline, work(&mut self.driver, &mut self.store)).await;
+        self.count_fuel(budget);
         self.record_usage(name, budget);
         let plugin = || self.store.data().plugin();
         match outcome {
@@ -253,6 +254,15 @@ impl Instance {
 
     pub fn fuel_left(&self) -> u64 {
         self.store.get_fuel().unwrap_or_default()
+    }
+
+    /// Charges what a call with a budget burnt to its plugin's count
+    /// (metered calls are charged at every epoch tick).
+    fn count_fuel(&self, budget: Budget) {
+        let state = self.store.data();
+        if let (None, Some(fuel), Ok(left)) = (state.metered, budget.fuel, self.store.get_fuel()) {
+            state.sandbox.budget.spent(fuel.saturating_sub(left));
+        }
     }
 
     /// Only under `hub plugin test`, off the serving path. Metered calls

@@ -109,6 +109,8 @@ pub struct Hub {
     labels: labels::Labels,
     /// Browsers signed in to the console.
     sessions: crate::console::Sessions,
+    /// What WebSocket clients asked and were sent, for `/metrics`.
+    traffic: crate::ws::metrics::Traffic,
 }
 
 impl Hub {
@@ -132,6 +134,7 @@ impl Hub {
             live: AtomicBool::new(false),
             reconciling: std::sync::Mutex::new(()),
             sessions: Default::default(),
+            traffic: Default::default(),
         }))
     }
 
@@ -143,6 +146,10 @@ impl Hub {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    pub fn traffic(&self) -> &crate::ws::metrics::Traffic {
+        &self.traffic
     }
 
     pub fn sessions(&self) -> &crate::console::Sessions {

@@ -233,6 +233,11 @@ impl Plugin {
         self.registry.len()
     }
 
+    /// Fuel its instances burnt since it was loaded.
+    pub fn fuel_spent(&self) -> u64 {
+        self.sandbox.budget.fuel_spent()
+    }
+
     /// What the plugin holds of its budget now, against its limits.
     pub fn budget_use(&self) -> BudgetUse {
         let (instances, memory_bytes) = self.sandbox.budget.held();

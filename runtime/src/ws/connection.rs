@@ -2,6 +2,7 @@
 //! has to wait, on a task of its own; responses and events out through one
 //! writer, a flush for whatever is ready together.
 
+use super::metrics::Traffic;
 use super::outbox::{OUTBOX_BYTES, Outbox, Outgoing, Queued, SHARED_OUTBOX_BYTES, outbox};
 use super::protocol::{self, Request};
 use super::responder::Responder;
@@ -65,7 +66,7 @@ pub async fn run<S>(
             biased;
             _ = shutdown.changed() => break Some(shutting_down()),
             event = events.recv() => {
-                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events, |e| session.frame(e, &hub))).await {
+                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events, |e| session.frame(e, &hub), hub.traffic())).await {
                     Some(Ok(())) => {}
                     Some(Err(close)) => break close,
                     None => break None,
@@ -230,6 +231,7 @@ async fn send_events<S>(
     first: Result<Arc<Event>, RecvError>,
     events: &mut broadcast::Receiver<Arc<Event>>,
     frame: impl Fn(&Event) -> Option<String>,
+    traffic: &Traffic,
 ) -> Result<(), Option<(CloseCode, String)>>
 where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
@@ -240,9 +242,11 @@ where
             Ok(event) => {
                 if let Some(frame) = frame(&event) {
                     sink.feed(Message::text(frame)).await.map_err(|_| None)?;
+                    traffic.delivered(1);
                 }
             }
             Err(RecvError::Lagged(missed)) => {
+                traffic.dropped(missed);
                 let reason = format!("too slow: fell {missed} events behind");
                 return Err(Some((CloseCode::Policy, reason)));
             }
@@ -313,8 +317,10 @@ fn accept(
         session.caller.clone(),
         Responder::new(id, outbox.clone(), session.api),
     );
+    let started = Instant::now();
     let mut running = Box::pin(async move {
         services::serve(&hub, &caller, request, out).await;
+        hub.traffic().answered(started.elapsed());
         drop(permit);
     });
     if (&mut running).now_or_never().is_some() {
@@ -366,7 +372,7 @@ mod tests {
         let mut sink = Vec::new().sink_map_err(|e: Infallible| -> WsError { match e {} });
         let first = events.recv().await;
         assert!(
-            send_events(&mut sink, first, &mut events, every)
+            send_events(&mut sink, first, &mut events, every, &Traffic::default())
                 .await
                 .is_ok()
         );
@@ -374,7 +380,7 @@ mod tests {
         assert_eq!(written(sink.get_ref()), expected, "one batch, in order");
         let next = events.recv().await;
         assert!(
-            send_events(&mut sink, next, &mut events, every)
+            send_events(&mut sink, next, &mut events, every, &Traffic::default())
                 .await
                 .is_ok()
         );
@@ -393,11 +399,18 @@ mod tests {
         for n in 0..10 {
             assert!(bus.send(event(n)).is_ok(), "a subscriber");
         }
-        let closed = send_events(&mut sink, first.await, &mut events, every).await;
+        let traffic = Traffic::default();
+        let closed = send_events(&mut sink, first.await, &mut events, every, &traffic).await;
         let Err(Some((code, reason))) = closed else {
             panic!("not cut off: {closed:?}");
         };
         assert_eq!(code, CloseCode::Policy);
         assert_eq!(reason, "too slow: fell 6 events behind");
+        let mut metrics = String::new();
+        super::super::metrics::traffic(&mut metrics, &traffic, 0);
+        assert!(
+            metrics.contains("hub_events_dropped_total 6\n"),
+            "{metrics}"
+        );
     }
 }

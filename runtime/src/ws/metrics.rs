@@ -1,11 +1,55 @@
 //! `/metrics`, in Prometheus' text format, for operator tokens (sent as a
 //! bearer token, the seed's header or `?token=`): each running plugin's
-//! devices, instances, memory, state, crashes, device calls and their
-//! errors by code, and the hub's open connections.
+//! devices, instances, memory, state, crashes, fuel, device calls and
+//! their errors by code, refused uses and quota hits; the hub's open
+//! connections, requests and their latency, events delivered and dropped.
 
+use crate::audit::Totals;
 use crate::plugins::{BudgetUse, Hub, Plugin, State};
 use std::fmt::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the request latency buckets, in seconds: from a
+/// cached answer to an OTA's ten minutes.
+const BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0,
+    60.0, 600.0,
+];
+
+/// What the hub's WebSocket clients asked and were sent, counted with
+/// relaxed atomics where it happens.
+#[derive(Default)]
+pub struct Traffic {
+    requests: AtomicU64,
+    /// Requests by the first bucket their time fits in; the last, beyond all.
+    latency: [AtomicU64; BUCKETS.len() + 1],
+    latency_micros: AtomicU64,
+    events_delivered: AtomicU64,
+    events_dropped: AtomicU64,
+}
+
+impl Traffic {
+    /// A service request answered in `took`.
+    pub fn answered(&self, took: Duration) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let seconds = took.as_secs_f64();
+        let bucket = BUCKETS.iter().position(|&b| seconds <= b);
+        self.latency[bucket.unwrap_or(BUCKETS.len())].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.latency_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub fn delivered(&self, events: u64) {
+        self.events_delivered.fetch_add(events, Ordering::Relaxed);
+    }
+
+    /// Events a connection missed: it fell behind the bus and was cut off.
+    pub fn dropped(&self, events: u64) {
+        self.events_dropped.fetch_add(events, Ordering::Relaxed);
+    }
+}
 
 /// One running plugin's figures, read once.
 struct Sample {
@@ -13,6 +57,7 @@ struct Sample {
     budget: BudgetUse,
     up: bool,
     crashes: u64,
+    totals: Totals,
 }
 
 /// One figure of every running plugin.
@@ -23,7 +68,7 @@ struct Family {
     value: fn(&Sample) -> u64,
 }
 
-const FAMILIES: [Family; 6] = [
+const FAMILIES: [Family; 8] = [
     Family {
         name: "hub_plugin_devices",
         kind: "gauge",
@@ -60,6 +105,18 @@ const FAMILIES: [Family; 6] = [
         help: "Device calls (get, set, check_update) since the plugin was loaded.",
         value: |s| s.plugin.counters().calls(),
     },
+    Family {
+        name: "hub_plugin_fuel_total",
+        kind: "counter",
+        help: "Fuel (WebAssembly instructions, roughly) the plugin's instances burnt since it was loaded.",
+        value: |s| s.plugin.fuel_spent(),
+    },
+    Family {
+        name: "hub_plugin_refused_total",
+        kind: "counter",
+        help: "Network and HTTP uses the plugin's grant refused since the hub started.",
+        value: |s| s.totals.refused,
+    },
 ];
 
 /// The metrics as Prometheus reads them.
@@ -73,6 +130,7 @@ pub fn render(hub: &Hub, connections: usize) -> String {
                 budget: plugin.budget_use(),
                 up: status.state == State::Running,
                 crashes: status.crashes,
+                totals: hub.audit().totals_of(plugin.id()),
                 plugin,
             }
         })
@@ -112,12 +170,70 @@ pub fn render(hub: &Hub, connections: usize) -> String {
     }
     family(
         &mut out,
-        "hub_websocket_connections",
-        "gauge",
-        "Connections open on the listening port.",
+        "hub_plugin_quota_hits_total",
+        "counter",
+        "Operations a quota stopped, by quota, since the hub started.",
     );
-    let _ = writeln!(out, "hub_websocket_connections {connections}");
+    for sample in &samples {
+        for (quota, n) in &sample.totals.quota_hits {
+            let plugin = sample.plugin.id();
+            let _ = writeln!(
+                out,
+                "hub_plugin_quota_hits_total{{plugin=\"{plugin}\",quota=\"{quota}\"}} {n}"
+            );
+        }
+    }
+    traffic(&mut out, hub.traffic(), connections);
     out
+}
+
+/// The WebSocket side: connections, requests and their latency, events.
+pub(super) fn traffic(out: &mut String, traffic: &Traffic, connections: usize) {
+    let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
+    let gauge = [(
+        "hub_websocket_connections",
+        "Connections open on the listening port.",
+        connections as u64,
+    )];
+    let counters = [
+        (
+            "hub_websocket_requests_total",
+            "Service requests answered.",
+            read(&traffic.requests),
+        ),
+        (
+            "hub_events_delivered_total",
+            "Event frames written to connections.",
+            read(&traffic.events_delivered),
+        ),
+        (
+            "hub_events_dropped_total",
+            "Events connections missed because they fell too far behind (and were cut off).",
+            read(&traffic.events_dropped),
+        ),
+    ];
+    for (kind, figures) in [("gauge", &gauge[..]), ("counter", &counters[..])] {
+        for (name, help, value) in figures {
+            family(out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+    }
+    let name = "hub_websocket_request_seconds";
+    family(
+        out,
+        name,
+        "histogram",
+        "Time from a service request to its (last) answer.",
+    );
+    let mut cumulative = 0;
+    for (bound, count) in BUCKETS.iter().zip(&traffic.latency) {
+        cumulative += read(count);
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+    }
+    let total = cumulative + read(&traffic.latency[BUCKETS.len()]);
+    let sum = read(&traffic.latency_micros) as f64 / 1e6;
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+    let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {total}");
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

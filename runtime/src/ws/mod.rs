@@ -4,7 +4,7 @@
 pub(crate) mod admission;
 pub(crate) mod auth;
 mod connection;
-mod metrics;
+pub(crate) mod metrics;
 mod outbox;
 pub mod protocol;
 mod responder;
