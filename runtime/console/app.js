@@ -75,11 +75,16 @@ async function route() {
   for (const link of document.querySelectorAll("nav a")) {
     link.classList.toggle("here", link.id === `nav-${name}`);
   }
-  fill(main, h("p", {}, "Loading…"));
+  // Each visit renders into a view of its own: one still loading when the
+  // operator moves on fills a view no longer shown, and is stopped.
+  const view = h("div", {}, h("p", {}, "Loading…"));
+  fill(main, view);
   try {
-    leave = await page.render(hub, main, rest.map(decodeURIComponent).join("/"));
+    const stop = await page.render(hub, view, rest.map(decodeURIComponent).join("/"));
+    if (view.isConnected) leave = stop;
+    else stop?.();
   } catch (error) {
-    fill(main, failure(error));
+    fill(view, failure(error));
   }
 }
 

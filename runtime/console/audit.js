@@ -6,6 +6,8 @@ import { h, fill, table, failure } from "./dom.js";
 
 const FIELDS = ["plugin", "actor", "action", "since", "until"];
 const LIVE_EVERY_MS = 2000;
+/** Entries the page shows at most; the oldest go first. */
+const SHOWN = 2000;
 
 export async function render(hub, main) {
   const inputs = Object.fromEntries(FIELDS.map((f) =>
@@ -19,12 +21,24 @@ export async function render(hub, main) {
     entries = (await hub.manage("audit", { ...filter, limit: 500 })).entries;
     fill(rows, entries.map(row));
   };
-  const poll = setInterval(async () => {
+  // One poll at a time, none once the page is left or the hub is gone.
+  let polling = true;
+  const poll = async () => {
     const after = entries.at(-1)?.seq ?? 0;
-    const fresh = (await hub.manage("audit", { ...filter, after, limit: 500 })).entries;
-    entries.push(...fresh);
-    rows.append(...fresh.map(row));
-  }, LIVE_EVERY_MS);
+    try {
+      const fresh = (await hub.manage("audit", { ...filter, after, limit: 500 })).entries;
+      entries.push(...fresh);
+      rows.append(...fresh.map(row));
+      while (entries.length > SHOWN) {
+        entries.shift();
+        rows.firstChild.remove();
+      }
+    } catch (error) {
+      if (error.code === "offline") polling = false;
+    }
+    if (polling) timer = setTimeout(poll, LIVE_EVERY_MS);
+  };
+  let timer = setTimeout(poll, LIVE_EVERY_MS);
   const form = h("form", { id: "audit-filter" },
     FIELDS.map((f) => h("label", {}, f, " ", inputs[f])),
     h("button", { type: "submit" }, "Filter"));
@@ -44,7 +58,10 @@ export async function render(hub, main) {
       h("thead", {}, h("tr", {}, ["seq", "at", "actor", "plugin", "action", "detail"].map((c) => h("th", {}, c)))),
       rows));
   await load();
-  return () => clearInterval(poll);
+  return () => {
+    polling = false;
+    clearTimeout(timer);
+  };
 }
 
 function row(e) {

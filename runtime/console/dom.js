@@ -3,7 +3,7 @@
 // shows as the characters it wrote, with control and direction-changing
 // characters made visible so that none can disguise what is around it.
 
-const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/gu;
 
 /** `text` with each invisible or direction-changing character shown as <U+XXXX>. */
 export function visible(text) {

@@ -13,13 +13,16 @@ export async function render(hub, main, pluginId) {
   const view = await hub.manage("grants", { plugin: id });
   const decide = (service, rule, narrowTo) => async () => {
     const net = narrowTo?.value.trim();
-    const shown = net ? narrowed(rule, net) : rule;
-    const question = service === "approve"
-      ? [`Grant ${id} exactly this rule?`, h("code", { id: "confirm-rule" }, shown)]
-      : [`Take back from ${id}:`, h("code", { id: "confirm-rule" }, rule)];
-    if (!(await confirmed(question))) return;
+    const asked = net ? { plugin: id, rule, net } : { plugin: id, rule };
     try {
-      await hub.manage(service, net ? { plugin: id, rule, net } : { plugin: id, rule });
+      // The hub says what approving would store, before anything is.
+      const adds = service === "approve" ? (await hub.manage("approve", { ...asked, dry_run: true })).adds : [rule];
+      const question = [
+        service === "approve" ? `Grant ${id} exactly this?` : `Take back from ${id}:`,
+        h("div", { id: "confirm-rule" }, adds.map((added) => h("code", {}, added))),
+      ];
+      if (!(await confirmed(question))) return;
+      await hub.manage(service, asked);
       await render(hub, main, id);
     } catch (error) {
       main.prepend(failure(error));
@@ -53,11 +56,6 @@ export async function render(hub, main, pluginId) {
 
 /** A network rule, as the hub names it: protocol, network, ports. */
 const NETWORK = /^(tcp|udp) \S+ ports /;
-
-/** The rule `rule` names once narrowed to `net`: what approving adds. */
-function narrowed(rule, net) {
-  return rule.replace(NETWORK, (_, protocol) => `${protocol} ${net} ports `);
-}
 
 function mark(yes) {
   return h("span", { class: yes ? "yes" : "no" }, yes ? "yes" : "no");

@@ -1,5 +1,10 @@
 // The console's one connection to the hub: the same /ws any client uses,
-// signed in by the session cookie the browser sends with it.
+// signed in by the session: its cookie, which the browser sends, and its
+// key, which only this origin's pages can read (browsers send a host's
+// cookies to every port of it, but keep storage per origin).
+
+const KEY = "hub-session-key";
+const key = () => localStorage.getItem(KEY) ?? "";
 
 export class HubError extends Error {
   constructor(message, code) {
@@ -18,7 +23,8 @@ export class Hub {
 
   /** Opens the connection and switches it to API 2 (the hub's own types). */
   async connect() {
-    this.socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    this.socket = new WebSocket(`${scheme}://${location.host}/ws`, [`hub-session.${key()}`]);
     this.socket.addEventListener("message", (m) => this.receive(JSON.parse(m.data)));
     this.socket.addEventListener("close", (e) => this.closed(e));
     await new Promise((resolve, reject) => {
@@ -35,6 +41,9 @@ export class Hub {
    * resolves with the closing `{"done": true}`.
    */
   call(request, each) {
+    if (this.socket.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new HubError("the connection to the hub closed", "offline"));
+    }
     const id = this.nextId++;
     this.socket.send(JSON.stringify({ id, ...request }));
     return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject, each }));
@@ -75,7 +84,7 @@ export class Hub {
 
 /** The signed-in caller, or null. */
 export async function whoAmI() {
-  const answer = await fetch("/session", { credentials: "same-origin" });
+  const answer = await fetch("/session", { credentials: "same-origin", headers: { "x-hub-session-key": key() } });
   return answer.ok ? answer.json() : null;
 }
 
@@ -88,9 +97,11 @@ export async function signIn(token) {
   });
   const body = await answer.json();
   if (!answer.ok) throw new HubError(body.error, body.code);
-  return body;
+  localStorage.setItem(KEY, body.key);
+  return body.session;
 }
 
 export async function signOut() {
-  await fetch("/session", { method: "DELETE", credentials: "same-origin" });
+  await fetch("/session", { method: "DELETE", credentials: "same-origin", headers: { "x-hub-session-key": key() } });
+  localStorage.removeItem(KEY);
 }

@@ -233,6 +233,32 @@ impl TestHub {
             .collect()
     }
 
+    /// A plain HTTP/1.1 request on the hub's port (`headers`: lines ending
+    /// in CRLF): the answer's head (status line and headers) and body.
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &str,
+    ) -> anyhow::Result<(String, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = TcpStream::connect(self.addr).await?;
+        let length = body.len();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{headers}Content-Length: {length}\r\nConnection: close\r\n\r\n{body}",
+            self.addr
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        // An upgraded connection stays open: its head is all there is to read.
+        let read = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer));
+        let _ = read.await;
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        Ok((head.to_string(), body.to_string()))
+    }
+
     pub fn url(&self) -> String {
         format!("ws://{}/ws?token={TOKEN}", self.addr)
     }

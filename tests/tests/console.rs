@@ -328,3 +328,129 @@ async fn foreign_page(hub: std::net::SocketAddr) -> anyhow::Result<std::net::Soc
     });
     Ok(addr)
 }
+
+/// The status line of a WebSocket upgrade of `/ws` with `headers`.
+async fn upgrade(hub: &TestHub, headers: &str) -> anyhow::Result<String> {
+    let upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let (head, _) = hub
+        .http("GET", "/ws", &format!("{upgrade}{headers}"), "")
+        .await?;
+    Ok(head.lines().next().unwrap_or_default().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stolen_cookie_without_the_pages_key_opens_nothing() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let own = format!("Origin: http://{}\r\n", hub.addr);
+    let json = "Content-Type: application/json\r\n";
+    let foreign = format!("Origin: http://127.0.0.1:{}\r\n", hub.addr.port() + 1);
+    let sign_in = format!(r#"{{"token":"{TOKEN}"}}"#);
+
+    let (head, _) = hub
+        .http("POST", "/session", &format!("{foreign}{json}"), &sign_in)
+        .await?;
+    assert!(
+        head.starts_with("HTTP/1.1 403"),
+        "a sign-in from another origin: {head}"
+    );
+    let (head, body) = hub
+        .http("POST", "/session", &format!("{own}{json}"), &sign_in)
+        .await?;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let cookie_line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_default();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie_line.contains(attribute), "{cookie_line}");
+    }
+    assert!(
+        !cookie_line.contains(TOKEN),
+        "the token itself went into the cookie"
+    );
+    let id = cookie_line
+        .split_once("hub_session=")
+        .and_then(|(_, rest)| rest.split(';').next())
+        .unwrap_or_default();
+    let key = serde_json::from_str::<serde_json::Value>(&body)?["key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!((id.len(), key.len()), (64, 64), "{head}\n{body}");
+    let cookie = format!("Cookie: hub_session={id}\r\n");
+    let protocol = format!("Sec-WebSocket-Protocol: hub-session.{key}\r\n");
+
+    let opened = upgrade(&hub, &format!("{own}{cookie}{protocol}")).await?;
+    assert!(
+        opened.starts_with("HTTP/1.1 101"),
+        "the console's own page: {opened}"
+    );
+    let no_key = upgrade(&hub, &format!("{own}{cookie}")).await?;
+    assert!(
+        no_key.starts_with("HTTP/1.1 401"),
+        "the cookie alone: {no_key}"
+    );
+    let elsewhere = upgrade(&hub, &format!("{foreign}{cookie}{protocol}")).await?;
+    assert!(
+        elsewhere.starts_with("HTTP/1.1 403"),
+        "another origin: {elsewhere}"
+    );
+    let shadowed = format!("Cookie: hub_session=planted; hub_session={id}\r\n");
+    let twice = upgrade(&hub, &format!("{own}{shadowed}{protocol}")).await?;
+    assert!(
+        twice.starts_with("HTTP/1.1 401"),
+        "a planted second cookie: {twice}"
+    );
+
+    let key_header = format!("x-hub-session-key: {key}\r\n");
+    let (head, _) = hub
+        .http("DELETE", "/session", &format!("{own}{cookie}"), "")
+        .await?;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (head, _) = hub
+        .http("GET", "/session", &format!("{cookie}{key_header}"), "")
+        .await?;
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "signed out without the key: {head}"
+    );
+    let (head, _) = hub
+        .http(
+            "DELETE",
+            "/session",
+            &format!("{own}{cookie}{key_header}"),
+            "",
+        )
+        .await?;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (head, _) = hub
+        .http("GET", "/session", &format!("{cookie}{key_header}"), "")
+        .await?;
+    assert!(head.starts_with("HTTP/1.1 401"), "still signed in: {head}");
+    let entries = hub.hub.store().audit(&Default::default())?;
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.ends_with(&["sign_in", "sign_out"]), "{actions:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_forbids_framing_sniffing_referrers_and_foreign_scripts() -> anyhow::Result<()>
+{
+    let hub = TestHub::start(HubOptions::default()).await?;
+    for path in ["/", "/console/app.js", "/session", "/healthz", "/nowhere"] {
+        let (head, _) = hub.http("GET", path, "", "").await?;
+        let head = head.to_ascii_lowercase();
+        for header in [
+            "content-security-policy: default-src 'none'; script-src 'self';",
+            "frame-ancestors 'none'",
+            "x-content-type-options: nosniff",
+            "referrer-policy: no-referrer",
+        ] {
+            assert!(head.contains(header), "{path}: no {header:?} in\n{head}");
+        }
+    }
+    let (head, _) = hub.http("GET", "/console/app.js", "", "").await?;
+    assert!(head.contains("text/javascript"), "{head}");
+    Ok(())
+}

@@ -293,15 +293,9 @@ async fn a_restart_keeps_plugins_grants_devices_and_the_audit_log() -> anyhow::R
 
 /// A plain HTTP GET on the hub's port: the status line and the body.
 async fn http_get(hub: &TestHub, path: &str, header: &str) -> anyhow::Result<(String, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(hub.addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: hub\r\n{header}Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let (head, body) = hub.http("GET", path, header, "").await?;
     let status = head.lines().next().unwrap_or_default().to_string();
-    Ok((status, body.to_string()))
+    Ok((status, body))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -268,7 +268,7 @@ impl Capabilities {
     }
 
     /// Each rule alone, with its name as `rules` gives it.
-    fn parts(&self) -> Vec<(String, Capabilities)> {
+    pub fn parts(&self) -> Vec<(String, Capabilities)> {
         let alone = |name: String, build: &dyn Fn(&mut Capabilities)| {
             let mut part = Capabilities::default();
             build(&mut part);

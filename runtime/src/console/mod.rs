@@ -20,11 +20,15 @@ use crate::ws::server::{self, error};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{
-    CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderValue, ORIGIN, SET_COOKIE,
+    CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderValue, ORIGIN,
+    SEC_WEBSOCKET_PROTOCOL, SET_COOKIE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 pub use sessions::{Holder, SessionView, Sessions};
 use std::net::IpAddr;
+
+const KEY_HEADER: &str = "x-hub-session-key";
+const KEY_PROTOCOL: &str = "hub-session.";
 
 /// The largest sign-in request read: a token in a small JSON object.
 const SIGN_IN_BYTES: usize = 4 << 10;
@@ -80,21 +84,52 @@ pub async fn handle(request: Request<Incoming>, cx: Context<'_>) -> Response<Ful
     }
 }
 
-/// The session a browser's request holds, if its cookie names an open one.
+/// The session a browser's request holds, if its cookie names an open one
+/// and it carries that session's key.
 pub fn holder(headers: &HeaderMap, sessions: &Sessions) -> Option<Holder> {
-    sessions.holder(session_cookie(headers)?)
+    sessions.holder(session_cookie(headers)?, session_key(headers)?)
 }
 
-/// The session id in the request's cookie, if it carries one.
+/// The session id in the request's cookie, if it carries exactly one: a
+/// page on another port may plant a second `hub_session` cookie, with a
+/// narrower path, to shadow the real one.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    let mut ids = session_cookies(headers);
+    let id = ids.next()?;
+    ids.next().is_none().then_some(id)
+}
+
+/// Every `hub_session` cookie the request carries.
+pub fn session_cookies(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == sessions::COOKIE)
+        .filter(|(name, _)| *name == sessions::COOKIE)
         .map(|(_, value)| value)
+}
+
+/// The session's key, which only the console's own pages can read: in the
+/// `x-hub-session-key` header, or (a browser's WebSocket can set no
+/// header) as the offered subprotocol `hub-session.KEY`.
+pub fn session_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get(KEY_HEADER) {
+        return key.to_str().ok();
+    }
+    headers
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(KEY_PROTOCOL))
+}
+
+/// The subprotocol a WebSocket opened with a session key is answered with.
+pub fn key_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let key = session_key(headers)?;
+    HeaderValue::from_str(&format!("{KEY_PROTOCOL}{key}")).ok()
 }
 
 /// Whether the request comes from a page of the hub itself: its `Origin`
@@ -170,12 +205,23 @@ async fn sign_in(request: Request<Incoming>, cx: &Context<'_>) -> Response<Full<
         cx.admission.failed_sign_in(cx.peer);
         return error(StatusCode::UNAUTHORIZED, "unauthorized", "wrong token");
     };
-    let (id, view) = cx.hub.sessions().open(caller, cx.peer);
-    audit(cx.hub, "sign_in", &view);
-    let mut response = json(StatusCode::OK, &view);
+    let Some(opened) = cx.hub.sessions().open(caller, cx.peer) else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            &format!(
+                "{} console sessions are open: sign out elsewhere first",
+                sessions::MAX_SESSIONS
+            ),
+        );
+    };
+    audit(cx.hub, "sign_in", &opened.view);
+    let body = serde_json::json!({"session": opened.view, "key": opened.key});
+    let mut response = json(StatusCode::OK, &body);
     let cookie = format!(
-        "{}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        "{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         sessions::COOKIE,
+        opened.id,
         sessions::IDLE.as_secs()
     );
     set_cookie(&mut response, &cookie);
@@ -187,7 +233,10 @@ fn sign_out(request: &Request<Incoming>, cx: &Context<'_>) -> Response<Full<Byte
     if !same_origin(request.headers()) {
         return foreign_origin();
     }
-    let ended = session_cookie(request.headers()).and_then(|id| cx.hub.sessions().end(id));
+    let headers = request.headers();
+    let ended = session_cookie(headers)
+        .zip(session_key(headers))
+        .and_then(|(id, key)| cx.hub.sessions().end(id, key));
     if let Some(view) = &ended {
         audit(cx.hub, "sign_out", view);
     }

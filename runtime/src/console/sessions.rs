@@ -1,8 +1,11 @@
-//! Browsers' sign-ins. A token is exchanged once for a random session id
-//! that lives in an `HttpOnly; SameSite=Strict` cookie: the token never
-//! stays in the browser, a script cannot read the id, and another site's
-//! page cannot send it. Sessions live in memory: a restarted hub signs
-//! everyone out.
+//! Browsers' sign-ins. A token is exchanged once for two random secrets:
+//! a session id in an `HttpOnly; SameSite=Strict` cookie, which no script
+//! can read and no other site's page can send, and a key the console's
+//! page keeps in its origin's storage. Both are needed: browsers send a
+//! host's cookies to every port of it, so a server on another port (a
+//! plugin granted `listen`, say) receives the cookie, but never the key,
+//! which only pages of the hub's own origin can read. Sessions live in
+//! memory: a restarted hub signs everyone out.
 
 use crate::ws::Caller;
 use serde::Serialize;
@@ -15,8 +18,11 @@ use tokio::sync::watch;
 pub const COOKIE: &str = "hub_session";
 /// A session unused this long ends.
 pub const IDLE: Duration = Duration::from_secs(12 * 3600);
-/// Sessions held at once; a new one ends the least recently used.
-pub const MAX_SESSIONS: usize = 64;
+/// Sessions one token may hold; its next sign-in ends its least recently used.
+pub const PER_TOKEN: usize = 8;
+/// Sessions held at once, whatever the tokens: past it, sign-ins wait for
+/// sign-outs, and no one's session is ended to make room.
+pub const MAX_SESSIONS: usize = 256;
 
 /// What operators see of a session: never its id.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +38,8 @@ pub struct SessionView {
 
 struct SignedIn {
     view: SessionView,
+    /// The page's half of the secret.
+    key: String,
     caller: Caller,
     last_used: Instant,
     /// Dropped when the session ends: its connections close.
@@ -53,6 +61,15 @@ pub struct Sessions {
     numbered: Mutex<u64>,
 }
 
+/// A new session's secrets, and what operators see of it.
+pub struct Opened {
+    /// For the cookie.
+    pub id: String,
+    /// For the page.
+    pub key: String,
+    pub view: SessionView,
+}
+
 /// A signed-in browser's request: who, and what ends when the session does.
 pub struct Holder {
     pub caller: Caller,
@@ -61,9 +78,24 @@ pub struct Holder {
 }
 
 impl Sessions {
-    /// Starts a session for `caller`; its id, for the cookie.
-    pub fn open(&self, mut caller: Caller, peer: IpAddr) -> (String, SessionView) {
-        let id = random_id();
+    /// Starts a session for `caller`: its id (for the cookie) and its key
+    /// (for the page); `None` while `MAX_SESSIONS` are open.
+    pub fn open(&self, mut caller: Caller, peer: IpAddr) -> Option<Opened> {
+        let mut by_id = self.by_id();
+        expire(&mut by_id);
+        let of_token = |s: &&SignedIn| s.caller.name == caller.name;
+        if by_id.values().filter(of_token).count() >= PER_TOKEN
+            && let Some(oldest) = by_id
+                .iter()
+                .filter(|(_, s)| of_token(s))
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(id, _)| id.clone())
+        {
+            by_id.remove(&oldest);
+        }
+        if by_id.len() >= MAX_SESSIONS {
+            return None;
+        }
         let number = {
             let mut n = self.numbered.lock().unwrap_or_else(|p| p.into_inner());
             *n += 1;
@@ -78,31 +110,28 @@ impl Sessions {
             signed_in_at: crate::store::now(),
             idle_seconds: 0,
         };
-        let mut by_id = self.by_id();
-        expire(&mut by_id);
-        if by_id.len() >= MAX_SESSIONS
-            && let Some(oldest) = by_id
-                .iter()
-                .min_by_key(|(_, s)| s.last_used)
-                .map(|(id, _)| id.clone())
-        {
-            by_id.remove(&oldest);
-        }
+        let opened = Opened {
+            id: random_id(),
+            key: random_id(),
+            view,
+        };
         let signed_in = SignedIn {
-            view: view.clone(),
+            view: opened.view.clone(),
+            key: opened.key.clone(),
             caller,
             last_used: Instant::now(),
             ended: watch::channel(()).0,
         };
-        by_id.insert(id.clone(), signed_in);
-        (id, view)
+        by_id.insert(opened.id.clone(), signed_in);
+        Some(opened)
     }
 
-    /// The holder of session `id`, if it is open; the session counts as used.
-    pub fn holder(&self, id: &str) -> Option<Holder> {
+    /// The holder of session `id` if it is open and `key` is its key; the
+    /// session counts as used.
+    pub fn holder(&self, id: &str, key: &str) -> Option<Holder> {
         let mut by_id = self.by_id();
         expire(&mut by_id);
-        let session = by_id.get_mut(id)?;
+        let session = by_id.get_mut(id).filter(|s| same(&s.key, key))?;
         session.last_used = Instant::now();
         Some(Holder {
             caller: session.caller.clone(),
@@ -110,9 +139,11 @@ impl Sessions {
         })
     }
 
-    /// Ends session `id` (a browser signing out); what it was.
-    pub fn end(&self, id: &str) -> Option<SessionView> {
-        self.by_id().remove(id).map(|s| s.view())
+    /// Ends session `id` (a browser signing out, with its key); what it was.
+    pub fn end(&self, id: &str, key: &str) -> Option<SessionView> {
+        let mut by_id = self.by_id();
+        by_id.get(id).filter(|s| same(&s.key, key))?;
+        by_id.remove(id).map(|s| s.view())
     }
 
     /// Ends session number `number` (an operator signing someone out).
@@ -143,6 +174,14 @@ fn expire(by_id: &mut HashMap<String, SignedIn>) {
     by_id.retain(|_, s| s.last_used.elapsed() < IDLE);
 }
 
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// 256 random bits from the operating system, in hex.
 fn random_id() -> String {
     let mut bytes = [0u8; 32];
@@ -170,43 +209,54 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_random_and_name_their_session_only() {
+    fn a_session_needs_both_its_id_and_its_key() {
         let sessions = Sessions::default();
-        let (a, first) = sessions.open(operator(), peer());
-        let (b, second) = sessions.open(operator(), peer());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 64);
-        assert_eq!(
-            sessions.holder(&a).unwrap().caller.session,
-            Some(first.session)
+        let a = sessions.open(operator(), peer()).unwrap();
+        let b = sessions.open(operator(), peer()).unwrap();
+        assert_ne!(a.id, b.id);
+        assert_ne!(a.id, a.key);
+        assert_eq!(a.id.len(), 64);
+        let holder = sessions.holder(&a.id, &a.key).unwrap();
+        assert_eq!(holder.caller.session, Some(a.view.session));
+        assert!(
+            sessions.holder(&a.id, &b.key).is_none(),
+            "another session's key"
         );
-        assert_eq!(
-            sessions.holder(&b).unwrap().caller.session,
-            Some(second.session)
+        assert!(sessions.holder(&a.id, "").is_none(), "the cookie alone");
+        assert!(sessions.holder(&a.id[..63], &a.key).is_none());
+        assert!(
+            sessions.end(&a.id, &b.key).is_none(),
+            "signed out without the key"
         );
-        assert!(sessions.holder(&a[..63]).is_none());
-        assert!(sessions.holder("").is_none());
+        assert!(sessions.holder(&a.id, &a.key).is_some());
     }
 
     #[test]
     fn an_ended_session_is_refused_and_its_connections_hear_of_it() {
         let sessions = Sessions::default();
-        let (id, view) = sessions.open(operator(), peer());
-        let holder = sessions.holder(&id).unwrap();
-        assert_eq!(sessions.end_number(view.session).unwrap().name, "alice");
-        assert!(sessions.holder(&id).is_none());
+        let opened = sessions.open(operator(), peer()).unwrap();
+        let holder = sessions.holder(&opened.id, &opened.key).unwrap();
+        let ended = sessions.end_number(opened.view.session).unwrap();
+        assert_eq!(ended.name, "alice");
+        assert!(sessions.holder(&opened.id, &opened.key).is_none());
         assert!(holder.ended.has_changed().is_err(), "the sender is gone");
-        assert!(sessions.end(&id).is_none());
+        assert!(sessions.end(&opened.id, &opened.key).is_none());
     }
 
     #[test]
-    fn a_flood_of_sign_ins_keeps_the_most_recently_used() {
+    fn one_token_signing_in_again_and_again_ends_only_its_own_sessions() {
         let sessions = Sessions::default();
-        let (kept, _) = sessions.open(operator(), peer());
+        let other = Caller {
+            name: "bob".into(),
+            ..operator()
+        };
+        let kept = sessions.open(other, peer()).unwrap();
+        let first = sessions.open(operator(), peer()).unwrap();
         for _ in 0..MAX_SESSIONS * 2 {
-            sessions.open(operator(), peer());
-            assert!(sessions.holder(&kept).is_some());
+            sessions.open(operator(), peer()).unwrap();
         }
-        assert_eq!(sessions.list().len(), MAX_SESSIONS);
+        assert!(sessions.holder(&kept.id, &kept.key).is_some());
+        assert!(sessions.holder(&first.id, &first.key).is_none());
+        assert_eq!(sessions.list().len(), PER_TOKEN + 1);
     }
 }

@@ -57,28 +57,33 @@ impl RuleState {
         granted: &Capabilities,
         pending: &[String],
     ) -> Vec<Self> {
-        let (asked, given) = (requested.rules(), granted.rules());
-        let within = |asked: &str, given: &str| match (requested.part(asked), granted.part(given)) {
-            (Some(asked), Some(given)) => asked.uncovered(&given).is_empty(),
-            _ => false,
+        let (asked, given) = (requested.parts(), granted.parts());
+        // Granted within the request (narrowed), or covering it (an older,
+        // wider grant): either way, what the plugin holds of that rule.
+        let related = |a: &Capabilities, g: &Capabilities| {
+            a.uncovered(g).is_empty() || g.uncovered(a).is_empty()
         };
         let mut rows: Vec<RuleState> = asked
             .iter()
-            .map(|rule| RuleState {
+            .map(|(rule, a)| RuleState {
                 rule: rule.clone(),
                 requested: true,
-                granted: given.iter().filter(|g| within(rule, g)).cloned().collect(),
+                granted: given
+                    .iter()
+                    .filter(|(_, g)| related(a, g))
+                    .map(|(name, _)| name.clone())
+                    .collect(),
                 pending: pending.contains(rule),
             })
             .collect();
         rows.extend(
             given
                 .iter()
-                .filter(|g| !asked.iter().any(|r| within(r, g)))
-                .map(|g| RuleState {
-                    rule: g.clone(),
+                .filter(|(_, g)| !asked.iter().any(|(_, a)| related(a, g)))
+                .map(|(rule, _)| RuleState {
+                    rule: rule.clone(),
                     requested: false,
-                    granted: vec![g.clone()],
+                    granted: vec![rule.clone()],
                     pending: false,
                 }),
         );
@@ -251,17 +256,7 @@ impl Hub {
         narrow: Option<Scope>,
     ) -> Result<Grant, HubError> {
         let installed = self.installed(id)?;
-        let manifest = Manifest::parse(&installed.manifest).map_err(internal)?;
-        let requested = self.request(&manifest);
-        let part = requested.part(rule).ok_or_else(|| {
-            invalid(format!(
-                "{id} does not request {rule:?}; it requests: {requested}"
-            ))
-        })?;
-        let granted = match narrow {
-            Some(net) => part.narrowed(&[net]).map_err(invalid)?,
-            None => part.clone(),
-        };
+        let (part, granted) = self.rule_asked(&installed, rule, narrow)?;
         let current = Grant::parse(installed.granted.as_deref())
             .map_err(internal)?
             .unwrap_or_default();
@@ -273,6 +268,40 @@ impl Hub {
         };
         self.write_grant(actor, installed, "approve", grant.clone())?;
         Ok(grant)
+    }
+
+    /// What approving `rule` (narrowed to `narrow`) would add, exactly as
+    /// it would be stored: what a confirmation shows. Nothing is saved.
+    pub fn rule_would_add(
+        &self,
+        id: &str,
+        rule: &str,
+        narrow: Option<Scope>,
+    ) -> Result<Vec<String>, HubError> {
+        let installed = self.installed(id)?;
+        Ok(self.rule_asked(&installed, rule, narrow)?.1.rules())
+    }
+
+    /// The requested rule `rule`, and what granting it (narrowed) means.
+    fn rule_asked(
+        &self,
+        installed: &InstalledPlugin,
+        rule: &str,
+        narrow: Option<Scope>,
+    ) -> Result<(Capabilities, Capabilities), HubError> {
+        let manifest = Manifest::parse(&installed.manifest).map_err(internal)?;
+        let requested = self.request(&manifest);
+        let part = requested.part(rule).ok_or_else(|| {
+            invalid(format!(
+                "{} does not request {rule:?}; it requests: {requested}",
+                installed.id
+            ))
+        })?;
+        let granted = match narrow {
+            Some(net) => part.narrowed(&[net]).map_err(invalid)?,
+            None => part.clone(),
+        };
+        Ok((part, granted))
     }
 
     /// Takes back `rule` (see `Capabilities::without`), or everything.

@@ -144,8 +144,16 @@ impl Store {
         ))?;
         let f = filter;
         let rows = query.query_map(
+            // `seq > 0` when nothing was seen: a range SQLite walks on the
+            // rowid, so that a reader's poll reads only what is new.
             params![
-                f.plugin, f.since, limit, f.actor, f.action, f.until, f.after
+                f.plugin,
+                f.since,
+                limit,
+                f.actor,
+                f.action,
+                f.until,
+                f.after.unwrap_or(0)
             ],
             AuditEntry::from_row,
         )?;

@@ -226,6 +226,7 @@ async fn handle(request: Request<Incoming>, connection: Connection) -> Response<
             "/ws speaks WebSocket (version 13) only",
         );
     };
+    let protocol = console::key_protocol(request.headers());
     tokio::spawn(async move {
         match hyper::upgrade::on(request).await {
             Ok(upgraded) => {
@@ -273,6 +274,9 @@ async fn handle(request: Request<Incoming>, connection: Connection) -> Response<
     headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert("sec-websocket-accept", accept_key);
+    if let Some(protocol) = protocol {
+        headers.insert(hyper::header::SEC_WEBSOCKET_PROTOCOL, protocol);
+    }
     response
 }
 
@@ -306,7 +310,8 @@ fn opener(
     request: &Request<Incoming>,
     connection: &Connection,
 ) -> Result<Opener, Box<Response<Full<Bytes>>>> {
-    if auth::offered(request).is_some() || console::session_cookie(request.headers()).is_none() {
+    let cookie = console::session_cookies(request.headers()).next();
+    if auth::offered(request).is_some() || cookie.is_none() {
         return token_holder(request, connection).map(Opener::Token);
     }
     if !console::same_origin(request.headers()) {

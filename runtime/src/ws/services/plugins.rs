@@ -95,6 +95,10 @@ fn operate(
                 Some(_) => Some(text(data, "net")?.parse::<Scope>().map_err(format_error)?),
             };
             let (plugin, rule) = (text(data, "plugin")?, text(data, "rule")?);
+            if data.get("dry_run") == Some(&Value::Bool(true)) {
+                let adds = hub.rule_would_add(plugin, rule, narrow)?;
+                return Ok(json!({"adds": adds}));
+            }
             json(hub.approve_rule(actor, plugin, rule, narrow)?)
         }
         "approve" => {
