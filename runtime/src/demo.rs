@@ -88,7 +88,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         }
     }
     println!();
-    println!("Hub ready. WebSocket: ws://{addr}/ws?token={operator}");
+    println!("Hub ready. Console: http://{addr}/  (sign in with the operator token)");
+    println!("  WebSocket: ws://{addr}/ws?token={operator}");
     println!("  operator token: {operator}");
     println!("  user token:     {user}   (devices only; plugin management answers \"forbidden\")");
     println!("  each plugin is granted only its devices' network and ports, never {addr}");

@@ -123,6 +123,13 @@ impl Browser {
         Ok(())
     }
 
+    /// Scrolls the element `css` selects into view.
+    pub async fn show(&self, css: &str) -> anyhow::Result<()> {
+        let script = "document.querySelector(arguments[0]).scrollIntoView()";
+        self.client.execute(script, vec![json!(css)]).await?;
+        Ok(())
+    }
+
     /// Saves the page as `target/console-screenshots/NAME.png`; its path.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let dir = xtask::root().join("target/console-screenshots");

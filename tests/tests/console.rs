@@ -120,6 +120,7 @@ async fn an_operator_approves_rules_in_the_browser_and_the_plugin_reaches_its_bu
     browser
         .wait(&format!("{bulb} label.attr[data-attribute=\"power\"]"))
         .await?;
+    browser.show(&bulb).await?;
     browser.screenshot("devices").await?;
 
     browser.page(hub.addr, "#grants/yeelight").await?;

@@ -302,6 +302,21 @@ impl Capabilities {
         parts.find(|(name, _)| name == rule).map(|(_, part)| part)
     }
 
+    /// Whether `granted` lies within this request as an operator may grant
+    /// it: covered by it, or its networks narrowed to ones the operator
+    /// named (loopback and link-local among them, which `local` does not
+    /// cover).
+    pub fn grants_within(&self, granted: &Capabilities) -> bool {
+        if self.uncovered(granted).is_empty() {
+            return true;
+        }
+        let nets: Vec<Scope> = granted.network.iter().map(|r| r.cidr).collect();
+        !nets.is_empty()
+            && self
+                .narrowed(&nets)
+                .is_ok_and(|narrowed| narrowed.uncovered(granted).is_empty())
+    }
+
     /// This grant and `more` together.
     pub fn merged(&self, more: &Capabilities) -> Capabilities {
         let mut all = self.clone();
@@ -611,5 +626,21 @@ mod tests {
         assert_eq!(without_tcp.rules(), names[1..]);
         assert!(asked.part("tcp local ports 1-65535").is_none());
         assert!(first.without(&names[1]).is_none(), "not granted");
+    }
+
+    #[test]
+    fn a_rule_narrowed_to_a_named_network_is_within_its_request() {
+        let tcp = request().part("tcp local ports 55443").unwrap();
+        for net in ["192.168.31.0/24", "127.1.2.0/24"] {
+            let granted = tcp.narrowed(&[net.parse().unwrap()]).unwrap();
+            assert!(tcp.grants_within(&granted), "{net}");
+        }
+        let udp = request().part("udp local ports any").unwrap();
+        let other_protocol = udp.narrowed(&["127.1.2.0/24".parse().unwrap()]).unwrap();
+        assert!(!tcp.grants_within(&other_protocol));
+        let discovery = request()
+            .part("discovery udp 239.255.255.250:1982")
+            .unwrap();
+        assert!(!tcp.grants_within(&discovery));
     }
 }

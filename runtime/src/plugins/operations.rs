@@ -60,9 +60,8 @@ impl RuleState {
         let (asked, given) = (requested.parts(), granted.parts());
         // Granted within the request (narrowed), or covering it (an older,
         // wider grant): either way, what the plugin holds of that rule.
-        let related = |a: &Capabilities, g: &Capabilities| {
-            a.uncovered(g).is_empty() || g.uncovered(a).is_empty()
-        };
+        let related =
+            |a: &Capabilities, g: &Capabilities| a.grants_within(g) || g.uncovered(a).is_empty();
         let mut rows: Vec<RuleState> = asked
             .iter()
             .map(|(rule, a)| RuleState {
