@@ -105,3 +105,22 @@ export async function signOut() {
   await fetch("/session", { method: "DELETE", credentials: "same-origin", headers: { "x-hub-session-key": key() } });
   localStorage.removeItem(KEY);
 }
+
+/**
+ * Installs a plugin by upload: the manifest, one NUL byte, the component
+ * (TOML holds no NUL); config lines `KEY=VALUE` go in the query.
+ */
+export async function upload(component, manifest, config) {
+  const query = new URLSearchParams();
+  for (const line of config.split("\n").map((l) => l.trim()).filter(Boolean)) query.append("config", line);
+  const body = new Blob([manifest, new Uint8Array([0]), component]);
+  const answer = await fetch(`/plugins?${query}`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "x-hub-session-key": key(), "content-type": "application/octet-stream" },
+    body,
+  });
+  const report = await answer.json();
+  if (!answer.ok) throw new HubError(report.error, report.code);
+  return report;
+}

@@ -2,6 +2,7 @@
 // reason, what they hold of their budget; enable, disable, remove.
 
 import { h, fill, table, failure, bytes, confirmed } from "./dom.js";
+import { upload } from "./hub.js";
 
 export async function render(hub, main) {
   const plugins = await hub.manage("list");
@@ -33,9 +34,39 @@ export async function render(hub, main) {
           h("a", { href: `#grants/${encodeURIComponent(p.id)}` }, "Grants"),
           h("button", { class: "danger", onclick: act("remove", p.id, `Remove ${p.id} and its devices?`) }, "Remove")),
       ]), { id: "plugins" }),
-    h("p", {}, "Install plugins with ", h("code", {}, "hub plugin install"),
-      " or a client's ", h("code", {}, "install"), " from the hub's install directory."));
+    installForm(main, () => render(hub, main)));
 }
+
+/** Installing by upload: the component, its manifest and its config. */
+function installForm(main, done) {
+  const component = h("input", { type: "file", id: "upload-component", accept: ".wasm", required: true });
+  const manifest = h("input", { type: "file", id: "upload-manifest", accept: ".toml", required: true });
+  const config = h("textarea", { id: "upload-config", rows: 2, placeholder: "discovery=239.255.255.250:1982" });
+  const result = h("p", { id: "upload-result" });
+  const form = h("form", { id: "upload" },
+    h("h3", {}, "Install or update by upload"),
+    h("label", {}, "Component (.wasm) ", component),
+    h("label", {}, "Manifest (plugin.toml) ", manifest),
+    h("label", {}, "Config, one KEY=VALUE a line ", config),
+    h("button", { type: "submit" }, "Upload"),
+    result);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    fill(result, "Uploading…");
+    try {
+      const report = await upload(component.files[0], manifest.files[0], config.value);
+      await done();
+      const waiting = report.pending.length > 0
+        ? [" It waits for approval: ", h("a", { href: `#grants/${encodeURIComponent(report.id)}` }, "grants")]
+        : [];
+      main.querySelector("#upload-result").append(`Installed ${report.id} ${report.version}.`, ...waiting);
+    } catch (error) {
+      fill(result, failure(error));
+    }
+  });
+  return form;
+}
+
 
 function state(p) {
   const name = !p.enabled ? "disabled" : p.status?.state ?? "stopped";

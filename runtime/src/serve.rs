@@ -17,6 +17,8 @@ pub async fn run(
     settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    // Held until the server stops: `hub restore` refuses while it is.
+    let _serving = crate::store::Serving::claim(hub.data_dir())?;
     for (plugin, error) in tokio::task::block_in_place(|| hub.go_live())? {
         tracing::error!(plugin, "not started: {error}");
     }

@@ -300,6 +300,19 @@ fn a_backup_taken_while_the_hub_writes_restores_and_a_tampered_one_is_refused() 
     let again = hub(&dir, &["backup", backup_path]);
     assert!(!again.status.success(), "a backup overwrote a file");
 
+    // Not under a hub that serves from the directory.
+    let serving = hub::store::Serving::claim(&dir).unwrap();
+    let refused = hub(&dir, &["restore", backup_path]);
+    assert!(!refused.status.success(), "restored under a serving hub");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let pid = std::process::id();
+    assert!(
+        stderr.contains(&format!("a hub (pid {pid}) is serving from")),
+        "{stderr}"
+    );
+    assert!(!dir.join("hub.db.before-restore").exists());
+    drop(serving);
+
     // Restored, the database is the copy: what happened since is gone.
     ok(&dir, &["plugin", "disable", "yeelight"]);
     let restored = ok(&dir, &["restore", backup_path]);

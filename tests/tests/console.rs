@@ -6,22 +6,36 @@
 use hub_tests::browser::Browser;
 use hub_tests::{HubOptions, TOKEN, TestHub};
 use serde_json::json;
-use std::collections::BTreeMap;
 
-/// Reinstalls the Yeelight plugin as a fresh install: every rule it asks
-/// for waits for an operator.
-fn reinstall_pending(hub: &TestHub) -> anyhow::Result<()> {
-    tokio::task::block_in_place(|| {
-        hub.hub.remove("tests", "yeelight")?;
-        let config = BTreeMap::from([(
-            "discovery".to_string(),
-            hub.sim.discovery_addr().to_string(),
-        )]);
-        let component = xtask::guest("yeelight")?;
-        let manifest = xtask::manifest("yeelight")?;
-        hub.hub.install("tests", &component, &manifest, config)?;
-        Ok(())
-    })
+/// Removes the Yeelight plugin and installs it again by upload in the
+/// console, as a fresh install: every rule it asks for waits for an operator.
+async fn upload_pending(hub: &TestHub, browser: &Browser) -> anyhow::Result<()> {
+    tokio::task::block_in_place(|| hub.hub.remove("tests", "yeelight"))?;
+    browser.page(hub.addr, "#plugins").await?;
+    let component = xtask::guest("yeelight")?;
+    let manifest = xtask::manifest("yeelight")?;
+    for (input, file) in [
+        ("#upload-component", component),
+        ("#upload-manifest", manifest),
+    ] {
+        let path = file.to_str().unwrap_or_default().to_string();
+        browser.wait(input).await?.send_keys(&path).await?;
+    }
+    let config = format!("discovery={}", hub.sim.discovery_addr());
+    browser
+        .wait("#upload-config")
+        .await?
+        .send_keys(&config)
+        .await?;
+    browser.wait("#upload button").await?.click().await?;
+    let result = browser
+        .wait_text("#upload-result", |t| {
+            t.starts_with("Installed") || t.contains(':')
+        })
+        .await?;
+    assert!(result.starts_with("Installed yeelight 0.1.0."), "{result}");
+    assert!(result.contains("It waits for approval"), "{result}");
+    Ok(())
 }
 
 /// A test hub and a browser signed in to its console as the operator.
@@ -57,13 +71,11 @@ async fn approve(browser: &Browser, rule: &str, net: Option<&str>) -> anyhow::Re
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_approves_rules_in_the_browser_and_the_plugin_reaches_its_bulb_until_revoked()
+async fn an_operator_uploads_approves_rules_and_the_plugin_reaches_its_bulb_until_revoked()
 -> anyhow::Result<()> {
-    let hub = TestHub::start(HubOptions::default()).await?;
-    reinstall_pending(&hub)?;
+    let (hub, browser) = signed_in().await?;
+    upload_pending(&hub, &browser).await?;
     let net = hub.sim.network().to_string();
-    let browser = Browser::start().await?;
-    browser.sign_in(hub.addr, TOKEN).await?;
 
     browser.page(hub.addr, "#overview").await?;
     let waiting = browser
@@ -453,5 +465,34 @@ async fn every_answer_forbids_framing_sniffing_referrers_and_foreign_scripts() -
     }
     let (head, _) = hub.http("GET", "/console/app.js", "", "").await?;
     assert!(head.contains("text/javascript"), "{head}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_needs_an_operator_and_a_well_formed_body() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let bearer = |token: &str| format!("Authorization: Bearer {token}\r\n");
+    let (head, _) = hub.http("POST", "/plugins", "", "x").await?;
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    let (head, _) = hub
+        .http("POST", "/plugins", &bearer(hub_tests::USER_TOKEN), "x")
+        .await?;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let (head, body) = hub
+        .http("POST", "/plugins", &bearer(TOKEN), "no separator")
+        .await?;
+    assert!(
+        head.starts_with("HTTP/1.1 400") && body.contains("one NUL byte"),
+        "{body}"
+    );
+    let (head, body) = hub
+        .http("POST", "/plugins", &bearer(TOKEN), "id = 1\0\0asm")
+        .await?;
+    assert!(
+        head.starts_with("HTTP/1.1 400") && body.contains("manifest"),
+        "{body}"
+    );
+    let (head, _) = hub.http("GET", "/plugins", &bearer(TOKEN), "").await?;
+    assert!(head.starts_with("HTTP/1.1 405"), "{head}");
     Ok(())
 }

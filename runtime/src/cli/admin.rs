@@ -381,6 +381,12 @@ pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<()> {
 }
 
 pub fn restore(data_dir: &Path, file: &Path) -> anyhow::Result<()> {
+    if let Some(pid) = crate::store::served_by(data_dir)? {
+        anyhow::bail!(
+            "a hub (pid {pid}) is serving from {}: stop it, then restore; nothing was restored",
+            data_dir.display()
+        );
+    }
     let (copied, kept) = crate::store::restore(file, &data_dir.join("hub.db"))?;
     print!(
         "restored {}: {} audit entries, chain intact",

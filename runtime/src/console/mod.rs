@@ -11,6 +11,7 @@
 
 mod assets;
 pub mod sessions;
+mod upload;
 
 use crate::config::Token;
 use crate::plugins::Hub;
@@ -26,6 +27,7 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode};
 pub use sessions::{Holder, SessionView, Sessions};
 use std::net::IpAddr;
+pub use upload::install;
 
 const KEY_HEADER: &str = "x-hub-session-key";
 const KEY_PROTOCOL: &str = "hub-session.";

@@ -12,7 +12,7 @@ mod instance;
 mod labels;
 mod linker;
 mod measure;
-mod operations;
+pub mod operations;
 mod ota;
 mod plugin;
 mod registry;
@@ -142,6 +142,11 @@ impl Hub {
     pub fn go_live(&self) -> anyhow::Result<Vec<(String, String)>> {
         self.live.store(true, Ordering::Relaxed);
         self.reconcile()
+    }
+
+    /// Where `hub.db` and the installed plugins live.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.settings.data_dir
     }
 
     pub fn store(&self) -> &Arc<Store> {

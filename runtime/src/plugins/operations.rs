@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The largest component the hub reads, before compiling anything.
-const MAX_COMPONENT: u64 = 64 << 20;
-const MAX_MANIFEST: u64 = 64 << 10;
+pub const MAX_COMPONENT: u64 = 64 << 20;
+pub const MAX_MANIFEST: u64 = 64 << 10;
 
 #[derive(Debug, Serialize)]
 pub struct InstallReport {
@@ -141,17 +141,40 @@ impl Hub {
     ) -> Result<InstallReport, HubError> {
         let manifest_bytes =
             files::read_capped(manifest, MAX_MANIFEST, "manifest").map_err(invalid)?;
-        let manifest_text = String::from_utf8(manifest_bytes)
-            .map_err(|_| invalid(format!("the manifest {} is not UTF-8", manifest.display())))?;
-        let parsed = Manifest::parse(&manifest_text)
-            .map_err(|e| invalid(format!("manifest {}: {e:#}", manifest.display())))?;
         let bytes = files::read_capped(component, MAX_COMPONENT, "component").map_err(invalid)?;
-        self.compile(&bytes, &parsed)
+        let from = json!({"component": component, "manifest": manifest});
+        self.install_bytes(actor, manifest_bytes, &bytes, config, from)
+            .map_err(|e| HubError::new(e.code, format!("{}: {}", manifest.display(), e.message)))
+    }
+
+    /// Installs (or updates) a plugin from its manifest's and its
+    /// component's bytes; `from` says where they came from, for the audit log.
+    pub fn install_bytes(
+        &self,
+        actor: &str,
+        manifest: Vec<u8>,
+        bytes: &[u8],
+        config: BTreeMap<String, String>,
+        from: serde_json::Value,
+    ) -> Result<InstallReport, HubError> {
+        for (what, size, most) in [
+            ("manifest", manifest.len(), MAX_MANIFEST),
+            ("component", bytes.len(), MAX_COMPONENT),
+        ] {
+            if size as u64 > most {
+                return Err(invalid(format!("the {what} is larger than {most} bytes")));
+            }
+        }
+        let manifest_text =
+            String::from_utf8(manifest).map_err(|_| invalid("the manifest is not UTF-8"))?;
+        let parsed =
+            Manifest::parse(&manifest_text).map_err(|e| invalid(format!("manifest: {e:#}")))?;
+        self.compile(bytes, &parsed)
             .map_err(|e| invalid(format!("{} refused: {e:#}", parsed.id)))?;
         let previous = self.store.plugin(&parsed.id).map_err(internal)?;
         let dir = self.settings.data_dir.join("plugins").join(&parsed.id);
         std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join("plugin.wasm.partial"), &bytes))
+            .and_then(|()| std::fs::write(dir.join("plugin.wasm.partial"), bytes))
             .and_then(|()| {
                 std::fs::rename(dir.join("plugin.wasm.partial"), dir.join("plugin.wasm"))
             })
@@ -171,7 +194,7 @@ impl Hub {
             pending: Grant::pending(grant.as_ref(), &self.request(&parsed)),
             not_started: None,
         };
-        let sha256 = hex(&Sha256::digest(&bytes));
+        let sha256 = hex(&Sha256::digest(bytes));
         let installed = InstalledPlugin {
             id: parsed.id.clone(),
             version: report.version.clone(),
@@ -187,14 +210,15 @@ impl Hub {
         } else {
             "install"
         };
-        let detail = json!({
+        let mut detail = json!({
             "version": report.version,
             "from": report.updated_from,
             "sha256": sha256,
             "pending": report.pending,
-            "component": component,
-            "manifest": manifest,
         });
+        if let (Some(detail), serde_json::Value::Object(from)) = (detail.as_object_mut(), from) {
+            detail.extend(from);
+        }
         self.save(actor, action, detail, &installed)?;
         report.not_started = self.apply().err().map(|e| e.message);
         Ok(report)

@@ -6,11 +6,13 @@ mod backup;
 mod checkpoint;
 mod migrations;
 mod records;
+mod serving;
 
 pub use audit::{AuditEntry, AuditFilter, Audited, Broken};
 pub use backup::{Copied, restore};
 pub use checkpoint::Checkpoint;
 pub use records::{DeviceRow, InstalledPlugin, Label};
+pub use serving::{Serving, served_by};
 
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};

@@ -195,6 +195,7 @@ async fn handle(request: Request<Incoming>, connection: Connection) -> Response<
         "/ws" => {}
         "/healthz" => return health(&connection.hub),
         "/metrics" => return metrics(&request, &connection),
+        "/plugins" => return upload(request, &connection).await,
         path if console::serves(path) => {
             let cx = console::Context {
                 hub: &connection.hub,
@@ -385,6 +386,31 @@ pub(crate) fn waiting(admission: &Admission, peer: IpAddr) -> Option<Response<Fu
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(seconds));
     Some(refused)
+}
+
+/// `POST /plugins`: an operator's plugin upload, from a console session or
+/// with an operator token.
+async fn upload(request: Request<Incoming>, connection: &Connection) -> Response<Full<Bytes>> {
+    if request.method() != hyper::Method::POST {
+        let message = "POST /plugins installs an uploaded plugin";
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            message,
+        );
+    }
+    let caller = match opener(&request, connection) {
+        Ok(Opener::Token(Some(caller)) | Opener::Session(caller, _)) => caller,
+        Ok(Opener::Token(None)) => {
+            let message = "sign in to the console, or send an operator token";
+            return error(StatusCode::UNAUTHORIZED, "unauthorized", message);
+        }
+        Err(refused) => return *refused,
+    };
+    if let Err(e) = caller.operator_only("install") {
+        return error(StatusCode::FORBIDDEN, "forbidden", &e.message);
+    }
+    console::install(request, &connection.hub, &caller.name).await
 }
 
 /// `/metrics` for operator tokens.
