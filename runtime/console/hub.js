@@ -108,19 +108,26 @@ export async function signOut() {
 
 /**
  * Installs a plugin by upload: the manifest, one NUL byte, the component
- * (TOML holds no NUL); config lines `KEY=VALUE` go in the query.
+ * (TOML holds no NUL); config lines `KEY=VALUE` go in a header, encoded.
  */
 export async function upload(component, manifest, config) {
-  const query = new URLSearchParams();
-  for (const line of config.split("\n").map((l) => l.trim()).filter(Boolean)) query.append("config", line);
-  const body = new Blob([manifest, new Uint8Array([0]), component]);
-  const answer = await fetch(`/plugins?${query}`, {
+  const pairs = new URLSearchParams();
+  for (const line of config.split("\n").map((l) => l.trim()).filter(Boolean)) {
+    const at = line.indexOf("=");
+    if (at < 1) throw new HubError(`config ${line} is not KEY=VALUE`, "invalid_format");
+    pairs.append(line.slice(0, at), line.slice(at + 1));
+  }
+  const answer = await fetch("/plugins", {
     method: "POST",
     credentials: "same-origin",
-    headers: { "x-hub-session-key": key(), "content-type": "application/octet-stream" },
-    body,
+    headers: {
+      "x-hub-session-key": key(),
+      "x-hub-config": pairs.toString(),
+      "content-type": "application/octet-stream",
+    },
+    body: new Blob([manifest, new Uint8Array([0]), component]),
   });
-  const report = await answer.json();
+  const report = await answer.json().catch(() => ({ error: `the hub answered ${answer.status}`, code: "internal" }));
   if (!answer.ok) throw new HubError(report.error, report.code);
   return report;
 }

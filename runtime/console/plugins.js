@@ -50,8 +50,10 @@ function installForm(main, done) {
     h("label", {}, "Config, one KEY=VALUE a line ", config),
     h("button", { type: "submit" }, "Upload"),
     result);
+  const button = form.querySelector("button");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    button.disabled = true;
     fill(result, "Uploading…");
     try {
       const report = await upload(component.files[0], manifest.files[0], config.value);
@@ -59,9 +61,12 @@ function installForm(main, done) {
       const waiting = report.pending.length > 0
         ? [" It waits for approval: ", h("a", { href: `#grants/${encodeURIComponent(report.id)}` }, "grants")]
         : [];
-      main.querySelector("#upload-result").append(`Installed ${report.id} ${report.version}.`, ...waiting);
+      const trouble = report.not_started && failure({ code: "plugin_failed", message: report.not_started });
+      main.querySelector("#upload-result")?.append(`Installed ${report.id} ${report.version}.`, ...waiting, trouble);
     } catch (error) {
       fill(result, failure(error));
+    } finally {
+      button.disabled = false;
     }
   });
   return form;

@@ -53,6 +53,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
+    let serving = crate::store::Serving::claim(&options.data_dir)?;
     fresh_data_dir(&options.data_dir)?;
     let hub = Hub::open(HubSettings {
         hub_addrs: vec![addr],
@@ -111,6 +112,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     ];
     crate::serve::run(
         hub,
+        serving,
         listener,
         ServerSettings::new(tokens),
         shutdown_signal(),
@@ -127,7 +129,11 @@ fn fresh_data_dir(dir: &Path) -> anyhow::Result<()> {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.file_name().is_some_and(|n| n == "compiled") {
+        // The lock this demo holds stays; so does the compile cache.
+        if path
+            .file_name()
+            .is_some_and(|n| n == "compiled" || n == "hub.lock")
+        {
             continue;
         }
         let removed = if path.is_dir() {

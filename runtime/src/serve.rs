@@ -3,6 +3,7 @@
 
 use crate::audit::SUMMARY_EVERY;
 use crate::plugins::Hub;
+use crate::store::Serving;
 use crate::ws::{Server, ServerSettings};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +12,15 @@ use tokio::net::TcpListener;
 /// How often the hub looks for changes another process made to the store.
 const STORE_POLL: Duration = Duration::from_secs(1);
 
+/// Serves `hub` until `shutdown`; `serving` is its data directory's lock,
+/// claimed before the hub opened its database, and held until the end.
 pub async fn run(
     hub: Arc<Hub>,
+    serving: Serving,
     listener: TcpListener,
     settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    // Held until the server stops: `hub restore` refuses while it is.
-    let _serving = crate::store::Serving::claim(hub.data_dir())?;
     for (plugin, error) in tokio::task::block_in_place(|| hub.go_live())? {
         tracing::error!(plugin, "not started: {error}");
     }
@@ -28,6 +30,7 @@ pub async fn run(
         .await;
     upkeep.abort();
     hub.audit().summarize();
+    drop(serving);
     Ok(())
 }
 

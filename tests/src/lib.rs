@@ -141,6 +141,7 @@ impl TestHub {
                 .unwrap_or_else(hub::caps::http::default_blocked),
             ..HubSettings::new(data_dir.clone())
         };
+        let lock = hub::store::Serving::claim(&data_dir)?;
         let hub = Hub::open(settings)?;
         let targets = options.targets.join(",").replace("HUB", &addr.to_string());
         let flood = if options.flood { "on" } else { "off" };
@@ -205,7 +206,7 @@ impl TestHub {
                 tokens,
                 limits: options.server,
             };
-            if let Err(e) = hub::serve::run(serving, listener, settings, stopped).await {
+            if let Err(e) = hub::serve::run(serving, lock, listener, settings, stopped).await {
                 eprintln!("the test hub stopped: {e:#}");
             }
         });

@@ -161,6 +161,7 @@ impl Bench {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         settings.hub_addrs = vec![addr];
+        let lock = crate::store::Serving::claim(&settings.data_dir)?;
         let hub = Hub::open(settings)?;
         for (id, config) in plugins {
             let config = config
@@ -187,8 +188,14 @@ impl Bench {
             let stopped = async {
                 let _ = stopped.await;
             };
-            if let Err(e) =
-                crate::serve::run(serving, listener, ServerSettings::new(tokens), stopped).await
+            if let Err(e) = crate::serve::run(
+                serving,
+                lock,
+                listener,
+                ServerSettings::new(tokens),
+                stopped,
+            )
+            .await
             {
                 tracing::error!("bench hub stopped: {e:#}");
             }

@@ -381,12 +381,9 @@ pub fn backup(data_dir: &Path, file: &Path) -> anyhow::Result<()> {
 }
 
 pub fn restore(data_dir: &Path, file: &Path) -> anyhow::Result<()> {
-    if let Some(pid) = crate::store::served_by(data_dir)? {
-        anyhow::bail!(
-            "a hub (pid {pid}) is serving from {}: stop it, then restore; nothing was restored",
-            data_dir.display()
-        );
-    }
+    // Held for the whole swap: no hub starts on the database meanwhile.
+    let _serving = crate::store::Serving::claim(data_dir)
+        .context("stop it, then restore; nothing was restored")?;
     let (copied, kept) = crate::store::restore(file, &data_dir.join("hub.db"))?;
     print!(
         "restored {}: {} audit entries, chain intact",

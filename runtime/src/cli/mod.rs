@@ -305,6 +305,7 @@ fn offline(data_dir: PathBuf) -> anyhow::Result<std::sync::Arc<Hub>> {
 }
 
 async fn serve(config: HubConfig) -> anyhow::Result<()> {
+    let serving = crate::store::Serving::claim(&config.data_dir)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen on {}", config.listen))?;
@@ -320,6 +321,7 @@ async fn serve(config: HubConfig) -> anyhow::Result<()> {
     tracing::info!(%addr, "serving ws://{addr}/ws");
     crate::serve::run(
         hub,
+        serving,
         listener,
         ServerSettings {
             tokens: config.tokens,

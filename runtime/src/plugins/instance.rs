@@ -68,6 +68,7 @@ impl Instance {
             instance.driver.init(&mut instance.store, config),
         )
         .await;
+        instance.count_fuel(budget);
         match init {
             Some(Ok(Ok(()))) => Ok(instance),
             Some(Ok(Err(e))) => Err(CallFailure {
@@ -128,7 +129,12 @@ impl Instance {
         )?;
         match pre.instantiate(&mut store).await {
             Ok(driver) => Ok(Instance { store, driver }),
-            Err(e) => Err(trapped(&sandbox.plugin, "instantiate", fuel, e)),
+            Err(e) => {
+                if let (Some(fuel), Ok(left)) = (fuel, store.get_fuel()) {
+                    sandbox.budget.spent(fuel.saturating_sub(left));
+                }
+                Err(trapped(&sandbox.plugin, "instantiate", fuel, e))
+            }
         }
     }
     pub async fn discover(
@@ -256,8 +262,9 @@ impl Instance {
         self.store.get_fuel().unwrap_or_default()
     }
 
-    /// Charges what a call with a budget burnt to its plugin's count
-    /// (metered calls are charged at every epoch tick).
+    /// Charges what a call (or instantiating and `init`) with a budget
+    /// burnt to its plugin's count (metered calls are charged at every
+    /// epoch tick).
     fn count_fuel(&self, budget: Budget) {
         let state = self.store.data();
         if let (None, Some(fuel), Ok(left)) = (state.metered, budget.fuel, self.store.get_fuel()) {

@@ -111,6 +111,8 @@ pub struct Hub {
     sessions: crate::console::Sessions,
     /// What WebSocket clients asked and were sent, for `/metrics`.
     traffic: crate::ws::metrics::Traffic,
+    /// Held while a plugin is installed.
+    installing: std::sync::Mutex<()>,
 }
 
 impl Hub {
@@ -135,6 +137,7 @@ impl Hub {
             reconciling: std::sync::Mutex::new(()),
             sessions: Default::default(),
             traffic: Default::default(),
+            installing: Default::default(),
         }))
     }
 

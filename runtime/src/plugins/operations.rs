@@ -144,7 +144,6 @@ impl Hub {
         let bytes = files::read_capped(component, MAX_COMPONENT, "component").map_err(invalid)?;
         let from = json!({"component": component, "manifest": manifest});
         self.install_bytes(actor, manifest_bytes, &bytes, config, from)
-            .map_err(|e| HubError::new(e.code, format!("{}: {}", manifest.display(), e.message)))
     }
 
     /// Installs (or updates) a plugin from its manifest's and its
@@ -165,6 +164,8 @@ impl Hub {
                 return Err(invalid(format!("the {what} is larger than {most} bytes")));
             }
         }
+        // One at a time: two installs of one plugin would write one file.
+        let _installing = self.installing.lock().unwrap_or_else(|p| p.into_inner());
         let manifest_text =
             String::from_utf8(manifest).map_err(|_| invalid("the manifest is not UTF-8"))?;
         let parsed =

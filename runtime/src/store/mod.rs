@@ -12,7 +12,7 @@ pub use audit::{AuditEntry, AuditFilter, Audited, Broken};
 pub use backup::{Copied, restore};
 pub use checkpoint::Checkpoint;
 pub use records::{DeviceRow, InstalledPlugin, Label};
-pub use serving::{Serving, served_by};
+pub use serving::Serving;
 
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};

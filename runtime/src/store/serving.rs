@@ -1,6 +1,8 @@
-//! Whether a hub serves from a data directory: while it runs, `hub serve`
-//! holds an exclusive lock on `DATA_DIR/hub.lock`, with its pid inside, so
-//! that `hub restore` can refuse to swap the database under it. The
+//! Who may change a data directory's database wholesale: a serving hub
+//! holds an exclusive lock on `DATA_DIR/hub.lock`, with its pid inside,
+//! from before it opens the database until it stops; `hub restore` holds
+//! the same lock for its whole swap. So a hub never starts on a database
+//! being replaced, and a restore never replaces one a hub has open. The
 //! operating system drops the lock with the process, however it ends.
 
 use anyhow::{Context, bail};
@@ -10,14 +12,16 @@ use std::path::Path;
 
 const LOCK: &str = "hub.lock";
 
-/// The lock of a serving hub; released when dropped.
+/// The data directory's lock; released when dropped.
 pub struct Serving {
     _lock: File,
 }
 
 impl Serving {
-    /// Claims `data_dir` for this process, or says which process holds it.
+    /// Claims `data_dir` (created, private, if missing) for this process,
+    /// or says which process holds it.
     pub fn claim(data_dir: &Path) -> anyhow::Result<Serving> {
+        super::private_dir(data_dir)?;
         let path = data_dir.join(LOCK);
         let mut file = OpenOptions::new()
             .create(true)
@@ -33,27 +37,12 @@ impl Serving {
                 Ok(Serving { _lock: file })
             }
             Err(TryLockError::WouldBlock) => bail!(
-                "another hub (pid {}) serves from {}",
+                "a hub (pid {}) is serving from {}",
                 holder(&path),
                 data_dir.display()
             ),
             Err(TryLockError::Error(e)) => Err(e).context(format!("lock {}", path.display())),
         }
-    }
-}
-
-/// The pid of the hub serving from `data_dir`, if one is.
-pub fn served_by(data_dir: &Path) -> anyhow::Result<Option<String>> {
-    let path = data_dir.join(LOCK);
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).context(format!("open {}", path.display())),
-    };
-    match file.try_lock_shared() {
-        Ok(()) => Ok(None),
-        Err(TryLockError::WouldBlock) => Ok(Some(holder(&path))),
-        Err(TryLockError::Error(e)) => Err(e).context(format!("lock {}", path.display())),
     }
 }
 
@@ -69,15 +58,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_hub_serves_from_a_directory_and_the_lock_goes_with_it() {
+    fn one_process_holds_a_directory_and_the_lock_goes_with_it() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(served_by(dir.path()).unwrap(), None);
         let serving = Serving::claim(dir.path()).unwrap();
-        let pid = std::process::id().to_string();
-        assert_eq!(served_by(dir.path()).unwrap(), Some(pid.clone()));
+        let pid = std::process::id();
         let second = Serving::claim(dir.path()).err().unwrap().to_string();
-        assert!(second.contains(&format!("pid {pid}")), "{second}");
+        assert!(
+            second.contains(&format!("a hub (pid {pid}) is serving")),
+            "{second}"
+        );
         drop(serving);
-        assert_eq!(served_by(dir.path()).unwrap(), None);
+        Serving::claim(dir.path()).unwrap();
     }
 }

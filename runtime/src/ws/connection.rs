@@ -237,12 +237,13 @@ where
     S: futures_util::Sink<Message, Error = WsError> + Unpin,
 {
     let mut next = first;
+    let mut written = 0;
     for fed in 1.. {
         match next {
             Ok(event) => {
                 if let Some(frame) = frame(&event) {
                     sink.feed(Message::text(frame)).await.map_err(|_| None)?;
-                    traffic.delivered(1);
+                    written += 1;
                 }
             }
             Err(RecvError::Lagged(missed)) => {
@@ -262,7 +263,9 @@ where
             Err(TryRecvError::Closed) => Err(RecvError::Closed),
         };
     }
-    sink.flush().await.map_err(|_| None)
+    sink.flush().await.map_err(|_| None)?;
+    traffic.delivered(written);
+    Ok(())
 }
 
 fn shutting_down() -> (CloseCode, String) {

@@ -22,8 +22,8 @@ const BUCKETS: [f64; 16] = [
 /// relaxed atomics where it happens.
 #[derive(Default)]
 pub struct Traffic {
-    requests: AtomicU64,
-    /// Requests by the first bucket their time fits in; the last, beyond all.
+    /// Requests by the first bucket their time fits in; the last, beyond
+    /// all. Their sum is the count of requests: one source for both.
     latency: [AtomicU64; BUCKETS.len() + 1],
     latency_micros: AtomicU64,
     events_delivered: AtomicU64,
@@ -33,7 +33,6 @@ pub struct Traffic {
 impl Traffic {
     /// A service request answered in `took`.
     pub fn answered(&self, took: Duration) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let seconds = took.as_secs_f64();
         let bucket = BUCKETS.iter().position(|&b| seconds <= b);
         self.latency[bucket.unwrap_or(BUCKETS.len())].fetch_add(1, Ordering::Relaxed);
@@ -195,11 +194,13 @@ pub(super) fn traffic(out: &mut String, traffic: &Traffic, connections: usize) {
         "Connections open on the listening port.",
         connections as u64,
     )];
+    let by_bucket: Vec<u64> = traffic.latency.iter().map(read).collect();
+    let requests = by_bucket.iter().sum::<u64>();
     let counters = [
         (
             "hub_websocket_requests_total",
             "Service requests answered.",
-            read(&traffic.requests),
+            requests,
         ),
         (
             "hub_events_delivered_total",
@@ -226,14 +227,13 @@ pub(super) fn traffic(out: &mut String, traffic: &Traffic, connections: usize) {
         "Time from a service request to its (last) answer.",
     );
     let mut cumulative = 0;
-    for (bound, count) in BUCKETS.iter().zip(&traffic.latency) {
-        cumulative += read(count);
+    for (bound, count) in BUCKETS.iter().zip(&by_bucket) {
+        cumulative += count;
         let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
     }
-    let total = cumulative + read(&traffic.latency[BUCKETS.len()]);
     let sum = read(&traffic.latency_micros) as f64 / 1e6;
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
-    let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {total}");
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {requests}");
+    let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {requests}");
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
