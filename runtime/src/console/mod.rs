@@ -55,7 +55,7 @@ pub async fn handle(request: Request<Incoming>, cx: Context<'_>) -> Response<Ful
     let path = request.uri().path();
     if path != "/session" {
         return match assets::find(path) {
-            Some(asset) if request.method() == Method::GET => {
+            Some(asset) if [Method::GET, Method::HEAD].contains(request.method()) => {
                 let mut response = Response::new(Full::new(Bytes::from_static(asset.body)));
                 let headers = response.headers_mut();
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
