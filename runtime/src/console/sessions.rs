@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 pub const COOKIE: &str = "hub_session";
-/// A session unused this long ends.
+/// A session unused this long, with no console connected, ends.
 pub const IDLE: Duration = Duration::from_secs(12 * 3600);
 /// Sessions one token may hold; its next sign-in ends its least recently used.
 pub const PER_TOKEN: usize = 8;
@@ -170,8 +170,9 @@ impl Sessions {
     }
 }
 
+/// Ends sessions unused for `IDLE`; one whose console is connected is in use.
 fn expire(by_id: &mut HashMap<String, SignedIn>) {
-    by_id.retain(|_, s| s.last_used.elapsed() < IDLE);
+    by_id.retain(|_, s| s.ended.receiver_count() > 0 || s.last_used.elapsed() < IDLE);
 }
 
 fn same(a: &str, b: &str) -> bool {
