@@ -290,6 +290,10 @@ async fn what_a_plugin_wrote_shows_as_text() -> anyhow::Result<()> {
         browser.client.get_alert_text().await.is_err(),
         "a script ran"
     );
+    let bulb = hub.sim.bulbs()[0].id();
+    browser
+        .show(&format!("section.device[data-identity=\"{bulb}\"]"))
+        .await?;
     browser.screenshot("plugin-text").await?;
     Ok(())
 }
