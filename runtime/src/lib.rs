@@ -11,6 +11,7 @@ pub mod console;
 mod deadline;
 pub mod demo;
 pub mod error;
+pub mod keys;
 pub mod plugins;
 pub mod serve;
 pub mod store;

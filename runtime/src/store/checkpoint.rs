@@ -6,10 +6,9 @@
 //! later verifies the log against it.
 
 use super::Store;
+use crate::keys;
 use anyhow::{Context, bail};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,18 +29,8 @@ impl Checkpoint {
     }
 
     fn check_signature(&self) -> anyhow::Result<()> {
-        let key: [u8; 32] = unhex(&self.public_key)?
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("the checkpoint's public key is not 32 bytes"))?;
-        let signature: [u8; 64] = unhex(&self.signature)?
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("the checkpoint's signature is not 64 bytes"))?;
-        VerifyingKey::from_bytes(&key)
-            .context("the checkpoint's public key")?
-            .verify_strict(
-                &Self::message(self.seq, &self.hash, &self.at),
-                &Signature::from_bytes(&signature),
-            )
+        let message = Self::message(self.seq, &self.hash, &self.at);
+        keys::verify(&self.public_key, &message, &self.signature)
             .context("the checkpoint's signature does not match its content")
     }
 }
@@ -50,16 +39,16 @@ impl Store {
     /// Signs the chain's current head with the key in `key_file`, made on
     /// first use (readable by the hub's user only).
     pub fn checkpoint(&self, key_file: &Path) -> anyhow::Result<Checkpoint> {
-        let key = signing_key(key_file)?;
+        let key = keys::load_or_create(key_file)?;
         let (seq, hash) = self.head()?;
         let at = super::now();
-        let signature = key.sign(&Checkpoint::message(seq, &hash, &at));
+        let signature = keys::sign(&key, &Checkpoint::message(seq, &hash, &at));
         Ok(Checkpoint {
             seq,
             hash,
             at,
-            public_key: hex(key.verifying_key().as_bytes()),
-            signature: hex(&signature.to_bytes()),
+            public_key: keys::public_hex(&key),
+            signature,
         })
     }
 
@@ -68,7 +57,7 @@ impl Store {
     /// chain still holds its entry, unchanged: a deleted tail or a
     /// rewritten chain fails with what was found.
     pub fn verify_against(&self, checkpoint: &Checkpoint, key_file: &Path) -> anyhow::Result<()> {
-        let ours = hex(existing_key(key_file)?.verifying_key().as_bytes());
+        let ours = keys::public_hex(&keys::load(key_file)?);
         if checkpoint.public_key != ours {
             bail!(
                 "the checkpoint was not signed with this hub's audit key ({})",
@@ -94,50 +83,6 @@ impl Store {
             Some(_) => Ok(()),
         }
     }
-}
-
-fn existing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("read the audit key {}", path.display()))?;
-    let seed: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("{} is not an audit key (32 bytes)", path.display()))?;
-    Ok(SigningKey::from_bytes(&seed))
-}
-
-fn signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    if path.exists() {
-        return existing_key(path);
-    }
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut file| file.write_all(&seed))
-        .with_context(|| format!("create the audit key {}", path.display()))?;
-    Ok(SigningKey::from_bytes(&seed))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    crate::plugins::hex(bytes)
-}
-
-fn unhex(text: &str) -> anyhow::Result<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        bail!("{text:?} is not hex");
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .with_context(|| format!("{text:?} is not hex"))
-        })
-        .collect()
 }
 
 #[cfg(test)]
