@@ -51,16 +51,24 @@ pub fn sign(key: &SigningKey, message: &[u8]) -> String {
     hex(&key.sign(message).to_bytes())
 }
 
-/// Checks that `signature` (hex) is `public_key`'s (hex) over `message`.
-pub fn verify(public_key: &str, message: &[u8], signature: &str) -> anyhow::Result<()> {
+/// Checks that `public_key` (hex) is an Ed25519 public key.
+pub fn check_public(public_key: &str) -> anyhow::Result<()> {
+    verifying_key(public_key).map(|_| ())
+}
+
+fn verifying_key(public_key: &str) -> anyhow::Result<VerifyingKey> {
     let key: [u8; 32] = unhex(public_key)?
         .try_into()
         .map_err(|_| anyhow::anyhow!("the public key is not 32 bytes"))?;
+    VerifyingKey::from_bytes(&key).context("the public key is not a valid Ed25519 key")
+}
+
+/// Checks that `signature` (hex) is `public_key`'s (hex) over `message`.
+pub fn verify(public_key: &str, message: &[u8], signature: &str) -> anyhow::Result<()> {
     let signature: [u8; 64] = unhex(signature)?
         .try_into()
         .map_err(|_| anyhow::anyhow!("the signature is not 64 bytes"))?;
-    VerifyingKey::from_bytes(&key)
-        .context("the public key is not a valid Ed25519 key")?
+    verifying_key(public_key)?
         .verify_strict(message, &Signature::from_bytes(&signature))
         .context("the signature does not match")
 }

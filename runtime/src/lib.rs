@@ -12,6 +12,7 @@ mod deadline;
 pub mod demo;
 pub mod error;
 pub mod keys;
+pub mod market;
 pub mod plugins;
 pub mod serve;
 pub mod store;

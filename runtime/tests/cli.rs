@@ -342,3 +342,146 @@ fn a_backup_taken_while_the_hub_writes_restores_and_a_tampered_one_is_refused() 
         "no half-restored file is left"
     );
 }
+
+/// The public key `hub package keygen` printed.
+fn public_key(keygen: &str) -> String {
+    keygen
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_trusted_publisher() {
+    let registry = xtask::Registry::start().unwrap();
+    let dir = fresh_dir("market");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = xtask::guest("yeelight").unwrap();
+    let manifest = xtask::manifest("yeelight").unwrap();
+    let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+
+    // The publisher: a key, a package, a signature, a push.
+    let key = public_key(&ok(&dir, &["package", "keygen", &path("publisher.key")]));
+    let built = ok(
+        &dir,
+        &[
+            "package",
+            "build",
+            wasm,
+            "--manifest",
+            manifest,
+            "--out",
+            &path("release"),
+        ],
+    );
+    assert!(built.contains("built yeelight 0.1.0"), "{built}");
+    let unsigned = hub(
+        &dir,
+        &["package", "push", &path("release"), "oci://127.0.0.1:1/x:y"],
+    );
+    assert!(!unsigned.status.success(), "an unsigned package was pushed");
+    ok(
+        &dir,
+        &[
+            "package",
+            "sign",
+            &path("release"),
+            "--key",
+            &path("publisher.key"),
+        ],
+    );
+    let tag = format!("oci://{}/plugins/yeelight:0.1.0", registry.addr);
+    let pushed = ok(&dir, &["package", "push", &path("release"), &tag]);
+    let pinned = pushed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pinned: "))
+        .unwrap()
+        .to_string();
+    assert!(pinned.contains("@sha256:"), "{pushed}");
+
+    // The operator: nothing installs from a publisher it does not trust.
+    let data = dir.join("hub");
+    let untrusted = hub(&data, &["plugin", "install", &tag]);
+    assert!(
+        !untrusted.status.success(),
+        "installed from an untrusted publisher"
+    );
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(stderr.contains("a key this hub does not trust"), "{stderr}");
+    assert!(
+        !ok(&data, &["plugins"]).contains("yeelight"),
+        "something was saved"
+    );
+
+    ok(&data, &["trust", "add-publisher", "acme", &key]);
+    assert!(ok(&data, &["trust", "show"]).contains(&key));
+    let installed = ok(
+        &data,
+        &[
+            "plugin",
+            "install",
+            &tag,
+            "--config",
+            "discovery=239.255.255.250:1982",
+        ],
+    );
+    assert!(
+        installed.contains(&format!("pulled {pinned}")),
+        "{installed}"
+    );
+    assert!(
+        installed.contains("installed yeelight 0.1.0"),
+        "{installed}"
+    );
+    assert!(
+        installed.contains("awaiting approval: tcp local ports 55443"),
+        "{installed}"
+    );
+    let audit = ok(&data, &["audit", "--json"]);
+    let install = audit
+        .lines()
+        .find(|l| l.contains("\"action\":\"install\""))
+        .unwrap();
+    for fact in [&pinned, "\"publisher\":\"acme\"", "\"reviewed\":false"] {
+        assert!(install.contains(fact), "{install}");
+    }
+
+    // A moved tag: another key's release under the same tag is refused,
+    // and the pinned digest still names the release first pushed.
+    ok(&dir, &["package", "keygen", &path("thief.key")]);
+    ok(
+        &dir,
+        &[
+            "package",
+            "sign",
+            &path("release"),
+            "--key",
+            &path("thief.key"),
+        ],
+    );
+    ok(&dir, &["package", "push", &path("release"), &tag]);
+    let moved = hub(&data, &["plugin", "install", &tag]);
+    assert!(
+        !moved.status.success(),
+        "a moved tag installed another key's release"
+    );
+    let reinstalled = ok(&data, &["plugin", "install", &pinned]);
+    assert!(
+        reinstalled.contains("updated yeelight from 0.1.0 to 0.1.0"),
+        "{reinstalled}"
+    );
+
+    let absent = format!(
+        "oci://{}/plugins/yeelight@sha256:{}",
+        registry.addr,
+        "0".repeat(64)
+    );
+    let missing = hub(&data, &["plugin", "install", &absent]);
+    assert!(
+        !missing.status.success(),
+        "a digest the registry lacks installed"
+    );
+}

@@ -47,12 +47,26 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
 /// Debian's Chromium and its WebDriver, which the console's tests drive.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's OCI registry (distribution 2.8), which the marketplace's tests
+/// push to and pull from.
+pub const REGISTRY: &str = "/usr/bin/docker-registry";
 
-/// Installs Debian's `chromium` and `chromium-driver` with apt when either
-/// is missing (as root, or through sudo); the console's tests need both
-/// and never skip.
-pub fn ensure_browser() -> anyhow::Result<()> {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+/// What the tests run beside the hub, and the Debian package of each.
+const SYSTEM_PACKAGES: [(&str, &str); 3] = [
+    (CHROMIUM, "chromium"),
+    (CHROMEDRIVER, "chromium-driver"),
+    (REGISTRY, "docker-registry"),
+];
+
+/// Installs with apt (as root, or through sudo) the Debian packages the
+/// tests need that are missing: the tests never skip for want of them.
+pub fn ensure_system_packages() -> anyhow::Result<()> {
+    let missing: Vec<&str> = SYSTEM_PACKAGES
+        .iter()
+        .filter(|(path, _)| !Path::new(path).exists())
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
     let root = Command::new("id")
@@ -73,21 +87,65 @@ pub fn ensure_browser() -> anyhow::Result<()> {
             .status()
             .is_ok_and(|s| s.success())
     };
-    let install = [
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "chromium",
-        "chromium-driver",
-    ];
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(&missing);
     let installed = apt(&install) || apt(&["update"]) && apt(&install);
     if !installed {
         bail!(
-            "the console's browser tests need Debian's chromium and chromium-driver: \
-             install them (apt-get install chromium chromium-driver) and run again"
+            "the tests need Debian's {}: install them (apt-get install {}) and run again",
+            missing.join(", "),
+            missing.join(" ")
         );
     }
     Ok(())
+}
+
+/// A real OCI registry (Debian's `docker-registry`) on a free loopback
+/// port, storing under a folder of its own; stopped when dropped.
+pub struct Registry {
+    pub addr: std::net::SocketAddr,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> anyhow::Result<Registry> {
+        let dir = tempfile::tempdir()?;
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config)?;
+        let child = Command::new(REGISTRY)
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {REGISTRY} (cargo xtask test installs it)"))?;
+        let registry = Registry {
+            addr,
+            child,
+            _dir: dir,
+        };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                bail!("{REGISTRY} did not listen on {addr} within 20 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(registry)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The test-only plugins built with the SDK's frozen `v0_1` feature.

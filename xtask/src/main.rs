@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         }
         "test" => {
             xtask::build_guests()?;
-            xtask::ensure_browser()?;
+            xtask::ensure_system_packages()?;
             // The unit tests of the guest SDK (in both its versions) and of
             // the plugins run on the host.
             for features in [&[][..], &["--features", "v0_1"]] {

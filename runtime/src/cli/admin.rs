@@ -32,6 +32,8 @@ pub enum PluginCommand {
 pub enum ManageCommand {
     /// Install a component, or update an installed one (the grant is kept;
     /// anything the update asks for beyond it waits for `grants approve`).
+    /// COMPONENT may be oci://REGISTRY/NAME:TAG (or @sha256:DIGEST): a
+    /// release signed by a publisher `hub trust` names, verified first.
     Install {
         component: PathBuf,
         /// Default: plugin.toml beside the component.
@@ -116,7 +118,7 @@ pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
 
 /// The operating-system user running the command, as the audit log names
 /// it: the process's real owner, not `$USER`, which anyone can set.
-fn actor() -> String {
+pub(super) fn actor() -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
         return "cli:unknown".into();
@@ -156,7 +158,7 @@ pub fn plugins(hub: &Hub) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
+pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
     let actor = actor();
     match command {
         ManageCommand::Install {
@@ -164,9 +166,22 @@ pub fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             manifest,
             config,
         } => {
-            let manifest = manifest.unwrap_or_else(|| component.with_file_name("plugin.toml"));
             let config: BTreeMap<_, _> = config.into_iter().collect();
-            let report = hub.install(&actor, &component, &manifest, config)?;
+            let report = match component.to_str().filter(|c| c.starts_with("oci://")) {
+                Some(reference) => {
+                    let pulled = crate::market::pull(reference).await?;
+                    println!(
+                        "pulled {}, signed by {}",
+                        pulled.pinned, pulled.release.publisher_key
+                    );
+                    tokio::task::block_in_place(|| hub.install_release(&actor, pulled, config))?
+                }
+                None => {
+                    let manifest =
+                        manifest.unwrap_or_else(|| component.with_file_name("plugin.toml"));
+                    hub.install(&actor, &component, &manifest, config)?
+                }
+            };
             match &report.updated_from {
                 Some(from) => println!("updated {} from {from} to {}", report.id, report.version),
                 None => println!("installed {} {}", report.id, report.version),

@@ -1,6 +1,7 @@
 //! The `hub` command line.
 
 mod admin;
+mod market;
 mod new_plugin;
 
 pub(crate) use admin::key_value;
@@ -62,6 +63,12 @@ enum Command {
     /// See, approve or revoke what a plugin may do.
     #[command(subcommand)]
     Grants(admin::GrantsCommand),
+    /// A publisher's releases: key, build, sign, push to a registry.
+    #[command(subcommand)]
+    Package(market::PackageCommand),
+    /// Whom this hub trusts to publish plugins.
+    #[command(subcommand)]
+    Trust(market::TrustCommand),
     /// Read or verify the audit log.
     Audit(admin::AuditArgs),
     /// Copy the database (DATA_DIR/hub.db) to FILE, consistent even while
@@ -259,8 +266,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin(admin::PluginCommand::Manage(command)) => {
-            admin::plugin(offline(data_dir)?.as_ref(), command)
+            admin::plugin(offline(data_dir)?.as_ref(), command).await
         }
+        Command::Package(command) => market::package(command).await,
+        Command::Trust(command) => market::trust(offline(data_dir)?.as_ref(), command),
         Command::Grants(command) => admin::grants(offline(data_dir)?.as_ref(), command),
         Command::Audit(args) => admin::audit(offline(data_dir.clone())?.as_ref(), &data_dir, args),
         Command::Backup { file } => admin::backup(&data_dir, &file),

@@ -50,6 +50,14 @@ const MIGRATIONS: &[&str] = &[
         area TEXT,
         PRIMARY KEY (plugin, identity)
     );",
+    // 4: publishers whose signed releases an operator accepts outside any
+    // marketplace (sideloading): unreviewed, never updated on their own.
+    "CREATE TABLE publishers (
+        name TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL
+    );",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -11,7 +11,7 @@ mod serving;
 pub use audit::{AuditEntry, AuditFilter, Audited, Broken};
 pub use backup::{Copied, restore};
 pub use checkpoint::Checkpoint;
-pub use records::{DeviceRow, InstalledPlugin, Label};
+pub use records::{DeviceRow, InstalledPlugin, Label, Publisher};
 pub use serving::Serving;
 
 use anyhow::Context;
@@ -47,6 +47,20 @@ pub fn put_plugin_on(conn: &Connection, p: &InstalledPlugin) -> rusqlite::Result
 /// Removes a plugin, its devices and their labels, on `conn` (inside a
 /// transaction): another plugin installed later under the same id inherits
 /// nothing. False when there was none.
+/// Adds `publisher`, inside the caller's (audited) transaction.
+pub fn add_publisher_on(conn: &Connection, publisher: &Publisher) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO publishers (name, key, added_by, added_at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            publisher.name,
+            publisher.key,
+            publisher.added_by,
+            publisher.added_at
+        ],
+    )?;
+    Ok(())
+}
+
 pub fn remove_plugin_on(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     conn.execute("DELETE FROM devices WHERE plugin = ?1", [id])?;
     conn.execute("DELETE FROM device_labels WHERE plugin = ?1", [id])?;
@@ -165,6 +179,22 @@ impl Store {
 
 impl Store {
     /// Every device's label: (plugin, identity, label).
+    /// The publishers an operator trusts directly, by name.
+    pub fn publishers(&self) -> anyhow::Result<Vec<Publisher>> {
+        let conn = self.conn();
+        let mut query =
+            conn.prepare("SELECT name, key, added_by, added_at FROM publishers ORDER BY name")?;
+        let rows = query.query_map([], |row| {
+            Ok(Publisher {
+                name: row.get(0)?,
+                key: row.get(1)?,
+                added_by: row.get(2)?,
+                added_at: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn labels(&self) -> anyhow::Result<Vec<(String, String, Label)>> {
         let conn = self.conn();
         let mut query = conn.prepare("SELECT plugin, identity, name, area FROM device_labels")?;

@@ -67,3 +67,14 @@ impl Label {
         self.name.is_none() && self.area.is_none()
     }
 }
+
+/// A publisher an operator trusts directly: releases signed with `key`
+/// install as unreviewed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Publisher {
+    pub name: String,
+    /// Ed25519, hex.
+    pub key: String,
+    pub added_by: String,
+    pub added_at: String,
+}

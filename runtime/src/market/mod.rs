@@ -1,0 +1,111 @@
+//! Plugins that come from a registry rather than two local files.
+//!
+//! A publisher builds a release (`package`), signs a statement of exactly
+//! which bytes it is (`release`), and pushes it as a CNCF Wasm OCI artifact
+//! (`oci`). A hub pulls it by digest and installs it only once every check
+//! has passed, in this order: the artifact's manifest matches its digest
+//! and has a release's shape; the component matches its layer digest,
+//! within its size bound; the release is signed by a publisher this hub
+//! trusts; the signed statement names exactly this plugin id, version,
+//! component and manifest. Then, as for any install, the component must
+//! compile and import nothing its manifest does not account for, and its
+//! capabilities wait for an operator's approval. Nothing is saved before.
+//!
+//! Publishers are trusted one by one by an operator (sideloading): their
+//! releases install as unreviewed.
+
+mod oci;
+mod package;
+mod release;
+
+pub use oci::{Pulled, pull, push};
+pub use package::{Package, build, sign};
+pub use release::{SignedRelease, Statement};
+
+use crate::error::{ErrorCode, HubError};
+use crate::plugins::{Hub, InstallReport};
+use crate::store::{self, Audited, Publisher};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+impl Hub {
+    /// Trusts the publisher `name` with the Ed25519 key `key` (hex): its
+    /// signed releases install, as unreviewed. Audited.
+    pub fn trust_publisher(
+        &self,
+        actor: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Publisher, HubError> {
+        crate::keys::check_public(key)
+            .map_err(|e| invalid(format!("{key:?} is not a publisher's key: {e:#}")))?;
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(invalid(
+                "a publisher's name is 1 to 64 characters, none of them control",
+            ));
+        }
+        let publisher = Publisher {
+            name: name.into(),
+            key: key.into(),
+            added_by: actor.into(),
+            added_at: store::now(),
+        };
+        let entry = Audited {
+            actor,
+            plugin: None,
+            action: "trust_publisher",
+            detail: json!({"name": name, "key": key}),
+        };
+        self.store()
+            .audited(entry, |conn| store::add_publisher_on(conn, &publisher))
+            .map_err(|e| {
+                invalid(format!(
+                    "cannot trust {name}: {e:#} (a name and a key are trusted once)"
+                ))
+            })?;
+        Ok(publisher)
+    }
+
+    /// Installs a release pulled from a registry (see the module's order of
+    /// checks); the same report as any install, its capabilities pending.
+    pub fn install_release(
+        &self,
+        actor: &str,
+        pulled: Pulled,
+        config: BTreeMap<String, String>,
+    ) -> Result<InstallReport, HubError> {
+        let Pulled {
+            pinned,
+            manifest,
+            component,
+            release,
+        } = pulled;
+        let publishers = self
+            .store()
+            .publishers()
+            .map_err(|e| internal(format!("{e:#}")))?;
+        let Some(publisher) = publishers.iter().find(|p| p.key == release.publisher_key) else {
+            return Err(invalid(format!(
+                "{pinned} is signed by {}, a key this hub does not trust: add its publisher with hub trust add-publisher",
+                release.publisher_key
+            )));
+        };
+        release
+            .check(&manifest, &component)
+            .map_err(|e| invalid(format!("{pinned} refused: {e:#}")))?;
+        let from = json!({
+            "oci": pinned,
+            "publisher": publisher.name,
+            "reviewed": false,
+        });
+        self.install_bytes(actor, manifest.into_bytes(), &component, config, from)
+    }
+}
+
+fn invalid(message: impl Into<String>) -> HubError {
+    HubError::new(ErrorCode::InvalidArgument, message)
+}
+
+fn internal(message: String) -> HubError {
+    HubError::new(ErrorCode::Internal, message)
+}

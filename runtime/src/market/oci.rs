@@ -1,0 +1,354 @@
+//! Releases as CNCF Wasm OCI artifacts: a config of media type
+//! `application/vnd.wasm.config.v0+json`, one `application/wasm` layer (the
+//! component), and the manifest (`plugin.toml`) and signed release carried
+//! as annotations of the OCI manifest, so that the artifact stays the one
+//! wkg, Spin and wasmCloud read. A pull goes by digest: a tag only says
+//! which digest to look at, and every byte read is checked against the
+//! digest that named it, within a size bound, before anything else reads it.
+
+use super::Package;
+use super::release::{SignedRelease, digest};
+use crate::plugins::operations::{MAX_COMPONENT, MAX_MANIFEST};
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
+pub const WASM_LAYER: &str = "application/wasm";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const MANIFEST_ANNOTATION: &str = "dev.hub.plugin.manifest";
+const RELEASE_ANNOTATION: &str = "dev.hub.plugin.release";
+/// The largest OCI manifest read: the plugin manifest and release inside.
+const MAX_OCI_MANIFEST: usize = 256 << 10;
+
+/// A release read from a registry, every byte checked against its digest.
+pub struct Pulled {
+    /// `REGISTRY/NAME@sha256:...`: what was installed, whatever tag led there.
+    pub pinned: String,
+    pub manifest: String,
+    pub component: Vec<u8>,
+    pub release: SignedRelease,
+}
+
+/// Pushes a signed package to `reference` (`oci://REGISTRY/NAME:TAG`); the
+/// pinned reference of what was pushed.
+pub async fn push(package: &Package, reference: &str) -> anyhow::Result<String> {
+    let (client, reference) = client_for(reference)?;
+    let component = &package.release.statement.component;
+    client
+        .push_blob(&reference, package.component.clone(), component)
+        .await
+        .context("push the component")?;
+    let config = json!({"architecture": "wasm", "os": "wasip2", "layerDigests": [component]});
+    let config = serde_json::to_vec(&config)?;
+    let config_digest = digest(&config);
+    let config_size = config.len();
+    client
+        .push_blob(&reference, config, &config_digest)
+        .await
+        .context("push the config")?;
+    let statement = &package.release.statement;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": WASM_CONFIG, "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": WASM_LAYER, "digest": component, "size": package.component.len()}],
+        "annotations": {
+            "org.opencontainers.image.title": statement.plugin,
+            "org.opencontainers.image.version": statement.version,
+            MANIFEST_ANNOTATION: package.manifest,
+            RELEASE_ANNOTATION: serde_json::to_string(&package.release)?,
+        },
+    });
+    let body = serde_json::to_vec(&manifest)?;
+    let pinned = bare(&reference.clone_with_digest(digest(&body)));
+    let content_type = hyper::header::HeaderValue::from_static(OCI_MANIFEST);
+    client
+        .push_manifest_raw(&reference, body, content_type)
+        .await
+        .context("push the manifest")?;
+    Ok(pinned)
+}
+
+/// Pulls the release `reference` names, checking on the way: the manifest's
+/// digest (against the reference's, when it pins one), its shape (a Wasm
+/// config, exactly one Wasm layer, the plugin's manifest and release
+/// annotations, each within its bound), and the component's digest.
+pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
+    let (client, reference) = client_for(reference)?;
+    let (raw, _) = client
+        .pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &[OCI_MANIFEST])
+        .await
+        .with_context(|| format!("read the manifest of {reference}"))?;
+    if raw.len() > MAX_OCI_MANIFEST {
+        bail!(
+            "the registry's manifest is {} bytes; at most {MAX_OCI_MANIFEST} are read",
+            raw.len()
+        );
+    }
+    let manifest_digest = digest(&raw);
+    if let Some(pinned) = reference.digest()
+        && pinned != manifest_digest
+    {
+        bail!("the registry answered a manifest of digest {manifest_digest} for {pinned}");
+    }
+    let artifact: Artifact = serde_json::from_slice(&raw).context("the registry's manifest")?;
+    let layer = artifact.check()?;
+    let manifest = artifact.annotation(MANIFEST_ANNOTATION, MAX_MANIFEST as usize)?;
+    let release = artifact.annotation(RELEASE_ANNOTATION, MAX_MANIFEST as usize)?;
+    let release: SignedRelease = serde_json::from_str(release).context("the release annotation")?;
+    let pinned = Reference::with_digest(
+        reference.registry().to_string(),
+        reference.repository().to_string(),
+        manifest_digest,
+    );
+    let component = read_blob(&client, &pinned, layer).await?;
+    Ok(Pulled {
+        pinned: bare(&pinned),
+        manifest: manifest.to_string(),
+        component,
+        release,
+    })
+}
+
+/// The layer's bytes, at most its declared size (itself bounded), whose
+/// digest must be the one the manifest names.
+async fn read_blob(
+    client: &Client,
+    at: &Reference,
+    layer: &OciDescriptor,
+) -> anyhow::Result<Vec<u8>> {
+    let mut stream = client
+        .pull_blob_stream(at, layer)
+        .await
+        .context("read the component")?
+        .stream;
+    let most = layer.size as usize;
+    let mut bytes = Vec::with_capacity(most);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.context("read the component")?;
+        if bytes.len() + chunk.len() > most {
+            bail!(
+                "the registry sent more than the {most} bytes the manifest declares for the component"
+            );
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let got = digest(&bytes);
+    if got != layer.digest {
+        bail!(
+            "the registry sent a component of digest {got} for {}",
+            layer.digest
+        );
+    }
+    Ok(bytes)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Artifact {
+    media_type: Option<String>,
+    config: OciDescriptor,
+    layers: Vec<OciDescriptor>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+impl Artifact {
+    /// The component's layer, once the manifest is a plugin release's shape.
+    fn check(&self) -> anyhow::Result<&OciDescriptor> {
+        if self
+            .media_type
+            .as_deref()
+            .is_some_and(|t| t != OCI_MANIFEST)
+        {
+            bail!("not an OCI image manifest: {:?}", self.media_type);
+        }
+        if self.config.media_type != WASM_CONFIG {
+            bail!(
+                "not a Wasm artifact: its config is {}, not {WASM_CONFIG}",
+                self.config.media_type
+            );
+        }
+        let [layer] = self.layers.as_slice() else {
+            bail!(
+                "a plugin release has exactly one layer; this one has {}",
+                self.layers.len()
+            );
+        };
+        if layer.media_type != WASM_LAYER {
+            bail!("its layer is {}, not {WASM_LAYER}", layer.media_type);
+        }
+        if !(0..=MAX_COMPONENT as i64).contains(&layer.size) {
+            bail!(
+                "its component is {} bytes; at most {MAX_COMPONENT} are installed",
+                layer.size
+            );
+        }
+        Ok(layer)
+    }
+
+    fn annotation(&self, name: &str, most: usize) -> anyhow::Result<&str> {
+        let value = self.annotations.get(name).with_context(|| {
+            format!("the artifact carries no {name} annotation: not a hub plugin release")
+        })?;
+        if value.len() > most {
+            bail!("its {name} annotation is over {most} bytes");
+        }
+        Ok(value)
+    }
+}
+
+/// A client for `reference`'s registry: plain HTTP on loopback only.
+fn client_for(reference: &str) -> anyhow::Result<(Client, Reference)> {
+    let text = reference
+        .strip_prefix("oci://")
+        .with_context(|| format!("{reference:?} is not an oci:// reference"))?;
+    let parsed: Reference = text.parse().with_context(|| {
+        format!("{reference:?} is not REGISTRY/NAME:TAG or REGISTRY/NAME@DIGEST")
+    })?;
+    // oci-client's rustls comes without a provider: the hub's is ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let host = parsed
+        .registry()
+        .rsplit_once(':')
+        .map_or(parsed.registry(), |(h, _)| h);
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let config = ClientConfig {
+        protocol: if loopback {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        ..Default::default()
+    };
+    Ok((Client::new(config), parsed))
+}
+
+/// `REGISTRY/NAME@DIGEST` or `REGISTRY/NAME:TAG`, as `oci://` references write it.
+fn bare(reference: &Reference) -> String {
+    let place = format!("{}/{}", reference.registry(), reference.repository());
+    match (reference.digest(), reference.tag()) {
+        (Some(digest), _) => format!("oci://{place}@{digest}"),
+        (None, Some(tag)) => format!("oci://{place}:{tag}"),
+        (None, None) => format!("oci://{place}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A registry that answers every manifest request with `manifest` and
+    /// every blob request with `blob`, whatever was asked: the misbehaviour
+    /// a real registry cannot be made to show.
+    async fn lying_registry(manifest: Vec<u8>, blob: Vec<u8>) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (manifest, blob) = (manifest.clone(), blob.clone());
+                tokio::spawn(async move {
+                    let mut request = vec![0u8; 8192];
+                    let n = stream.read(&mut request).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(&request[..n]).to_string();
+                    let (kind, body) = if head.contains("/manifests/") {
+                        (OCI_MANIFEST, manifest)
+                    } else if head.contains("/blobs/") {
+                        ("application/octet-stream", blob)
+                    } else {
+                        ("application/json", b"{}".to_vec())
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                    let _ = stream.write_all(&body).await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn manifest_for(component: &[u8], size: usize) -> Vec<u8> {
+        let release = super::super::Statement {
+            plugin: "x".into(),
+            version: "1.0.0".into(),
+            component: digest(component),
+            manifest: digest(b"id = \"x\""),
+        }
+        .sign(&ed25519_dalek::SigningKey::from_bytes(&[1; 32]));
+        let release = serde_json::to_string(&release).unwrap();
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": WASM_CONFIG, "digest": digest(b"{}"), "size": 2},
+            "layers": [{"mediaType": WASM_LAYER, "digest": digest(component), "size": size}],
+            "annotations": {MANIFEST_ANNOTATION: "id = \"x\"", RELEASE_ANNOTATION: release},
+        });
+        serde_json::to_vec(&manifest).unwrap()
+    }
+
+    async fn pulled(manifest: Vec<u8>, blob: &[u8], reference: &str) -> String {
+        let addr = lying_registry(manifest, blob.to_vec()).await;
+        let reference = reference.replace("ADDR", &addr.to_string());
+        match pull(&reference).await {
+            Ok(_) => "pulled".into(),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn other_bytes_for_a_digest_are_refused() {
+        let manifest = manifest_for(b"the component", 13);
+        let refused = pulled(manifest, b"another thing", "oci://ADDR/p:1").await;
+        // Named by what was sent, whether oci-client or the hub saw it first.
+        assert!(refused.contains(&digest(b"another thing")), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_body_longer_than_declared_is_cut_off() {
+        let manifest = manifest_for(b"the component", 13);
+        let refused = pulled(manifest, &[0; 64 << 10], "oci://ADDR/p:1").await;
+        assert!(refused.contains("more than the 13 bytes"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_manifest_other_than_the_pinned_digest_is_refused() {
+        let manifest = manifest_for(b"the component", 13);
+        let pinned = format!("oci://ADDR/p@{}", digest(b"the manifest asked for"));
+        let served = digest(&manifest);
+        let refused = pulled(manifest, b"the component", &pinned).await;
+        // oci-client checks a pinned manifest itself; the hub checks again.
+        assert!(refused.contains(&served), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn an_artifact_not_shaped_as_a_release_is_refused() {
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&manifest_for(b"c", 1)).unwrap();
+        manifest["layers"][0]["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar");
+        let refused = pulled(
+            serde_json::to_vec(&manifest).unwrap(),
+            b"c",
+            "oci://ADDR/p:1",
+        )
+        .await;
+        assert!(refused.contains("not application/wasm"), "{refused}");
+        let oversize = manifest_for(b"c", (MAX_COMPONENT + 1) as usize);
+        let refused = pulled(oversize, b"c", "oci://ADDR/p:1").await;
+        assert!(refused.contains("at most"), "{refused}");
+    }
+}
