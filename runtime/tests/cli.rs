@@ -362,6 +362,12 @@ fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_tru
     let manifest = xtask::manifest("yeelight").unwrap();
     let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
     let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let sign_with = |key: &str| {
+        ok(
+            &dir,
+            &["package", "sign", &path("release"), "--key", &path(key)],
+        )
+    };
 
     // The publisher: a key, a package, a signature, a push.
     let key = public_key(&ok(&dir, &["package", "keygen", &path("publisher.key")]));
@@ -383,16 +389,7 @@ fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_tru
         &["package", "push", &path("release"), "oci://127.0.0.1:1/x:y"],
     );
     assert!(!unsigned.status.success(), "an unsigned package was pushed");
-    ok(
-        &dir,
-        &[
-            "package",
-            "sign",
-            &path("release"),
-            "--key",
-            &path("publisher.key"),
-        ],
-    );
+    sign_with("publisher.key");
     let tag = format!("oci://{}/plugins/yeelight:0.1.0", registry.addr);
     let pushed = ok(&dir, &["package", "push", &path("release"), &tag]);
     let pinned = pushed
@@ -452,16 +449,7 @@ fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_tru
     // A moved tag: another key's release under the same tag is refused,
     // and the pinned digest still names the release first pushed.
     ok(&dir, &["package", "keygen", &path("thief.key")]);
-    ok(
-        &dir,
-        &[
-            "package",
-            "sign",
-            &path("release"),
-            "--key",
-            &path("thief.key"),
-        ],
-    );
+    sign_with("thief.key");
     ok(&dir, &["package", "push", &path("release"), &tag]);
     let moved = hub(&data, &["plugin", "install", &tag]);
     assert!(
