@@ -14,6 +14,7 @@
 //! Publishers are trusted one by one by an operator (sideloading): their
 //! releases install as unreviewed.
 
+pub mod metadata;
 mod oci;
 mod package;
 mod release;
