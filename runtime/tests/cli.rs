@@ -343,88 +343,127 @@ fn a_backup_taken_while_the_hub_writes_restores_and_a_tampered_one_is_refused() 
     );
 }
 
-/// The public key `hub package keygen` printed.
-fn public_key(keygen: &str) -> String {
-    keygen
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_string()
+/// A publisher's release of the Yeelight plugin, pushed to a registry.
+struct Published {
+    dir: PathBuf,
+    /// The publisher's key, hex.
+    key: String,
+    tag: String,
+    pinned: String,
+}
+
+impl Published {
+    /// Makes a key, builds, signs and pushes, checking each step's word.
+    fn push(registry: &xtask::Registry, name: &str) -> Published {
+        let dir = fresh_dir(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let wasm = xtask::guest("yeelight").unwrap();
+        let manifest = xtask::manifest("yeelight").unwrap();
+        let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
+        let published = Published {
+            key: String::new(),
+            tag: format!("oci://{}/plugins/yeelight:0.1.0", registry.addr),
+            pinned: String::new(),
+            dir,
+        };
+        let keygen = ok(
+            &published.dir,
+            &["package", "keygen", &published.path("publisher.key")],
+        );
+        let release = published.path("release");
+        let built = ok(
+            &published.dir,
+            &[
+                "package",
+                "build",
+                wasm,
+                "--manifest",
+                manifest,
+                "--out",
+                &release,
+            ],
+        );
+        assert!(built.contains("built yeelight 0.1.0"), "{built}");
+        let unsigned = hub(
+            &published.dir,
+            &["package", "push", &release, "oci://127.0.0.1:1/x:y"],
+        );
+        assert!(!unsigned.status.success(), "an unsigned package was pushed");
+        let key = keygen
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Published {
+            key,
+            pinned: published.sign_and_push("publisher.key"),
+            ..published
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().unwrap().to_string()
+    }
+
+    /// Signs the release with `key` (made if missing) and pushes it to the
+    /// tag; the pinned reference.
+    fn sign_and_push(&self, key: &str) -> String {
+        if !self.dir.join(key).exists() {
+            ok(&self.dir, &["package", "keygen", &self.path(key)]);
+        }
+        ok(
+            &self.dir,
+            &[
+                "package",
+                "sign",
+                &self.path("release"),
+                "--key",
+                &self.path(key),
+            ],
+        );
+        let pushed = ok(
+            &self.dir,
+            &["package", "push", &self.path("release"), &self.tag],
+        );
+        let pinned = pushed
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("pinned: "));
+        let pinned = pinned.unwrap_or_default().to_string();
+        assert!(pinned.contains("@sha256:"), "{pushed}");
+        pinned
+    }
+}
+
+/// The failure of `hub args`, with what it said.
+fn refused(data_dir: &Path, args: &[&str]) -> String {
+    let out = hub(data_dir, args);
+    assert!(!out.status.success(), "hub {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).to_string()
 }
 
 #[test]
 fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_trusted_publisher() {
     let registry = xtask::Registry::start().unwrap();
-    let dir = fresh_dir("market");
-    std::fs::create_dir_all(&dir).unwrap();
-    let wasm = xtask::guest("yeelight").unwrap();
-    let manifest = xtask::manifest("yeelight").unwrap();
-    let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
-    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
-    let sign_with = |key: &str| {
-        ok(
-            &dir,
-            &["package", "sign", &path("release"), "--key", &path(key)],
-        )
-    };
-
-    // The publisher: a key, a package, a signature, a push.
-    let key = public_key(&ok(&dir, &["package", "keygen", &path("publisher.key")]));
-    let built = ok(
-        &dir,
-        &[
-            "package",
-            "build",
-            wasm,
-            "--manifest",
-            manifest,
-            "--out",
-            &path("release"),
-        ],
-    );
-    assert!(built.contains("built yeelight 0.1.0"), "{built}");
-    let unsigned = hub(
-        &dir,
-        &["package", "push", &path("release"), "oci://127.0.0.1:1/x:y"],
-    );
-    assert!(!unsigned.status.success(), "an unsigned package was pushed");
-    sign_with("publisher.key");
-    let tag = format!("oci://{}/plugins/yeelight:0.1.0", registry.addr);
-    let pushed = ok(&dir, &["package", "push", &path("release"), &tag]);
-    let pinned = pushed
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("pinned: "))
-        .unwrap()
-        .to_string();
-    assert!(pinned.contains("@sha256:"), "{pushed}");
+    let published = Published::push(&registry, "sideload");
+    let (tag, pinned) = (&published.tag, &published.pinned);
 
     // The operator: nothing installs from a publisher it does not trust.
-    let data = dir.join("hub");
-    let untrusted = hub(&data, &["plugin", "install", &tag]);
+    let data = published.dir.join("hub");
+    let untrusted = refused(&data, &["plugin", "install", tag]);
     assert!(
-        !untrusted.status.success(),
-        "installed from an untrusted publisher"
+        untrusted.contains("a key this hub does not trust"),
+        "{untrusted}"
     );
-    let stderr = String::from_utf8_lossy(&untrusted.stderr);
-    assert!(stderr.contains("a key this hub does not trust"), "{stderr}");
     assert!(
         !ok(&data, &["plugins"]).contains("yeelight"),
         "something was saved"
     );
 
-    ok(&data, &["trust", "add-publisher", "acme", &key]);
-    assert!(ok(&data, &["trust", "show"]).contains(&key));
-    let installed = ok(
-        &data,
-        &[
-            "plugin",
-            "install",
-            &tag,
-            "--config",
-            "discovery=239.255.255.250:1982",
-        ],
-    );
+    ok(&data, &["trust", "add-publisher", "acme", &published.key]);
+    assert!(ok(&data, &["trust", "show"]).contains(&published.key));
+    let config = "discovery=239.255.255.250:1982";
+    let installed = ok(&data, &["plugin", "install", tag, "--config", config]);
     assert!(
         installed.contains(&format!("pulled {pinned}")),
         "{installed}"
@@ -442,21 +481,19 @@ fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_tru
         .lines()
         .find(|l| l.contains("\"action\":\"install\""))
         .unwrap();
-    for fact in [&pinned, "\"publisher\":\"acme\"", "\"reviewed\":false"] {
+    for fact in [
+        pinned.as_str(),
+        "\"publisher\":\"acme\"",
+        "\"reviewed\":false",
+    ] {
         assert!(install.contains(fact), "{install}");
     }
 
     // A moved tag: another key's release under the same tag is refused,
     // and the pinned digest still names the release first pushed.
-    ok(&dir, &["package", "keygen", &path("thief.key")]);
-    sign_with("thief.key");
-    ok(&dir, &["package", "push", &path("release"), &tag]);
-    let moved = hub(&data, &["plugin", "install", &tag]);
-    assert!(
-        !moved.status.success(),
-        "a moved tag installed another key's release"
-    );
-    let reinstalled = ok(&data, &["plugin", "install", &pinned]);
+    published.sign_and_push("thief.key");
+    refused(&data, &["plugin", "install", tag]);
+    let reinstalled = ok(&data, &["plugin", "install", pinned]);
     assert!(
         reinstalled.contains("updated yeelight from 0.1.0 to 0.1.0"),
         "{reinstalled}"
@@ -467,9 +504,102 @@ fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_tru
         registry.addr,
         "0".repeat(64)
     );
-    let missing = hub(&data, &["plugin", "install", &absent]);
-    assert!(
-        !missing.status.success(),
-        "a digest the registry lacks installed"
+    refused(&data, &["plugin", "install", &absent]);
+}
+
+#[test]
+fn a_marketplace_reviews_publishes_and_revokes_and_a_hub_follows_its_signed_status() {
+    let registry = xtask::Registry::start().unwrap();
+    let published = Published::push(&registry, "marketplace");
+    let market = published.path("market");
+    let path = |name: &str| published.path(name);
+    let data = published.dir.join("hub");
+
+    ok(&published.dir, &["market", "init", &market]);
+    let reviewed = ok(
+        &published.dir,
+        &["market", "review", &market, &published.tag],
     );
+    assert!(
+        reviewed.contains(&format!("at {}", published.pinned)),
+        "{reviewed}"
+    );
+    let first = ok(
+        &published.dir,
+        &["market", "publish", &market, "--out", &path("b1.json")],
+    );
+    assert!(
+        first.contains("version 1 (1 reviewed, 0 revoked)"),
+        "{first}"
+    );
+
+    // A hub that pinned the marketplace's root installs what it reviewed,
+    // from a publisher it never trusted itself.
+    let unpinned = refused(&data, &["trust", "import", &path("b1.json")]);
+    assert!(unpinned.contains("no marketplace is pinned"), "{unpinned}");
+    ok(
+        &data,
+        &["trust", "pin-market", &format!("{market}/root.json")],
+    );
+    ok(&data, &["trust", "import", &path("b1.json")]);
+    let installed = ok(&data, &["plugin", "install", &published.tag]);
+    assert!(
+        installed.contains("installed yeelight 0.1.0"),
+        "{installed}"
+    );
+    let audit = ok(&data, &["audit", "--json"]);
+    assert!(audit.contains("\"reviewed\":true"), "{audit}");
+
+    // Revoked as malicious: never installed again, by tag or digest.
+    let revoke = [
+        "market",
+        "revoke",
+        &market,
+        "yeelight",
+        "0.1.0",
+        "--severity",
+        "malicious",
+        "--reason",
+        "sends tokens away",
+    ];
+    ok(&published.dir, &revoke);
+    let second = ok(
+        &published.dir,
+        &["market", "publish", &market, "--out", &path("b2.json")],
+    );
+    assert!(
+        second.contains("version 2 (0 reviewed, 1 revoked)"),
+        "{second}"
+    );
+    ok(&data, &["trust", "import", &path("b2.json")]);
+    let revoked = refused(&data, &["plugin", "install", &published.pinned]);
+    assert!(
+        revoked.contains("revoked by the marketplace as Malicious: sends tokens away"),
+        "{revoked}"
+    );
+
+    // Rollback: the older bundle is refused, and nothing of it kept.
+    let rollback = refused(&data, &["trust", "import", &path("b1.json")]);
+    assert!(
+        rollback.contains("a rollback") && rollback.contains("nothing was kept"),
+        "{rollback}"
+    );
+    refused(&data, &["plugin", "install", &published.pinned]);
+
+    // A status already expired when it arrives is refused.
+    let brief = [
+        "market",
+        "publish",
+        &market,
+        "--out",
+        &path("b3.json"),
+        "--valid-for",
+        "1s",
+    ];
+    ok(&published.dir, &brief);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let expired = refused(&data, &["trust", "import", &path("b3.json")]);
+    assert!(expired.contains("expired"), "{expired}");
+    let shown = ok(&data, &["trust", "show"]);
+    assert!(shown.contains("status version 2 (1 revoked)"), "{shown}");
 }

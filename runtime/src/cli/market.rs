@@ -1,9 +1,12 @@
-//! The publisher's commands (`hub package`) and the operator's trust
-//! (`hub trust`); `hub plugin install oci://...` is in `admin`.
+//! The publisher's commands (`hub package`), the marketplace's (`hub
+//! market`) and the operator's trust (`hub trust`); `hub plugin install
+//! oci://...` is in `admin`.
 
+use crate::market::metadata::Severity;
 use crate::plugins::Hub;
+use anyhow::Context;
 use clap::Subcommand;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum PackageCommand {
@@ -32,11 +35,57 @@ pub enum PackageCommand {
 }
 
 #[derive(Subcommand)]
+pub enum MarketCommand {
+    /// Make a marketplace folder: a key per role (root, index, status) and
+    /// root version 1, which operators pin.
+    Init { dir: PathBuf },
+    /// Review a release in a registry: its publisher's signature must hold
+    /// for its bytes; it joins the index at the next publish.
+    Review { dir: PathBuf, reference: String },
+    /// Revoke a reviewed release: it leaves the index, and hubs stop it.
+    Revoke {
+        dir: PathBuf,
+        plugin: String,
+        version: String,
+        #[arg(long, value_enum)]
+        severity: SeverityArg,
+        #[arg(long)]
+        reason: String,
+        /// The version that fixes a vulnerable release.
+        #[arg(long)]
+        fixed_in: Option<String>,
+    },
+    /// Revoke a publisher's key: none of its releases installs any more.
+    RevokeKey { dir: PathBuf, key: String },
+    /// Sign the next index and a status valid for --valid-for, into the
+    /// bundle hubs import.
+    Publish {
+        dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// How long the status holds (a short time: hubs refresh it).
+        #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
+        valid_for: std::time::Duration,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SeverityArg {
+    Malicious,
+    Vulnerable,
+}
+
+#[derive(Subcommand)]
 pub enum TrustCommand {
-    /// Publishers whose signed releases this hub installs (unreviewed).
+    /// Trusted publishers and the marketplace's metadata this hub verified.
     Show,
     /// Trust a publisher's key (hex, as `hub package keygen` printed it).
     AddPublisher { name: String, key: String },
+    /// Pin a marketplace's first root (its root.json, got by a way you trust).
+    PinMarket { root: PathBuf },
+    /// Verify and keep a marketplace's bundle (carried by hand to an
+    /// offline hub, or fetched): nothing is kept unless all of it verifies.
+    Import { bundle: PathBuf },
 }
 
 pub async fn package(command: PackageCommand) -> anyhow::Result<()> {
@@ -82,15 +131,115 @@ pub async fn package(command: PackageCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn market(command: MarketCommand) -> anyhow::Result<()> {
+    use crate::market::Marketplace;
+    match command {
+        MarketCommand::Init { dir } => {
+            let root = Marketplace::init(&dir)?;
+            println!(
+                "made {}: root version 1 ({}); operators pin {}",
+                dir.display(),
+                root.digest()?,
+                dir.join("root.json").display()
+            );
+        }
+        MarketCommand::Review { dir, reference } => {
+            let market = Marketplace::open(&dir)?;
+            let pulled = crate::market::pull(&reference).await?;
+            let reviewed = market.review(&pulled)?;
+            println!(
+                "reviewed {} {} at {}",
+                reviewed.plugin, reviewed.version, reviewed.oci
+            );
+        }
+        MarketCommand::Revoke {
+            dir,
+            plugin,
+            version,
+            severity,
+            reason,
+            fixed_in,
+        } => {
+            let severity = match severity {
+                SeverityArg::Malicious => Severity::Malicious,
+                SeverityArg::Vulnerable => Severity::Vulnerable,
+            };
+            let revoked =
+                Marketplace::open(&dir)?.revoke(&plugin, &version, severity, &reason, fixed_in)?;
+            println!(
+                "revoked {} {} ({})",
+                revoked.plugin, revoked.version, revoked.component
+            );
+        }
+        MarketCommand::RevokeKey { dir, key } => {
+            Marketplace::open(&dir)?.revoke_key(&key)?;
+            println!("revoked the publisher key {key}");
+        }
+        MarketCommand::Publish {
+            dir,
+            out,
+            valid_for,
+        } => {
+            let bundle =
+                Marketplace::open(&dir)?.publish(crate::market::clock(), valid_for.as_secs())?;
+            std::fs::write(&out, serde_json::to_string_pretty(&bundle)?)?;
+            println!(
+                "published index and status version {} ({} reviewed, {} revoked), valid until {}, to {}",
+                bundle.status.signed.version,
+                bundle.index.signed.releases.len(),
+                bundle.status.signed.revoked.len(),
+                bundle.status.signed.expires_at,
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn trust(hub: &Hub, command: TrustCommand) -> anyhow::Result<()> {
     match command {
         TrustCommand::Show => {
             for p in hub.store().publishers()? {
                 println!(
-                    "{:<20} {}  added by {} at {}",
+                    "publisher {:<20} {}  added by {} at {}",
                     p.name, p.key, p.added_by, p.added_at
                 );
             }
+            match hub.market()? {
+                None => println!("no marketplace pinned"),
+                Some(market) => {
+                    println!("marketplace root version {}", market.root.signed.version);
+                    if let (Some(index), Some(status)) = (&market.index, &market.status) {
+                        let fresh = match market.fresh(crate::market::clock()) {
+                            Ok(_) => "holds".to_string(),
+                            Err(e) => format!("{e:#}"),
+                        };
+                        println!(
+                            "  index version {} ({} reviewed), status version {} ({} revoked), expires {}: {fresh}",
+                            index.signed.version,
+                            index.signed.releases.len(),
+                            status.signed.version,
+                            status.signed.revoked.len(),
+                            status.signed.expires_at
+                        );
+                    }
+                }
+            }
+        }
+        TrustCommand::PinMarket { root } => {
+            let root = read_json(&root)?;
+            hub.pin_market(&super::admin::actor(), root)?;
+            println!("pinned the marketplace's root");
+        }
+        TrustCommand::Import { bundle } => {
+            let bundle = read_json(&bundle)?;
+            let trusted =
+                hub.import_market(&super::admin::actor(), &bundle, crate::market::clock())?;
+            println!(
+                "imported: root version {}, status version {}",
+                trusted.root.signed.version,
+                trusted.status.as_ref().map_or(0, |s| s.signed.version)
+            );
         }
         TrustCommand::AddPublisher { name, key } => {
             let actor = super::admin::actor();
@@ -99,4 +248,9 @@ pub fn trust(hub: &Hub, command: TrustCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
 }

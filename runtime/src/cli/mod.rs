@@ -69,6 +69,9 @@ enum Command {
     /// Whom this hub trusts to publish plugins.
     #[command(subcommand)]
     Trust(market::TrustCommand),
+    /// A marketplace's side: review, revoke, publish signed metadata.
+    #[command(subcommand)]
+    Market(market::MarketCommand),
     /// Read or verify the audit log.
     Audit(admin::AuditArgs),
     /// Copy the database (DATA_DIR/hub.db) to FILE, consistent even while
@@ -269,6 +272,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::plugin(offline(data_dir)?.as_ref(), command).await
         }
         Command::Package(command) => market::package(command).await,
+        Command::Market(command) => market::market(command).await,
         Command::Trust(command) => market::trust(offline(data_dir)?.as_ref(), command),
         Command::Grants(command) => admin::grants(offline(data_dir)?.as_ref(), command),
         Command::Audit(args) => admin::audit(offline(data_dir.clone())?.as_ref(), &data_dir, args),

@@ -11,17 +11,26 @@
 //! compile and import nothing its manifest does not account for, and its
 //! capabilities wait for an operator's approval. Nothing is saved before.
 //!
-//! Publishers are trusted one by one by an operator (sideloading): their
-//! releases install as unreviewed.
+//! A release is trusted one of two ways. The marketplace's index lists it
+//! as reviewed, under a status that still holds (`metadata`, `trust`); or
+//! its publisher is one an operator trusts directly (sideloading), and it
+//! installs as unreviewed. A release or publisher key the marketplace
+//! revoked never installs, whichever way it came, even once the status
+//! that revoked it has expired.
 
+mod marketplace;
 pub mod metadata;
 mod oci;
 mod package;
 mod release;
+mod trust;
 
+pub use marketplace::Marketplace;
 pub use oci::{Pulled, pull, push};
 pub use package::{Package, build, sign};
 pub use release::{SignedRelease, Statement};
+use trust::Standing;
+pub use trust::clock;
 
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, InstallReport};
@@ -81,23 +90,49 @@ impl Hub {
             component,
             release,
         } = pulled;
+        let market = self.market()?;
+        let standing = market
+            .as_ref()
+            .map_or(Standing::Unknown, |m| trust::standing(m, &release, clock()));
+        let reviewed = match standing {
+            Standing::Revoked(revoked) => {
+                return Err(invalid(format!(
+                    "{pinned} ({} {}) was revoked by the marketplace as {:?}: {}",
+                    revoked.plugin, revoked.version, revoked.severity, revoked.reason
+                )));
+            }
+            Standing::PublisherRevoked => {
+                return Err(invalid(format!(
+                    "{pinned} is signed by {}, a key the marketplace revoked",
+                    release.publisher_key
+                )));
+            }
+            Standing::Reviewed => true,
+            Standing::Unknown => false,
+        };
         let publishers = self
             .store()
             .publishers()
             .map_err(|e| internal(format!("{e:#}")))?;
-        let Some(publisher) = publishers.iter().find(|p| p.key == release.publisher_key) else {
-            return Err(invalid(format!(
-                "{pinned} is signed by {}, a key this hub does not trust: add its publisher with hub trust add-publisher",
-                release.publisher_key
-            )));
+        let publisher = publishers.iter().find(|p| p.key == release.publisher_key);
+        let publisher = match (reviewed, publisher) {
+            (true, _) => "reviewed by the marketplace".to_string(),
+            (false, Some(publisher)) => publisher.name.clone(),
+            (false, None) => {
+                return Err(invalid(format!(
+                    "{pinned} is signed by {}, a key this hub does not trust and a release the marketplace's index does not list: add its publisher with hub trust add-publisher, or import a fresh status",
+                    release.publisher_key
+                )));
+            }
         };
         release
             .check(&manifest, &component)
             .map_err(|e| invalid(format!("{pinned} refused: {e:#}")))?;
         let from = json!({
             "oci": pinned,
-            "publisher": publisher.name,
-            "reviewed": false,
+            "publisher": publisher,
+            "publisher_key": release.publisher_key,
+            "reviewed": reviewed,
         });
         self.install_bytes(actor, manifest.into_bytes(), &component, config, from)
     }

@@ -58,6 +58,8 @@ const MIGRATIONS: &[&str] = &[
         added_by TEXT NOT NULL,
         added_at TEXT NOT NULL
     );",
+    // 5: the marketplace's newest verified metadata (`market::metadata::Trusted`, JSON).
+    "CREATE TABLE market (only INTEGER PRIMARY KEY CHECK (only = 1), trusted TEXT NOT NULL);",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -47,6 +47,16 @@ pub fn put_plugin_on(conn: &Connection, p: &InstalledPlugin) -> rusqlite::Result
 /// Removes a plugin, its devices and their labels, on `conn` (inside a
 /// transaction): another plugin installed later under the same id inherits
 /// nothing. False when there was none.
+/// Keeps the marketplace's metadata, inside the caller's (audited) transaction.
+pub fn put_market_on(conn: &Connection, trusted: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO market (only, trusted) VALUES (1, ?1)
+         ON CONFLICT(only) DO UPDATE SET trusted = ?1",
+        params![trusted],
+    )?;
+    Ok(())
+}
+
 /// Adds `publisher`, inside the caller's (audited) transaction.
 pub fn add_publisher_on(conn: &Connection, publisher: &Publisher) -> rusqlite::Result<()> {
     conn.execute(
@@ -179,6 +189,17 @@ impl Store {
 
 impl Store {
     /// Every device's label: (plugin, identity, label).
+    /// The marketplace's newest verified metadata (JSON), if one is pinned.
+    pub fn market(&self) -> anyhow::Result<Option<String>> {
+        let conn = self.conn();
+        let found = conn
+            .query_row("SELECT trusted FROM market WHERE only = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(found)
+    }
+
     /// The publishers an operator trusts directly, by name.
     pub fn publishers(&self) -> anyhow::Result<Vec<Publisher>> {
         let conn = self.conn();

@@ -1,0 +1,184 @@
+//! The marketplace's side, kept in a folder: its keys (one per role), its
+//! root, the releases it reviewed and the revocations it declared, and
+//! the version numbers it published last. `hub market init|review|revoke|
+//! publish` work on it; `publish` writes the signed bundle hubs import.
+
+use super::Pulled;
+use super::metadata::{
+    self, Bundle, Index, Reviewed, Revoked, Role, Root, Severity, Signed, Status,
+};
+use anyhow::{Context, bail};
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const ROLES: [&str; 3] = ["root", "index", "status"];
+const ROOT: &str = "root.json";
+const STATE: &str = "state.json";
+
+/// What the marketplace has decided, and published last.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct State {
+    reviewed: Vec<Reviewed>,
+    revoked: Vec<Revoked>,
+    revoked_keys: Vec<String>,
+    /// The versions of the last bundle published (0 before the first).
+    published: u64,
+}
+
+pub struct Marketplace {
+    dir: PathBuf,
+}
+
+impl Marketplace {
+    /// Makes the folder with a key per role and root version 1, signed by
+    /// its root key; the root operators pin.
+    pub fn init(dir: &Path) -> anyhow::Result<Signed<Root>> {
+        std::fs::create_dir(dir)
+            .with_context(|| format!("create {} (it must not exist)", dir.display()))?;
+        let keys: Vec<SigningKey> = ROLES
+            .iter()
+            .map(|role| crate::keys::create(&dir.join(format!("{role}.key"))))
+            .collect::<anyhow::Result<_>>()?;
+        let role = |key: &SigningKey| Role {
+            keys: vec![crate::keys::public_hex(key)],
+            threshold: 1,
+        };
+        let root = Root {
+            version: 1,
+            root: role(&keys[0]),
+            index: role(&keys[1]),
+            status: role(&keys[2]),
+        };
+        let root = metadata::sign(root, &[&keys[0]])?;
+        write_json(&dir.join(ROOT), &root)?;
+        write_json(&dir.join(STATE), &State::default())?;
+        Ok(root)
+    }
+
+    pub fn open(dir: &Path) -> anyhow::Result<Marketplace> {
+        if !dir.join(STATE).exists() {
+            bail!(
+                "{} is not a marketplace folder: make one with hub market init",
+                dir.display()
+            );
+        }
+        Ok(Marketplace { dir: dir.into() })
+    }
+
+    /// Adds a release pulled from a registry to the reviewed ones, once its
+    /// publisher's signature holds for its bytes.
+    pub fn review(&self, pulled: &Pulled) -> anyhow::Result<Reviewed> {
+        pulled
+            .release
+            .check(&pulled.manifest, &pulled.component)
+            .context("the release's publisher signature")?;
+        let statement = &pulled.release.statement;
+        let reviewed = Reviewed {
+            plugin: statement.plugin.clone(),
+            version: statement.version.clone(),
+            oci: pulled.pinned.clone(),
+            component: statement.component.clone(),
+            publisher_key: pulled.release.publisher_key.clone(),
+        };
+        let mut state = self.state()?;
+        state.reviewed.retain(|r| r.component != reviewed.component);
+        state.reviewed.push(reviewed.clone());
+        self.save(&state)?;
+        Ok(reviewed)
+    }
+
+    /// Revokes a reviewed release, by plugin and version; it leaves the index.
+    pub fn revoke(
+        &self,
+        plugin: &str,
+        version: &str,
+        severity: Severity,
+        reason: &str,
+        fixed_in: Option<String>,
+    ) -> anyhow::Result<Revoked> {
+        let mut state = self.state()?;
+        let Some(at) = state
+            .reviewed
+            .iter()
+            .position(|r| r.plugin == plugin && r.version == version)
+        else {
+            bail!("{plugin} {version} was never reviewed here");
+        };
+        let release = state.reviewed.remove(at);
+        let revoked = Revoked {
+            plugin: release.plugin,
+            version: release.version,
+            component: release.component,
+            severity,
+            reason: reason.into(),
+            fixed_in,
+        };
+        state.revoked.push(revoked.clone());
+        self.save(&state)?;
+        Ok(revoked)
+    }
+
+    /// Revokes a publisher's key: none of its releases installs any more.
+    pub fn revoke_key(&self, key: &str) -> anyhow::Result<()> {
+        crate::keys::check_public(key)?;
+        let mut state = self.state()?;
+        state.reviewed.retain(|r| r.publisher_key != key);
+        if !state.revoked_keys.iter().any(|k| k == key) {
+            state.revoked_keys.push(key.into());
+        }
+        self.save(&state)
+    }
+
+    /// Signs the next index and a status valid from `now` for `valid_for`
+    /// seconds; the bundle hubs import.
+    pub fn publish(&self, now: u64, valid_for: u64) -> anyhow::Result<Bundle> {
+        let mut state = self.state()?;
+        let version = state.published + 1;
+        let index = metadata::sign(
+            Index {
+                version,
+                releases: state.reviewed.clone(),
+            },
+            &[&self.key("index")?],
+        )?;
+        let status = Status {
+            version,
+            index_version: version,
+            index_digest: index.digest()?,
+            revoked: state.revoked.clone(),
+            revoked_keys: state.revoked_keys.clone(),
+            issued_at: now,
+            expires_at: now + valid_for,
+        };
+        let status = metadata::sign(status, &[&self.key("status")?])?;
+        state.published = version;
+        self.save(&state)?;
+        Ok(Bundle {
+            roots: Vec::new(),
+            index,
+            status,
+        })
+    }
+
+    fn key(&self, role: &str) -> anyhow::Result<SigningKey> {
+        crate::keys::load(&self.dir.join(format!("{role}.key")))
+    }
+
+    fn state(&self) -> anyhow::Result<State> {
+        let path = self.dir.join(STATE);
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+    }
+
+    fn save(&self, state: &State) -> anyhow::Result<()> {
+        write_json(&self.dir.join(STATE), state)
+    }
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(value)?)
+        .with_context(|| format!("write {}", path.display()))
+}
