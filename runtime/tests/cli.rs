@@ -572,6 +572,15 @@ fn a_marketplace_reviews_publishes_and_revokes_and_a_hub_follows_its_signed_stat
         "{second}"
     );
     ok(&data, &["trust", "import", &path("b2.json")]);
+    let listed = ok(&data, &["plugins"]);
+    assert!(listed.contains("yeelight 0.1.0 (disabled"), "{listed}");
+    let audit = ok(&data, &["audit", "--json", "--action", "revoked"]);
+    assert!(
+        audit.contains("\"severity\":\"malicious\"") && audit.contains("quarantined"),
+        "{audit}"
+    );
+    let quarantine = std::fs::read_dir(data.join("quarantine")).unwrap().count();
+    assert_eq!(quarantine, 1, "the component is kept aside");
     let revoked = refused(&data, &["plugin", "install", &published.pinned]);
     assert!(
         revoked.contains("revoked by the marketplace as Malicious: sends tokens away"),
@@ -602,4 +611,61 @@ fn a_marketplace_reviews_publishes_and_revokes_and_a_hub_follows_its_signed_stat
     assert!(expired.contains("expired"), "{expired}");
     let shown = ok(&data, &["trust", "show"]);
     assert!(shown.contains("status version 2 (1 revoked)"), "{shown}");
+
+    // Offline, the registry gone: a hub that starts refuses the revoked
+    // release, even from a file, and even when someone enabled it again.
+    drop(registry);
+    let wasm = xtask::guest("yeelight").unwrap();
+    let manifest = xtask::manifest("yeelight").unwrap();
+    let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
+    let from_file = refused(&data, &["plugin", "install", wasm, "--manifest", manifest]);
+    assert!(from_file.contains("never installed again"), "{from_file}");
+    ok(&data, &["plugin", "enable", "yeelight"]);
+    let (health, log) = serve_briefly(&data);
+    assert!(
+        !health.contains("yeelight"),
+        "a revoked plugin runs: {health}"
+    );
+    assert!(log.contains("revoked by the marketplace"), "{log}");
+}
+
+/// Serves from `data_dir` until `/healthz` answers; that answer and what
+/// the hub logged.
+fn serve_briefly(data_dir: &Path) -> (String, String) {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = data_dir.join("hub.toml");
+    let toml = format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\n[[tokens]]\nname = \"op\"\ntoken = \"a-long-operator-token\"\nscope = \"operator\"\n",
+        data_dir
+    );
+    std::fs::write(&config, toml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hub"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let health = loop {
+        assert!(started.elapsed().as_secs() < 60, "the hub did not serve");
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            break answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    (health, log)
 }

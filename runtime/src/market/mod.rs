@@ -28,7 +28,7 @@ mod trust;
 pub use marketplace::Marketplace;
 pub use oci::{Pulled, pull, push};
 pub use package::{Package, build, sign};
-pub use release::{SignedRelease, Statement};
+pub use release::{SignedRelease, Statement, digest as release_digest};
 use trust::Standing;
 pub use trust::clock;
 

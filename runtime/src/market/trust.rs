@@ -2,7 +2,7 @@
 //! the newest metadata verified since (`metadata::Trusted`, kept in
 //! SQLite), and what it says of one release.
 
-use super::metadata::{Bundle, Revoked, Root, Signed, Trusted};
+use super::metadata::{Bundle, Revoked, Root, Signed, Status, Trusted};
 use super::{SignedRelease, internal, invalid};
 use crate::error::HubError;
 use crate::plugins::Hub;
@@ -72,7 +72,44 @@ impl Hub {
             "revoked": status.revoked.iter().map(|r| format!("{} {}", r.plugin, r.version)).collect::<Vec<_>>(),
         });
         self.save_market(actor, "market_update", detail, &next)?;
+        self.enforce(actor, status)?;
         Ok(next)
+    }
+
+    /// What the marketplace revoked of the component `digest`, if anything,
+    /// by the stored status, fresh or not.
+    pub fn revocation(&self, digest: &str) -> Result<Option<Revoked>, HubError> {
+        let market = self.market()?;
+        let status = market.and_then(|m| m.status).map(|s| s.signed);
+        let revoked = status.and_then(|s| s.revoked.into_iter().find(|r| r.component == digest));
+        Ok(revoked)
+    }
+
+    /// Stops each installed plugin whose component `status` revokes (see
+    /// `suspend`); the ids stopped.
+    fn enforce(&self, actor: &str, status: &Status) -> Result<Vec<String>, HubError> {
+        let installed = self
+            .store()
+            .plugins()
+            .map_err(|e| internal(format!("{e:#}")))?;
+        let mut stopped = Vec::new();
+        for plugin in installed {
+            let digest = format!("sha256:{}", plugin.sha256);
+            let Some(revoked) = status.revoked.iter().find(|r| r.component == digest) else {
+                continue;
+            };
+            let malicious = revoked.severity == super::metadata::Severity::Malicious;
+            let more_to_take = plugin.enabled || malicious && plugin.granted.is_some();
+            if !more_to_take {
+                continue;
+            }
+            stopped.push(plugin.id.clone());
+            self.suspend(actor, plugin, revoked)?;
+        }
+        if !stopped.is_empty() {
+            self.apply()?;
+        }
+        Ok(stopped)
     }
 
     fn save_market(

@@ -258,6 +258,16 @@ impl Hub {
     }
 
     fn load(&self, installed: &InstalledPlugin) -> anyhow::Result<Arc<Plugin>> {
+        // The stored status holds offline: a revoked release never starts.
+        if let Some(revoked) = self.revocation(&format!("sha256:{}", installed.sha256))? {
+            bail!(
+                "{} {} was revoked by the marketplace as {:?}: {}; it does not run",
+                revoked.plugin,
+                revoked.version,
+                revoked.severity,
+                revoked.reason
+            );
+        }
         let manifest = Manifest::parse(&installed.manifest)?;
         let bytes = std::fs::read(self.component_path(&installed.id))?;
         if hex(&Sha256::digest(&bytes)) != installed.sha256 {
@@ -334,7 +344,7 @@ impl Hub {
         manifest.request(&self.settings.limits)
     }
 
-    fn component_path(&self, id: &str) -> PathBuf {
+    pub(crate) fn component_path(&self, id: &str) -> PathBuf {
         self.settings
             .data_dir
             .join("plugins")

@@ -166,6 +166,12 @@ impl Hub {
         }
         // One at a time: two installs of one plugin would write one file.
         let _installing = self.installing.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(revoked) = self.revocation(&crate::market::release_digest(bytes))? {
+            return Err(invalid(format!(
+                "this component ({} {}) was revoked by the marketplace as {:?}: {}; it is never installed again",
+                revoked.plugin, revoked.version, revoked.severity, revoked.reason
+            )));
+        }
         let manifest_text =
             String::from_utf8(manifest).map_err(|_| invalid("the manifest is not UTF-8"))?;
         let parsed =
@@ -436,6 +442,38 @@ impl Hub {
             .collect()
     }
 
+    /// Stops an installed plugin the marketplace revoked. A malicious
+    /// release also loses its grant (kept in the audit entry) and its
+    /// component is moved to `DATA_DIR/quarantine`; a vulnerable one keeps
+    /// its grant for the fixed version. Audited as `revoked`.
+    pub(crate) fn suspend(
+        &self,
+        actor: &str,
+        mut installed: InstalledPlugin,
+        revoked: &crate::market::metadata::Revoked,
+    ) -> Result<(), HubError> {
+        use crate::market::metadata::Severity;
+        let mut detail = json!({
+            "version": installed.version,
+            "severity": revoked.severity,
+            "reason": revoked.reason,
+            "fixed_in": revoked.fixed_in,
+        });
+        installed.enabled = false;
+        if revoked.severity == Severity::Malicious {
+            detail["grant_suspended"] = json!(installed.granted.take());
+            let quarantine = self.settings.data_dir.join("quarantine");
+            let kept = quarantine.join(format!("{}-{}.wasm", installed.id, installed.sha256));
+            let moved = std::fs::create_dir_all(&quarantine)
+                .and_then(|()| std::fs::rename(self.component_path(&installed.id), &kept));
+            match moved {
+                Ok(()) => detail["quarantined"] = json!(kept),
+                Err(e) => detail["quarantine_failed"] = json!(e.to_string()),
+            }
+        }
+        self.save(actor, "revoked", detail, &installed)
+    }
+
     fn installed(&self, id: &str) -> Result<InstalledPlugin, HubError> {
         self.store.plugin(id).map_err(internal)?.ok_or_else(|| {
             HubError::new(
@@ -447,7 +485,7 @@ impl Hub {
 
     /// A serving hub applies a change at once; the CLI leaves that to the
     /// hub, which notices the store changed.
-    fn apply(&self) -> Result<(), HubError> {
+    pub(crate) fn apply(&self) -> Result<(), HubError> {
         if !self.live.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(());
         }
