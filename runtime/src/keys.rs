@@ -77,18 +77,24 @@ fn hex(bytes: &[u8]) -> String {
     crate::plugins::hex(bytes)
 }
 
+/// Lowercase hex only: a key or signature has exactly one spelling, so
+/// that comparing spellings compares keys (`u8::from_str_radix` would also
+/// take capitals and a leading `+`).
 fn unhex(text: &str) -> anyhow::Result<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        bail!("{text:?} is not hex");
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        bail!("{text:?} is not lowercase hex");
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .with_context(|| format!("{text:?} is not hex"))
-        })
-        .collect()
+    bytes
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect::<Option<Vec<u8>>>()
+        .with_context(|| format!("{text:?} is not lowercase hex"))
 }
 
 #[cfg(test)]
@@ -106,6 +112,13 @@ mod tests {
         assert!(verify(&public_hex(&key), b"other", &signature).is_err());
         assert!(verify(&public_hex(&other), b"release", &signature).is_err());
         assert!(verify("zz", b"release", &signature).is_err());
+        let shouted = public_hex(&key).to_uppercase();
+        assert!(
+            verify(&shouted, b"release", &signature).is_err(),
+            "a second spelling"
+        );
+        let plus = format!("+{}", &public_hex(&key)[1..]);
+        assert!(check_public(&plus).is_err(), "a second spelling");
         assert_eq!(
             public_hex(&load(&dir.path().join("k")).unwrap()),
             public_hex(&key)

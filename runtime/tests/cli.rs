@@ -505,6 +505,29 @@ fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_tru
         "0".repeat(64)
     );
     refused(&data, &["plugin", "install", &absent]);
+
+    // The publisher's key stolen: once a marketplace this hub follows
+    // revokes it, the plugin it signed stops, though it was sideloaded.
+    let market = published.path("market");
+    ok(&published.dir, &["market", "init", &market]);
+    ok(
+        &published.dir,
+        &["market", "revoke-key", &market, &published.key],
+    );
+    let bundle = published.path("bundle.json");
+    ok(
+        &published.dir,
+        &["market", "publish", &market, "--out", &bundle],
+    );
+    ok(
+        &data,
+        &["trust", "pin-market", &format!("{market}/root.json")],
+    );
+    ok(&data, &["trust", "import", &bundle]);
+    let listed = ok(&data, &["plugins"]);
+    assert!(listed.contains("yeelight 0.1.0 (disabled"), "{listed}");
+    let again = refused(&data, &["plugin", "install", pinned]);
+    assert!(again.contains("was revoked"), "{again}");
 }
 
 #[test]

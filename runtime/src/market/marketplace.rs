@@ -80,6 +80,7 @@ impl Marketplace {
             version: statement.version.clone(),
             oci: pulled.pinned.clone(),
             component: statement.component.clone(),
+            manifest: statement.manifest.clone(),
             publisher_key: pulled.release.publisher_key.clone(),
         };
         let mut state = self.state()?;
@@ -99,23 +100,29 @@ impl Marketplace {
         fixed_in: Option<String>,
     ) -> anyhow::Result<Revoked> {
         let mut state = self.state()?;
-        let Some(at) = state
-            .reviewed
-            .iter()
-            .position(|r| r.plugin == plugin && r.version == version)
-        else {
+        let (gone, kept): (Vec<Reviewed>, Vec<Reviewed>) = std::mem::take(&mut state.reviewed)
+            .into_iter()
+            .partition(|r| r.plugin == plugin && r.version == version);
+        state.reviewed = kept;
+        let Some(first) = gone.first() else {
             bail!("{plugin} {version} was never reviewed here");
         };
-        let release = state.reviewed.remove(at);
+        // Every build reviewed under that version goes; hubs also refuse
+        // any other build of it (`Revoked::covers`).
         let revoked = Revoked {
-            plugin: release.plugin,
-            version: release.version,
-            component: release.component,
+            plugin: first.plugin.clone(),
+            version: first.version.clone(),
+            component: first.component.clone(),
             severity,
             reason: reason.into(),
             fixed_in,
         };
-        state.revoked.push(revoked.clone());
+        for release in &gone {
+            state.revoked.push(Revoked {
+                component: release.component.clone(),
+                ..revoked.clone()
+            });
+        }
         self.save(&state)?;
         Ok(revoked)
     }
@@ -135,7 +142,7 @@ impl Marketplace {
     /// seconds; the bundle hubs import.
     pub fn publish(&self, now: u64, valid_for: u64) -> anyhow::Result<Bundle> {
         let mut state = self.state()?;
-        let version = state.published + 1;
+        let version = state.published.saturating_add(1);
         let index = metadata::sign(
             Index {
                 version,
@@ -150,7 +157,7 @@ impl Marketplace {
             revoked: state.revoked.clone(),
             revoked_keys: state.revoked_keys.clone(),
             issued_at: now,
-            expires_at: now + valid_for,
+            expires_at: now.saturating_add(valid_for),
         };
         let status = metadata::sign(status, &[&self.key("status")?])?;
         state.published = version;

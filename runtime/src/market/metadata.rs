@@ -50,6 +50,8 @@ pub struct Reviewed {
     pub oci: String,
     /// `sha256:...` of the component.
     pub component: String,
+    /// `sha256:...` of its `plugin.toml`: a review covers what it asks for.
+    pub manifest: String,
     pub publisher_key: String,
 }
 
@@ -161,6 +163,35 @@ pub fn sign<T: Document>(document: T, keys: &[&SigningKey]) -> anyhow::Result<Si
     })
 }
 
+impl Role {
+    /// A role that can be met: valid keys, none twice, a threshold from 1
+    /// to their number.
+    fn check(&self, name: &str) -> anyhow::Result<()> {
+        for (i, key) in self.keys.iter().enumerate() {
+            keys::check_public(key).with_context(|| format!("the {name} role's key {key:?}"))?;
+            ensure!(
+                !self.keys[..i].contains(key),
+                "the {name} role lists {key} twice"
+            );
+        }
+        ensure!(
+            (1..=self.keys.len()).contains(&self.threshold),
+            "the {name} role's threshold {} is not between 1 and its {} keys",
+            self.threshold,
+            self.keys.len()
+        );
+        Ok(())
+    }
+}
+
+impl Root {
+    fn check_roles(&self) -> anyhow::Result<()> {
+        self.root.check("root")?;
+        self.index.check("index")?;
+        self.status.check("status")
+    }
+}
+
 impl<T: Document> Signed<T> {
     /// Checks that at least `role.threshold` distinct keys of `role`
     /// signed the document; others' signatures count for nothing.
@@ -202,6 +233,20 @@ pub struct Trusted {
     pub index: Option<Signed<Index>>,
     pub status: Option<Signed<Status>>,
     pub newest_issued_at: u64,
+    /// Every release and key any verified status revoked: a later status
+    /// that leaves one out revives nothing.
+    #[serde(default)]
+    pub revoked: Vec<Revoked>,
+    #[serde(default)]
+    pub revoked_keys: Vec<String>,
+}
+
+impl Revoked {
+    /// Whether this revokes a component: by its digest, or as any build of
+    /// the plugin's version (a rebuild changes the digest, not the release).
+    pub fn covers(&self, plugin: &str, version: &str, component: &str) -> bool {
+        self.component == component || self.plugin == plugin && self.version == version
+    }
 }
 
 /// What a marketplace hands a hub: new roots in order (possibly none),
@@ -219,6 +264,7 @@ impl Trusted {
     /// Trust in a marketplace starts from a root the operator pins; it
     /// must be signed by its own root keys.
     pub fn pin(root: Signed<Root>) -> anyhow::Result<Trusted> {
+        root.signed.check_roles().context("the root to pin")?;
         root.check(&root.signed.root, "root")
             .context("the root to pin")?;
         Ok(Trusted {
@@ -226,6 +272,8 @@ impl Trusted {
             index: None,
             status: None,
             newest_issued_at: 0,
+            revoked: Vec::new(),
+            revoked_keys: Vec::new(),
         })
     }
 
@@ -235,11 +283,33 @@ impl Trusted {
     pub fn accept(&self, bundle: &Bundle, clock: u64) -> anyhow::Result<Trusted> {
         let mut root = self.root.clone();
         for next in &bundle.roots {
+            // A bundle may still carry roots this hub has walked already.
+            if next.signed.version <= root.signed.version {
+                ensure!(
+                    next.signed.version < root.signed.version || next == &root,
+                    "root version {} differs from the one already verified",
+                    next.signed.version
+                );
+                continue;
+            }
             root = rotate(&root, next)?;
         }
+        // New keys for a role wipe what its old keys vouched for: a key
+        // that signed a version far ahead (a fast-forward) is recovered
+        // from by rotating it out.
+        let rotated = |role: fn(&Root) -> &Role| role(&root.signed) != role(&self.root.signed);
+        let (kept_status, newest_issued_at) = match rotated(|r| &r.status) {
+            true => (None, 0),
+            false => (self.status.as_ref(), self.newest_issued_at),
+        };
+        let kept_index = if rotated(|r| &r.index) {
+            None
+        } else {
+            self.index.as_ref()
+        };
         let status = &bundle.status;
         status.check(&root.signed.status, "status")?;
-        let kept = self.status.as_ref().map(|s| &s.signed);
+        let kept = kept_status.map(|s| &s.signed);
         if let Some(kept) = kept {
             newer(
                 kept.version,
@@ -250,11 +320,16 @@ impl Trusted {
         }
         let issued = status.signed.issued_at;
         ensure!(
-            issued >= self.newest_issued_at,
-            "the status was issued at {issued}, before one already verified ({}): a replay",
-            self.newest_issued_at
+            issued >= newest_issued_at,
+            "the status was issued at {issued}, before one already verified ({newest_issued_at}): a replay"
         );
-        let now = clock.max(self.newest_issued_at).max(issued);
+        // A hub whose clock is set checks that the status is not from the
+        // future, which would freeze every honest one after it.
+        ensure!(
+            clock < PLAUSIBLE_CLOCK || issued <= clock.saturating_add(CLOCK_SKEW),
+            "the status says it was issued at {issued}, later than this hub's clock ({clock}) allows"
+        );
+        let now = clock.max(newest_issued_at).max(issued);
         ensure!(
             status.signed.expires_at > now,
             "the status expired at {} (now is {now}, the later of the clock and the newest issue time verified): the marketplace must publish a fresh one",
@@ -262,7 +337,7 @@ impl Trusted {
         );
         let index = &bundle.index;
         index.check(&root.signed.index, "index")?;
-        if let Some(kept) = self.index.as_ref().map(|i| &i.signed) {
+        if let Some(kept) = kept_index.map(|i| &i.signed) {
             newer(
                 kept.version,
                 index.signed.version,
@@ -279,16 +354,57 @@ impl Trusted {
             status.signed.index_version,
             status.signed.index_digest
         );
+        let mut revoked = self.revoked.clone();
+        for r in &status.signed.revoked {
+            if !revoked.contains(r) {
+                revoked.push(r.clone());
+            }
+        }
+        let mut revoked_keys = self.revoked_keys.clone();
+        for key in &status.signed.revoked_keys {
+            if !revoked_keys.contains(key) {
+                revoked_keys.push(key.clone());
+            }
+        }
         Ok(Trusted {
             root,
             index: Some(index.clone()),
             status: Some(status.clone()),
-            newest_issued_at: issued.max(self.newest_issued_at),
+            newest_issued_at: issued.max(newest_issued_at),
+            revoked,
+            revoked_keys,
         })
     }
 }
 
 impl Trusted {
+    /// Why a component may not run, if the marketplace ever said so: its
+    /// release revoked, or the key that signed it.
+    pub fn forbids(
+        &self,
+        plugin: &str,
+        version: &str,
+        component: &str,
+        publisher_key: Option<&str>,
+    ) -> Option<Revoked> {
+        if let Some(revoked) = self
+            .revoked
+            .iter()
+            .find(|r| r.covers(plugin, version, component))
+        {
+            return Some(revoked.clone());
+        }
+        let key = publisher_key.filter(|k| self.revoked_keys.iter().any(|r| r == k))?;
+        Some(Revoked {
+            plugin: plugin.into(),
+            version: version.into(),
+            component: component.into(),
+            severity: Severity::Malicious,
+            reason: format!("the key that signed it ({key}) was revoked"),
+            fixed_in: None,
+        })
+    }
+
     /// The status, if it still holds at `clock` or at the newest issue
     /// time verified, whichever is later.
     pub fn fresh(&self, clock: u64) -> anyhow::Result<&Status> {
@@ -307,10 +423,16 @@ impl Trusted {
     }
 }
 
+/// A clock before this (2020) is taken for a hub without a real-time
+/// clock, which cannot judge an issue time.
+const PLAUSIBLE_CLOCK: u64 = 1_577_836_800;
+/// How far ahead of the hub's clock a status may say it was issued.
+const CLOCK_SKEW: u64 = 3_600;
+
 /// The root after `next`, which must be the very next version and signed
 /// by a threshold of both the current root keys and its own.
 fn rotate(current: &Signed<Root>, next: &Signed<Root>) -> anyhow::Result<Signed<Root>> {
-    let expected = current.signed.version + 1;
+    let expected = current.signed.version.saturating_add(1);
     if next.signed.version != expected {
         bail!(
             "root version {} follows version {}: roots are walked one version at a time ({expected} is next)",
@@ -318,6 +440,7 @@ fn rotate(current: &Signed<Root>, next: &Signed<Root>) -> anyhow::Result<Signed<
             current.signed.version
         );
     }
+    next.signed.check_roles()?;
     next.check(&current.signed.root, "previous root")?;
     next.check(&next.signed.root, "new root")?;
     Ok(next.clone())
@@ -461,6 +584,7 @@ mod tests {
                     version: "1.0.0".into(),
                     oci: "oci://r/x@sha256:0".into(),
                     component: "sha256:0".into(),
+                    manifest: "sha256:1".into(),
                     publisher_key: "00".into(),
                 }],
             },
@@ -506,6 +630,93 @@ mod tests {
         bundle.roots = vec![sign(skipping, &[&market.root, &market.next_root]).unwrap()];
         let skipped = refused(&pinned, &bundle, T0);
         assert!(skipped.contains("one version at a time"), "{skipped}");
+    }
+
+    #[test]
+    fn a_status_key_that_signed_far_ahead_is_rotated_out_and_the_hub_recovers() {
+        let market = Market::new();
+        // Only the status key leaked: the index stays an honest one.
+        let mut ahead = market.bundle(2, T0);
+        ahead.status.signed.version = u64::MAX - 1;
+        ahead.status.signed.expires_at = u64::MAX;
+        ahead.status = sign(ahead.status.signed.clone(), &[&market.status]).unwrap();
+        let frozen = market.pinned().accept(&ahead, 0).unwrap();
+        let honest = refused(&frozen, &market.bundle(2, T0 + 10), T0 + 10);
+        assert!(honest.contains("a rollback"), "{honest}");
+        // The marketplace rotates its status key in root version 2.
+        let new_status = SigningKey::from_bytes(&[9; 32]);
+        let mut root = market.root(2, &market.root);
+        root.status = Market::role(&new_status);
+        let mut bundle = market.bundle(2, T0 + 10);
+        bundle.status = sign(bundle.status.signed.clone(), &[&new_status]).unwrap();
+        bundle.roots = vec![sign(root, &[&market.root]).unwrap()];
+        let recovered = frozen.accept(&bundle, T0 + 10).unwrap();
+        assert_eq!(recovered.newest_issued_at, T0 + 10);
+        // The same bundle again, roots and all, is accepted unchanged.
+        recovered.accept(&bundle, T0 + 20).unwrap();
+    }
+
+    #[test]
+    fn a_status_from_the_future_is_refused_by_a_hub_whose_clock_is_set() {
+        let market = Market::new();
+        let future = refused(&market.pinned(), &market.bundle(2, T0 + DAY), T0);
+        assert!(future.contains("later than this hub's clock"), "{future}");
+        market
+            .pinned()
+            .accept(&market.bundle(2, T0 + DAY), 0)
+            .unwrap();
+    }
+
+    #[test]
+    fn roles_that_cannot_be_met_are_refused_at_pin_and_rotation() {
+        let market = Market::new();
+        let mut root = market.root(1, &market.root);
+        root.status.threshold = 2;
+        let pin = Trusted::pin(sign(root.clone(), &[&market.root]).unwrap()).unwrap_err();
+        assert!(format!("{pin:#}").contains("threshold 2"), "{pin:#}");
+        root.status = Market::role(&market.status);
+        root.index.keys.push(root.index.keys[0].clone());
+        assert!(
+            Trusted::pin(sign(root, &[&market.root]).unwrap()).is_err(),
+            "a key listed twice"
+        );
+    }
+
+    #[test]
+    fn a_revocation_covers_every_build_of_the_version_and_outlives_its_status() {
+        let market = Market::new();
+        let mut bundle = market.bundle(2, T0);
+        bundle.status.signed.revoked = vec![Revoked {
+            plugin: "lamp".into(),
+            version: "1.0.0".into(),
+            component: "sha256:aa".into(),
+            severity: Severity::Malicious,
+            reason: "steals".into(),
+            fixed_in: None,
+        }];
+        bundle.status.signed.revoked_keys = vec!["ab".repeat(32)];
+        bundle.status = sign(bundle.status.signed.clone(), &[&market.status]).unwrap();
+        let trusted = market.pinned().accept(&bundle, T0).unwrap();
+        assert!(
+            trusted
+                .forbids("lamp", "1.0.0", "sha256:rebuilt", None)
+                .is_some()
+        );
+        assert!(
+            trusted
+                .forbids("lamp", "1.0.1", "sha256:bb", None)
+                .is_none()
+        );
+        let by_key = trusted.forbids("other", "2.0.0", "sha256:cc", Some(&"ab".repeat(32)));
+        assert!(by_key.unwrap().reason.contains("was revoked"));
+        // A later status that leaves them out revives nothing.
+        let later = trusted.accept(&market.bundle(3, T0 + 10), T0 + 10).unwrap();
+        assert!(later.forbids("lamp", "1.0.0", "sha256:aa", None).is_some());
+        assert!(
+            later
+                .forbids("x", "1", "sha256:dd", Some(&"ab".repeat(32)))
+                .is_some()
+        );
     }
 
     #[test]

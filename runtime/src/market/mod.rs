@@ -101,12 +101,6 @@ impl Hub {
                     revoked.plugin, revoked.version, revoked.severity, revoked.reason
                 )));
             }
-            Standing::PublisherRevoked => {
-                return Err(invalid(format!(
-                    "{pinned} is signed by {}, a key the marketplace revoked",
-                    release.publisher_key
-                )));
-            }
             Standing::Reviewed => true,
             Standing::Unknown => false,
         };

@@ -2,7 +2,7 @@
 //! the newest metadata verified since (`metadata::Trusted`, kept in
 //! SQLite), and what it says of one release.
 
-use super::metadata::{Bundle, Revoked, Root, Signed, Status, Trusted};
+use super::metadata::{Bundle, Revoked, Root, Signed, Trusted};
 use super::{SignedRelease, internal, invalid};
 use crate::error::HubError;
 use crate::plugins::Hub;
@@ -10,11 +10,11 @@ use crate::store::{self, Audited};
 use serde_json::json;
 
 /// What the marketplace's metadata says of a release.
-pub enum Standing<'a> {
+pub enum Standing {
     /// Reviewed, in an index whose status still holds.
     Reviewed,
-    Revoked(&'a Revoked),
-    PublisherRevoked,
+    /// Revoked, itself or the key that signed it.
+    Revoked(Revoked),
     /// Not in the index (or no marketplace, or its status expired).
     Unknown,
 }
@@ -72,30 +72,36 @@ impl Hub {
             "revoked": status.revoked.iter().map(|r| format!("{} {}", r.plugin, r.version)).collect::<Vec<_>>(),
         });
         self.save_market(actor, "market_update", detail, &next)?;
-        self.enforce(actor, status)?;
+        self.enforce(actor, &next)?;
         Ok(next)
     }
 
-    /// What the marketplace revoked of the component `digest`, if anything,
-    /// by the stored status, fresh or not.
-    pub fn revocation(&self, digest: &str) -> Result<Option<Revoked>, HubError> {
+    /// Why the marketplace forbids a component, if it ever did (see
+    /// `Trusted::forbids`), by what this hub stored: it holds offline.
+    pub fn forbidden(
+        &self,
+        plugin: &str,
+        version: &str,
+        component: &str,
+        publisher_key: Option<&str>,
+    ) -> Result<Option<Revoked>, HubError> {
         let market = self.market()?;
-        let status = market.and_then(|m| m.status).map(|s| s.signed);
-        let revoked = status.and_then(|s| s.revoked.into_iter().find(|r| r.component == digest));
-        Ok(revoked)
+        Ok(market.and_then(|m| m.forbids(plugin, version, component, publisher_key)))
     }
 
-    /// Stops each installed plugin whose component `status` revokes (see
-    /// `suspend`); the ids stopped.
-    fn enforce(&self, actor: &str, status: &Status) -> Result<Vec<String>, HubError> {
+    /// Stops each installed plugin `trusted` forbids (see `suspend`); the
+    /// ids stopped. One that cannot be stopped does not keep the others
+    /// running: its error is returned after all were tried.
+    fn enforce(&self, actor: &str, trusted: &Trusted) -> Result<Vec<String>, HubError> {
         let installed = self
             .store()
             .plugins()
             .map_err(|e| internal(format!("{e:#}")))?;
-        let mut stopped = Vec::new();
+        let (mut stopped, mut failed) = (Vec::new(), None);
         for plugin in installed {
             let digest = format!("sha256:{}", plugin.sha256);
-            let Some(revoked) = status.revoked.iter().find(|r| r.component == digest) else {
+            let key = plugin.publisher_key.as_deref();
+            let Some(revoked) = trusted.forbids(&plugin.id, &plugin.version, &digest, key) else {
                 continue;
             };
             let malicious = revoked.severity == super::metadata::Severity::Malicious;
@@ -103,13 +109,16 @@ impl Hub {
             if !more_to_take {
                 continue;
             }
-            stopped.push(plugin.id.clone());
-            self.suspend(actor, plugin, revoked)?;
+            let id = plugin.id.clone();
+            match self.suspend(actor, plugin, &revoked) {
+                Ok(()) => stopped.push(id),
+                Err(e) => failed = Some(e),
+            }
         }
         if !stopped.is_empty() {
             self.apply()?;
         }
-        Ok(stopped)
+        failed.map_or(Ok(stopped), Err)
     }
 
     fn save_market(
@@ -135,25 +144,22 @@ impl Hub {
 /// What `trusted` says of `release` at `clock`. Revocations hold whether or
 /// not the status is still fresh: an expired status never revives what it
 /// revoked.
-pub fn standing<'a>(trusted: &'a Trusted, release: &SignedRelease, clock: u64) -> Standing<'a> {
+pub fn standing(trusted: &Trusted, release: &SignedRelease, clock: u64) -> Standing {
     let statement = &release.statement;
-    if let Some(status) = &trusted.status {
-        let status = &status.signed;
-        if let Some(revoked) = status
-            .revoked
-            .iter()
-            .find(|r| r.component == statement.component)
-        {
-            return Standing::Revoked(revoked);
-        }
-        if status.revoked_keys.contains(&release.publisher_key) {
-            return Standing::PublisherRevoked;
-        }
+    let key = Some(release.publisher_key.as_str());
+    if let Some(revoked) = trusted.forbids(
+        &statement.plugin,
+        &statement.version,
+        &statement.component,
+        key,
+    ) {
+        return Standing::Revoked(revoked);
     }
     let reviewed = trusted.fresh(clock).is_ok()
         && trusted.index.as_ref().is_some_and(|index| {
             index.signed.releases.iter().any(|r| {
                 r.component == statement.component
+                    && r.manifest == statement.manifest
                     && r.plugin == statement.plugin
                     && r.version == statement.version
                     && r.publisher_key == release.publisher_key

@@ -259,7 +259,9 @@ impl Hub {
 
     fn load(&self, installed: &InstalledPlugin) -> anyhow::Result<Arc<Plugin>> {
         // The stored status holds offline: a revoked release never starts.
-        if let Some(revoked) = self.revocation(&format!("sha256:{}", installed.sha256))? {
+        let digest = format!("sha256:{}", installed.sha256);
+        let key = installed.publisher_key.as_deref();
+        if let Some(revoked) = self.forbidden(&installed.id, &installed.version, &digest, key)? {
             bail!(
                 "{} {} was revoked by the marketplace as {:?}: {}; it does not run",
                 revoked.plugin,

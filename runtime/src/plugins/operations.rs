@@ -166,16 +166,19 @@ impl Hub {
         }
         // One at a time: two installs of one plugin would write one file.
         let _installing = self.installing.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(revoked) = self.revocation(&crate::market::release_digest(bytes))? {
+        let manifest_text =
+            String::from_utf8(manifest).map_err(|_| invalid("the manifest is not UTF-8"))?;
+        let parsed =
+            Manifest::parse(&manifest_text).map_err(|e| invalid(format!("manifest: {e:#}")))?;
+        let digest = crate::market::release_digest(bytes);
+        let key = from.get("publisher_key").and_then(|k| k.as_str());
+        let version = parsed.version.to_string();
+        if let Some(revoked) = self.forbidden(&parsed.id, &version, &digest, key)? {
             return Err(invalid(format!(
                 "this component ({} {}) was revoked by the marketplace as {:?}: {}; it is never installed again",
                 revoked.plugin, revoked.version, revoked.severity, revoked.reason
             )));
         }
-        let manifest_text =
-            String::from_utf8(manifest).map_err(|_| invalid("the manifest is not UTF-8"))?;
-        let parsed =
-            Manifest::parse(&manifest_text).map_err(|e| invalid(format!("manifest: {e:#}")))?;
         self.compile(bytes, &parsed)
             .map_err(|e| invalid(format!("{} refused: {e:#}", parsed.id)))?;
         let previous = self.store.plugin(&parsed.id).map_err(internal)?;
@@ -192,7 +195,19 @@ impl Hub {
                     dir.display()
                 ))
             })?;
-        let granted = previous.as_ref().and_then(|p| p.granted.clone());
+        let publisher_key = from
+            .get("publisher_key")
+            .and_then(|k| k.as_str())
+            .map(str::to_string);
+        // A plugin id is its publisher's: another publisher's release under
+        // it inherits no grant and starts only once approved afresh.
+        let same_publisher = previous
+            .as_ref()
+            .is_some_and(|p| p.publisher_key == publisher_key);
+        let granted = previous
+            .as_ref()
+            .filter(|_| same_publisher)
+            .and_then(|p| p.granted.clone());
         let grant = Grant::parse(granted.as_deref()).map_err(internal)?;
         let mut report = InstallReport {
             id: parsed.id.clone(),
@@ -211,6 +226,7 @@ impl Hub {
             config: json!(config).to_string(),
             granted,
             installed_at: crate::store::now(),
+            publisher_key,
         };
         let action = if previous.is_some() {
             "update"
@@ -223,6 +239,9 @@ impl Hub {
             "sha256": sha256,
             "pending": report.pending,
         });
+        if previous.is_some() && !same_publisher {
+            detail["publisher_changed"] = json!(true);
+        }
         if let (Some(detail), serde_json::Value::Object(from)) = (detail.as_object_mut(), from) {
             detail.extend(from);
         }
@@ -460,18 +479,26 @@ impl Hub {
             "fixed_in": revoked.fixed_in,
         });
         installed.enabled = false;
-        if revoked.severity == Severity::Malicious {
+        let malicious = revoked.severity == Severity::Malicious;
+        let quarantine = self.settings.data_dir.join("quarantine");
+        let kept = quarantine.join(format!("{}-{}.wasm", installed.id, installed.sha256));
+        if malicious {
             detail["grant_suspended"] = json!(installed.granted.take());
-            let quarantine = self.settings.data_dir.join("quarantine");
-            let kept = quarantine.join(format!("{}-{}.wasm", installed.id, installed.sha256));
+            detail["quarantined"] = json!(kept);
+        }
+        // Stopped and ungranted first: a file that cannot be moved then
+        // never runs anyway (a revoked component does not load).
+        self.save(actor, "revoked", detail, &installed)?;
+        if malicious {
             let moved = std::fs::create_dir_all(&quarantine)
                 .and_then(|()| std::fs::rename(self.component_path(&installed.id), &kept));
-            match moved {
-                Ok(()) => detail["quarantined"] = json!(kept),
-                Err(e) => detail["quarantine_failed"] = json!(e.to_string()),
+            if let Err(e) = moved {
+                let detail = json!({"error": e.to_string()});
+                self.audit
+                    .record(actor, Some(&installed.id), "quarantine_failed", detail);
             }
         }
-        self.save(actor, "revoked", detail, &installed)
+        Ok(())
     }
 
     fn installed(&self, id: &str) -> Result<InstalledPlugin, HubError> {

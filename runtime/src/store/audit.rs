@@ -297,6 +297,7 @@ mod tests {
             config: "{}".into(),
             granted: Some("everything".into()),
             installed_at: crate::store::now(),
+            publisher_key: None,
         };
         let entry = Audited {
             actor: "mallory",

@@ -60,6 +60,9 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 5: the marketplace's newest verified metadata (`market::metadata::Trusted`, JSON).
     "CREATE TABLE market (only INTEGER PRIMARY KEY CHECK (only = 1), trusted TEXT NOT NULL);",
+    // 6: the key that signed an installed plugin's release, so that
+    // revoking the key reaches the plugin.
+    "ALTER TABLE plugins ADD COLUMN publisher_key TEXT;",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

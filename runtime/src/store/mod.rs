@@ -35,18 +35,15 @@ pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
 /// Inserts or replaces a plugin, on `conn` (a transaction, for [`Store::audited`]).
 pub fn put_plugin_on(conn: &Connection, p: &InstalledPlugin) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO plugins (id, version, sha256, manifest, enabled, config, granted, installed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO plugins (id, version, sha256, manifest, enabled, config, granted, installed_at, publisher_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT(id) DO UPDATE SET version = ?2, sha256 = ?3, manifest = ?4, enabled = ?5,
-            config = ?6, granted = ?7, installed_at = ?8",
-        params![p.id, p.version, p.sha256, p.manifest, p.enabled, p.config, p.granted, p.installed_at],
+            config = ?6, granted = ?7, installed_at = ?8, publisher_key = ?9",
+        params![p.id, p.version, p.sha256, p.manifest, p.enabled, p.config, p.granted, p.installed_at, p.publisher_key],
     )?;
     Ok(())
 }
 
-/// Removes a plugin, its devices and their labels, on `conn` (inside a
-/// transaction): another plugin installed later under the same id inherits
-/// nothing. False when there was none.
 /// Keeps the marketplace's metadata, inside the caller's (audited) transaction.
 pub fn put_market_on(conn: &Connection, trusted: &str) -> rusqlite::Result<()> {
     conn.execute(
@@ -71,6 +68,9 @@ pub fn add_publisher_on(conn: &Connection, publisher: &Publisher) -> rusqlite::R
     Ok(())
 }
 
+/// Removes a plugin, its devices and their labels, on `conn` (inside a
+/// transaction): another plugin installed later under the same id inherits
+/// nothing. False when there was none.
 pub fn remove_plugin_on(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     conn.execute("DELETE FROM devices WHERE plugin = ?1", [id])?;
     conn.execute("DELETE FROM device_labels WHERE plugin = ?1", [id])?;
@@ -106,7 +106,7 @@ impl Store {
     pub fn plugins(&self) -> anyhow::Result<Vec<InstalledPlugin>> {
         let conn = self.conn();
         let mut query = conn.prepare(
-            "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at FROM plugins ORDER BY id",
+            "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at, publisher_key FROM plugins ORDER BY id",
         )?;
         let rows = query.query_map([], InstalledPlugin::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -116,7 +116,7 @@ impl Store {
         let conn = self.conn();
         let found = conn
             .query_row(
-                "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at FROM plugins WHERE id = ?1",
+                "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at, publisher_key FROM plugins WHERE id = ?1",
                 [id],
                 InstalledPlugin::from_row,
             )
@@ -188,7 +188,6 @@ impl Store {
 }
 
 impl Store {
-    /// Every device's label: (plugin, identity, label).
     /// The marketplace's newest verified metadata (JSON), if one is pinned.
     pub fn market(&self) -> anyhow::Result<Option<String>> {
         let conn = self.conn();
@@ -216,6 +215,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every device's label: (plugin, identity, label).
     pub fn labels(&self) -> anyhow::Result<Vec<(String, String, Label)>> {
         let conn = self.conn();
         let mut query = conn.prepare("SELECT plugin, identity, name, area FROM device_labels")?;

@@ -13,6 +13,8 @@ pub struct InstalledPlugin {
     pub config: String,
     pub granted: Option<String>,
     pub installed_at: String,
+    /// The key that signed its release (hex), when it came from a registry.
+    pub publisher_key: Option<String>,
 }
 
 impl InstalledPlugin {
@@ -26,6 +28,7 @@ impl InstalledPlugin {
             config: row.get(5)?,
             granted: row.get(6)?,
             installed_at: row.get(7)?,
+            publisher_key: row.get(8)?,
         })
     }
 }
