@@ -29,6 +29,10 @@
 //! max_connections_per_address = 32
 //! header_timeout_ms = 10000
 //! auth_failures_allowed = 10
+//!
+//! [market]                 # after `hub trust pin-market`
+//! status = "oci://registry.example/market/metadata:status"
+//! refresh_seconds = 900
 //! ```
 
 use crate::caps::Limits;
@@ -58,6 +62,23 @@ pub struct HubConfig {
     /// and manifests from; without it, plugins are installed with the CLI only.
     #[serde(default)]
     pub install_dir: Option<PathBuf>,
+    /// Where the pinned marketplace publishes its bundle, fetched on a schedule.
+    #[serde(default)]
+    pub market: Option<MarketConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketConfig {
+    /// `oci://REGISTRY/NAME:TAG` of the marketplace's bundle.
+    pub status: String,
+    /// How often it is fetched (default 15 minutes, at least 1 second).
+    #[serde(default = "default_refresh")]
+    pub refresh_seconds: u64,
+}
+
+fn default_refresh() -> u64 {
+    900
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -37,10 +37,19 @@ pub async fn run(
 async fn upkeep(hub: Arc<Hub>) {
     let mut summary = tokio::time::interval(SUMMARY_EVERY);
     let mut poll = tokio::time::interval(STORE_POLL);
+    let market = hub.settings().market.clone();
+    let every = market.as_ref().map_or(3600, |m| m.refresh_seconds.max(1));
+    let mut refresh = tokio::time::interval(Duration::from_secs(every));
     let mut seen = hub.store().data_version().ok();
     loop {
         tokio::select! {
             _ = summary.tick() => hub.audit().summarize(),
+            _ = refresh.tick(), if market.is_some() => {
+                let reference = market.as_ref().map(|m| m.status.as_str()).unwrap_or_default();
+                if let Err(e) = hub.refresh_market(reference).await {
+                    tracing::warn!("the marketplace's status was not refreshed from {reference}: {e:#}");
+                }
+            }
             _ = poll.tick() => {
                 let now = hub.store().data_version().ok();
                 if now != seen {

@@ -547,10 +547,15 @@ fn a_marketplace_reviews_publishes_and_revokes_and_a_hub_follows_its_signed_stat
         reviewed.contains(&format!("at {}", published.pinned)),
         "{reviewed}"
     );
-    let first = ok(
-        &published.dir,
-        &["market", "publish", &market, "--out", &path("b1.json")],
-    );
+    let status = format!("oci://{}/market/metadata:status", registry.addr);
+    let publish = |out: &str| {
+        let bundle = path(out);
+        let args = [
+            "market", "publish", &market, "--out", &bundle, "--push", &status,
+        ];
+        ok(&published.dir, &args)
+    };
+    let first = publish("b1.json");
     assert!(
         first.contains("version 1 (1 reviewed, 0 revoked)"),
         "{first}"
@@ -573,6 +578,12 @@ fn a_marketplace_reviews_publishes_and_revokes_and_a_hub_follows_its_signed_stat
     let audit = ok(&data, &["audit", "--json"]);
     assert!(audit.contains("\"reviewed\":true"), "{audit}");
 
+    // A serving hub fetches the marketplace's status every second.
+    let market_config = format!("[market]\nstatus = \"{status}\"\nrefresh_seconds = 1");
+    let served = Served::start(&data, &market_config);
+    let health = served.health_until(|h| h.contains("yeelight"));
+    assert!(health.contains("yeelight"), "{health}");
+
     // Revoked as malicious: never installed again, by tag or digest.
     let revoke = [
         "market",
@@ -586,15 +597,15 @@ fn a_marketplace_reviews_publishes_and_revokes_and_a_hub_follows_its_signed_stat
         "sends tokens away",
     ];
     ok(&published.dir, &revoke);
-    let second = ok(
-        &published.dir,
-        &["market", "publish", &market, "--out", &path("b2.json")],
-    );
+    let second = publish("b2.json");
     assert!(
         second.contains("version 2 (0 reviewed, 1 revoked)"),
         "{second}"
     );
-    ok(&data, &["trust", "import", &path("b2.json")]);
+    // Within a refresh, the revoked release stops, without an operator.
+    let health = served.health_until(|h| !h.contains("yeelight"));
+    assert!(!health.contains("yeelight"), "still running: {health}");
+    served.stop();
     let listed = ok(&data, &["plugins"]);
     assert!(listed.contains("yeelight 0.1.0 (disabled"), "{listed}");
     let audit = ok(&data, &["audit", "--json", "--action", "revoked"]);
@@ -644,51 +655,91 @@ fn a_marketplace_reviews_publishes_and_revokes_and_a_hub_follows_its_signed_stat
     let from_file = refused(&data, &["plugin", "install", wasm, "--manifest", manifest]);
     assert!(from_file.contains("never installed again"), "{from_file}");
     ok(&data, &["plugin", "enable", "yeelight"]);
-    let (health, log) = serve_briefly(&data);
+    let served = Served::start(&data, "");
+    let health = served.health().unwrap_or_default();
     assert!(
         !health.contains("yeelight"),
         "a revoked plugin runs: {health}"
     );
+    let log = served.stop();
     assert!(log.contains("revoked by the marketplace"), "{log}");
 }
 
-/// Serves from `data_dir` until `/healthz` answers; that answer and what
-/// the hub logged.
-fn serve_briefly(data_dir: &Path) -> (String, String) {
-    use std::io::{Read, Write};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = data_dir.join("hub.toml");
-    let toml = format!(
-        "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\n[[tokens]]\nname = \"op\"\ntoken = \"a-long-operator-token\"\nscope = \"operator\"\n",
-        data_dir
-    );
-    std::fs::write(&config, toml).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hub"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let health = loop {
-        assert!(started.elapsed().as_secs() < 60, "the hub did not serve");
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = stream
-                .write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n");
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            break answer;
+/// `hub serve` from a data directory, on a free port; killed when dropped.
+struct Served {
+    child: Option<std::process::Child>,
+    port: u16,
+}
+
+impl Served {
+    /// Serves from `data_dir` with `more` appended to its configuration,
+    /// once `/healthz` answers.
+    fn start(data_dir: &Path, more: &str) -> Served {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let config = data_dir.join("hub.toml");
+        let toml = format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {data_dir:?}\n{more}\n[[tokens]]\nname = \"op\"\ntoken = \"a-long-operator-token\"\nscope = \"operator\"\n"
+        );
+        std::fs::write(&config, toml).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hub"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let served = Served {
+            child: Some(child),
+            port,
+        };
+        let started = std::time::Instant::now();
+        while served.health().is_none() {
+            assert!(started.elapsed().as_secs() < 60, "the hub did not serve");
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    let _ = child.kill();
-    let output = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    (health, log)
+        served
+    }
+
+    /// `/healthz`'s answer, once the hub listens.
+    fn health(&self) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        let request = b"GET /healthz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n";
+        stream.write_all(request).ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        Some(answer)
+    }
+
+    /// Waits up to 20 s for `/healthz` to satisfy `done`; its last answer.
+    fn health_until(&self, done: impl Fn(&str) -> bool) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let health = self.health().unwrap_or_default();
+            if done(&health) || started.elapsed().as_secs() >= 20 {
+                return health;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// Stops the hub; what it logged.
+    fn stop(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

@@ -66,6 +66,9 @@ pub enum MarketCommand {
         /// How long the status holds (a short time: hubs refresh it).
         #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
         valid_for: std::time::Duration,
+        /// Also push the bundle to this oci:// reference, where hubs fetch it.
+        #[arg(long)]
+        push: Option<String>,
     },
 }
 
@@ -179,10 +182,16 @@ pub async fn market(command: MarketCommand) -> anyhow::Result<()> {
             dir,
             out,
             valid_for,
+            push,
         } => {
             let bundle =
                 Marketplace::open(&dir)?.publish(crate::market::clock(), valid_for.as_secs())?;
-            std::fs::write(&out, serde_json::to_string_pretty(&bundle)?)?;
+            let json = serde_json::to_string_pretty(&bundle)?;
+            std::fs::write(&out, &json)?;
+            if let Some(reference) = push {
+                let pinned = crate::market::push_bundle(json.into_bytes(), &reference).await?;
+                println!("pushed the bundle to {reference} ({pinned})");
+            }
             println!(
                 "published index and status version {} ({} reviewed, {} revoked), valid until {}, to {}",
                 bundle.status.signed.version,

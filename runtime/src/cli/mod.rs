@@ -328,6 +328,7 @@ async fn serve(config: HubConfig) -> anyhow::Result<()> {
         limits: config.limits,
         http_blocked: config.http_blocked,
         install_dir: config.install_dir,
+        market: config.market,
         ..HubSettings::new(config.data_dir)
     };
     let hub = Hub::open(settings)?;

@@ -26,7 +26,7 @@ mod release;
 mod trust;
 
 pub use marketplace::Marketplace;
-pub use oci::{Pulled, pull, push};
+pub use oci::{Pulled, pull, push, push_bundle};
 pub use package::{Package, build, sign};
 pub use release::{SignedRelease, Statement, digest as release_digest};
 use trust::Standing;

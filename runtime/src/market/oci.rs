@@ -39,32 +39,58 @@ pub struct Pulled {
 /// Pushes a signed package to `reference` (`oci://REGISTRY/NAME:TAG`); the
 /// pinned reference of what was pushed.
 pub async fn push(package: &Package, reference: &str) -> anyhow::Result<String> {
-    let (client, reference) = client_for(reference)?;
-    let component = &package.release.statement.component;
-    client
-        .push_blob(&reference, package.component.clone(), component)
-        .await
-        .context("push the component")?;
-    let config = json!({"architecture": "wasm", "os": "wasip2", "layerDigests": [component]});
-    let config = serde_json::to_vec(&config)?;
-    let config_digest = digest(&config);
-    let config_size = config.len();
-    client
-        .push_blob(&reference, config, &config_digest)
-        .await
-        .context("push the config")?;
     let statement = &package.release.statement;
+    let config =
+        json!({"architecture": "wasm", "os": "wasip2", "layerDigests": [statement.component]});
+    let annotations = json!({
+        "org.opencontainers.image.title": statement.plugin,
+        "org.opencontainers.image.version": statement.version,
+        MANIFEST_ANNOTATION: package.manifest,
+        RELEASE_ANNOTATION: serde_json::to_string(&package.release)?,
+    });
+    let layer = (WASM_LAYER, package.component.clone());
+    let config = (WASM_CONFIG, serde_json::to_vec(&config)?);
+    push_artifact(reference, layer, config, annotations).await
+}
+
+/// The marketplace's bundle travels as an OCI artifact of its own: one
+/// JSON layer, at most `MAX_BUNDLE` bytes.
+const BUNDLE_CONFIG: &str = "application/vnd.hub.market.config.v1+json";
+const BUNDLE_LAYER: &str = "application/vnd.hub.market.bundle.v1+json";
+const MAX_BUNDLE: usize = 4 << 20;
+
+/// Pushes a marketplace's bundle (JSON) to `reference`; its pinned reference.
+pub async fn push_bundle(bundle: Vec<u8>, reference: &str) -> anyhow::Result<String> {
+    let config = (BUNDLE_CONFIG, b"{}".to_vec());
+    push_artifact(reference, (BUNDLE_LAYER, bundle), config, json!({})).await
+}
+
+/// Pushes one layer and its config, each `(media type, bytes)`, under
+/// `reference`, the manifest carrying `annotations`; the pinned reference.
+async fn push_artifact(
+    reference: &str,
+    (layer_type, layer): (&str, Vec<u8>),
+    (config_type, config): (&str, Vec<u8>),
+    annotations: serde_json::Value,
+) -> anyhow::Result<String> {
+    let (client, reference) = client_for(reference)?;
+    let (layer_digest, layer_size) = (digest(&layer), layer.len());
+    let (config_digest, config_size) = (digest(&config), config.len());
+    for (what, bytes, at) in [
+        ("layer", layer, &layer_digest),
+        ("config", config, &config_digest),
+    ] {
+        client
+            .push_blob(&reference, bytes, at)
+            .await
+            .with_context(|| format!("push the {what}"))?;
+    }
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": WASM_CONFIG, "digest": config_digest, "size": config_size},
-        "layers": [{"mediaType": WASM_LAYER, "digest": component, "size": package.component.len()}],
-        "annotations": {
-            "org.opencontainers.image.title": statement.plugin,
-            "org.opencontainers.image.version": statement.version,
-            MANIFEST_ANNOTATION: package.manifest,
-            RELEASE_ANNOTATION: serde_json::to_string(&package.release)?,
-        },
+        "config": {"mediaType": config_type, "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": layer_type, "digest": layer_digest, "size": layer_size}],
+        "annotations": annotations,
     });
     let body = serde_json::to_vec(&manifest)?;
     let pinned = bare(&reference.clone_with_digest(digest(&body)));
@@ -74,6 +100,31 @@ pub async fn push(package: &Package, reference: &str) -> anyhow::Result<String> 
         .await
         .context("push the manifest")?;
     Ok(pinned)
+}
+
+/// Pulls the bundle `reference` names: its bytes, checked against the
+/// layer digest and bound. What they say is checked by `Trusted::accept`.
+pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
+    let (client, reference) = client_for(reference)?;
+    let (raw, _) = client
+        .pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &[OCI_MANIFEST])
+        .await
+        .with_context(|| format!("read the manifest of {reference}"))?;
+    let artifact: Artifact = serde_json::from_slice(&raw).context("the registry's manifest")?;
+    let [layer] = artifact.layers.as_slice() else {
+        bail!("a marketplace bundle has exactly one layer");
+    };
+    if artifact.config.media_type != BUNDLE_CONFIG || layer.media_type != BUNDLE_LAYER {
+        bail!("{reference} is not a marketplace bundle");
+    }
+    if !(0..=MAX_BUNDLE as i64).contains(&layer.size) {
+        bail!(
+            "the bundle is {} bytes; at most {MAX_BUNDLE} are read",
+            layer.size
+        );
+    }
+    let pinned = reference.clone_with_digest(digest(&raw));
+    read_blob(&client, &pinned, layer).await
 }
 
 /// Pulls the release `reference` names, checking on the way: the manifest's
@@ -117,8 +168,8 @@ pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
     })
 }
 
-/// The layer's bytes, at most its declared size (itself bounded), whose
-/// digest must be the one the manifest names.
+/// The layer's bytes, at most its declared size (bounded by the caller),
+/// whose digest must be the one the manifest names.
 async fn read_blob(
     client: &Client,
     at: &Reference,
@@ -127,15 +178,15 @@ async fn read_blob(
     let mut stream = client
         .pull_blob_stream(at, layer)
         .await
-        .context("read the component")?
+        .context("read the layer")?
         .stream;
     let most = layer.size as usize;
     let mut bytes = Vec::with_capacity(most);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.context("read the component")?;
+        let chunk = chunk.context("read the layer")?;
         if bytes.len() + chunk.len() > most {
             bail!(
-                "the registry sent more than the {most} bytes the manifest declares for the component"
+                "the registry sent more than the {most} bytes the manifest declares for the layer"
             );
         }
         bytes.extend_from_slice(&chunk);
@@ -143,7 +194,7 @@ async fn read_blob(
     let got = digest(&bytes);
     if got != layer.digest {
         bail!(
-            "the registry sent a component of digest {got} for {}",
+            "the registry sent a layer of digest {got} for {}",
             layer.digest
         );
     }

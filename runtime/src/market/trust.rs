@@ -76,6 +76,23 @@ impl Hub {
         Ok(next)
     }
 
+    /// Fetches the marketplace's bundle from `reference` and imports it (see
+    /// `import_market`). A bundle that fails verification is audited as
+    /// `market_refused`; a registry out of reach is only logged.
+    pub async fn refresh_market(&self, reference: &str) -> anyhow::Result<()> {
+        let bytes = super::oci::pull_bundle(reference).await?;
+        let imported = serde_json::from_slice::<Bundle>(&bytes)
+            .map_err(|e| invalid(format!("the bundle is not valid: {e}")))
+            .and_then(|bundle| {
+                tokio::task::block_in_place(|| self.import_market(REFRESH, &bundle, clock()))
+            });
+        if let Err(refused) = &imported {
+            let detail = json!({"from": reference, "reason": refused.message});
+            self.audit().record(REFRESH, None, "market_refused", detail);
+        }
+        imported.map(|_| ()).map_err(Into::into)
+    }
+
     /// Why the marketplace forbids a component, if it ever did (see
     /// `Trusted::forbids`), by what this hub stored: it holds offline.
     pub fn forbidden(
@@ -171,6 +188,9 @@ pub fn standing(trusted: &Trusted, release: &SignedRelease, clock: u64) -> Stand
         Standing::Unknown
     }
 }
+
+/// The actor the audit log names for the scheduled refresh.
+const REFRESH: &str = "hub:market-refresh";
 
 /// Now, in seconds since the Unix epoch.
 pub fn clock() -> u64 {

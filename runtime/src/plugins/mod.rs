@@ -74,6 +74,8 @@ pub struct HubSettings {
     /// fixed seed, so that runs repeat, and what each call consumes is
     /// recorded. Never for serving.
     pub under_test: bool,
+    /// The marketplace's bundle to fetch while serving, and how often.
+    pub market: Option<crate::config::MarketConfig>,
 }
 
 impl HubSettings {
@@ -87,6 +89,7 @@ impl HubSettings {
             http_blocked: crate::caps::http::default_blocked(),
             metering: Metering::default(),
             under_test: false,
+            market: None,
         }
     }
 }
@@ -145,6 +148,10 @@ impl Hub {
     pub fn go_live(&self) -> anyhow::Result<Vec<(String, String)>> {
         self.live.store(true, Ordering::Relaxed);
         self.reconcile()
+    }
+
+    pub fn settings(&self) -> &HubSettings {
+        &self.settings
     }
 
     /// Where `hub.db` and the installed plugins live.
