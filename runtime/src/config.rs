@@ -33,6 +33,7 @@
 //! [market]                 # after `hub trust pin-market`
 //! status = "oci://registry.example/market/metadata:status"
 //! refresh_seconds = 900
+//! auto_update = false      # true: reviewed updates within the grant install on their own
 //! ```
 
 use crate::caps::Limits;
@@ -75,6 +76,10 @@ pub struct MarketConfig {
     /// How often it is fetched (default 15 minutes, at least 1 second).
     #[serde(default = "default_refresh")]
     pub refresh_seconds: u64,
+    /// After each fetch, install the reviewed updates that ask for no more
+    /// than their plugin's grant (default: off; wider ones always wait).
+    #[serde(default)]
+    pub auto_update: bool,
 }
 
 fn default_refresh() -> u64 {

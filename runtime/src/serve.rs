@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// The actor the audit log names for updates installed on their own.
+const AUTO_UPDATE: &str = "hub:auto-update";
+
 /// How often the hub looks for changes another process made to the store.
 const STORE_POLL: Duration = Duration::from_secs(1);
 
@@ -48,6 +51,13 @@ async fn upkeep(hub: Arc<Hub>) {
                 let reference = market.as_ref().map(|m| m.status.as_str()).unwrap_or_default();
                 if let Err(e) = hub.refresh_market(reference).await {
                     tracing::warn!("the marketplace's status was not refreshed from {reference}: {e:#}");
+                } else if market.as_ref().is_some_and(|m| m.auto_update) {
+                    match hub.install_fitting_updates(AUTO_UPDATE).await {
+                        Ok((_, held)) => for update in held {
+                            tracing::info!(plugin = %update.plugin, "update to {} waits for approval of {:?}", update.to, update.wider);
+                        },
+                        Err(e) => tracing::warn!("updates not installed: {e:#}"),
+                    }
                 }
             }
             _ = poll.tick() => {

@@ -353,13 +353,11 @@ struct Published {
 }
 
 impl Published {
-    /// Makes a key, builds, signs and pushes, checking each step's word.
+    /// Makes a key, builds, signs and pushes version 0.1.0, checking each
+    /// step's word.
     fn push(registry: &xtask::Registry, name: &str) -> Published {
         let dir = fresh_dir(name);
         std::fs::create_dir_all(&dir).unwrap();
-        let wasm = xtask::guest("yeelight").unwrap();
-        let manifest = xtask::manifest("yeelight").unwrap();
-        let (wasm, manifest) = (wasm.to_str().unwrap(), manifest.to_str().unwrap());
         let published = Published {
             key: String::new(),
             tag: format!("oci://{}/plugins/yeelight:0.1.0", registry.addr),
@@ -370,20 +368,8 @@ impl Published {
             &published.dir,
             &["package", "keygen", &published.path("publisher.key")],
         );
-        let release = published.path("release");
-        let built = ok(
-            &published.dir,
-            &[
-                "package",
-                "build",
-                wasm,
-                "--manifest",
-                manifest,
-                "--out",
-                &release,
-            ],
-        );
-        assert!(built.contains("built yeelight 0.1.0"), "{built}");
+        let manifest = xtask::manifest("yeelight").unwrap();
+        let release = published.build("release", manifest.to_str().unwrap());
         let unsigned = hub(
             &published.dir,
             &["package", "push", &release, "oci://127.0.0.1:1/x:y"],
@@ -397,7 +383,7 @@ impl Published {
             .to_string();
         Published {
             key,
-            pinned: published.sign_and_push("publisher.key"),
+            pinned: published.sign_and_push("release", "publisher.key", &published.tag),
             ..published
         }
     }
@@ -406,9 +392,27 @@ impl Published {
         self.dir.join(name).to_str().unwrap().to_string()
     }
 
-    /// Signs the release with `key` (made if missing) and pushes it to the
-    /// tag; the pinned reference.
-    fn sign_and_push(&self, key: &str) -> String {
+    /// Builds the Yeelight component with `manifest` into the folder `out`; its path.
+    fn build(&self, out: &str, manifest: &str) -> String {
+        let wasm = xtask::guest("yeelight").unwrap();
+        let release = self.path(out);
+        let args = [
+            "package",
+            "build",
+            wasm.to_str().unwrap(),
+            "--manifest",
+            manifest,
+            "--out",
+            &release,
+        ];
+        let built = ok(&self.dir, &args);
+        assert!(built.contains("built yeelight"), "{built}");
+        release
+    }
+
+    /// Signs the package `release` with `key` (made if missing) and pushes
+    /// it to `tag`; the pinned reference.
+    fn sign_and_push(&self, release: &str, key: &str, tag: &str) -> String {
         if !self.dir.join(key).exists() {
             ok(&self.dir, &["package", "keygen", &self.path(key)]);
         }
@@ -417,21 +421,36 @@ impl Published {
             &[
                 "package",
                 "sign",
-                &self.path("release"),
+                &self.path(release),
                 "--key",
                 &self.path(key),
             ],
         );
-        let pushed = ok(
-            &self.dir,
-            &["package", "push", &self.path("release"), &self.tag],
-        );
+        let pushed = ok(&self.dir, &["package", "push", &self.path(release), tag]);
         let pinned = pushed
             .lines()
             .find_map(|l| l.trim().strip_prefix("pinned: "));
         let pinned = pinned.unwrap_or_default().to_string();
         assert!(pinned.contains("@sha256:"), "{pushed}");
         pinned
+    }
+
+    /// Publishes `version` of the same component, its manifest asking
+    /// also for `more` (a TOML network rule, or nothing); its tag.
+    fn version(&self, version: &str, more: &str) -> String {
+        let original = std::fs::read_to_string(xtask::manifest("yeelight").unwrap()).unwrap();
+        let mut manifest =
+            original.replace("version = \"0.1.0\"", &format!("version = \"{version}\""));
+        if !more.is_empty() {
+            manifest = manifest.replace("network = [", &format!("network = [\n    {more},"));
+        }
+        let path = self.dir.join(format!("plugin-{version}.toml"));
+        std::fs::write(&path, manifest).unwrap();
+        let release = format!("release-{version}");
+        self.build(&release, path.to_str().unwrap());
+        let tag = self.tag.replace(":0.1.0", &format!(":{version}"));
+        self.sign_and_push(&release, "publisher.key", &tag);
+        tag
     }
 }
 
@@ -491,7 +510,7 @@ fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_tru
 
     // A moved tag: another key's release under the same tag is refused,
     // and the pinned digest still names the release first pushed.
-    published.sign_and_push("thief.key");
+    published.sign_and_push("release", "thief.key", tag);
     refused(&data, &["plugin", "install", tag]);
     let reinstalled = ok(&data, &["plugin", "install", pinned]);
     assert!(
@@ -742,4 +761,62 @@ impl Drop for Served {
             let _ = child.wait();
         }
     }
+}
+
+#[test]
+fn a_reviewed_update_within_the_grant_installs_and_a_wider_one_waits() {
+    let registry = xtask::Registry::start().unwrap();
+    let published = Published::push(&registry, "updates");
+    let market = published.path("market");
+    let data = published.dir.join("hub");
+    let dir = &published.dir;
+    let publish = |name: &str| {
+        ok(
+            dir,
+            &["market", "publish", &market, "--out", &published.path(name)],
+        )
+    };
+    ok(dir, &["market", "init", &market]);
+    ok(dir, &["market", "review", &market, &published.tag]);
+    publish("b1.json");
+    ok(
+        &data,
+        &["trust", "pin-market", &format!("{market}/root.json")],
+    );
+    ok(&data, &["trust", "import", &published.path("b1.json")]);
+    ok(&data, &["plugin", "install", &published.tag]);
+    ok(&data, &["grants", "approve", "yeelight"]);
+    assert_eq!(ok(&data, &["plugin", "updates"]).trim(), "no updates");
+
+    let fitting = published.version("0.1.1", "");
+    ok(dir, &["market", "review", &market, &fitting]);
+    publish("b2.json");
+    ok(&data, &["trust", "import", &published.path("b2.json")]);
+    let listed = ok(&data, &["plugin", "updates"]);
+    assert!(
+        listed.contains("yeelight 0.1.0 -> 0.1.1") && listed.contains("fits its grant"),
+        "{listed}"
+    );
+    let installed = ok(&data, &["plugin", "updates", "--install"]);
+    assert!(
+        installed.contains("updated yeelight from 0.1.0 to 0.1.1"),
+        "{installed}"
+    );
+
+    let wider = published.version(
+        "0.2.0",
+        r#"{ cidr = "local", protocol = "tcp", ports = "80" }"#,
+    );
+    ok(dir, &["market", "review", &market, &wider]);
+    publish("b3.json");
+    ok(&data, &["trust", "import", &published.path("b3.json")]);
+    let held = ok(&data, &["plugin", "updates", "--install"]);
+    assert!(
+        held.contains("0.1.1 -> 0.2.0") && held.contains("asks for more: tcp local ports 80"),
+        "{held}"
+    );
+    assert!(
+        ok(&data, &["plugins"]).contains("yeelight 0.1.1"),
+        "a wider update installed"
+    );
 }

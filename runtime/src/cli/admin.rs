@@ -46,6 +46,13 @@ pub enum ManageCommand {
     Remove {
         id: String,
     },
+    /// Newer reviewed releases of installed plugins (the pinned
+    /// marketplace's index) and what each asks beyond its grant.
+    Updates {
+        /// Install the updates that ask for no more than their grant.
+        #[arg(long)]
+        install: bool,
+    },
     Enable {
         id: String,
     },
@@ -194,6 +201,34 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
                     "approve with: hub grants approve {} [--net CIDR ...]",
                     report.id
                 );
+            }
+        }
+        ManageCommand::Updates { install } => {
+            let (installed, listed) = if install {
+                hub.install_fitting_updates(&actor).await?
+            } else {
+                let found = hub.updates().await?;
+                (
+                    Vec::new(),
+                    found.into_iter().map(|(update, _)| update).collect(),
+                )
+            };
+            for report in &installed {
+                let from = report.updated_from.as_deref().unwrap_or("?");
+                println!("updated {} from {from} to {}", report.id, report.version);
+            }
+            for update in &listed {
+                let fits = match update.wider.as_slice() {
+                    [] => "fits its grant".to_string(),
+                    wider => format!("asks for more: {}", wider.join(", ")),
+                };
+                println!(
+                    "{} {} -> {} ({}): {fits}",
+                    update.plugin, update.from, update.to, update.oci
+                );
+            }
+            if installed.is_empty() && listed.is_empty() {
+                println!("no updates");
             }
         }
         ManageCommand::Remove { id } => {

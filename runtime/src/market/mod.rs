@@ -24,6 +24,7 @@ mod oci;
 mod package;
 mod release;
 mod trust;
+mod updates;
 
 pub use marketplace::Marketplace;
 pub use oci::{Pulled, pull, push, push_bundle};
@@ -31,6 +32,7 @@ pub use package::{Package, build, sign};
 pub use release::{SignedRelease, Statement, digest as release_digest};
 use trust::Standing;
 pub use trust::clock;
+pub use updates::Update;
 
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, InstallReport};

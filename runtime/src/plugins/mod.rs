@@ -349,7 +349,7 @@ impl Hub {
 
     /// What a plugin asks an operator for: its capabilities, and its
     /// limits above this hub's defaults.
-    fn request(&self, manifest: &Manifest) -> Capabilities {
+    pub(crate) fn request(&self, manifest: &Manifest) -> Capabilities {
         manifest.request(&self.settings.limits)
     }
 

@@ -1,0 +1,90 @@
+//! Newer releases of installed plugins, as the marketplace's index lists
+//! them: by the same publisher, reviewed under a status that still holds.
+//! An update asking for no more than the plugin's grant may install on its
+//! own when the operator opted in (`[market] auto_update`); one asking for
+//! more is only listed, with the difference, until an operator installs it
+//! and approves what it adds.
+
+use super::{Pulled, clock, pull};
+use crate::caps::{Grant, Manifest};
+use crate::plugins::{Hub, InstallReport};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A newer release of an installed plugin.
+#[derive(Debug, Serialize)]
+pub struct Update {
+    pub plugin: String,
+    pub from: String,
+    pub to: String,
+    pub oci: String,
+    /// What it asks for beyond what was approved; empty: it fits the grant.
+    pub wider: Vec<String>,
+}
+
+impl Hub {
+    /// Each installed plugin's newest reviewed release above its version,
+    /// pulled and checked, with what it asks beyond the grant.
+    pub async fn updates(&self) -> anyhow::Result<Vec<(Update, Pulled)>> {
+        let Some(market) = self.market()? else {
+            return Ok(Vec::new());
+        };
+        if market.fresh(clock()).is_err() {
+            anyhow::bail!("the marketplace's status has expired: import a fresh one first");
+        }
+        let reviewed = market.index.map(|i| i.signed.releases).unwrap_or_default();
+        let mut found = Vec::new();
+        for installed in self.store().plugins()? {
+            let Ok(current) = semver::Version::parse(&installed.version) else {
+                continue;
+            };
+            let newest = reviewed
+                .iter()
+                .filter(|r| r.plugin == installed.id)
+                .filter(|r| Some(&r.publisher_key) == installed.publisher_key.as_ref())
+                .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r)))
+                .filter(|(version, _)| *version > current)
+                .max_by(|a, b| a.0.cmp(&b.0));
+            let Some((_, release)) = newest else {
+                continue;
+            };
+            let pulled = pull(&release.oci).await?;
+            let manifest = Manifest::parse(&pulled.manifest)?;
+            let grant = Grant::parse(installed.granted.as_deref())?;
+            let update = Update {
+                plugin: installed.id.clone(),
+                from: installed.version.clone(),
+                to: release.version.clone(),
+                oci: release.oci.clone(),
+                wider: Grant::pending(grant.as_ref(), &self.request(&manifest)),
+            };
+            found.push((update, pulled));
+        }
+        Ok(found)
+    }
+
+    /// Installs the updates that ask for no more than their plugin's grant;
+    /// the reports, and the updates left for an operator.
+    pub async fn install_fitting_updates(
+        &self,
+        actor: &str,
+    ) -> anyhow::Result<(Vec<InstallReport>, Vec<Update>)> {
+        let (mut installed, mut held) = (Vec::new(), Vec::new());
+        for (update, pulled) in self.updates().await? {
+            if !update.wider.is_empty() {
+                held.push(update);
+                continue;
+            }
+            let config = self
+                .store()
+                .plugin(&update.plugin)?
+                .map(|p| serde_json::from_str::<BTreeMap<String, String>>(&p.config))
+                .transpose()?
+                .unwrap_or_default();
+            let report =
+                tokio::task::block_in_place(|| self.install_release(actor, pulled, config))?;
+            installed.push(report);
+        }
+        Ok((installed, held))
+    }
+}
