@@ -395,11 +395,15 @@ impl Published {
     /// Builds the Yeelight component with `manifest` into the folder `out`; its path.
     fn build(&self, out: &str, manifest: &str) -> String {
         let wasm = xtask::guest("yeelight").unwrap();
+        self.build_from(wasm.to_str().unwrap(), out, manifest)
+    }
+
+    fn build_from(&self, wasm: &str, out: &str, manifest: &str) -> String {
         let release = self.path(out);
         let args = [
             "package",
             "build",
-            wasm.to_str().unwrap(),
+            wasm,
             "--manifest",
             manifest,
             "--out",
@@ -446,8 +450,21 @@ impl Published {
         }
         let path = self.dir.join(format!("plugin-{version}.toml"));
         std::fs::write(&path, manifest).unwrap();
+        // Another build: the same code with a custom section naming the
+        // version, so that each version's component has its own digest.
+        let mut wasm = std::fs::read(xtask::guest("yeelight").unwrap()).unwrap();
+        let name = b"version";
+        let size = 1 + name.len() + version.len();
+        wasm.extend([0, size as u8, name.len() as u8]);
+        wasm.extend(name.iter().chain(version.as_bytes()));
+        let component = self.dir.join(format!("yeelight-{version}.wasm"));
+        std::fs::write(&component, wasm).unwrap();
         let release = format!("release-{version}");
-        self.build(&release, path.to_str().unwrap());
+        self.build_from(
+            component.to_str().unwrap(),
+            &release,
+            path.to_str().unwrap(),
+        );
         let tag = self.tag.replace(":0.1.0", &format!(":{version}"));
         self.sign_and_push(&release, "publisher.key", &tag);
         tag
@@ -819,4 +836,34 @@ fn a_reviewed_update_within_the_grant_installs_and_a_wider_one_waits() {
         ok(&data, &["plugins"]).contains("yeelight 0.1.1"),
         "a wider update installed"
     );
+
+    // 0.1.1 found vulnerable, fixed in 0.1.2: it stops, and its fix installs.
+    let fix = published.version("0.1.2", "");
+    ok(dir, &["market", "review", &market, &fix]);
+    let revoke = [
+        "market",
+        "revoke",
+        &market,
+        "yeelight",
+        "0.1.1",
+        "--severity",
+        "vulnerable",
+    ];
+    ok(
+        dir,
+        &[&revoke[..], &["--reason", "leaks", "--fixed-in", "0.1.2"]].concat(),
+    );
+    publish("b4.json");
+    ok(&data, &["trust", "import", &published.path("b4.json")]);
+    let fixed = ok(&data, &["plugin", "updates", "--install"]);
+    assert!(
+        fixed.contains("updated yeelight from 0.1.1 to 0.1.2"),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("0.1.1 -> 0.2.0"),
+        "the wider one is still listed: {fixed}"
+    );
+    let listed = ok(&data, &["plugins"]);
+    assert!(listed.contains("yeelight 0.1.2 (enabled"), "{listed}");
 }

@@ -84,7 +84,11 @@ impl Marketplace {
             publisher_key: pulled.release.publisher_key.clone(),
         };
         let mut state = self.state()?;
-        state.reviewed.retain(|r| r.component != reviewed.component);
+        // Reviewed again, a release replaces itself: the same component
+        // under another manifest is another release.
+        state
+            .reviewed
+            .retain(|r| (&r.component, &r.manifest) != (&reviewed.component, &reviewed.manifest));
         state.reviewed.push(reviewed.clone());
         self.save(&state)?;
         Ok(reviewed)

@@ -121,9 +121,10 @@ impl Hub {
             let Some(revoked) = trusted.forbids(&plugin.id, &plugin.version, &digest, key) else {
                 continue;
             };
+            // Each revocation is applied once: the audit log says so.
             let malicious = revoked.severity == super::metadata::Severity::Malicious;
-            let more_to_take = plugin.enabled || malicious && plugin.granted.is_some();
-            if !more_to_take {
+            let more_to_take = malicious && (plugin.enabled || plugin.granted.is_some());
+            if !more_to_take && (malicious || self.suspended(&plugin.id, &revoked)?) {
                 continue;
             }
             let id = plugin.id.clone();
@@ -136,6 +137,23 @@ impl Hub {
             self.apply()?;
         }
         failed.map_or(Ok(stopped), Err)
+    }
+
+    /// Whether the revocation of this version of plugin `id` was applied
+    /// already (its `revoked` audit entry).
+    fn suspended(&self, id: &str, revoked: &Revoked) -> Result<bool, HubError> {
+        let filter = store::AuditFilter {
+            plugin: Some(id.into()),
+            action: Some("revoked".into()),
+            ..Default::default()
+        };
+        let entries = self
+            .store()
+            .audit(&filter)
+            .map_err(|e| internal(format!("{e:#}")))?;
+        Ok(entries
+            .iter()
+            .any(|e| e.detail["version"] == revoked.version.as_str()))
     }
 
     fn save_market(

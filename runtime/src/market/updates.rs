@@ -38,27 +38,34 @@ impl Hub {
             let Ok(current) = semver::Version::parse(&installed.version) else {
                 continue;
             };
-            let newest = reviewed
+            let mut newer: Vec<_> = reviewed
                 .iter()
                 .filter(|r| r.plugin == installed.id)
                 .filter(|r| Some(&r.publisher_key) == installed.publisher_key.as_ref())
                 .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r)))
                 .filter(|(version, _)| *version > current)
-                .max_by(|a, b| a.0.cmp(&b.0));
-            let Some((_, release)) = newest else {
-                continue;
-            };
-            let pulled = pull(&release.oci).await?;
-            let manifest = Manifest::parse(&pulled.manifest)?;
+                .collect();
+            newer.sort_by(|a, b| b.0.cmp(&a.0));
             let grant = Grant::parse(installed.granted.as_deref())?;
-            let update = Update {
-                plugin: installed.id.clone(),
-                from: installed.version.clone(),
-                to: release.version.clone(),
-                oci: release.oci.clone(),
-                wider: Grant::pending(grant.as_ref(), &self.request(&manifest)),
-            };
-            found.push((update, pulled));
+            // Newest first, down to the newest that fits the grant: that one
+            // can install (a vulnerable release's fix among them), and any
+            // newer asking for more is listed beside it.
+            for (_, release) in newer {
+                let pulled = pull(&release.oci).await?;
+                let manifest = Manifest::parse(&pulled.manifest)?;
+                let update = Update {
+                    plugin: installed.id.clone(),
+                    from: installed.version.clone(),
+                    to: release.version.clone(),
+                    oci: release.oci.clone(),
+                    wider: Grant::pending(grant.as_ref(), &self.request(&manifest)),
+                };
+                let fits = update.wider.is_empty();
+                found.push((update, pulled));
+                if fits {
+                    break;
+                }
+            }
         }
         Ok(found)
     }

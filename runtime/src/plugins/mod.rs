@@ -222,9 +222,22 @@ impl Hub {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let installed = self.store.plugins()?;
+        // Enabled, and not revoked: a vulnerable release stays enabled so
+        // that its fix runs once installed, but it does not run itself.
+        let market = self.market()?;
+        let revoked = |p: &InstalledPlugin| {
+            let digest = format!("sha256:{}", p.sha256);
+            let key = p.publisher_key.as_deref();
+            market
+                .as_ref()
+                .is_some_and(|m| m.forbids(&p.id, &p.version, &digest, key).is_some())
+        };
+        for p in installed.iter().filter(|p| p.enabled && revoked(p)) {
+            tracing::warn!(plugin = %p.id, "{} was revoked by the marketplace: not started", p.version);
+        }
         let wanted: BTreeMap<_, _> = installed
             .iter()
-            .filter(|p| p.enabled)
+            .filter(|p| p.enabled && !revoked(p))
             .map(|p| (p.id.as_str(), p))
             .collect();
         let current = |id: &str| self.read().get(id).map(|p| p.fingerprint().to_string());

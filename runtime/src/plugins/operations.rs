@@ -461,10 +461,12 @@ impl Hub {
             .collect()
     }
 
-    /// Stops an installed plugin the marketplace revoked. A malicious
-    /// release also loses its grant (kept in the audit entry) and its
-    /// component is moved to `DATA_DIR/quarantine`; a vulnerable one keeps
-    /// its grant for the fixed version. Audited as `revoked`.
+    /// Stops an installed plugin the marketplace revoked (a revoked
+    /// component never loads). A malicious release is also disabled, loses
+    /// its grant (kept in the audit entry) and its component is moved to
+    /// `DATA_DIR/quarantine`; a vulnerable one stays enabled with its
+    /// grant, so that its fix runs as soon as it is installed. Audited as
+    /// `revoked`.
     pub(crate) fn suspend(
         &self,
         actor: &str,
@@ -478,8 +480,8 @@ impl Hub {
             "reason": revoked.reason,
             "fixed_in": revoked.fixed_in,
         });
-        installed.enabled = false;
         let malicious = revoked.severity == Severity::Malicious;
+        installed.enabled &= !malicious;
         let quarantine = self.settings.data_dir.join("quarantine");
         let kept = quarantine.join(format!("{}-{}.wasm", installed.id, installed.sha256));
         if malicious {
