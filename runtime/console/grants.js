@@ -56,7 +56,3 @@ export async function render(hub, main, pluginId) {
 
 /** A network rule, as the hub names it: protocol, network, ports. */
 const NETWORK = /^(tcp|udp) \S+ ports /;
-
-function mark(yes) {
-  return h("span", { class: yes ? "yes" : "no" }, yes ? "yes" : "no");
-}

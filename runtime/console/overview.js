@@ -2,6 +2,7 @@
 // whether the audit chain is intact, who is signed in.
 
 import { h, fill, table } from "./dom.js";
+import { stateName } from "./plugins.js";
 
 export async function render(hub, main) {
   const [plugins, chain, sessions] = await Promise.all([
@@ -9,8 +10,7 @@ export async function render(hub, main) {
     hub.manage("verify"),
     hub.call({ domain: "hub", service: "sessions" }),
   ]);
-  const stateOf = (p) => (!p.enabled ? "disabled" : p.status?.state ?? "stopped");
-  const count = (state) => plugins.filter((p) => stateOf(p) === state).length;
+  const count = (state) => plugins.filter((p) => stateName(p) === state).length;
   const pending = plugins.filter((p) => p.pending.length > 0);
   fill(main,
     h("h2", {}, "Overview"),

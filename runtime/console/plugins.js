@@ -73,8 +73,13 @@ function installForm(main, done) {
 }
 
 
+/** A plugin's state as operators read it: disabled, stopped, or its supervisor's. */
+export function stateName(p) {
+  return !p.enabled ? "disabled" : p.status?.state ?? "stopped";
+}
+
 function state(p) {
-  const name = !p.enabled ? "disabled" : p.status?.state ?? "stopped";
+  const name = stateName(p);
   const retry = p.status?.retry_in_ms ? ` (retry in ${Math.ceil(p.status.retry_in_ms / 1000)} s)` : "";
   return h("span", { class: `state ${name}` }, name + retry);
 }

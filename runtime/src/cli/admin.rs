@@ -207,11 +207,7 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             let (installed, listed) = if install {
                 hub.install_fitting_updates(&actor).await?
             } else {
-                let found = hub.updates().await?;
-                (
-                    Vec::new(),
-                    found.into_iter().map(|(update, _)| update).collect(),
-                )
+                (Vec::new(), hub.updates().await?)
             };
             for report in &installed {
                 let from = report.updated_from.as_deref().unwrap_or("?");

@@ -6,7 +6,7 @@ use crate::market::metadata::Severity;
 use crate::plugins::Hub;
 use anyhow::Context;
 use clap::Subcommand;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum PackageCommand {
@@ -48,7 +48,7 @@ pub enum MarketCommand {
         plugin: String,
         version: String,
         #[arg(long, value_enum)]
-        severity: SeverityArg,
+        severity: Severity,
         #[arg(long)]
         reason: String,
         /// The version that fixes a vulnerable release.
@@ -70,12 +70,6 @@ pub enum MarketCommand {
         #[arg(long)]
         push: Option<String>,
     },
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum SeverityArg {
-    Malicious,
-    Vulnerable,
 }
 
 #[derive(Subcommand)]
@@ -163,10 +157,6 @@ pub async fn market(command: MarketCommand) -> anyhow::Result<()> {
             reason,
             fixed_in,
         } => {
-            let severity = match severity {
-                SeverityArg::Malicious => Severity::Malicious,
-                SeverityArg::Vulnerable => Severity::Vulnerable,
-            };
             let revoked =
                 Marketplace::open(&dir)?.revoke(&plugin, &version, severity, &reason, fixed_in)?;
             println!(
@@ -187,7 +177,7 @@ pub async fn market(command: MarketCommand) -> anyhow::Result<()> {
             let bundle =
                 Marketplace::open(&dir)?.publish(crate::market::clock(), valid_for.as_secs())?;
             let json = serde_json::to_string_pretty(&bundle)?;
-            std::fs::write(&out, &json)?;
+            std::fs::write(&out, &json).with_context(|| format!("write {}", out.display()))?;
             if let Some(reference) = push {
                 let pinned = crate::market::push_bundle(json.into_bytes(), &reference).await?;
                 println!("pushed the bundle to {reference} ({pinned})");
@@ -236,12 +226,12 @@ pub fn trust(hub: &Hub, command: TrustCommand) -> anyhow::Result<()> {
             }
         }
         TrustCommand::PinMarket { root } => {
-            let root = read_json(&root)?;
+            let root = crate::market::read_json(&root)?;
             hub.pin_market(&super::admin::actor(), root)?;
             println!("pinned the marketplace's root");
         }
         TrustCommand::Import { bundle } => {
-            let bundle = read_json(&bundle)?;
+            let bundle = crate::market::read_json(&bundle)?;
             let trusted =
                 hub.import_market(&super::admin::actor(), &bundle, crate::market::clock())?;
             println!(
@@ -257,9 +247,4 @@ pub fn trust(hub: &Hub, command: TrustCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
 }

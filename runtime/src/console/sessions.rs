@@ -79,7 +79,8 @@ pub struct Holder {
 
 impl Sessions {
     /// Starts a session for `caller`: its id (for the cookie) and its key
-    /// (for the page); `None` while `MAX_SESSIONS` are open.
+    /// (for the page); `None` while `MAX_SESSIONS` are open (or, never
+    /// seen, without the system's random numbers).
     pub fn open(&self, mut caller: Caller, peer: IpAddr) -> Option<Opened> {
         let mut by_id = self.by_id();
         expire(&mut by_id);
@@ -111,8 +112,8 @@ impl Sessions {
             idle_seconds: 0,
         };
         let opened = Opened {
-            id: random_id(),
-            key: random_id(),
+            id: random_id()?,
+            key: random_id()?,
             view,
         };
         let signed_in = SignedIn {
@@ -183,11 +184,11 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// 256 random bits from the operating system, in hex.
-fn random_id() -> String {
+/// 256 random bits from the operating system, in hex; `None` without them.
+fn random_id() -> Option<String> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random numbers");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    getrandom::fill(&mut bytes).ok()?;
+    Some(crate::plugins::hex(&bytes))
 }
 
 #[cfg(test)]

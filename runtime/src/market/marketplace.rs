@@ -178,10 +178,7 @@ impl Marketplace {
     }
 
     fn state(&self) -> anyhow::Result<State> {
-        let path = self.dir.join(STATE);
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+        super::read_json(&self.dir.join(STATE))
     }
 
     fn save(&self, state: &State) -> anyhow::Result<()> {

@@ -64,7 +64,7 @@ pub struct Index {
 
 /// Why a release was revoked: a malicious one is stopped and never runs
 /// again; a vulnerable one is stopped and its fix offered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Malicious,

@@ -27,8 +27,8 @@ mod trust;
 mod updates;
 
 pub use marketplace::Marketplace;
-pub use oci::{Pulled, pull, push, push_bundle};
-pub use package::{Package, build, sign};
+pub use oci::{Pulled, peek, pull, push, push_bundle};
+pub use package::{Package, build, read_json, sign};
 pub use release::{SignedRelease, Statement, digest as release_digest};
 use trust::Standing;
 pub use trust::clock;
@@ -130,7 +130,8 @@ impl Hub {
             "publisher_key": release.publisher_key,
             "reviewed": reviewed,
         });
-        self.install_bytes(actor, manifest.into_bytes(), &component, config, from)
+        let key = Some(release.publisher_key.as_str());
+        self.install_bytes(actor, manifest.into_bytes(), &component, config, from, key)
     }
 }
 

@@ -24,6 +24,8 @@ pub const WASM_LAYER: &str = "application/wasm";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const MANIFEST_ANNOTATION: &str = "dev.hub.plugin.manifest";
 const RELEASE_ANNOTATION: &str = "dev.hub.plugin.release";
+/// A registry that does not connect or answer within this is out of reach.
+const REGISTRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The largest OCI manifest read: the plugin manifest and release inside.
 const MAX_OCI_MANIFEST: usize = 256 << 10;
 
@@ -133,8 +135,39 @@ pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
 /// annotations, each within its bound), and the component's digest.
 pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
     let (client, reference) = client_for(reference)?;
+    let (artifact, pinned) = release_manifest(&client, &reference).await?;
+    let layer = artifact.check()?;
+    let manifest = artifact.annotation(MANIFEST_ANNOTATION, MAX_MANIFEST as usize)?;
+    let release = artifact.annotation(RELEASE_ANNOTATION, MAX_MANIFEST as usize)?;
+    let release: SignedRelease = serde_json::from_str(release).context("the release annotation")?;
+    let component = read_blob(&client, &pinned, layer).await?;
+    Ok(Pulled {
+        pinned: bare(&pinned),
+        manifest: manifest.to_string(),
+        component,
+        release,
+    })
+}
+
+/// The `plugin.toml` of the release `reference` names, read from its OCI
+/// manifest alone (no component): what an update would ask for.
+pub async fn peek(reference: &str) -> anyhow::Result<String> {
+    let (client, reference) = client_for(reference)?;
+    let (artifact, _) = release_manifest(&client, &reference).await?;
+    artifact.check()?;
+    Ok(artifact
+        .annotation(MANIFEST_ANNOTATION, MAX_MANIFEST as usize)?
+        .to_string())
+}
+
+/// A release's OCI manifest, within its bound and matching the digest the
+/// reference pins, if it pins one; with the reference pinned to it.
+async fn release_manifest(
+    client: &Client,
+    reference: &Reference,
+) -> anyhow::Result<(Artifact, Reference)> {
     let (raw, _) = client
-        .pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &[OCI_MANIFEST])
+        .pull_manifest_raw(reference, &RegistryAuth::Anonymous, &[OCI_MANIFEST])
         .await
         .with_context(|| format!("read the manifest of {reference}"))?;
     if raw.len() > MAX_OCI_MANIFEST {
@@ -150,22 +183,7 @@ pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
         bail!("the registry answered a manifest of digest {manifest_digest} for {pinned}");
     }
     let artifact: Artifact = serde_json::from_slice(&raw).context("the registry's manifest")?;
-    let layer = artifact.check()?;
-    let manifest = artifact.annotation(MANIFEST_ANNOTATION, MAX_MANIFEST as usize)?;
-    let release = artifact.annotation(RELEASE_ANNOTATION, MAX_MANIFEST as usize)?;
-    let release: SignedRelease = serde_json::from_str(release).context("the release annotation")?;
-    let pinned = Reference::with_digest(
-        reference.registry().to_string(),
-        reference.repository().to_string(),
-        manifest_digest,
-    );
-    let component = read_blob(&client, &pinned, layer).await?;
-    Ok(Pulled {
-        pinned: bare(&pinned),
-        manifest: manifest.to_string(),
-        component,
-        release,
-    })
+    Ok((artifact, reference.clone_with_digest(manifest_digest)))
 }
 
 /// The layer's bytes, at most its declared size (bounded by the caller),
@@ -276,6 +294,8 @@ fn client_for(reference: &str) -> anyhow::Result<(Client, Reference)> {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     let config = ClientConfig {
+        connect_timeout: Some(REGISTRY_TIMEOUT),
+        read_timeout: Some(REGISTRY_TIMEOUT),
         protocol: if loopback {
             ClientProtocol::Http
         } else {

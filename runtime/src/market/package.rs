@@ -77,7 +77,8 @@ fn contents(dir: &Path) -> anyhow::Result<(String, Vec<u8>)> {
     Ok((manifest, component))
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+/// The JSON document in `path`, its errors naming the file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
 }

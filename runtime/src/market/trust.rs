@@ -62,6 +62,10 @@ impl Hub {
         let next = trusted
             .accept(bundle, clock)
             .map_err(|e| invalid(format!("the bundle is refused, nothing was kept: {e:#}")))?;
+        // The same bundle again (a refresh before the next publish): nothing new.
+        if next == trusted {
+            return Ok(next);
+        }
         let status = &bundle.status.signed;
         let detail = json!({
             "root_version": next.root.signed.version,
@@ -116,8 +120,8 @@ impl Hub {
             .map_err(|e| internal(format!("{e:#}")))?;
         let (mut stopped, mut failed) = (Vec::new(), None);
         for plugin in installed {
-            let digest = format!("sha256:{}", plugin.sha256);
             let key = plugin.publisher_key.as_deref();
+            let digest = plugin.digest();
             let Some(revoked) = trusted.forbids(&plugin.id, &plugin.version, &digest, key) else {
                 continue;
             };

@@ -5,7 +5,7 @@
 //! more is only listed, with the difference, until an operator installs it
 //! and approves what it adds.
 
-use super::{Pulled, clock, pull};
+use super::{clock, peek, pull};
 use crate::caps::{Grant, Manifest};
 use crate::plugins::{Hub, InstallReport};
 use serde::Serialize;
@@ -23,9 +23,10 @@ pub struct Update {
 }
 
 impl Hub {
-    /// Each installed plugin's newest reviewed release above its version,
-    /// pulled and checked, with what it asks beyond the grant.
-    pub async fn updates(&self) -> anyhow::Result<Vec<(Update, Pulled)>> {
+    /// Each installed plugin's newer reviewed releases, newest first down to
+    /// the newest that fits its grant, with what each asks beyond it (read
+    /// from the release's OCI manifest: no component is fetched here).
+    pub async fn updates(&self) -> anyhow::Result<Vec<Update>> {
         let Some(market) = self.market()? else {
             return Ok(Vec::new());
         };
@@ -51,8 +52,7 @@ impl Hub {
             // can install (a vulnerable release's fix among them), and any
             // newer asking for more is listed beside it.
             for (_, release) in newer {
-                let pulled = pull(&release.oci).await?;
-                let manifest = Manifest::parse(&pulled.manifest)?;
+                let manifest = Manifest::parse(&peek(&release.oci).await?)?;
                 let update = Update {
                     plugin: installed.id.clone(),
                     from: installed.version.clone(),
@@ -61,7 +61,7 @@ impl Hub {
                     wider: Grant::pending(grant.as_ref(), &self.request(&manifest)),
                 };
                 let fits = update.wider.is_empty();
-                found.push((update, pulled));
+                found.push(update);
                 if fits {
                     break;
                 }
@@ -70,18 +70,20 @@ impl Hub {
         Ok(found)
     }
 
-    /// Installs the updates that ask for no more than their plugin's grant;
-    /// the reports, and the updates left for an operator.
+    /// Installs the updates that ask for no more than their plugin's grant,
+    /// one at a time, each pulled and checked as any install; the reports,
+    /// and the updates left for an operator.
     pub async fn install_fitting_updates(
         &self,
         actor: &str,
     ) -> anyhow::Result<(Vec<InstallReport>, Vec<Update>)> {
         let (mut installed, mut held) = (Vec::new(), Vec::new());
-        for (update, pulled) in self.updates().await? {
+        for update in self.updates().await? {
             if !update.wider.is_empty() {
                 held.push(update);
                 continue;
             }
+            let pulled = pull(&update.oci).await?;
             let config = self
                 .store()
                 .plugin(&update.plugin)?

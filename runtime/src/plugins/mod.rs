@@ -154,11 +154,6 @@ impl Hub {
         &self.settings
     }
 
-    /// Where `hub.db` and the installed plugins live.
-    pub fn data_dir(&self) -> &std::path::Path {
-        &self.settings.data_dir
-    }
-
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
@@ -222,15 +217,16 @@ impl Hub {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let installed = self.store.plugins()?;
-        // Enabled, and not revoked: a vulnerable release stays enabled so
-        // that its fix runs once installed, but it does not run itself.
+        // Enabled, and not revoked (by the stored status: it holds offline).
+        // A vulnerable release stays enabled so that its fix runs once
+        // installed, but it does not run itself.
         let market = self.market()?;
         let revoked = |p: &InstalledPlugin| {
-            let digest = format!("sha256:{}", p.sha256);
             let key = p.publisher_key.as_deref();
-            market
-                .as_ref()
-                .is_some_and(|m| m.forbids(&p.id, &p.version, &digest, key).is_some())
+            let forbids = |m: &crate::market::metadata::Trusted| {
+                m.forbids(&p.id, &p.version, &p.digest(), key).is_some()
+            };
+            market.as_ref().is_some_and(forbids)
         };
         for p in installed.iter().filter(|p| p.enabled && revoked(p)) {
             tracing::warn!(plugin = %p.id, "{} was revoked by the marketplace: not started", p.version);
@@ -278,18 +274,6 @@ impl Hub {
     }
 
     fn load(&self, installed: &InstalledPlugin) -> anyhow::Result<Arc<Plugin>> {
-        // The stored status holds offline: a revoked release never starts.
-        let digest = format!("sha256:{}", installed.sha256);
-        let key = installed.publisher_key.as_deref();
-        if let Some(revoked) = self.forbidden(&installed.id, &installed.version, &digest, key)? {
-            bail!(
-                "{} {} was revoked by the marketplace as {:?}: {}; it does not run",
-                revoked.plugin,
-                revoked.version,
-                revoked.severity,
-                revoked.reason
-            );
-        }
         let manifest = Manifest::parse(&installed.manifest)?;
         let bytes = std::fs::read(self.component_path(&installed.id))?;
         if hex(&Sha256::digest(&bytes)) != installed.sha256 {

@@ -2,14 +2,13 @@
 //! disable, approve and revoke grants. Each writes the store and the audit
 //! log; a serving hub applies it at once.
 
-use super::{BudgetUse, Hub, Status, hex};
+use super::{BudgetUse, Hub, Status};
 use crate::caps::rules::Scope;
 use crate::caps::{Capabilities, Grant, Manifest, files};
 use crate::error::{ErrorCode, HubError};
 use crate::store::{self, Audited, InstalledPlugin};
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -143,11 +142,12 @@ impl Hub {
             files::read_capped(manifest, MAX_MANIFEST, "manifest").map_err(invalid)?;
         let bytes = files::read_capped(component, MAX_COMPONENT, "component").map_err(invalid)?;
         let from = json!({"component": component, "manifest": manifest});
-        self.install_bytes(actor, manifest_bytes, &bytes, config, from)
+        self.install_bytes(actor, manifest_bytes, &bytes, config, from, None)
     }
 
     /// Installs (or updates) a plugin from its manifest's and its
-    /// component's bytes; `from` says where they came from, for the audit log.
+    /// component's bytes; `from` says where they came from, for the audit
+    /// log; `publisher_key`, the key that signed its release, if one did.
     pub fn install_bytes(
         &self,
         actor: &str,
@@ -155,6 +155,7 @@ impl Hub {
         bytes: &[u8],
         config: BTreeMap<String, String>,
         from: serde_json::Value,
+        publisher_key: Option<&str>,
     ) -> Result<InstallReport, HubError> {
         for (what, size, most) in [
             ("manifest", manifest.len(), MAX_MANIFEST),
@@ -171,9 +172,8 @@ impl Hub {
         let parsed =
             Manifest::parse(&manifest_text).map_err(|e| invalid(format!("manifest: {e:#}")))?;
         let digest = crate::market::release_digest(bytes);
-        let key = from.get("publisher_key").and_then(|k| k.as_str());
         let version = parsed.version.to_string();
-        if let Some(revoked) = self.forbidden(&parsed.id, &version, &digest, key)? {
+        if let Some(revoked) = self.forbidden(&parsed.id, &version, &digest, publisher_key)? {
             return Err(invalid(format!(
                 "this component ({} {}) was revoked by the marketplace as {:?}: {}; it is never installed again",
                 revoked.plugin, revoked.version, revoked.severity, revoked.reason
@@ -195,10 +195,7 @@ impl Hub {
                     dir.display()
                 ))
             })?;
-        let publisher_key = from
-            .get("publisher_key")
-            .and_then(|k| k.as_str())
-            .map(str::to_string);
+        let publisher_key = publisher_key.map(str::to_string);
         // A plugin id is its publisher's: another publisher's release under
         // it inherits no grant and starts only once approved afresh.
         let same_publisher = previous
@@ -216,7 +213,7 @@ impl Hub {
             pending: Grant::pending(grant.as_ref(), &self.request(&parsed)),
             not_started: None,
         };
-        let sha256 = hex(&Sha256::digest(bytes));
+        let sha256 = digest.trim_start_matches("sha256:").to_string();
         let installed = InstalledPlugin {
             id: parsed.id.clone(),
             version: report.version.clone(),

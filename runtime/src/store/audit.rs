@@ -135,12 +135,19 @@ impl Store {
     pub fn audit(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
         let conn = self.conn();
         let limit = filter.limit.map_or(-1, |l| l as i64);
+        // A reader catching up (`after`) gets the oldest it has not seen,
+        // the next page of them; anyone else the newest.
+        let order = if filter.after.is_some() {
+            "ASC"
+        } else {
+            "DESC"
+        };
         let mut query = conn.prepare(&format!(
             "SELECT * FROM (SELECT {COLUMNS} FROM audit
-               WHERE (?1 IS NULL OR plugin = ?1) AND (?2 IS NULL OR at >= ?2)
+               WHERE seq > ?7 AND (?1 IS NULL OR plugin = ?1) AND (?2 IS NULL OR at >= ?2)
                  AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR action = ?5)
-                 AND (?6 IS NULL OR at < ?6) AND (?7 IS NULL OR seq > ?7)
-               ORDER BY seq DESC LIMIT ?3) ORDER BY seq"
+                 AND (?6 IS NULL OR at < ?6)
+               ORDER BY seq {order} LIMIT ?3) ORDER BY seq"
         ))?;
         let f = filter;
         let rows = query.query_map(
@@ -356,6 +363,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(seqs(unseen), [5, 6]);
+        let next_page = AuditFilter {
+            after: Some(1),
+            limit: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(seqs(next_page), [2, 3], "the oldest unseen first");
         let before_epoch = AuditFilter {
             until: Some("1970-01-01T00:00:00Z".into()),
             ..Default::default()

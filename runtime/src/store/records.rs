@@ -18,6 +18,11 @@ pub struct InstalledPlugin {
 }
 
 impl InstalledPlugin {
+    /// Its component's digest as OCI and the marketplace write it.
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", self.sha256)
+    }
+
     pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(InstalledPlugin {
             id: row.get(0)?,

@@ -32,8 +32,9 @@ impl Serving {
             .with_context(|| format!("open {}", path.display()))?;
         match file.try_lock() {
             Ok(()) => {
-                file.set_len(0)?;
-                write!(file, "{}", std::process::id())?;
+                file.set_len(0)
+                    .and_then(|()| write!(file, "{}", std::process::id()))
+                    .with_context(|| format!("write {}", path.display()))?;
                 Ok(Serving { _lock: file })
             }
             Err(TryLockError::WouldBlock) => bail!(
