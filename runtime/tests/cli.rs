@@ -867,3 +867,71 @@ fn a_reviewed_update_within_the_grant_installs_and_a_wider_one_waits() {
     let listed = ok(&data, &["plugins"]);
     assert!(listed.contains("yeelight 0.1.2 (enabled"), "{listed}");
 }
+
+#[test]
+fn a_signed_plugin_exported_from_one_hub_installs_on_an_offline_one_with_the_same_checks() {
+    let registry = xtask::Registry::start().unwrap();
+    let published = Published::push(&registry, "export");
+    let online = published.dir.join("online");
+    ok(&online, &["trust", "add-publisher", "acme", &published.key]);
+    ok(&online, &["plugin", "install", &published.tag]);
+    let out = published.path("carried");
+    let exported = ok(&online, &["plugin", "export", "yeelight", "--out", &out]);
+    assert!(exported.contains("exported yeelight 0.1.0"), "{exported}");
+    drop(registry);
+
+    // The offline hub checks the signature as it would after a pull.
+    let offline = published.dir.join("offline");
+    let untrusted = refused(&offline, &["plugin", "install", &out]);
+    assert!(untrusted.contains("does not trust"), "{untrusted}");
+    ok(
+        &offline,
+        &["trust", "add-publisher", "acme", &published.key],
+    );
+    let installed = ok(&offline, &["plugin", "install", &out]);
+    assert!(
+        installed.contains("installed yeelight 0.1.0"),
+        "{installed}"
+    );
+    assert!(
+        installed.contains(&format!("pulled file://{out}")),
+        "{installed}"
+    );
+
+    // A carried component changed on the way is refused.
+    let wasm = std::path::Path::new(&out).join("plugin.wasm");
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    bytes.extend([0, 2, 1, b'x']);
+    std::fs::write(&wasm, bytes).unwrap();
+    let tampered = refused(&offline, &["plugin", "install", &out]);
+    assert!(tampered.contains("component digest"), "{tampered}");
+
+    // A plugin installed from a file has no signed release to export.
+    let wasm = xtask::guest("yeelight").unwrap();
+    let manifest = xtask::manifest("yeelight").unwrap();
+    let local = published.dir.join("local");
+    ok(
+        &local,
+        &[
+            "plugin",
+            "install",
+            wasm.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    );
+    let unsigned = refused(
+        &local,
+        &[
+            "plugin",
+            "export",
+            "yeelight",
+            "--out",
+            &published.path("none"),
+        ],
+    );
+    assert!(
+        unsigned.contains("no signed release to export"),
+        "{unsigned}"
+    );
+}

@@ -32,8 +32,10 @@ pub enum PluginCommand {
 pub enum ManageCommand {
     /// Install a component, or update an installed one (the grant is kept;
     /// anything the update asks for beyond it waits for `grants approve`).
-    /// COMPONENT may be oci://REGISTRY/NAME:TAG (or @sha256:DIGEST): a
-    /// release signed by a publisher `hub trust` names, verified first.
+    /// COMPONENT may be oci://REGISTRY/NAME:TAG (or @sha256:DIGEST), or a
+    /// signed package folder (`hub package sign`, `hub plugin export`): a
+    /// release the marketplace reviewed or signed by a publisher `hub
+    /// trust` names, verified first.
     Install {
         component: PathBuf,
         /// Default: plugin.toml beside the component.
@@ -45,6 +47,13 @@ pub enum ManageCommand {
     },
     Remove {
         id: String,
+    },
+    /// Write an installed plugin's signed release as a package folder, for
+    /// `hub plugin install DIR` on an offline hub.
+    Export {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Newer reviewed releases of installed plugins (the pinned
     /// marketplace's index) and what each asks beyond its grant.
@@ -174,9 +183,16 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             config,
         } => {
             let config: BTreeMap<_, _> = config.into_iter().collect();
-            let report = match component.to_str().filter(|c| c.starts_with("oci://")) {
-                Some(reference) => {
-                    let pulled = crate::market::pull(reference).await?;
+            let oci = component.to_str().filter(|c| c.starts_with("oci://"));
+            let signed = match oci {
+                Some(reference) => Some(crate::market::pull(reference).await?),
+                None if crate::market::Package::is_package(&component) => {
+                    Some(crate::market::Package::open(&component)?.into_pulled(&component))
+                }
+                None => None,
+            };
+            let report = match signed {
+                Some(pulled) => {
                     println!(
                         "pulled {}, signed by {}",
                         pulled.pinned, pulled.release.publisher_key
@@ -202,6 +218,17 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
                     report.id
                 );
             }
+        }
+        ManageCommand::Export { id, out } => {
+            let release = hub.export_plugin(&id, &out)?;
+            let statement = &release.statement;
+            println!(
+                "exported {} {} signed by {} to {}",
+                statement.plugin,
+                statement.version,
+                release.publisher_key,
+                out.display()
+            );
         }
         ManageCommand::Updates { install } => {
             let (installed, listed) = if install {

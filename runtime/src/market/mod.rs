@@ -37,6 +37,7 @@ pub use updates::Update;
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, InstallReport};
 use crate::store::{self, Audited, Publisher};
+use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -76,6 +77,26 @@ impl Hub {
                 ))
             })?;
         Ok(publisher)
+    }
+
+    /// Writes installed plugin `id` as a signed package folder `out`, which
+    /// `hub plugin install OUT` installs on another hub, offline, with the
+    /// same checks of its signature. Only a plugin that came signed.
+    pub fn export_plugin(&self, id: &str, out: &std::path::Path) -> anyhow::Result<SignedRelease> {
+        let installed = self
+            .store()
+            .plugin(id)?
+            .with_context(|| format!("no plugin {id:?} is installed"))?;
+        let release = installed.release.as_deref().with_context(|| {
+            format!(
+                "{id} was installed from a file, unsigned: there is no signed release to export"
+            )
+        })?;
+        let release: SignedRelease = serde_json::from_str(release).context("its stored release")?;
+        let component = std::fs::read(self.component_path(id))
+            .with_context(|| format!("read {id}'s component (quarantined?)"))?;
+        package::export(out, &installed.manifest, &component, &release)?;
+        Ok(release)
     }
 
     /// Installs a release pulled from a registry (see the module's order of
@@ -130,8 +151,14 @@ impl Hub {
             "publisher_key": release.publisher_key,
             "reviewed": reviewed,
         });
-        let key = Some(release.publisher_key.as_str());
-        self.install_bytes(actor, manifest.into_bytes(), &component, config, from, key)
+        self.install_bytes(
+            actor,
+            manifest.into_bytes(),
+            &component,
+            config,
+            from,
+            Some(&release),
+        )
     }
 }
 

@@ -27,15 +27,39 @@ pub fn build(component: &Path, manifest: &Path, out: &Path) -> anyhow::Result<St
     let text = std::fs::read_to_string(manifest)
         .with_context(|| format!("read {}", manifest.display()))?;
     let statement = Statement::of(&text, &bytes)?;
+    write(out, &text, &bytes, &statement)?;
+    Ok(statement)
+}
+
+/// Writes a signed release as the folder `hub package sign` leaves, for an
+/// install on another hub (`hub plugin export`); checked as it will be read.
+pub fn export(
+    out: &Path,
+    manifest: &str,
+    component: &[u8],
+    release: &SignedRelease,
+) -> anyhow::Result<()> {
+    write(out, manifest, component, &release.statement)?;
+    std::fs::write(out.join(RELEASE), serde_json::to_string_pretty(release)?)?;
+    Package::open(out).map(|_| ())
+}
+
+/// A new folder `out` with the component, its manifest and their statement.
+fn write(
+    out: &Path,
+    manifest: &str,
+    component: &[u8],
+    statement: &Statement,
+) -> anyhow::Result<()> {
     std::fs::create_dir(out)
         .with_context(|| format!("create {} (it must not exist)", out.display()))?;
-    std::fs::write(out.join(COMPONENT), &bytes)?;
-    std::fs::write(out.join(MANIFEST), &text)?;
+    std::fs::write(out.join(COMPONENT), component)?;
+    std::fs::write(out.join(MANIFEST), manifest)?;
     std::fs::write(
         out.join(STATEMENT),
-        serde_json::to_string_pretty(&statement)?,
+        serde_json::to_string_pretty(statement)?,
     )?;
-    Ok(statement)
+    Ok(())
 }
 
 /// Signs the package in `dir` with `key`, after checking that its files
@@ -55,6 +79,22 @@ pub fn sign(dir: &Path, key: &SigningKey) -> anyhow::Result<SignedRelease> {
 }
 
 impl Package {
+    /// Whether `dir` is a signed package's folder.
+    pub fn is_package(dir: &Path) -> bool {
+        dir.join(RELEASE).is_file()
+    }
+
+    /// The release as a pull would give it, for `install_release`: from a
+    /// folder carried by hand to an offline hub.
+    pub fn into_pulled(self, dir: &Path) -> super::Pulled {
+        super::Pulled {
+            pinned: format!("file://{}", dir.display()),
+            manifest: self.manifest,
+            component: self.component,
+            release: self.release,
+        }
+    }
+
     /// The signed package in `dir`, its signature checked against its files.
     pub fn open(dir: &Path) -> anyhow::Result<Package> {
         let release: SignedRelease = read_json(&dir.join(RELEASE))

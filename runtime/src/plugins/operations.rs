@@ -147,7 +147,7 @@ impl Hub {
 
     /// Installs (or updates) a plugin from its manifest's and its
     /// component's bytes; `from` says where they came from, for the audit
-    /// log; `publisher_key`, the key that signed its release, if one did.
+    /// log; `release`, its publisher's signed release, if it came signed.
     pub fn install_bytes(
         &self,
         actor: &str,
@@ -155,8 +155,9 @@ impl Hub {
         bytes: &[u8],
         config: BTreeMap<String, String>,
         from: serde_json::Value,
-        publisher_key: Option<&str>,
+        release: Option<&crate::market::SignedRelease>,
     ) -> Result<InstallReport, HubError> {
+        let publisher_key = release.map(|r| r.publisher_key.as_str());
         for (what, size, most) in [
             ("manifest", manifest.len(), MAX_MANIFEST),
             ("component", bytes.len(), MAX_COMPONENT),
@@ -224,6 +225,7 @@ impl Hub {
             granted,
             installed_at: crate::store::now(),
             publisher_key,
+            release: release.map(|r| json!(r).to_string()),
         };
         let action = if previous.is_some() {
             "update"

@@ -305,6 +305,7 @@ mod tests {
             granted: Some("everything".into()),
             installed_at: crate::store::now(),
             publisher_key: None,
+            release: None,
         };
         let entry = Audited {
             actor: "mallory",

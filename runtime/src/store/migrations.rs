@@ -63,6 +63,8 @@ const MIGRATIONS: &[&str] = &[
     // 6: the key that signed an installed plugin's release, so that
     // revoking the key reaches the plugin.
     "ALTER TABLE plugins ADD COLUMN publisher_key TEXT;",
+    // 7: the signed release a plugin came with (JSON), for `hub plugin export`.
+    "ALTER TABLE plugins ADD COLUMN release TEXT;",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

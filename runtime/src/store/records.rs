@@ -13,8 +13,10 @@ pub struct InstalledPlugin {
     pub config: String,
     pub granted: Option<String>,
     pub installed_at: String,
-    /// The key that signed its release (hex), when it came from a registry.
+    /// The key that signed its release (hex), when it came signed.
     pub publisher_key: Option<String>,
+    /// That signed release (JSON of `market::SignedRelease`).
+    pub release: Option<String>,
 }
 
 impl InstalledPlugin {
@@ -34,6 +36,7 @@ impl InstalledPlugin {
             granted: row.get(6)?,
             installed_at: row.get(7)?,
             publisher_key: row.get(8)?,
+            release: row.get(9)?,
         })
     }
 }
