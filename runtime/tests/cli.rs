@@ -26,6 +26,17 @@ fn ok(data_dir: &Path, args: &[&str]) -> String {
     stdout
 }
 
+/// What `hub plugin install` says of a fresh Yeelight install: installed,
+/// its network waiting for an operator.
+fn assert_awaiting_approval(installed: &str) {
+    assert!(
+        installed.contains("installed yeelight 0.1.0"),
+        "{installed}"
+    );
+    let waiting = "awaiting approval: tcp local ports 55443";
+    assert!(installed.contains(waiting), "{installed}");
+}
+
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = xtask::root().join(format!("target/cli-tests/{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -51,14 +62,7 @@ fn install_approve_narrowed_inspect_and_audit() {
             "discovery=192.168.31.255:1982",
         ],
     );
-    assert!(
-        installed.contains("installed yeelight 0.1.0"),
-        "{installed}"
-    );
-    assert!(
-        installed.contains("awaiting approval: tcp local ports 55443"),
-        "{installed}"
-    );
+    assert_awaiting_approval(&installed);
 
     let approved = ok(
         &dir,
@@ -504,14 +508,7 @@ fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_tru
         installed.contains(&format!("pulled {pinned}")),
         "{installed}"
     );
-    assert!(
-        installed.contains("installed yeelight 0.1.0"),
-        "{installed}"
-    );
-    assert!(
-        installed.contains("awaiting approval: tcp local ports 55443"),
-        "{installed}"
-    );
+    assert_awaiting_approval(&installed);
     let audit = ok(&data, &["audit", "--json"]);
     let install = audit
         .lines()

@@ -120,12 +120,7 @@ pub fn session_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(key) = headers.get(KEY_HEADER) {
         return key.to_str().ok();
     }
-    headers
-        .get_all(SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|p| p.trim().strip_prefix(KEY_PROTOCOL))
+    server::listed(headers, SEC_WEBSOCKET_PROTOCOL).find_map(|p| p.strip_prefix(KEY_PROTOCOL))
 }
 
 /// The subprotocol a WebSocket opened with a session key is answered with.

@@ -13,7 +13,7 @@ use crate::plugins::operations::{MAX_COMPONENT, MAX_MANIFEST};
 use crate::ws::server::error;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::header::{CONTENT_LENGTH, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -68,23 +68,14 @@ pub async fn install(request: Request<Incoming>, hub: &Arc<Hub>, actor: &str) ->
         hub.install_bytes(&actor, manifest, &body, config, from, None)
     })
     .await;
-    let (status, body) = match installed {
-        Ok(Ok(report)) => (StatusCode::OK, json!(report)),
-        Ok(Err(e)) => (
-            StatusCode::BAD_REQUEST,
-            json!({"success": false, "code": e.code.as_str(), "error": e.message}),
-        ),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({"success": false, "code": "internal", "error": "the install stopped unexpectedly"}),
-        ),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    match installed {
+        Ok(Ok(report)) => super::json(StatusCode::OK, &report),
+        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.code.as_str(), &e.message),
+        Err(_) => {
+            let message = "the install stopped unexpectedly";
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        }
+    }
 }
 
 /// The body, gathered into one buffer as it arrives; the answer to send

@@ -281,17 +281,23 @@ async fn handle(request: Request<Incoming>, connection: Connection) -> Response<
     response
 }
 
+/// The comma-separated values of every `name` header, trimmed.
+pub(crate) fn listed(
+    headers: &hyper::HeaderMap,
+    name: hyper::header::HeaderName,
+) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
 /// The `Sec-WebSocket-Accept` value for a well-formed upgrade request.
 fn websocket_key(request: &Request<Incoming>) -> Option<HeaderValue> {
     let headers = request.headers();
-    let has = |name, value: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|v| v.trim().eq_ignore_ascii_case(value))
-    };
+    let has = |name, value: &str| listed(headers, name).any(|v| v.eq_ignore_ascii_case(value));
     let upgrade = has(CONNECTION, "upgrade")
         && has(UPGRADE, "websocket")
         && has(hyper::header::SEC_WEBSOCKET_VERSION, "13");
