@@ -52,9 +52,14 @@ async fn upkeep(hub: Arc<Hub>) {
                 if let Err(e) = hub.refresh_market(reference).await {
                     tracing::warn!("the marketplace's status was not refreshed from {reference}: {e:#}");
                 } else if market.as_ref().is_some_and(|m| m.auto_update) {
-                    match hub.install_fitting_updates(AUTO_UPDATE).await {
+                    match hub.install_fitting_updates(AUTO_UPDATE, false).await {
                         Ok((_, held)) => for update in held {
-                            tracing::info!(plugin = %update.plugin, "update to {} waits for approval of {:?}", update.to, update.wider);
+                            let waits = if update.sideloaded {
+                                "an operator: the plugin was sideloaded".to_string()
+                            } else {
+                                format!("approval of {:?}", update.wider)
+                            };
+                            tracing::info!(plugin = %update.plugin, "update to {} waits for {waits}", update.to);
                         },
                         Err(e) => tracing::warn!("updates not installed: {e:#}"),
                     }

@@ -1,4 +1,5 @@
-//! The operator's command line against a data directory, as a person would use it.
+//! The operator's command line against a data directory, as a person would
+//! use it, and what it does over the WebSocket of a hub serving from there.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -711,6 +712,7 @@ impl Served {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
+        std::fs::create_dir_all(data_dir).unwrap();
         let config = data_dir.join("hub.toml");
         let toml = format!(
             "listen = \"127.0.0.1:{port}\"\ndata_dir = {data_dir:?}\n{more}\n[[tokens]]\nname = \"op\"\ntoken = \"a-long-operator-token\"\nscope = \"operator\"\n"
@@ -718,7 +720,8 @@ impl Served {
         std::fs::write(&config, toml).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_hub"))
             .args(["serve", "--config", config.to_str().unwrap()])
-            .env("RUST_LOG", "warn")
+            // Warnings, and what the schedule decided of updates.
+            .env("RUST_LOG", "warn,hub::serve=info")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -931,4 +934,330 @@ fn a_signed_plugin_exported_from_one_hub_installs_on_an_offline_one_with_the_sam
         unsigned.contains("no signed release to export"),
         "{unsigned}"
     );
+}
+
+#[test]
+fn a_downgrade_and_a_yanked_release_are_refused_and_rotated_keys_are_followed() {
+    let registry = xtask::Registry::start().unwrap();
+    let published = Published::push(&registry, "rollback");
+    let market = published.path("market");
+    let data = published.dir.join("hub");
+    let dir = &published.dir;
+    let publish = |market: &str, name: &str| {
+        ok(
+            dir,
+            &["market", "publish", market, "--out", &published.path(name)],
+        )
+    };
+    let import = |name: &str| ok(&data, &["trust", "import", &published.path(name)]);
+    ok(dir, &["market", "init", &market]);
+    ok(dir, &["market", "review", &market, &published.tag]);
+    let newer = published.version("0.1.1", "");
+    ok(dir, &["market", "review", &market, &newer]);
+    publish(&market, "b1.json");
+    let root = format!("{market}/root.json");
+    ok(&data, &["trust", "pin-market", &root]);
+    import("b1.json");
+    ok(&data, &["plugin", "install", &newer]);
+
+    // A downgrade, however well signed and reviewed, only when asked for.
+    let older = refused(&data, &["plugin", "install", &published.pinned]);
+    assert!(
+        older.contains("older than the installed 0.1.1: a downgrade is refused"),
+        "{older}"
+    );
+    assert!(ok(&data, &["plugins"]).contains("yeelight 0.1.1"));
+    let asked = ["plugin", "install", &published.pinned, "--downgrade"];
+    let downgraded = ok(&data, &asked);
+    assert!(
+        downgraded.contains("updated yeelight from 0.1.1 to 0.1.0"),
+        "{downgraded}"
+    );
+    let audit = ok(&data, &["audit", "--json", "--action", "update"]);
+    assert!(audit.contains("\"downgrade\":true"), "{audit}");
+
+    // Yanked: no longer offered or installed, though nothing stops 0.1.0.
+    let yanked = ok(dir, &["market", "yank", &market, "yeelight", "0.1.1"]);
+    assert!(yanked.contains("yanked yeelight 0.1.1"), "{yanked}");
+    publish(&market, "b2.json");
+    import("b2.json");
+    assert_eq!(ok(&data, &["plugin", "updates"]).trim(), "no updates");
+    let gone = refused(&data, &["plugin", "install", &newer]);
+    assert!(
+        gone.contains("does not list (never reviewed, or yanked)"),
+        "{gone}"
+    );
+    assert!(ok(&data, &["plugins"]).contains("yeelight 0.1.0 (enabled"));
+
+    // The status key rotated: the hub follows root 2, and a status the
+    // old key signs afterwards is refused.
+    let before = published.path("market-before-rotation");
+    let copied = Command::new("cp").args(["-r", &market, &before]).status();
+    assert!(copied.unwrap().success());
+    let rotated = ok(dir, &["market", "rotate", &market, "--role", "status"]);
+    assert!(rotated.contains("rotated to root version 2"), "{rotated}");
+    publish(&market, "b3.json");
+    import("b3.json");
+    assert!(ok(&data, &["trust", "show"]).contains("root version 2"));
+    publish(&before, "old-key-1.json");
+    publish(&before, "old-key-2.json");
+    let old_key = refused(
+        &data,
+        &["trust", "import", &published.path("old-key-2.json")],
+    );
+    assert!(
+        old_key.contains("0 valid signatures of the status role's keys"),
+        "{old_key}"
+    );
+
+    // The root key itself rotated, signed by the old and the new root keys.
+    ok(dir, &["market", "rotate", &market, "--role", "root"]);
+    publish(&market, "b4.json");
+    import("b4.json");
+    assert!(ok(&data, &["trust", "show"]).contains("root version 3"));
+    let retired = std::fs::read_dir(Path::new(&market).join("retired")).unwrap();
+    assert_eq!(retired.count(), 2, "each replaced key is kept aside");
+}
+
+#[test]
+fn a_sideloaded_plugin_is_never_updated_on_its_own() {
+    let registry = xtask::Registry::start().unwrap();
+    let published = Published::push(&registry, "sideloaded");
+    let market = published.path("market");
+    let data = published.dir.join("hub");
+    let dir = &published.dir;
+    ok(&data, &["trust", "add-publisher", "acme", &published.key]);
+    ok(&data, &["plugin", "install", &published.tag]);
+    ok(&data, &["grants", "approve", "yeelight"]);
+
+    // The marketplace reviews only 0.1.1, which fits the grant.
+    let fitting = published.version("0.1.1", "");
+    let status = format!("oci://{}/market/metadata:status", registry.addr);
+    ok(dir, &["market", "init", &market]);
+    ok(dir, &["market", "review", &market, &fitting]);
+    let out = published.path("b1.json");
+    let args = [
+        "market", "publish", &market, "--out", &out, "--push", &status,
+    ];
+    ok(dir, &args);
+    ok(
+        &data,
+        &["trust", "pin-market", &format!("{market}/root.json")],
+    );
+    let listed = ok(&data, &["trust", "import", &out]);
+    assert!(listed.contains("status version 1"), "{listed}");
+
+    let config =
+        format!("[market]\nstatus = \"{status}\"\nrefresh_seconds = 1\nauto_update = true");
+    let served = Served::start(&data, &config);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let log = served.stop();
+    assert!(
+        log.contains("waits for an operator: the plugin was sideloaded"),
+        "{log}"
+    );
+    assert!(ok(&data, &["plugins"]).contains("yeelight 0.1.0"));
+    let listed = ok(&data, &["plugin", "updates"]);
+    assert!(
+        listed.contains("0.1.0 -> 0.1.1") && listed.contains("never updated on its own"),
+        "{listed}"
+    );
+    // An operator's command does update it, and from then on it is reviewed.
+    let updated = ok(&data, &["plugin", "updates", "--install"]);
+    assert!(
+        updated.contains("updated yeelight from 0.1.0 to 0.1.1"),
+        "{updated}"
+    );
+}
+
+/// `docs/api.schema.json`, which every answer must follow.
+fn api_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let text = std::fs::read_to_string(xtask::root().join("docs/api.schema.json")).unwrap();
+        jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+    })
+}
+
+/// A WebSocket client of a served hub, asking one request at a time.
+struct Operator {
+    runtime: tokio::runtime::Runtime,
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: i64,
+}
+
+impl Operator {
+    fn connect(served: &Served, token: &str) -> Operator {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let url = format!("ws://127.0.0.1:{}/ws?token={token}", served.port);
+        let (ws, _) = runtime
+            .block_on(tokio_tungstenite::connect_async(url))
+            .unwrap();
+        Operator {
+            runtime,
+            ws,
+            next_id: 1,
+        }
+    }
+
+    /// The answer to `service` of `domain: "plugin"` with `data`.
+    fn ask(&mut self, service: &str, data: serde_json::Value) -> serde_json::Value {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let id = self.next_id;
+        self.next_id += 1;
+        let request = serde_json::json!({
+            "id": id, "domain": "plugin", "service": service, "service_data": data,
+        });
+        self.runtime.block_on(async {
+            self.ws
+                .send(Message::text(request.to_string()))
+                .await
+                .unwrap();
+            let wait = std::time::Duration::from_secs(60);
+            loop {
+                let frame = tokio::time::timeout(wait, self.ws.next()).await;
+                let Ok(Some(Ok(Message::Text(text)))) = frame else {
+                    panic!("no answer to {service}: {frame:?}");
+                };
+                let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let errors: Vec<String> = api_schema()
+                    .iter_errors(&answer)
+                    .map(|e| format!("{e} at {}", e.instance_path()))
+                    .collect();
+                assert!(errors.is_empty(), "{answer}: not as documented: {errors:?}");
+                if answer["id"] == id {
+                    return answer;
+                }
+            }
+        })
+    }
+
+    /// The result of a request that must succeed.
+    fn done(&mut self, service: &str, data: serde_json::Value) -> serde_json::Value {
+        let answer = self.ask(service, data);
+        assert_eq!(answer["success"], true, "{service}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// The error code and message of a request that must fail.
+    fn failed(&mut self, service: &str, data: serde_json::Value) -> (String, String) {
+        let answer = self.ask(service, data);
+        assert_eq!(answer["success"], false, "{service} succeeded: {answer}");
+        let code = answer["code"].as_str().unwrap_or_default().to_string();
+        (
+            code,
+            answer["error"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+}
+
+#[test]
+fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket() {
+    use serde_json::json;
+    let registry = xtask::Registry::start().unwrap();
+    let published = Published::push(&registry, "websocket");
+    let market = published.path("market");
+    let data = published.dir.join("hub");
+    let dir = &published.dir;
+    let status = format!("oci://{}/market/metadata:status", registry.addr);
+    let publish = |name: &str| {
+        let out = published.path(name);
+        let args = [
+            "market", "publish", &market, "--out", &out, "--push", &status,
+        ];
+        ok(dir, &args);
+        out
+    };
+    ok(dir, &["market", "init", &market]);
+    ok(dir, &["market", "review", &market, &published.tag]);
+    let first = publish("b1.json");
+
+    let user = "[[tokens]]\nname = \"phone\"\ntoken = \"a-long-user-token\"\nscope = \"user\"\n";
+    let config = format!("{user}[market]\nstatus = \"{status}\"\nrefresh_seconds = 3600");
+    let served = Served::start(&data, &config);
+    let mut phone = Operator::connect(&served, "a-long-user-token");
+    let (code, _) = phone.failed("trust_show", json!({}));
+    assert_eq!(code, "forbidden");
+    let (code, _) = phone.failed("install", json!({"oci": published.tag}));
+    assert_eq!(code, "forbidden");
+
+    let mut op = Operator::connect(&served, "a-long-operator-token");
+    let hello = op.ask("hello", json!({}));
+    let listed = hello.to_string();
+    for service in ["updates", "trust_import", "trust_refresh"] {
+        assert!(listed.contains(service), "hello lacks {service}: {hello}");
+    }
+    assert_eq!(op.done("trust_show", json!({}))["market"], json!(null));
+    let (code, refused) = op.failed("trust_refresh", json!({}));
+    assert!(
+        code == "invalid_argument" && refused.contains("no marketplace is pinned"),
+        "{code}: {refused}"
+    );
+    let root: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{market}/root.json")).unwrap())
+            .unwrap();
+    op.done("trust_pin_market", json!({"root": root}));
+    let shown = op.done("trust_refresh", json!({}));
+    assert_eq!(shown["market"]["status_version"], 1, "{shown}");
+    assert_eq!(shown["market"]["stale"], json!(null), "{shown}");
+
+    let report = op.done("install", json!({"oci": published.tag}));
+    assert_eq!(report["id"], "yeelight", "{report}");
+    assert!(
+        report["pending"]
+            .to_string()
+            .contains("tcp local ports 55443"),
+        "{report}"
+    );
+    op.done("approve", json!({"plugin": "yeelight"}));
+
+    // A fitting update, offered and installed over the WebSocket.
+    let fitting = published.version("0.1.1", "");
+    ok(dir, &["market", "review", &market, &fitting]);
+    publish("b2.json");
+    op.done("trust_refresh", json!({}));
+    let offered = op.done("updates", json!({}));
+    assert_eq!(offered["updates"][0]["to"], "0.1.1", "{offered}");
+    assert_eq!(offered["updates"][0]["wider"], json!([]), "{offered}");
+    let updated = op.done("updates", json!({"install": true}));
+    assert_eq!(updated["installed"][0]["version"], "0.1.1", "{updated}");
+
+    // Refused: a downgrade not asked for, a rollback of the status, both
+    // sources at once, fields the service does not know, an unreachable registry.
+    let (code, refused) = op.failed("install", json!({"oci": published.pinned}));
+    assert!(
+        code == "invalid_argument" && refused.contains("a downgrade is refused"),
+        "{code}: {refused}"
+    );
+    let old: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    let (code, refused) = op.failed("trust_import", json!({"bundle": old}));
+    assert!(
+        code == "invalid_argument" && refused.contains("a rollback"),
+        "{code}: {refused}"
+    );
+    let both = json!({"oci": published.tag, "package": "x"});
+    assert_eq!(op.failed("install", both).0, "invalid_format");
+    let unknown = json!({"install": true, "everything": true});
+    assert_eq!(op.failed("updates", unknown).0, "invalid_format");
+    let (code, refused) = op.failed("install", json!({"oci": "oci://127.0.0.1:1/x:1"}));
+    assert_eq!(code, "unreachable", "{refused}");
+    let (code, _) = op.failed("install", json!({"package": "anywhere"}));
+    assert_eq!(code, "invalid_argument", "no install_dir configured");
+
+    let downgraded = op.done(
+        "install",
+        json!({"oci": published.pinned, "downgrade": true}),
+    );
+    assert_eq!(downgraded["version"], "0.1.0", "{downgraded}");
+    let audit = op.done("audit", json!({"action": "update"}));
+    let entries = audit["entries"].to_string();
+    assert!(
+        entries.contains("\"actor\":\"op\"") && entries.contains("\"downgrade\":true"),
+        "{entries}"
+    );
+    drop(served);
 }

@@ -4,7 +4,7 @@
 use crate::caps::imports::{self, ImportUse};
 use crate::caps::rules::Scope;
 use crate::caps::{Capabilities, Manifest};
-use crate::plugins::{Hub, PluginEngine, Version, hex};
+use crate::plugins::{Hub, InstallReport, PluginEngine, Version, hex};
 use crate::store::AuditFilter;
 use crate::store::Checkpoint;
 use anyhow::{Context, bail};
@@ -44,6 +44,20 @@ pub enum ManageCommand {
         /// Configuration handed to the plugin's init, as KEY=VALUE.
         #[arg(long = "config", value_parser = key_value)]
         config: Vec<(String, String)>,
+        /// Install a signed release older than the installed version
+        /// (refused otherwise, as a rollback would be).
+        #[arg(long)]
+        downgrade: bool,
+    },
+    /// Install a signed package folder carried by hand (`hub plugin
+    /// export` on another hub), with the checks of a pull: a release the
+    /// marketplace reviewed or a trusted publisher signed, not revoked.
+    Import {
+        dir: PathBuf,
+        #[arg(long = "config", value_parser = key_value)]
+        config: Vec<(String, String)>,
+        #[arg(long)]
+        downgrade: bool,
     },
     Remove {
         id: String,
@@ -181,23 +195,18 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             component,
             manifest,
             config,
+            downgrade,
         } => {
             let config: BTreeMap<_, _> = config.into_iter().collect();
             let oci = component.to_str().filter(|c| c.starts_with("oci://"));
-            let signed = match oci {
-                Some(reference) => Some(crate::market::pull(reference).await?),
-                None if crate::market::Package::is_package(&component) => {
-                    Some(crate::market::Package::open(&component)?.into_pulled(&component))
+            let report = match oci {
+                Some(reference) => {
+                    let pulled = crate::market::pull(reference).await?;
+                    install_signed(hub, &actor, pulled, config, downgrade)?
                 }
-                None => None,
-            };
-            let report = match signed {
-                Some(pulled) => {
-                    println!(
-                        "pulled {}, signed by {}",
-                        pulled.pinned, pulled.release.publisher_key
-                    );
-                    tokio::task::block_in_place(|| hub.install_release(&actor, pulled, config))?
+                None if crate::market::Package::is_package(&component) => {
+                    let pulled = crate::market::Package::open(&component)?.into_pulled(&component);
+                    install_signed(hub, &actor, pulled, config, downgrade)?
                 }
                 None => {
                     let manifest =
@@ -205,19 +214,22 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
                     hub.install(&actor, &component, &manifest, config)?
                 }
             };
-            match &report.updated_from {
-                Some(from) => println!("updated {} from {from} to {}", report.id, report.version),
-                None => println!("installed {} {}", report.id, report.version),
-            }
-            for pending in &report.pending {
-                println!("  awaiting approval: {pending}");
-            }
-            if !report.pending.is_empty() {
-                println!(
-                    "approve with: hub grants approve {} [--net CIDR ...]",
-                    report.id
+            print_report(&report);
+        }
+        ManageCommand::Import {
+            dir,
+            config,
+            downgrade,
+        } => {
+            if !crate::market::Package::is_package(&dir) {
+                bail!(
+                    "{} is not a signed package folder (no release.json): export one with hub plugin export",
+                    dir.display()
                 );
             }
+            let pulled = crate::market::Package::open(&dir)?.into_pulled(&dir);
+            let config = config.into_iter().collect();
+            print_report(&install_signed(hub, &actor, pulled, config, downgrade)?);
         }
         ManageCommand::Export { id, out } => {
             let release = hub.export_plugin(&id, &out)?;
@@ -232,7 +244,7 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
         }
         ManageCommand::Updates { install } => {
             let (installed, listed) = if install {
-                hub.install_fitting_updates(&actor).await?
+                hub.install_fitting_updates(&actor, true).await?
             } else {
                 (Vec::new(), hub.updates().await?)
             };
@@ -241,10 +253,13 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
                 println!("updated {} from {from} to {}", report.id, report.version);
             }
             for update in &listed {
-                let fits = match update.wider.as_slice() {
+                let mut fits = match update.wider.as_slice() {
                     [] => "fits its grant".to_string(),
                     wider => format!("asks for more: {}", wider.join(", ")),
                 };
+                if update.sideloaded {
+                    fits += " (installed sideloaded: never updated on its own)";
+                }
                 println!(
                     "{} {} -> {} ({}): {fits}",
                     update.plugin, update.from, update.to, update.oci
@@ -265,6 +280,39 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             .map(|()| println!("disabled {id}"))?,
     }
     Ok(())
+}
+
+/// Installs a signed release (pulled, or a package folder), saying whose.
+fn install_signed(
+    hub: &Hub,
+    actor: &str,
+    pulled: crate::market::Pulled,
+    config: BTreeMap<String, String>,
+    downgrade: bool,
+) -> anyhow::Result<InstallReport> {
+    println!(
+        "pulled {}, signed by {}",
+        pulled.pinned, pulled.release.publisher_key
+    );
+    let installed =
+        tokio::task::block_in_place(|| hub.install_release(actor, pulled, config, downgrade));
+    Ok(installed?)
+}
+
+fn print_report(report: &InstallReport) {
+    match &report.updated_from {
+        Some(from) => println!("updated {} from {from} to {}", report.id, report.version),
+        None => println!("installed {} {}", report.id, report.version),
+    }
+    for pending in &report.pending {
+        println!("  awaiting approval: {pending}");
+    }
+    if !report.pending.is_empty() {
+        println!(
+            "approve with: hub grants approve {} [--net CIDR ...]",
+            report.id
+        );
+    }
 }
 
 pub fn grants(hub: &Hub, command: GrantsCommand) -> anyhow::Result<()> {

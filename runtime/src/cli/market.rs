@@ -42,6 +42,22 @@ pub enum MarketCommand {
     /// Review a release in a registry: its publisher's signature must hold
     /// for its bytes; it joins the index at the next publish.
     Review { dir: PathBuf, reference: String },
+    /// Yank a reviewed release: it leaves the index at the next publish, so
+    /// hubs no longer install it or offer it as an update; those running
+    /// it keep it (revoke stops it).
+    Yank {
+        dir: PathBuf,
+        plugin: String,
+        version: String,
+    },
+    /// Give roles new keys: the next root version, signed by the current
+    /// root keys (and the new ones when the root role changes), carried by
+    /// every later bundle. The replaced keys move to DIR/retired.
+    Rotate {
+        dir: PathBuf,
+        #[arg(long = "role", value_enum, required = true)]
+        roles: Vec<crate::market::RoleName>,
+    },
     /// Revoke a reviewed release: it leaves the index, and hubs stop it.
     Revoke {
         dir: PathBuf,
@@ -164,6 +180,26 @@ pub async fn market(command: MarketCommand) -> anyhow::Result<()> {
                 revoked.plugin, revoked.version, revoked.component
             );
         }
+        MarketCommand::Yank {
+            dir,
+            plugin,
+            version,
+        } => {
+            for yanked in Marketplace::open(&dir)?.yank(&plugin, &version)? {
+                println!(
+                    "yanked {} {} ({}): it leaves the index at the next publish",
+                    yanked.plugin, yanked.version, yanked.oci
+                );
+            }
+        }
+        MarketCommand::Rotate { dir, roles } => {
+            let root = Marketplace::open(&dir)?.rotate(&roles)?;
+            println!(
+                "rotated to root version {} ({}): hubs follow it from the next bundle",
+                root.signed.version,
+                root.digest()?
+            );
+        }
         MarketCommand::RevokeKey { dir, key } => {
             Marketplace::open(&dir)?.revoke_key(&key)?;
             println!("revoked the publisher key {key}");
@@ -198,31 +234,26 @@ pub async fn market(command: MarketCommand) -> anyhow::Result<()> {
 pub fn trust(hub: &Hub, command: TrustCommand) -> anyhow::Result<()> {
     match command {
         TrustCommand::Show => {
-            for p in hub.store().publishers()? {
+            let view = hub.trust_view()?;
+            for p in &view.publishers {
                 println!(
                     "publisher {:<20} {}  added by {} at {}",
                     p.name, p.key, p.added_by, p.added_at
                 );
             }
-            match hub.market()? {
-                None => println!("no marketplace pinned"),
-                Some(market) => {
-                    println!("marketplace root version {}", market.root.signed.version);
-                    if let (Some(index), Some(status)) = (&market.index, &market.status) {
-                        let fresh = match market.fresh(crate::market::clock()) {
-                            Ok(_) => "holds".to_string(),
-                            Err(e) => format!("{e:#}"),
-                        };
-                        println!(
-                            "  index version {} ({} reviewed), status version {} ({} revoked), expires {}: {fresh}",
-                            index.signed.version,
-                            index.signed.releases.len(),
-                            status.signed.version,
-                            status.signed.revoked.len(),
-                            status.signed.expires_at
-                        );
-                    }
-                }
+            let Some(market) = view.market else {
+                println!("no marketplace pinned");
+                return Ok(());
+            };
+            println!("marketplace root version {}", market.root_version);
+            if let (Some(index), Some(status)) = (market.index_version, market.status_version) {
+                let holds = market.stale.unwrap_or_else(|| "holds".into());
+                println!(
+                    "  index version {index} ({} reviewed), status version {status} ({} revoked), expires {}: {holds}",
+                    market.reviewed,
+                    market.revoked,
+                    market.expires_at.unwrap_or_default(),
+                );
             }
         }
         TrustCommand::PinMarket { root } => {

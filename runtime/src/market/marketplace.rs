@@ -1,7 +1,8 @@
 //! The marketplace's side, kept in a folder: its keys (one per role), its
 //! root, the releases it reviewed and the revocations it declared, and
-//! the version numbers it published last. `hub market init|review|revoke|
-//! publish` work on it; `publish` writes the signed bundle hubs import.
+//! the version numbers it published last, and the roots it rotated to.
+//! `hub market init|review|yank|revoke|rotate|publish` work on it;
+//! `publish` writes the signed bundle hubs import.
 
 use super::Pulled;
 use super::metadata::{
@@ -25,6 +26,32 @@ struct State {
     revoked_keys: Vec<String>,
     /// The versions of the last bundle published (0 before the first).
     published: u64,
+    /// Every root after the first, in order: each bundle carries them, so
+    /// that a hub pinned to any earlier root walks up to the current one.
+    #[serde(default)]
+    roots: Vec<Signed<Root>>,
+}
+
+/// A role of the marketplace's root, whose key `rotate` replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleName {
+    Root,
+    Index,
+    Status,
+}
+
+impl RoleName {
+    fn name(self) -> &'static str {
+        ROLES[self as usize]
+    }
+
+    fn of(self, root: &mut Root) -> &mut Role {
+        match self {
+            RoleName::Root => &mut root.root,
+            RoleName::Index => &mut root.index,
+            RoleName::Status => &mut root.status,
+        }
+    }
 }
 
 pub struct Marketplace {
@@ -94,6 +121,24 @@ impl Marketplace {
         Ok(reviewed)
     }
 
+    /// Yanks a reviewed release, by plugin and version: it leaves the index
+    /// at the next publish, so no hub installs it or is offered it any
+    /// more, while hubs that run it keep it (unlike `revoke`).
+    pub fn yank(&self, plugin: &str, version: &str) -> anyhow::Result<Vec<Reviewed>> {
+        let mut state = self.state()?;
+        let (gone, kept): (Vec<Reviewed>, Vec<Reviewed>) = std::mem::take(&mut state.reviewed)
+            .into_iter()
+            .partition(|r| r.plugin == plugin && r.version == version);
+        if gone.is_empty() {
+            bail!(
+                "{plugin} {version} is not in the index: it was never reviewed here, or is gone already"
+            );
+        }
+        state.reviewed = kept;
+        self.save(&state)?;
+        Ok(gone)
+    }
+
     /// Revokes a reviewed release, by plugin and version; it leaves the index.
     pub fn revoke(
         &self,
@@ -142,6 +187,53 @@ impl Marketplace {
         self.save(&state)
     }
 
+    /// Gives each of `roles` a new key, in the next root version signed by
+    /// the current root keys and, when the root role itself changes, by
+    /// its new keys too (a hub accepts nothing less). The replaced keys
+    /// move to `retired/`; the new root travels in every later bundle.
+    pub fn rotate(&self, roles: &[RoleName]) -> anyhow::Result<Signed<Root>> {
+        if roles.is_empty() {
+            bail!("name at least one role to rotate: --role root|index|status");
+        }
+        let current: Signed<Root> = super::read_json(&self.dir.join(ROOT))?;
+        let old_root = self.key("root")?;
+        let mut next = current.signed.clone();
+        next.version += 1;
+        let retired = self.dir.join("retired");
+        std::fs::create_dir_all(&retired)
+            .with_context(|| format!("create {}", retired.display()))?;
+        let mut fresh = Vec::new();
+        for &role in roles {
+            let path = retired.join(format!("{}-next.key", role.name()));
+            let _ = std::fs::remove_file(&path);
+            let key = crate::keys::create(&path)?;
+            *role.of(&mut next) = Role {
+                keys: vec![crate::keys::public_hex(&key)],
+                threshold: 1,
+            };
+            fresh.push((role, path, key));
+        }
+        let new_root = fresh.iter().find(|(role, ..)| *role == RoleName::Root);
+        let mut signers = vec![&old_root];
+        signers.extend(new_root.map(|(_, _, key)| key));
+        let root = metadata::sign(next, &signers)?;
+        let mut state = self.state()?;
+        state.roots.push(root.clone());
+        // The state first: a root it lists is one hubs will be handed,
+        // and the keys it names are kept under retired/ until moved.
+        self.save(&state)?;
+        write_json(&self.dir.join(ROOT), &root)?;
+        for (role, path, _) in fresh {
+            let name = role.name();
+            let key = self.dir.join(format!("{name}.key"));
+            let kept = retired.join(format!("{name}-v{}.key", current.signed.version));
+            std::fs::rename(&key, &kept)
+                .and_then(|()| std::fs::rename(&path, &key))
+                .with_context(|| format!("put the new {name} key in {}", key.display()))?;
+        }
+        Ok(root)
+    }
+
     /// Signs the next index and a status valid from `now` for `valid_for`
     /// seconds; the bundle hubs import.
     pub fn publish(&self, now: u64, valid_for: u64) -> anyhow::Result<Bundle> {
@@ -167,7 +259,7 @@ impl Marketplace {
         state.published = version;
         self.save(&state)?;
         Ok(Bundle {
-            roots: Vec::new(),
+            roots: state.roots,
             index,
             status,
         })

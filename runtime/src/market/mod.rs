@@ -26,12 +26,12 @@ mod release;
 mod trust;
 mod updates;
 
-pub use marketplace::Marketplace;
-pub use oci::{Pulled, peek, pull, push, push_bundle};
+pub use marketplace::{Marketplace, RoleName};
+pub use oci::{Pulled, out_of_reach, peek, pull, push, push_bundle};
 pub use package::{Package, build, read_json, sign};
-pub use release::{SignedRelease, Statement, digest as release_digest};
+pub use release::{SignedOrigin, SignedRelease, Statement, digest as release_digest};
 use trust::Standing;
-pub use trust::clock;
+pub use trust::{MarketView, TrustView, clock};
 pub use updates::Update;
 
 use crate::error::{ErrorCode, HubError};
@@ -101,11 +101,14 @@ impl Hub {
 
     /// Installs a release pulled from a registry (see the module's order of
     /// checks); the same report as any install, its capabilities pending.
+    /// A version older than the installed one is refused unless
+    /// `downgrade` says the operator means it.
     pub fn install_release(
         &self,
         actor: &str,
         pulled: Pulled,
         config: BTreeMap<String, String>,
+        downgrade: bool,
     ) -> Result<InstallReport, HubError> {
         let Pulled {
             pinned,
@@ -137,7 +140,7 @@ impl Hub {
             (false, Some(publisher)) => publisher.name.clone(),
             (false, None) => {
                 return Err(invalid(format!(
-                    "{pinned} is signed by {}, a key this hub does not trust and a release the marketplace's index does not list: add its publisher with hub trust add-publisher, or import a fresh status",
+                    "{pinned} is signed by {}, a key this hub does not trust and a release the marketplace's index does not list (never reviewed, or yanked): add its publisher with hub trust add-publisher, or import a fresh status",
                     release.publisher_key
                 )));
             }
@@ -145,20 +148,48 @@ impl Hub {
         release
             .check(&manifest, &component)
             .map_err(|e| invalid(format!("{pinned} refused: {e:#}")))?;
-        let from = json!({
+        let older_than = self.older_installed(&release.statement)?;
+        if let (Some(installed), false) = (&older_than, downgrade) {
+            return Err(invalid(format!(
+                "{pinned} is {} {}, older than the installed {installed}: a downgrade is refused unless asked for (--downgrade)",
+                release.statement.plugin, release.statement.version
+            )));
+        }
+        let mut from = json!({
             "oci": pinned,
             "publisher": publisher,
             "publisher_key": release.publisher_key,
             "reviewed": reviewed,
         });
+        if older_than.is_some() {
+            from["downgrade"] = json!(true);
+        }
+        let signed = SignedOrigin {
+            release: &release,
+            reviewed,
+        };
         self.install_bytes(
             actor,
             manifest.into_bytes(),
             &component,
             config,
             from,
-            Some(&release),
+            Some(signed),
         )
+    }
+
+    /// The installed version of the statement's plugin, if it is newer
+    /// than the statement's: installing would be a downgrade.
+    fn older_installed(&self, statement: &Statement) -> Result<Option<String>, HubError> {
+        let installed = self
+            .store()
+            .plugin(&statement.plugin)
+            .map_err(|e| internal(format!("{e:#}")))?;
+        let parse = |v: &str| semver::Version::parse(v).ok();
+        Ok(installed.and_then(|p| {
+            let newer = parse(&p.version)? > parse(&statement.version)?;
+            newer.then_some(p.version)
+        }))
     }
 }
 

@@ -11,6 +11,7 @@ use super::release::{SignedRelease, digest};
 use crate::plugins::operations::{MAX_COMPONENT, MAX_MANIFEST};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
+use oci_client::RegistryOperation;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
@@ -108,11 +109,7 @@ async fn push_artifact(
 /// layer digest and bound. What they say is checked by `Trusted::accept`.
 pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
     let (client, reference) = client_for(reference)?;
-    let (raw, _) = client
-        .pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &[OCI_MANIFEST])
-        .await
-        .with_context(|| format!("read the manifest of {reference}"))?;
-    let artifact: Artifact = serde_json::from_slice(&raw).context("the registry's manifest")?;
+    let (artifact, pinned) = manifest(&client, &reference).await?;
     let [layer] = artifact.layers.as_slice() else {
         bail!("a marketplace bundle has exactly one layer");
     };
@@ -125,7 +122,6 @@ pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
             layer.size
         );
     }
-    let pinned = reference.clone_with_digest(digest(&raw));
     read_blob(&client, &pinned, layer).await
 }
 
@@ -134,8 +130,11 @@ pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
 /// config, exactly one Wasm layer, the plugin's manifest and release
 /// annotations, each within its bound), and the component's digest.
 pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
+    // One at a time: each holds up to a component's bound in memory.
+    static PULLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let _turn = PULLS.acquire().await?;
     let (client, reference) = client_for(reference)?;
-    let (artifact, pinned) = release_manifest(&client, &reference).await?;
+    let (artifact, pinned) = manifest(&client, &reference).await?;
     let layer = artifact.check()?;
     let manifest = artifact.annotation(MANIFEST_ANNOTATION, MAX_MANIFEST as usize)?;
     let release = artifact.annotation(RELEASE_ANNOTATION, MAX_MANIFEST as usize)?;
@@ -153,29 +152,19 @@ pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
 /// manifest alone (no component): what an update would ask for.
 pub async fn peek(reference: &str) -> anyhow::Result<String> {
     let (client, reference) = client_for(reference)?;
-    let (artifact, _) = release_manifest(&client, &reference).await?;
+    let (artifact, _) = manifest(&client, &reference).await?;
     artifact.check()?;
     Ok(artifact
         .annotation(MANIFEST_ANNOTATION, MAX_MANIFEST as usize)?
         .to_string())
 }
 
-/// A release's OCI manifest, within its bound and matching the digest the
-/// reference pins, if it pins one; with the reference pinned to it.
-async fn release_manifest(
-    client: &Client,
-    reference: &Reference,
-) -> anyhow::Result<(Artifact, Reference)> {
-    let (raw, _) = client
-        .pull_manifest_raw(reference, &RegistryAuth::Anonymous, &[OCI_MANIFEST])
+/// An artifact's OCI manifest, within its bound and matching the digest
+/// the reference pins, if it pins one; with the reference pinned to it.
+async fn manifest(client: &Client, reference: &Reference) -> anyhow::Result<(Artifact, Reference)> {
+    let raw = bounded_manifest(client, reference)
         .await
         .with_context(|| format!("read the manifest of {reference}"))?;
-    if raw.len() > MAX_OCI_MANIFEST {
-        bail!(
-            "the registry's manifest is {} bytes; at most {MAX_OCI_MANIFEST} are read",
-            raw.len()
-        );
-    }
     let manifest_digest = digest(&raw);
     if let Some(pinned) = reference.digest()
         && pinned != manifest_digest
@@ -184,6 +173,42 @@ async fn release_manifest(
     }
     let artifact: Artifact = serde_json::from_slice(&raw).context("the registry's manifest")?;
     Ok((artifact, reference.clone_with_digest(manifest_digest)))
+}
+
+/// The manifest's bytes, read no further than `MAX_OCI_MANIFEST`: oci-client
+/// reads a manifest whole, so the hub asks for it itself, with the token
+/// oci-client got for the repository (if the registry wants one).
+async fn bounded_manifest(client: &Client, reference: &Reference) -> anyhow::Result<Vec<u8>> {
+    let token = client
+        .auth(reference, &RegistryAuth::Anonymous, RegistryOperation::Pull)
+        .await?;
+    let registry = reference.resolve_registry();
+    let scheme = if loopback(registry) { "http" } else { "https" };
+    let at = reference.digest().or(reference.tag()).unwrap_or("latest");
+    let url = format!(
+        "{scheme}://{registry}/v2/{}/manifests/{at}",
+        reference.repository()
+    );
+    let http = reqwest::Client::builder()
+        .connect_timeout(REGISTRY_TIMEOUT)
+        .read_timeout(REGISTRY_TIMEOUT)
+        .build()?;
+    let mut request = http.get(&url).header(reqwest::header::ACCEPT, OCI_MANIFEST);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let mut response = request.send().await?;
+    if !response.status().is_success() {
+        bail!("the registry answered {}", response.status());
+    }
+    let mut raw = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if raw.len() + chunk.len() > MAX_OCI_MANIFEST {
+            bail!("the registry's manifest is over {MAX_OCI_MANIFEST} bytes; no more is read");
+        }
+        raw.extend_from_slice(&chunk);
+    }
+    Ok(raw)
 }
 
 /// The layer's bytes, at most its declared size (bounded by the caller),
@@ -274,6 +299,20 @@ impl Artifact {
     }
 }
 
+/// Whether `error` is a registry out of reach (no connection, or none
+/// answering in time) rather than one that answered something refused.
+pub fn out_of_reach(error: &anyhow::Error) -> bool {
+    use oci_client::errors::OciDistributionError;
+    error.chain().any(|cause| {
+        cause.is::<std::io::Error>()
+            || cause.is::<reqwest::Error>()
+            || matches!(
+                cause.downcast_ref::<OciDistributionError>(),
+                Some(OciDistributionError::RequestError(_))
+            )
+    })
+}
+
 /// A client for `reference`'s registry: plain HTTP on loopback only.
 fn client_for(reference: &str) -> anyhow::Result<(Client, Reference)> {
     let text = reference
@@ -284,19 +323,10 @@ fn client_for(reference: &str) -> anyhow::Result<(Client, Reference)> {
     })?;
     // oci-client's rustls comes without a provider: the hub's is ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let host = parsed
-        .registry()
-        .rsplit_once(':')
-        .map_or(parsed.registry(), |(h, _)| h);
-    let loopback = host == "localhost"
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
     let config = ClientConfig {
         connect_timeout: Some(REGISTRY_TIMEOUT),
         read_timeout: Some(REGISTRY_TIMEOUT),
-        protocol: if loopback {
+        protocol: if loopback(parsed.registry()) {
             ClientProtocol::Http
         } else {
             ClientProtocol::Https
@@ -304,6 +334,16 @@ fn client_for(reference: &str) -> anyhow::Result<(Client, Reference)> {
         ..Default::default()
     };
     Ok((Client::new(config), parsed))
+}
+
+/// Whether `registry` (`HOST` or `HOST:PORT`) is on loopback.
+fn loopback(registry: &str) -> bool {
+    let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `REGISTRY/NAME@DIGEST` or `REGISTRY/NAME:TAG`, as `oci://` references write it.
@@ -397,12 +437,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_manifest_past_its_bound_is_not_read_to_its_end() {
+        let mut manifest = manifest_for(b"c", 1);
+        manifest.resize(MAX_OCI_MANIFEST * 4, b' ');
+        let refused = pulled(manifest, b"c", "oci://ADDR/p:1").await;
+        assert!(
+            refused.contains(&format!("over {MAX_OCI_MANIFEST} bytes")),
+            "{refused}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_manifest_other_than_the_pinned_digest_is_refused() {
         let manifest = manifest_for(b"the component", 13);
         let pinned = format!("oci://ADDR/p@{}", digest(b"the manifest asked for"));
         let served = digest(&manifest);
         let refused = pulled(manifest, b"the component", &pinned).await;
-        // oci-client checks a pinned manifest itself; the hub checks again.
         assert!(refused.contains(&served), "{refused}");
     }
 

@@ -30,6 +30,14 @@ pub struct SignedRelease {
     pub signature: String,
 }
 
+/// A signed release on its way in: whether the marketplace's index lists
+/// it (or only a publisher the operator trusts vouches for it).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedOrigin<'a> {
+    pub release: &'a SignedRelease,
+    pub reviewed: bool,
+}
+
 /// `sha256:HEX` of `bytes`.
 pub fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", crate::plugins::hex(&Sha256::digest(bytes)))

@@ -6,8 +6,31 @@ use super::metadata::{Bundle, Revoked, Root, Signed, Trusted};
 use super::{SignedRelease, internal, invalid};
 use crate::error::HubError;
 use crate::plugins::Hub;
-use crate::store::{self, Audited};
+use crate::store::{self, Audited, Publisher};
+use serde::Serialize;
 use serde_json::json;
+
+/// What this hub trusts, as `hub trust show` and `trust_show` tell it.
+#[derive(Debug, Serialize)]
+pub struct TrustView {
+    pub publishers: Vec<Publisher>,
+    /// The pinned marketplace, if any.
+    pub market: Option<MarketView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MarketView {
+    pub root_version: u64,
+    /// The newest index and status verified, once a bundle was imported.
+    pub index_version: Option<u64>,
+    pub reviewed: usize,
+    pub status_version: Option<u64>,
+    pub revoked: usize,
+    pub revoked_keys: usize,
+    pub expires_at: Option<u64>,
+    /// Why the status no longer holds (expired, or none yet); `None`: it holds.
+    pub stale: Option<String>,
+}
 
 /// What the marketplace's metadata says of a release.
 pub enum Standing {
@@ -20,6 +43,25 @@ pub enum Standing {
 }
 
 impl Hub {
+    /// The publishers this hub trusts and what it verified of its marketplace.
+    pub fn trust_view(&self) -> Result<TrustView, HubError> {
+        let publishers = self
+            .store()
+            .publishers()
+            .map_err(|e| internal(format!("{e:#}")))?;
+        let market = self.market()?.map(|m| MarketView {
+            root_version: m.root.signed.version,
+            index_version: m.index.as_ref().map(|i| i.signed.version),
+            reviewed: m.index.as_ref().map_or(0, |i| i.signed.releases.len()),
+            status_version: m.status.as_ref().map(|s| s.signed.version),
+            revoked: m.revoked.len(),
+            revoked_keys: m.revoked_keys.len(),
+            expires_at: m.status.as_ref().map(|s| s.signed.expires_at),
+            stale: m.fresh(clock()).err().map(|e| format!("{e:#}")),
+        });
+        Ok(TrustView { publishers, market })
+    }
+
     /// The marketplace's verified metadata, if one is pinned.
     pub fn market(&self) -> Result<Option<Trusted>, HubError> {
         let stored = self

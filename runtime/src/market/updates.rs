@@ -3,7 +3,8 @@
 //! An update asking for no more than the plugin's grant may install on its
 //! own when the operator opted in (`[market] auto_update`); one asking for
 //! more is only listed, with the difference, until an operator installs it
-//! and approves what it adds.
+//! and approves what it adds. A plugin installed unreviewed (sideloaded)
+//! is never updated on a schedule, only by an operator's command.
 
 use super::{clock, peek, pull};
 use crate::caps::{Grant, Manifest};
@@ -20,6 +21,8 @@ pub struct Update {
     pub oci: String,
     /// What it asks for beyond what was approved; empty: it fits the grant.
     pub wider: Vec<String>,
+    /// The installed release was not reviewed: only an operator updates it.
+    pub sideloaded: bool,
 }
 
 impl Hub {
@@ -59,6 +62,7 @@ impl Hub {
                     to: release.version.clone(),
                     oci: release.oci.clone(),
                     wider: Grant::pending(grant.as_ref(), &self.request(&manifest)),
+                    sideloaded: !installed.reviewed,
                 };
                 let fits = update.wider.is_empty();
                 found.push(update);
@@ -72,14 +76,16 @@ impl Hub {
 
     /// Installs the updates that ask for no more than their plugin's grant,
     /// one at a time, each pulled and checked as any install; the reports,
-    /// and the updates left for an operator.
+    /// and the updates left for an operator. Updates of sideloaded plugins
+    /// install only when `sideloaded_too` (an operator's command).
     pub async fn install_fitting_updates(
         &self,
         actor: &str,
+        sideloaded_too: bool,
     ) -> anyhow::Result<(Vec<InstallReport>, Vec<Update>)> {
         let (mut installed, mut held) = (Vec::new(), Vec::new());
         for update in self.updates().await? {
-            if !update.wider.is_empty() {
+            if !update.wider.is_empty() || update.sideloaded && !sideloaded_too {
                 held.push(update);
                 continue;
             }
@@ -91,7 +97,7 @@ impl Hub {
                 .transpose()?
                 .unwrap_or_default();
             let report =
-                tokio::task::block_in_place(|| self.install_release(actor, pulled, config))?;
+                tokio::task::block_in_place(|| self.install_release(actor, pulled, config, false))?;
             installed.push(report);
         }
         Ok((installed, held))

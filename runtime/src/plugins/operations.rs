@@ -147,7 +147,7 @@ impl Hub {
 
     /// Installs (or updates) a plugin from its manifest's and its
     /// component's bytes; `from` says where they came from, for the audit
-    /// log; `release`, its publisher's signed release, if it came signed.
+    /// log; `signed`, its publisher's signed release, if it came signed.
     pub fn install_bytes(
         &self,
         actor: &str,
@@ -155,8 +155,9 @@ impl Hub {
         bytes: &[u8],
         config: BTreeMap<String, String>,
         from: serde_json::Value,
-        release: Option<&crate::market::SignedRelease>,
+        signed: Option<crate::market::SignedOrigin<'_>>,
     ) -> Result<InstallReport, HubError> {
+        let release = signed.map(|s| s.release);
         let publisher_key = release.map(|r| r.publisher_key.as_str());
         for (what, size, most) in [
             ("manifest", manifest.len(), MAX_MANIFEST),
@@ -226,6 +227,7 @@ impl Hub {
             installed_at: crate::store::now(),
             publisher_key,
             release: release.map(|r| json!(r).to_string()),
+            reviewed: signed.is_some_and(|s| s.reviewed),
         };
         let action = if previous.is_some() {
             "update"

@@ -306,6 +306,7 @@ mod tests {
             installed_at: crate::store::now(),
             publisher_key: None,
             release: None,
+            reviewed: false,
         };
         let entry = Audited {
             actor: "mallory",

@@ -65,6 +65,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE plugins ADD COLUMN publisher_key TEXT;",
     // 7: the signed release a plugin came with (JSON), for `hub plugin export`.
     "ALTER TABLE plugins ADD COLUMN release TEXT;",
+    // 8: whether the marketplace had reviewed the release when it was
+    // installed: sideloaded ones are never updated on a schedule.
+    "ALTER TABLE plugins ADD COLUMN reviewed INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

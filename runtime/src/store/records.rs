@@ -17,6 +17,9 @@ pub struct InstalledPlugin {
     pub publisher_key: Option<String>,
     /// That signed release (JSON of `market::SignedRelease`).
     pub release: Option<String>,
+    /// Whether the marketplace's index listed that release when it was
+    /// installed; a sideloaded one is updated only by an operator.
+    pub reviewed: bool,
 }
 
 impl InstalledPlugin {
@@ -37,6 +40,7 @@ impl InstalledPlugin {
             installed_at: row.get(7)?,
             publisher_key: row.get(8)?,
             release: row.get(9)?,
+            reviewed: row.get(10)?,
         })
     }
 }

@@ -88,14 +88,16 @@ impl Session {
                 ))
             })?;
         }
-        let (for_operators, management, hub) = match self.caller.scope {
+        let (for_operators, management, market, hub) = match self.caller.scope {
             TokenScope::Operator => (
                 &services::OPERATOR_SERVICES[..],
                 &services::MANAGEMENT[..],
+                &services::MARKET_SERVICES[..],
                 &services::HUB_SERVICES[..],
             ),
-            TokenScope::User => (&[][..], &[][..], &[][..]),
+            TokenScope::User => (&[][..], &[][..], &[][..], &[][..]),
         };
+        let management: Vec<&str> = management.iter().chain(market).copied().collect();
         let services: Vec<&str> = SESSION_SERVICES
             .iter()
             .chain(&services::SERVICES)

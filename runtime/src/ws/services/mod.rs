@@ -8,6 +8,7 @@ mod check_update;
 mod discover;
 mod get_attributes;
 mod list_devices;
+mod market;
 mod ota;
 mod plugins;
 mod sessions;
@@ -33,6 +34,7 @@ pub const SERVICES: [&str; 6] = [
 ];
 /// Device services for operator tokens only.
 pub const OPERATOR_SERVICES: [&str; 1] = ["set_device"];
+pub use market::MARKET_SERVICES;
 pub use plugins::MANAGEMENT;
 pub use sessions::HUB_SERVICES;
 
@@ -46,6 +48,8 @@ pub enum Service {
     SetDevice(set_device::SetDevice),
     /// `domain: "plugin"`: plugin management, for operator tokens.
     Manage(plugins::Manage),
+    /// `domain: "plugin"`: releases from registries, updates and trust.
+    Market(market::Market),
     /// `domain: "hub"`: the console's sessions, for operator tokens.
     Sessions(sessions::Sessions),
 }
@@ -66,6 +70,9 @@ impl Service {
             _ => {}
         }
         match request.domain.as_deref() {
+            Some("plugin") if market::Market::serves(&request) => {
+                return market::Market::parse(request, caller).map(Service::Market);
+            }
             Some("plugin") => return plugins::Manage::parse(request, caller).map(Service::Manage),
             Some("hub") => {
                 return sessions::Sessions::parse(request, caller).map(Service::Sessions);
@@ -109,6 +116,7 @@ impl Service {
             Service::Ota(s) => s.apply(hub, out).await,
             Service::SetDevice(s) => s.apply(hub, out).await,
             Service::Manage(s) => s.apply(hub, out).await,
+            Service::Market(s) => s.apply(hub, out).await,
             Service::Sessions(s) => s.apply(hub, out),
         }
     }
@@ -206,6 +214,18 @@ mod tests {
                 domain: Some("yeelight".into()),
                 service: service.to_string(),
                 identity: Some("0x1".into()),
+                service_data: Default::default(),
+            };
+            if let Err(e) = Service::parse(request, &operator) {
+                assert_ne!(e.code, ErrorCode::UnknownService, "{service}: {e}");
+            }
+        }
+        for service in MANAGEMENT.iter().chain(&MARKET_SERVICES) {
+            let request = Request {
+                id: 1,
+                domain: Some("plugin".into()),
+                service: service.to_string(),
+                identity: None,
                 service_data: Default::default(),
             };
             if let Err(e) = Service::parse(request, &operator) {

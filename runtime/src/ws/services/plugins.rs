@@ -143,7 +143,7 @@ fn operate(
     }
 }
 
-fn json(value: impl serde::Serialize) -> Result<Value, HubError> {
+pub(super) fn json(value: impl serde::Serialize) -> Result<Value, HubError> {
     serde_json::to_value(value).map_err(|e| HubError::new(ErrorCode::Internal, e.to_string()))
 }
 
