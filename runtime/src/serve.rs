@@ -54,6 +54,10 @@ async fn upkeep(hub: Arc<Hub>) {
                 } else if market.as_ref().is_some_and(|m| m.auto_update) {
                     match hub.install_fitting_updates(AUTO_UPDATE, false).await {
                         Ok((_, held)) => for update in held {
+                            if let Some(failed) = &update.failed {
+                                tracing::warn!(plugin = %update.plugin, "update to {} failed: {failed}", update.to);
+                                continue;
+                            }
                             let waits = if update.sideloaded {
                                 "an operator: the plugin was sideloaded".to_string()
                             } else {

@@ -988,17 +988,35 @@ fn a_downgrade_and_a_yanked_release_are_refused_and_rotated_keys_are_followed() 
         "{gone}"
     );
     assert!(ok(&data, &["plugins"]).contains("yeelight 0.1.0 (enabled"));
+    // A yanked release found malicious later is still revocable.
+    let revoke = [
+        "market",
+        "revoke",
+        &market,
+        "yeelight",
+        "0.1.1",
+        "--severity",
+        "malicious",
+        "--reason",
+        "found later",
+    ];
+    ok(dir, &revoke);
 
     // The status key rotated: the hub follows root 2, and a status the
     // old key signs afterwards is refused.
     let before = published.path("market-before-rotation");
     let copied = Command::new("cp").args(["-r", &market, &before]).status();
     assert!(copied.unwrap().success());
-    let rotated = ok(dir, &["market", "rotate", &market, "--role", "status"]);
+    // Named twice, rotated once.
+    let args = [
+        "market", "rotate", &market, "--role", "status", "--role", "status",
+    ];
+    let rotated = ok(dir, &args);
     assert!(rotated.contains("rotated to root version 2"), "{rotated}");
     publish(&market, "b3.json");
     import("b3.json");
     assert!(ok(&data, &["trust", "show"]).contains("root version 2"));
+    // Its version past the hub's, so that only the key is wrong.
     publish(&before, "old-key-1.json");
     publish(&before, "old-key-2.json");
     let old_key = refused(
@@ -1062,12 +1080,26 @@ fn a_sideloaded_plugin_is_never_updated_on_its_own() {
         listed.contains("0.1.0 -> 0.1.1") && listed.contains("never updated on its own"),
         "{listed}"
     );
-    // An operator's command does update it, and from then on it is reviewed.
+    // An operator's command does update it, and from then on it is
+    // reviewed: the schedule installs its next fitting update itself.
     let updated = ok(&data, &["plugin", "updates", "--install"]);
     assert!(
         updated.contains("updated yeelight from 0.1.0 to 0.1.1"),
         "{updated}"
     );
+    let next = published.version("0.1.2", "");
+    ok(dir, &["market", "review", &market, &next]);
+    ok(dir, &args);
+    let served = Served::start(&data, &config);
+    let started = std::time::Instant::now();
+    while !ok(&data, &["plugins"]).contains("yeelight 0.1.2") {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "a reviewed plugin was not updated on schedule: {}",
+            served.stop()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// `docs/api.schema.json`, which every answer must follow.
@@ -1200,6 +1232,16 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
         serde_json::from_str(&std::fs::read_to_string(format!("{market}/root.json")).unwrap())
             .unwrap();
     op.done("trust_pin_market", json!({"root": root}));
+    let (code, _) = op.failed(
+        "trust_add_publisher",
+        json!({"name": "acme", "key": "not a key"}),
+    );
+    assert_eq!(code, "invalid_argument");
+    let trusted = op.done(
+        "trust_add_publisher",
+        json!({"name": "acme", "key": published.key}),
+    );
+    assert_eq!(trusted["publishers"][0]["added_by"], "op", "{trusted}");
     let shown = op.done("trust_refresh", json!({}));
     assert_eq!(shown["market"]["status_version"], 1, "{shown}");
     assert_eq!(shown["market"]["stale"], json!(null), "{shown}");

@@ -205,8 +205,7 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
                     install_signed(hub, &actor, pulled, config, downgrade)?
                 }
                 None if crate::market::Package::is_package(&component) => {
-                    let pulled = crate::market::Package::open(&component)?.into_pulled(&component);
-                    install_signed(hub, &actor, pulled, config, downgrade)?
+                    install_package(hub, &actor, &component, config, downgrade)?
                 }
                 None => {
                     let manifest =
@@ -221,15 +220,8 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             config,
             downgrade,
         } => {
-            if !crate::market::Package::is_package(&dir) {
-                bail!(
-                    "{} is not a signed package folder (no release.json): export one with hub plugin export",
-                    dir.display()
-                );
-            }
-            let pulled = crate::market::Package::open(&dir)?.into_pulled(&dir);
             let config = config.into_iter().collect();
-            print_report(&install_signed(hub, &actor, pulled, config, downgrade)?);
+            print_report(&install_package(hub, &actor, &dir, config, downgrade)?);
         }
         ManageCommand::Export { id, out } => {
             let release = hub.export_plugin(&id, &out)?;
@@ -259,6 +251,9 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
                 };
                 if update.sideloaded {
                     fits += " (installed sideloaded: never updated on its own)";
+                }
+                if let Some(failed) = &update.failed {
+                    fits += &format!("; installing it failed: {failed}");
                 }
                 println!(
                     "{} {} -> {} ({}): {fits}",
@@ -297,6 +292,24 @@ fn install_signed(
     let installed =
         tokio::task::block_in_place(|| hub.install_release(actor, pulled, config, downgrade));
     Ok(installed?)
+}
+
+/// Installs the signed package folder `dir` (see `install_signed`).
+fn install_package(
+    hub: &Hub,
+    actor: &str,
+    dir: &Path,
+    config: BTreeMap<String, String>,
+    downgrade: bool,
+) -> anyhow::Result<InstallReport> {
+    if !crate::market::Package::is_package(dir) {
+        bail!(
+            "{} is not a signed package folder (no release.json): export one with hub plugin export",
+            dir.display()
+        );
+    }
+    let pulled = crate::market::Package::open(dir)?.into_pulled(dir);
+    install_signed(hub, actor, pulled, config, downgrade)
 }
 
 fn print_report(report: &InstallReport) {

@@ -30,6 +30,9 @@ struct State {
     /// that a hub pinned to any earlier root walks up to the current one.
     #[serde(default)]
     roots: Vec<Signed<Root>>,
+    /// Releases yanked from the index: still revocable.
+    #[serde(default)]
+    yanked: Vec<Reviewed>,
 }
 
 /// A role of the marketplace's root, whose key `rotate` replaces.
@@ -135,6 +138,7 @@ impl Marketplace {
             );
         }
         state.reviewed = kept;
+        state.yanked.extend(gone.iter().cloned());
         self.save(&state)?;
         Ok(gone)
     }
@@ -149,10 +153,14 @@ impl Marketplace {
         fixed_in: Option<String>,
     ) -> anyhow::Result<Revoked> {
         let mut state = self.state()?;
-        let (gone, kept): (Vec<Reviewed>, Vec<Reviewed>) = std::mem::take(&mut state.reviewed)
+        let named = |r: &Reviewed| r.plugin == plugin && r.version == version;
+        let (mut gone, kept): (Vec<Reviewed>, Vec<Reviewed>) = std::mem::take(&mut state.reviewed)
             .into_iter()
-            .partition(|r| r.plugin == plugin && r.version == version);
+            .partition(named);
         state.reviewed = kept;
+        // A yanked release is revoked as any other: hubs may still run it.
+        gone.extend(state.yanked.iter().filter(|r| named(r)).cloned());
+        state.yanked.retain(|r| !named(r));
         let Some(first) = gone.first() else {
             bail!("{plugin} {version} was never reviewed here");
         };
@@ -192,6 +200,9 @@ impl Marketplace {
     /// its new keys too (a hub accepts nothing less). The replaced keys
     /// move to `retired/`; the new root travels in every later bundle.
     pub fn rotate(&self, roles: &[RoleName]) -> anyhow::Result<Signed<Root>> {
+        let mut roles = roles.to_vec();
+        roles.sort_by_key(|r| *r as usize);
+        roles.dedup();
         if roles.is_empty() {
             bail!("name at least one role to rotate: --role root|index|status");
         }
@@ -203,10 +214,13 @@ impl Marketplace {
         std::fs::create_dir_all(&retired)
             .with_context(|| format!("create {}", retired.display()))?;
         let mut fresh = Vec::new();
-        for &role in roles {
+        for &role in &roles {
+            // Never over a key of an interrupted rotation: it may be the
+            // one a root already handed out names.
             let path = retired.join(format!("{}-next.key", role.name()));
-            let _ = std::fs::remove_file(&path);
-            let key = crate::keys::create(&path)?;
+            let key = crate::keys::create(&path).with_context(|| {
+                format!("an interrupted rotation left {}: put it in place as {}.key if root.json names it, or remove it", path.display(), role.name())
+            })?;
             *role.of(&mut next) = Role {
                 keys: vec![crate::keys::public_hex(&key)],
                 threshold: 1,
@@ -217,6 +231,7 @@ impl Marketplace {
         let mut signers = vec![&old_root];
         signers.extend(new_root.map(|(_, _, key)| key));
         let root = metadata::sign(next, &signers)?;
+        metadata::rotate(&current, &root).context("the new root, as hubs will check it")?;
         let mut state = self.state()?;
         state.roots.push(root.clone());
         // The state first: a root it lists is one hubs will be handed,
@@ -278,7 +293,12 @@ impl Marketplace {
     }
 }
 
+/// Writes `value` to `path` whole or not at all (aside, then renamed), so
+/// that a crash never leaves half a decision list.
 fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
-    std::fs::write(path, serde_json::to_string_pretty(value)?)
+    let aside = path.with_extension("json.partial");
+    std::fs::write(&aside, serde_json::to_string_pretty(value)?)
+        .and_then(|()| std::fs::File::open(&aside)?.sync_all())
+        .and_then(|()| std::fs::rename(&aside, path))
         .with_context(|| format!("write {}", path.display()))
 }

@@ -431,7 +431,7 @@ const CLOCK_SKEW: u64 = 3_600;
 
 /// The root after `next`, which must be the very next version and signed
 /// by a threshold of both the current root keys and its own.
-fn rotate(current: &Signed<Root>, next: &Signed<Root>) -> anyhow::Result<Signed<Root>> {
+pub(super) fn rotate(current: &Signed<Root>, next: &Signed<Root>) -> anyhow::Result<Signed<Root>> {
     let expected = current.signed.version.saturating_add(1);
     if next.signed.version != expected {
         bail!(
@@ -440,8 +440,10 @@ fn rotate(current: &Signed<Root>, next: &Signed<Root>) -> anyhow::Result<Signed<
             current.signed.version
         );
     }
-    next.signed.check_roles()?;
+    // The previous root's signature first: nothing else is read of a root
+    // no trusted key vouched for.
     next.check(&current.signed.root, "previous root")?;
+    next.signed.check_roles()?;
     next.check(&next.signed.root, "new root")?;
     Ok(next.clone())
 }

@@ -148,25 +148,16 @@ impl Hub {
         release
             .check(&manifest, &component)
             .map_err(|e| invalid(format!("{pinned} refused: {e:#}")))?;
-        let older_than = self.older_installed(&release.statement)?;
-        if let (Some(installed), false) = (&older_than, downgrade) {
-            return Err(invalid(format!(
-                "{pinned} is {} {}, older than the installed {installed}: a downgrade is refused unless asked for (--downgrade)",
-                release.statement.plugin, release.statement.version
-            )));
-        }
-        let mut from = json!({
+        let from = json!({
             "oci": pinned,
             "publisher": publisher,
             "publisher_key": release.publisher_key,
             "reviewed": reviewed,
         });
-        if older_than.is_some() {
-            from["downgrade"] = json!(true);
-        }
         let signed = SignedOrigin {
             release: &release,
             reviewed,
+            downgrade,
         };
         self.install_bytes(
             actor,
@@ -177,23 +168,9 @@ impl Hub {
             Some(signed),
         )
     }
-
-    /// The installed version of the statement's plugin, if it is newer
-    /// than the statement's: installing would be a downgrade.
-    fn older_installed(&self, statement: &Statement) -> Result<Option<String>, HubError> {
-        let installed = self
-            .store()
-            .plugin(&statement.plugin)
-            .map_err(|e| internal(format!("{e:#}")))?;
-        let parse = |v: &str| semver::Version::parse(v).ok();
-        Ok(installed.and_then(|p| {
-            let newer = parse(&p.version)? > parse(&statement.version)?;
-            newer.then_some(p.version)
-        }))
-    }
 }
 
-fn invalid(message: impl Into<String>) -> HubError {
+pub(crate) fn invalid(message: impl Into<String>) -> HubError {
     HubError::new(ErrorCode::InvalidArgument, message)
 }
 

@@ -3,6 +3,8 @@
 //! sign (`statement.json`) and, once signed, `release.json`.
 
 use super::release::{SignedRelease, Statement};
+use crate::caps::files;
+use crate::plugins::operations::{MAX_COMPONENT, MAX_MANIFEST};
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
 use std::path::Path;
@@ -84,6 +86,16 @@ impl Package {
         dir.join(RELEASE).is_file()
     }
 
+    /// The signed package in `folder`, as a pull would give it, when each
+    /// of its files lies inside `dir` (a folder a client named: no link
+    /// leads out of the install directory).
+    pub fn open_inside(dir: &Path, folder: &Path) -> anyhow::Result<super::Pulled> {
+        for name in [RELEASE, MANIFEST, COMPONENT] {
+            files::inside(dir, &folder.join(name)).map_err(anyhow::Error::msg)?;
+        }
+        Ok(Package::open(folder)?.into_pulled(folder))
+    }
+
     /// The release as a pull would give it, for `install_release`: from a
     /// folder carried by hand to an offline hub.
     pub fn into_pulled(self, dir: &Path) -> super::Pulled {
@@ -109,16 +121,18 @@ impl Package {
     }
 }
 
+/// A package's manifest and component: regular files within their bounds.
 fn contents(dir: &Path) -> anyhow::Result<(String, Vec<u8>)> {
-    let manifest = std::fs::read_to_string(dir.join(MANIFEST))
-        .with_context(|| format!("read {}", dir.join(MANIFEST).display()))?;
-    let component = std::fs::read(dir.join(COMPONENT))
-        .with_context(|| format!("read {}", dir.join(COMPONENT).display()))?;
+    let read = |name: &str, most: u64| files::read_capped(&dir.join(name), most, name);
+    let manifest = read(MANIFEST, MAX_MANIFEST).map_err(anyhow::Error::msg)?;
+    let manifest = String::from_utf8(manifest).context("plugin.toml is not UTF-8")?;
+    let component = read(COMPONENT, MAX_COMPONENT).map_err(anyhow::Error::msg)?;
     Ok((manifest, component))
 }
 
 /// The JSON document in `path`, its errors naming the file.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+    // As large as a marketplace's bundle may be.
+    let bytes = files::read_capped(path, 4 << 20, "file").map_err(anyhow::Error::msg)?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
 }

@@ -31,11 +31,14 @@ pub struct SignedRelease {
 }
 
 /// A signed release on its way in: whether the marketplace's index lists
-/// it (or only a publisher the operator trusts vouches for it).
+/// it (or only a publisher the operator trusts vouches for it), and
+/// whether it may replace a newer version.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedOrigin<'a> {
     pub release: &'a SignedRelease,
     pub reviewed: bool,
+    /// The operator asked for it even if older than the installed version.
+    pub downgrade: bool,
 }
 
 /// `sha256:HEX` of `bytes`.

@@ -23,6 +23,9 @@ pub struct Update {
     pub wider: Vec<String>,
     /// The installed release was not reviewed: only an operator updates it.
     pub sideloaded: bool,
+    /// Why installing it failed, when it was tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 impl Hub {
@@ -63,6 +66,7 @@ impl Hub {
                     oci: release.oci.clone(),
                     wider: Grant::pending(grant.as_ref(), &self.request(&manifest)),
                     sideloaded: !installed.reviewed,
+                    failed: None,
                 };
                 let fits = update.wider.is_empty();
                 found.push(update);
@@ -76,30 +80,55 @@ impl Hub {
 
     /// Installs the updates that ask for no more than their plugin's grant,
     /// one at a time, each pulled and checked as any install; the reports,
-    /// and the updates left for an operator. Updates of sideloaded plugins
-    /// install only when `sideloaded_too` (an operator's command).
+    /// and the updates left for an operator (with why, for those that
+    /// failed: one failing update holds back no other). Updates of
+    /// sideloaded plugins install only when `sideloaded_too` (an operator's
+    /// command).
     pub async fn install_fitting_updates(
         &self,
         actor: &str,
         sideloaded_too: bool,
     ) -> anyhow::Result<(Vec<InstallReport>, Vec<Update>)> {
         let (mut installed, mut held) = (Vec::new(), Vec::new());
-        for update in self.updates().await? {
+        for mut update in self.updates().await? {
             if !update.wider.is_empty() || update.sideloaded && !sideloaded_too {
                 held.push(update);
                 continue;
             }
-            let pulled = pull(&update.oci).await?;
-            let config = self
-                .store()
-                .plugin(&update.plugin)?
-                .map(|p| serde_json::from_str::<BTreeMap<String, String>>(&p.config))
-                .transpose()?
-                .unwrap_or_default();
-            let report =
-                tokio::task::block_in_place(|| self.install_release(actor, pulled, config, false))?;
-            installed.push(report);
+            match self.install_update(actor, &update).await {
+                Ok(report) => installed.push(report),
+                Err(e) => {
+                    update.failed = Some(format!("{e:#}"));
+                    held.push(update);
+                }
+            }
         }
         Ok((installed, held))
+    }
+
+    /// Pulls and installs `update` with its plugin's configuration; the
+    /// release must be the one the index named.
+    async fn install_update(&self, actor: &str, update: &Update) -> anyhow::Result<InstallReport> {
+        let pulled = pull(&update.oci).await?;
+        let statement = &pulled.release.statement;
+        anyhow::ensure!(
+            (statement.plugin.as_str(), statement.version.as_str())
+                == (update.plugin.as_str(), update.to.as_str()),
+            "{} holds {} {}, not the {} {} the index names",
+            update.oci,
+            statement.plugin,
+            statement.version,
+            update.plugin,
+            update.to
+        );
+        let config = self
+            .store()
+            .plugin(&update.plugin)?
+            .map(|p| serde_json::from_str::<BTreeMap<String, String>>(&p.config))
+            .transpose()?
+            .unwrap_or_default();
+        let report =
+            tokio::task::block_in_place(|| self.install_release(actor, pulled, config, false))?;
+        Ok(report)
     }
 }

@@ -184,6 +184,19 @@ impl Hub {
         self.compile(bytes, &parsed)
             .map_err(|e| invalid(format!("{} refused: {e:#}", parsed.id)))?;
         let previous = self.store.plugin(&parsed.id).map_err(internal)?;
+        let downgrade = signed
+            .zip(previous.as_ref())
+            .and_then(|(signed, previous)| {
+                let installed = semver::Version::parse(&previous.version).ok()?;
+                let older = parsed.version.cmp_precedence(&installed).is_lt();
+                older.then_some((signed.downgrade, previous.version.as_str()))
+            });
+        if let Some((false, installed)) = downgrade {
+            return Err(invalid(format!(
+                "{} {} is older than the installed {installed}: a downgrade is refused unless asked for (--downgrade)",
+                parsed.id, parsed.version
+            )));
+        }
         let dir = self.settings.data_dir.join("plugins").join(&parsed.id);
         std::fs::create_dir_all(&dir)
             .and_then(|()| std::fs::write(dir.join("plugin.wasm.partial"), bytes))
@@ -242,6 +255,9 @@ impl Hub {
         });
         if previous.is_some() && !same_publisher {
             detail["publisher_changed"] = json!(true);
+        }
+        if downgrade.is_some() {
+            detail["downgrade"] = json!(true);
         }
         if let (Some(detail), serde_json::Value::Object(from)) = (detail.as_object_mut(), from) {
             detail.extend(from);

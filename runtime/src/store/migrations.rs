@@ -66,8 +66,11 @@ const MIGRATIONS: &[&str] = &[
     // 7: the signed release a plugin came with (JSON), for `hub plugin export`.
     "ALTER TABLE plugins ADD COLUMN release TEXT;",
     // 8: whether the marketplace had reviewed the release when it was
-    // installed: sideloaded ones are never updated on a schedule.
-    "ALTER TABLE plugins ADD COLUMN reviewed INTEGER NOT NULL DEFAULT 0;",
+    // installed: sideloaded ones are never updated on a schedule. A signed
+    // release whose key no operator trusts can only have come reviewed.
+    "ALTER TABLE plugins ADD COLUMN reviewed INTEGER NOT NULL DEFAULT 0;
+     UPDATE plugins SET reviewed = 1 WHERE release IS NOT NULL
+        AND publisher_key NOT IN (SELECT key FROM publishers);",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

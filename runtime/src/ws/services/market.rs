@@ -8,7 +8,7 @@ use super::unknown_service;
 use crate::caps::files;
 use crate::error::{ErrorCode, HubError};
 use crate::market::metadata::{Bundle, Root, Signed};
-use crate::market::{Package, Pulled};
+use crate::market::{Package, Pulled, invalid};
 use crate::plugins::Hub;
 use crate::ws::Caller;
 use crate::ws::protocol::Request;
@@ -165,7 +165,8 @@ impl Market {
             }
             Market::TrustShow => json(hub.trust_view()?),
             Market::AddPublisher { actor, name, key } => {
-                json(blocking(hub, move |hub| hub.trust_publisher(&actor, &name, &key)).await?)
+                blocking(hub, move |hub| hub.trust_publisher(&actor, &name, &key)).await?;
+                json(hub.trust_view()?)
             }
             Market::PinRoot { actor, root } => {
                 blocking(hub, move |hub| hub.pin_market(&actor, *root)).await?;
@@ -201,14 +202,22 @@ impl Install {
                 .await
                 .map_err(|e| market_error(&e)),
             (None, Some(folder)) => {
-                let Some(dir) = &hub.settings().install_dir else {
+                let Some(dir) = hub.settings().install_dir.clone() else {
                     return Err(invalid(
                         "this hub installs no package folders over the WebSocket: its configuration names no install_dir",
                     ));
                 };
-                let folder = files::inside(dir, folder).map_err(invalid)?;
-                let package = Package::open(&folder).map_err(|e| invalid(format!("{e:#}")))?;
-                Ok(package.into_pulled(&folder))
+                let folder = folder.clone();
+                let opened = tokio::task::spawn_blocking(move || {
+                    let folder = files::inside(&dir, &folder).map_err(invalid)?;
+                    Package::open_inside(&dir, &folder).map_err(|e| invalid(format!("{e:#}")))
+                });
+                opened.await.unwrap_or_else(|e| {
+                    Err(HubError::new(
+                        ErrorCode::Internal,
+                        format!("reading the package failed: {e}"),
+                    ))
+                })
             }
             _ => Err(HubError::new(
                 ErrorCode::InvalidFormat,
@@ -258,8 +267,4 @@ fn market_error(error: &anyhow::Error) -> HubError {
         ErrorCode::InvalidArgument
     };
     HubError::new(code, format!("{error:#}"))
-}
-
-fn invalid(message: impl Into<String>) -> HubError {
-    HubError::new(ErrorCode::InvalidArgument, message)
 }
