@@ -1136,13 +1136,24 @@ impl Operator {
 
     /// The answer to `service` of `domain: "plugin"` with `data`.
     fn ask(&mut self, service: &str, data: serde_json::Value) -> serde_json::Value {
+        let request = serde_json::json!({
+            "domain": "plugin", "service": service, "service_data": data,
+        });
+        self.call(request, |_| true)
+    }
+
+    /// The first answer to `request` (given an id here) that is `last`.
+    fn call(
+        &mut self,
+        mut request: serde_json::Value,
+        last: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         use futures_util::{SinkExt, StreamExt};
         use tokio_tungstenite::tungstenite::Message;
         let id = self.next_id;
         self.next_id += 1;
-        let request = serde_json::json!({
-            "id": id, "domain": "plugin", "service": service, "service_data": data,
-        });
+        request["id"] = id.into();
+        let service = request["service"].to_string();
         self.runtime.block_on(async {
             self.ws
                 .send(Message::text(request.to_string()))
@@ -1160,7 +1171,7 @@ impl Operator {
                     .map(|e| format!("{e} at {}", e.instance_path()))
                     .collect();
                 assert!(errors.is_empty(), "{answer}: not as documented: {errors:?}");
-                if answer["id"] == id {
+                if answer["id"] == id && last(&answer) {
                     return answer;
                 }
             }
@@ -1246,7 +1257,15 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
     assert_eq!(shown["market"]["status_version"], 1, "{shown}");
     assert_eq!(shown["market"]["stale"], json!(null), "{shown}");
 
-    let report = op.done("install", json!({"oci": published.tag}));
+    // Installed from the registry, approved for a simulated bulb's network,
+    // the plugin finds the bulb and reads it.
+    let sim = op
+        .runtime
+        .block_on(hub_sim::yeelight::YeelightSim::on_lan(Default::default()))
+        .unwrap();
+    let discovery = sim.discovery_addr().to_string();
+    let install = json!({"oci": published.tag, "config": {"discovery": discovery}});
+    let report = op.done("install", install);
     assert_eq!(report["id"], "yeelight", "{report}");
     assert!(
         report["pending"]
@@ -1254,7 +1273,20 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
             .contains("tcp local ports 55443"),
         "{report}"
     );
-    op.done("approve", json!({"plugin": "yeelight"}));
+    let net = sim.network().to_string();
+    op.done("approve", json!({"plugin": "yeelight", "net": [net]}));
+    let discover = json!({"service": "discover", "domain": "yeelight"});
+    let done = op.call(discover, |a| a["result"]["done"] == true);
+    assert_eq!(done["result"]["count"], 1, "{done}");
+    let identity = sim.bulbs()[0].id().to_string();
+    let read = json!({"service": "get_attributes", "domain": "yeelight", "identity": identity});
+    let reading = op.call(read, |_| true);
+    assert!(
+        reading["result"]
+            .to_string()
+            .contains("\"attribute\":\"power\""),
+        "{reading}"
+    );
 
     // A fitting update, offered and installed over the WebSocket.
     let fitting = published.version("0.1.1", "");

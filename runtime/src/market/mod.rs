@@ -18,6 +18,7 @@
 //! revoked never installs, whichever way it came, even once the status
 //! that revoked it has expired.
 
+mod fetch;
 mod marketplace;
 pub mod metadata;
 mod oci;
@@ -26,8 +27,9 @@ mod release;
 mod trust;
 mod updates;
 
+pub use fetch::out_of_reach;
 pub use marketplace::{Marketplace, RoleName};
-pub use oci::{Pulled, out_of_reach, peek, pull, push, push_bundle};
+pub use oci::{Pulled, peek, pull, push, push_bundle};
 pub use package::{Package, build, read_json, sign};
 pub use release::{SignedOrigin, SignedRelease, Statement, digest as release_digest};
 use trust::Standing;
@@ -110,11 +112,13 @@ impl Hub {
         config: BTreeMap<String, String>,
         downgrade: bool,
     ) -> Result<InstallReport, HubError> {
+        // `_turn` is held to the end: the next pull waits for this install.
         let Pulled {
             pinned,
             manifest,
             component,
             release,
+            turn: _turn,
         } = pulled;
         let market = self.market()?;
         let standing = market

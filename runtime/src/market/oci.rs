@@ -7,26 +7,24 @@
 //! digest that named it, within a size bound, before anything else reads it.
 
 use super::Package;
+use super::fetch::{REGISTRY_TIMEOUT, Repository, loopback};
 use super::release::{SignedRelease, digest};
 use crate::plugins::operations::{MAX_COMPONENT, MAX_MANIFEST};
 use anyhow::{Context, bail};
-use futures_util::StreamExt;
-use oci_client::RegistryOperation;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::manifest::OciDescriptor;
-use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 pub const WASM_LAYER: &str = "application/wasm";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const MANIFEST_ANNOTATION: &str = "dev.hub.plugin.manifest";
 const RELEASE_ANNOTATION: &str = "dev.hub.plugin.release";
-/// A registry that does not connect or answer within this is out of reach.
-const REGISTRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The largest OCI manifest read: the plugin manifest and release inside.
 const MAX_OCI_MANIFEST: usize = 256 << 10;
 
@@ -37,7 +35,15 @@ pub struct Pulled {
     pub manifest: String,
     pub component: Vec<u8>,
     pub release: SignedRelease,
+    /// The pull's turn, held until the release is installed or dropped:
+    /// one component is in memory at a time, however many are asked for.
+    pub turn: Option<SemaphorePermit<'static>>,
 }
+
+/// Pulls take turns (see `Pulled::turn`).
+static PULLS: Semaphore = Semaphore::const_new(1);
+/// The longest a pull may take, however steadily a registry trickles.
+const PULL_DEADLINE: Duration = Duration::from_secs(600);
 
 /// Pushes a signed package to `reference` (`oci://REGISTRY/NAME:TAG`); the
 /// pinned reference of what was pushed.
@@ -108,8 +114,9 @@ async fn push_artifact(
 /// Pulls the bundle `reference` names: its bytes, checked against the
 /// layer digest and bound. What they say is checked by `Trusted::accept`.
 pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
-    let (client, reference) = client_for(reference)?;
-    let (artifact, pinned) = manifest(&client, &reference).await?;
+    let reference = parse(reference)?;
+    let mut repository = Repository::of(&reference)?;
+    let (artifact, _) = manifest(&mut repository, &reference).await?;
     let [layer] = artifact.layers.as_slice() else {
         bail!("a marketplace bundle has exactly one layer");
     };
@@ -122,7 +129,7 @@ pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
             layer.size
         );
     }
-    read_blob(&client, &pinned, layer).await
+    read_blob(&mut repository, layer).await
 }
 
 /// Pulls the release `reference` names, checking on the way: the manifest's
@@ -130,29 +137,44 @@ pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
 /// config, exactly one Wasm layer, the plugin's manifest and release
 /// annotations, each within its bound), and the component's digest.
 pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
-    // One at a time: each holds up to a component's bound in memory.
-    static PULLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-    let _turn = PULLS.acquire().await?;
-    let (client, reference) = client_for(reference)?;
-    let (artifact, pinned) = manifest(&client, &reference).await?;
+    let turn = PULLS.acquire().await?;
+    let pulled = tokio::time::timeout(PULL_DEADLINE, pull_now(reference)).await;
+    let pulled = pulled.map_err(|_| {
+        anyhow::anyhow!(
+            "{reference} did not arrive within {} s",
+            PULL_DEADLINE.as_secs()
+        )
+    })??;
+    Ok(Pulled {
+        turn: Some(turn),
+        ..pulled
+    })
+}
+
+async fn pull_now(reference: &str) -> anyhow::Result<Pulled> {
+    let reference = parse(reference)?;
+    let mut repository = Repository::of(&reference)?;
+    let (artifact, pinned) = manifest(&mut repository, &reference).await?;
     let layer = artifact.check()?;
     let manifest = artifact.annotation(MANIFEST_ANNOTATION, MAX_MANIFEST as usize)?;
     let release = artifact.annotation(RELEASE_ANNOTATION, MAX_MANIFEST as usize)?;
     let release: SignedRelease = serde_json::from_str(release).context("the release annotation")?;
-    let component = read_blob(&client, &pinned, layer).await?;
+    let component = read_blob(&mut repository, layer).await?;
     Ok(Pulled {
         pinned: bare(&pinned),
         manifest: manifest.to_string(),
         component,
         release,
+        turn: None,
     })
 }
 
 /// The `plugin.toml` of the release `reference` names, read from its OCI
 /// manifest alone (no component): what an update would ask for.
 pub async fn peek(reference: &str) -> anyhow::Result<String> {
-    let (client, reference) = client_for(reference)?;
-    let (artifact, _) = manifest(&client, &reference).await?;
+    let reference = parse(reference)?;
+    let mut repository = Repository::of(&reference)?;
+    let (artifact, _) = manifest(&mut repository, &reference).await?;
     artifact.check()?;
     Ok(artifact
         .annotation(MANIFEST_ANNOTATION, MAX_MANIFEST as usize)?
@@ -161,8 +183,13 @@ pub async fn peek(reference: &str) -> anyhow::Result<String> {
 
 /// An artifact's OCI manifest, within its bound and matching the digest
 /// the reference pins, if it pins one; with the reference pinned to it.
-async fn manifest(client: &Client, reference: &Reference) -> anyhow::Result<(Artifact, Reference)> {
-    let raw = bounded_manifest(client, reference)
+async fn manifest(
+    repository: &mut Repository,
+    reference: &Reference,
+) -> anyhow::Result<(Artifact, Reference)> {
+    let at = reference.digest().or(reference.tag()).unwrap_or("latest");
+    let raw = repository
+        .manifest(at, OCI_MANIFEST, MAX_OCI_MANIFEST)
         .await
         .with_context(|| format!("read the manifest of {reference}"))?;
     let manifest_digest = digest(&raw);
@@ -175,65 +202,13 @@ async fn manifest(client: &Client, reference: &Reference) -> anyhow::Result<(Art
     Ok((artifact, reference.clone_with_digest(manifest_digest)))
 }
 
-/// The manifest's bytes, read no further than `MAX_OCI_MANIFEST`: oci-client
-/// reads a manifest whole, so the hub asks for it itself, with the token
-/// oci-client got for the repository (if the registry wants one).
-async fn bounded_manifest(client: &Client, reference: &Reference) -> anyhow::Result<Vec<u8>> {
-    let token = client
-        .auth(reference, &RegistryAuth::Anonymous, RegistryOperation::Pull)
-        .await?;
-    let registry = reference.resolve_registry();
-    let scheme = if loopback(registry) { "http" } else { "https" };
-    let at = reference.digest().or(reference.tag()).unwrap_or("latest");
-    let url = format!(
-        "{scheme}://{registry}/v2/{}/manifests/{at}",
-        reference.repository()
-    );
-    let http = reqwest::Client::builder()
-        .connect_timeout(REGISTRY_TIMEOUT)
-        .read_timeout(REGISTRY_TIMEOUT)
-        .build()?;
-    let mut request = http.get(&url).header(reqwest::header::ACCEPT, OCI_MANIFEST);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let mut response = request.send().await?;
-    if !response.status().is_success() {
-        bail!("the registry answered {}", response.status());
-    }
-    let mut raw = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if raw.len() + chunk.len() > MAX_OCI_MANIFEST {
-            bail!("the registry's manifest is over {MAX_OCI_MANIFEST} bytes; no more is read");
-        }
-        raw.extend_from_slice(&chunk);
-    }
-    Ok(raw)
-}
-
 /// The layer's bytes, at most its declared size (bounded by the caller),
 /// whose digest must be the one the manifest names.
-async fn read_blob(
-    client: &Client,
-    at: &Reference,
-    layer: &OciDescriptor,
-) -> anyhow::Result<Vec<u8>> {
-    let mut stream = client
-        .pull_blob_stream(at, layer)
+async fn read_blob(repository: &mut Repository, layer: &OciDescriptor) -> anyhow::Result<Vec<u8>> {
+    let bytes = repository
+        .blob(&layer.digest, layer.size as usize)
         .await
-        .context("read the layer")?
-        .stream;
-    let most = layer.size as usize;
-    let mut bytes = Vec::with_capacity(most);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.context("read the layer")?;
-        if bytes.len() + chunk.len() > most {
-            bail!(
-                "the registry sent more than the {most} bytes the manifest declares for the layer"
-            );
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+        .context("read the layer")?;
     let got = digest(&bytes);
     if got != layer.digest {
         bail!(
@@ -299,28 +274,18 @@ impl Artifact {
     }
 }
 
-/// Whether `error` is a registry out of reach (no connection, or none
-/// answering in time) rather than one that answered something refused.
-pub fn out_of_reach(error: &anyhow::Error) -> bool {
-    use oci_client::errors::OciDistributionError;
-    error.chain().any(|cause| {
-        cause.is::<std::io::Error>()
-            || cause.is::<reqwest::Error>()
-            || matches!(
-                cause.downcast_ref::<OciDistributionError>(),
-                Some(OciDistributionError::RequestError(_))
-            )
-    })
-}
-
-/// A client for `reference`'s registry: plain HTTP on loopback only.
-fn client_for(reference: &str) -> anyhow::Result<(Client, Reference)> {
+/// `oci://REGISTRY/NAME:TAG` or `oci://REGISTRY/NAME@DIGEST`, parsed.
+fn parse(reference: &str) -> anyhow::Result<Reference> {
     let text = reference
         .strip_prefix("oci://")
         .with_context(|| format!("{reference:?} is not an oci:// reference"))?;
-    let parsed: Reference = text.parse().with_context(|| {
-        format!("{reference:?} is not REGISTRY/NAME:TAG or REGISTRY/NAME@DIGEST")
-    })?;
+    text.parse()
+        .with_context(|| format!("{reference:?} is not REGISTRY/NAME:TAG or REGISTRY/NAME@DIGEST"))
+}
+
+/// A client pushing to `reference`'s registry: plain HTTP on loopback only.
+fn client_for(reference: &str) -> anyhow::Result<(Client, Reference)> {
+    let parsed = parse(reference)?;
     // oci-client's rustls comes without a provider: the hub's is ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = ClientConfig {
@@ -334,16 +299,6 @@ fn client_for(reference: &str) -> anyhow::Result<(Client, Reference)> {
         ..Default::default()
     };
     Ok((Client::new(config), parsed))
-}
-
-/// Whether `registry` (`HOST` or `HOST:PORT`) is on loopback.
-fn loopback(registry: &str) -> bool {
-    let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
-    host == "localhost"
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `REGISTRY/NAME@DIGEST` or `REGISTRY/NAME:TAG`, as `oci://` references write it.
@@ -361,28 +316,24 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A registry that answers every manifest request with `manifest` and
-    /// every blob request with `blob`, whatever was asked: the misbehaviour
-    /// a real registry cannot be made to show.
-    async fn lying_registry(manifest: Vec<u8>, blob: Vec<u8>) -> std::net::SocketAddr {
+    /// A registry answering each request's head with `respond(its own
+    /// address, the head)`: a status line with headers, and a body.
+    async fn registry<F>(respond: F) -> std::net::SocketAddr
+    where
+        F: Fn(std::net::SocketAddr, &str) -> (String, Vec<u8>) + Clone + Send + 'static,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
-                let (manifest, blob) = (manifest.clone(), blob.clone());
+                let respond = respond.clone();
                 tokio::spawn(async move {
                     let mut request = vec![0u8; 8192];
                     let n = stream.read(&mut request).await.unwrap_or(0);
-                    let head = String::from_utf8_lossy(&request[..n]).to_string();
-                    let (kind, body) = if head.contains("/manifests/") {
-                        (OCI_MANIFEST, manifest)
-                    } else if head.contains("/blobs/") {
-                        ("application/octet-stream", blob)
-                    } else {
-                        ("application/json", b"{}".to_vec())
-                    };
+                    let head = String::from_utf8_lossy(&request[..n]).to_lowercase();
+                    let (status, body) = respond(addr, &head);
                     let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                         body.len()
                     );
                     let _ = stream.write_all(answer.as_bytes()).await;
@@ -391,6 +342,80 @@ mod tests {
             }
         });
         addr
+    }
+
+    /// A registry that answers every manifest request with `manifest` and
+    /// every blob request with `blob`, whatever was asked: the misbehaviour
+    /// a real registry cannot be made to show.
+    async fn lying_registry(manifest: Vec<u8>, blob: Vec<u8>) -> std::net::SocketAddr {
+        registry(move |_, head| {
+            let (kind, body) = if head.contains("/manifests/") {
+                (OCI_MANIFEST, manifest.clone())
+            } else {
+                ("application/octet-stream", blob.clone())
+            };
+            (format!("200 OK\r\ncontent-type: {kind}"), body)
+        })
+        .await
+    }
+
+    /// A registry that asks for a bearer token from `realm` (`ADDR` is its
+    /// own address), whose `/token` answers `token`, and that serves a
+    /// release only to a read carrying `Bearer t0k`.
+    async fn signing_in(realm: &'static str, token: Vec<u8>) -> std::net::SocketAddr {
+        let manifest = manifest_for(b"c", 1);
+        registry(move |addr, head| {
+            let challenge = format!(
+                "401 Unauthorized\r\nwww-authenticate: Bearer realm=\"{}\",service=\"registry\"",
+                realm.replace("ADDR", &addr.to_string())
+            );
+            if head.starts_with("get /token") {
+                ("200 OK".into(), token.clone())
+            } else if !head.contains("authorization: bearer t0k") {
+                (challenge, Vec::new())
+            } else if head.contains("/manifests/") {
+                ("200 OK".into(), manifest.clone())
+            } else {
+                ("200 OK".into(), b"c".to_vec())
+            }
+        })
+        .await
+    }
+
+    /// What pulling `reference` came to: `pulled`, or the error.
+    async fn outcome(reference: &str) -> String {
+        match pull(reference).await {
+            Ok(_) => "pulled".into(),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    async fn pull_from(addr: std::net::SocketAddr) -> String {
+        outcome(&format!("oci://{addr}/p:1")).await
+    }
+
+    #[tokio::test]
+    async fn a_token_the_registry_asks_for_is_fetched_and_sent_with_each_read() {
+        let addr = signing_in("http://ADDR/token", br#"{"token":"t0k"}"#.to_vec()).await;
+        assert_eq!(pull_from(addr).await, "pulled");
+    }
+
+    #[tokio::test]
+    async fn a_token_realm_neither_https_nor_loopback_is_never_asked() {
+        let metadata = "http://169.254.169.254/latest/meta-data";
+        let addr = signing_in(metadata, Vec::new()).await;
+        let refused = pull_from(addr).await;
+        assert!(refused.contains("only https"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_token_answer_past_its_bound_is_refused() {
+        let addr = signing_in("http://ADDR/token", vec![b' '; 1 << 20]).await;
+        let refused = pull_from(addr).await;
+        assert!(
+            refused.contains("more than the 65536 bytes a token answer may have"),
+            "{refused}"
+        );
     }
 
     fn manifest_for(component: &[u8], size: usize) -> Vec<u8> {
@@ -414,11 +439,7 @@ mod tests {
 
     async fn pulled(manifest: Vec<u8>, blob: &[u8], reference: &str) -> String {
         let addr = lying_registry(manifest, blob.to_vec()).await;
-        let reference = reference.replace("ADDR", &addr.to_string());
-        match pull(&reference).await {
-            Ok(_) => "pulled".into(),
-            Err(e) => format!("{e:#}"),
-        }
+        outcome(&reference.replace("ADDR", &addr.to_string())).await
     }
 
     #[tokio::test]
@@ -442,7 +463,7 @@ mod tests {
         manifest.resize(MAX_OCI_MANIFEST * 4, b' ');
         let refused = pulled(manifest, b"c", "oci://ADDR/p:1").await;
         assert!(
-            refused.contains(&format!("over {MAX_OCI_MANIFEST} bytes")),
+            refused.contains(&format!("more than the {MAX_OCI_MANIFEST} bytes")),
             "{refused}"
         );
     }

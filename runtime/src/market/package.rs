@@ -104,6 +104,7 @@ impl Package {
             manifest: self.manifest,
             component: self.component,
             release: self.release,
+            turn: None,
         }
     }
 
