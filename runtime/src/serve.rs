@@ -43,30 +43,18 @@ async fn upkeep(hub: Arc<Hub>) {
     let market = hub.settings().market.clone();
     let every = market.as_ref().map_or(3600, |m| m.refresh_seconds.max(1));
     let mut refresh = tokio::time::interval(Duration::from_secs(every));
+    // A refresh runs beside the rest (a slow registry holds up nothing
+    // else), one at a time: a tick while one runs is skipped.
+    let mut refreshing: Option<tokio::task::JoinHandle<()>> = None;
     let mut seen = hub.store().data_version().ok();
     loop {
         tokio::select! {
             _ = summary.tick() => hub.audit().summarize(),
             _ = refresh.tick(), if market.is_some() => {
-                let reference = market.as_ref().map(|m| m.status.as_str()).unwrap_or_default();
-                if let Err(e) = hub.refresh_market(reference).await {
-                    tracing::warn!("the marketplace's status was not refreshed from {reference}: {e:#}");
-                } else if market.as_ref().is_some_and(|m| m.auto_update) {
-                    match hub.install_fitting_updates(AUTO_UPDATE, false).await {
-                        Ok((_, held)) => for update in held {
-                            if let Some(failed) = &update.failed {
-                                tracing::warn!(plugin = %update.plugin, "update to {} failed: {failed}", update.to);
-                                continue;
-                            }
-                            let waits = if update.sideloaded {
-                                "an operator: the plugin was sideloaded".to_string()
-                            } else {
-                                format!("approval of {:?}", update.wider)
-                            };
-                            tracing::info!(plugin = %update.plugin, "update to {} waits for {waits}", update.to);
-                        },
-                        Err(e) => tracing::warn!("updates not installed: {e:#}"),
-                    }
+                if let Some(config) = &market
+                    && refreshing.as_ref().is_none_or(|r| r.is_finished())
+                {
+                    refreshing = Some(tokio::spawn(refresh_market(hub.clone(), config.clone())));
                 }
             }
             _ = poll.tick() => {
@@ -80,5 +68,37 @@ async fn upkeep(hub: Arc<Hub>) {
                 }
             }
         }
+    }
+}
+
+/// Fetches the marketplace's bundle and, with `auto_update`, installs the
+/// updates that fit their grant; what it could not do is logged.
+async fn refresh_market(hub: Arc<Hub>, market: crate::config::MarketConfig) {
+    if let Err(e) = hub.refresh_market(&market.status).await {
+        tracing::warn!(
+            "the marketplace's status was not refreshed from {}: {e:#}",
+            market.status
+        );
+        return;
+    }
+    if !market.auto_update {
+        return;
+    }
+    match hub.install_fitting_updates(AUTO_UPDATE, false).await {
+        Ok((_, held)) => {
+            for update in held {
+                if let Some(failed) = &update.failed {
+                    tracing::warn!(plugin = %update.plugin, "update to {} failed: {failed}", update.to);
+                    continue;
+                }
+                let waits = if update.sideloaded {
+                    "an operator: the plugin was sideloaded".to_string()
+                } else {
+                    format!("approval of {:?}", update.wider)
+                };
+                tracing::info!(plugin = %update.plugin, "update to {} waits for {waits}", update.to);
+            }
+        }
+        Err(e) => tracing::warn!("updates not installed: {e:#}"),
     }
 }

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod manifest;
 mod net;
 mod quota;
+pub mod registry;
 pub mod rules;
 
 pub use areas::Reach;

@@ -1,45 +1,64 @@
 //! The hub's reads from a registry, each answer bounded as it arrives: a
 //! registry is a stranger's server, and `oci-client` (which the hub keeps
 //! for pushing) reads manifests, token answers and error bodies whole. An
-//! error answer's body is never read; a token is fetched only from a realm
-//! over HTTPS, or on loopback from a registry on loopback.
+//! error answer's body is never read; redirects and the token realm are
+//! followed only where `caps::registry` allows, the registry's token goes
+//! to the registry alone, and every read ends by its deadline however
+//! slowly a registry trickles.
 
+use crate::caps::registry::{self, Hop};
 use anyhow::{Context, bail};
 use oci_client::Reference;
-use reqwest::header::{ACCEPT, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{ACCEPT, HeaderValue, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Response, StatusCode, Url};
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// A registry that does not connect or answer within this is out of reach.
 pub const REGISTRY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest answer to a token request read.
 const MAX_TOKEN: usize = 64 << 10;
+/// Redirects followed for one read.
+const MAX_HOPS: usize = 3;
 
-/// One repository of a registry, read anonymously.
+/// One repository of a registry, read anonymously until a deadline.
 pub struct Repository {
-    http: reqwest::Client,
-    /// `http://HOST:PORT` on loopback, `https://HOST[:PORT]` elsewhere.
-    base: String,
+    /// For the registry itself, which the operator named.
+    own: reqwest::Client,
+    /// For anywhere else, its names resolved only outside blocked networks.
+    foreign: reqwest::Client,
+    /// `http://HOST:PORT/` on loopback, `https://HOST[:PORT]/` elsewhere.
+    origin: Url,
     name: String,
     /// The bearer token the registry asked for, once fetched.
     token: Option<String>,
+    deadline: Instant,
 }
 
 impl Repository {
-    pub fn of(reference: &Reference) -> anyhow::Result<Repository> {
+    /// The repository `reference` names, whose reads all end `within` from now.
+    pub fn of(reference: &Reference, within: Duration) -> anyhow::Result<Repository> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let registry = reference.resolve_registry();
         let scheme = if loopback(registry) { "http" } else { "https" };
-        let http = reqwest::Client::builder()
-            .connect_timeout(REGISTRY_TIMEOUT)
-            .read_timeout(REGISTRY_TIMEOUT)
-            .build()?;
+        let origin = Url::parse(&format!("{scheme}://{registry}/"))
+            .with_context(|| format!("the registry {registry:?}"))?;
+        let client = || {
+            reqwest::Client::builder()
+                .connect_timeout(REGISTRY_TIMEOUT)
+                .read_timeout(REGISTRY_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+        };
         Ok(Repository {
-            http,
-            base: format!("{scheme}://{registry}"),
+            own: client().build()?,
+            foreign: client().dns_resolver(Arc::new(OutsideBlocked)).build()?,
+            origin,
             name: reference.repository().to_string(),
             token: None,
+            deadline: Instant::now() + within,
         })
     }
 
@@ -55,14 +74,24 @@ impl Repository {
             .await
     }
 
-    /// The blob `digest`, of at most `most` bytes (its declared size).
+    /// The blob `digest` (`sha256:HEX`), of at most `most` bytes (its
+    /// declared size).
     pub async fn blob(&mut self, digest: &str, most: usize) -> anyhow::Result<Vec<u8>> {
+        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            bail!("{digest:?} is not a sha256 digest");
+        }
         let path = format!("blobs/{digest}");
         let what = "the manifest declares for the layer";
         self.get(&path, "application/octet-stream", most, what)
             .await
     }
 
+    /// GETs `path` of the repository, signing in once if the registry asks.
     async fn get(
         &mut self,
         path: &str,
@@ -70,28 +99,60 @@ impl Repository {
         most: usize,
         what: &str,
     ) -> anyhow::Result<Vec<u8>> {
-        let url = format!("{}/v2/{}/{path}", self.base, self.name);
-        let mut response = self.send(&url, accept).await?;
-        if response.status() == StatusCode::UNAUTHORIZED && self.token.is_none() {
-            let challenge = response.headers().get(WWW_AUTHENTICATE).cloned();
-            let challenge = challenge
-                .context("the registry refused an anonymous read and named no way to sign in")?;
-            self.token = Some(self.sign_in(&challenge).await?);
-            response = self.send(&url, accept).await?;
-        }
-        let status = response.status();
-        if !status.is_success() {
-            bail!("the registry answered {status}");
-        }
-        read_bounded(response, most, what).await
+        let deadline = self.deadline;
+        let read = async {
+            let url = self.origin.join(&format!("v2/{}/{path}", self.name))?;
+            let mut response = self.follow(url.clone(), accept).await?;
+            if response.status() == StatusCode::UNAUTHORIZED && self.token.is_none() {
+                let challenge = response.headers().get(WWW_AUTHENTICATE).cloned();
+                let challenge = challenge.context(
+                    "the registry refused an anonymous read and named no way to sign in",
+                )?;
+                self.token = Some(self.sign_in(&challenge).await?);
+                response = self.follow(url, accept).await?;
+            }
+            let status = response.status();
+            if !status.is_success() {
+                bail!("the registry answered {status}");
+            }
+            read_bounded(response, most, what).await
+        };
+        let late = || {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the registry did not finish answering in time",
+            )
+        };
+        tokio::time::timeout_at(deadline, read)
+            .await
+            .map_err(|_| late())?
     }
 
-    async fn send(&self, url: &str, accept: &str) -> anyhow::Result<Response> {
-        let mut request = self.http.get(url).header(ACCEPT, accept);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
+    /// The answer to a GET of `url`, after at most `MAX_HOPS` redirects,
+    /// each as `caps::registry` allows; the token goes to the registry only.
+    async fn follow(&self, mut url: Url, accept: &str) -> anyhow::Result<Response> {
+        for _ in 0..=MAX_HOPS {
+            let hop = registry::may_follow(&self.origin, &url).map_err(anyhow::Error::msg)?;
+            let client = match hop {
+                Hop::Own => &self.own,
+                Hop::Foreign => &self.foreign,
+            };
+            let mut request = client.get(url.clone()).header(ACCEPT, accept);
+            if let (Hop::Own, Some(token)) = (hop, &self.token) {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await?;
+            if !response.status().is_redirection() {
+                return Ok(response);
+            }
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok());
+            let location = location.context("the registry redirected without a Location")?;
+            url = url.join(location).context("the registry's redirect")?;
         }
-        Ok(request.send().await?)
+        bail!("the registry redirected more than {MAX_HOPS} times")
     }
 
     /// An anonymous pull token from the realm the registry's challenge names.
@@ -115,18 +176,12 @@ impl Repository {
         };
         let realm = param("realm").context("the registry's challenge names no realm")?;
         let mut url = Url::parse(&realm).with_context(|| format!("the token realm {realm:?}"))?;
-        let on_loopback = url.host_str().is_some_and(loopback) && self.base.starts_with("http://");
-        if url.scheme() != "https" && !on_loopback {
-            bail!(
-                "the registry names the token realm {realm}: only https, or loopback for a registry on loopback"
-            );
-        }
         let scope = format!("repository:{}:pull", self.name);
         url.query_pairs_mut().append_pair("scope", &scope);
         if let Some(service) = param("service") {
             url.query_pairs_mut().append_pair("service", &service);
         }
-        let response = self.http.get(url).send().await?;
+        let response = self.follow(url, "application/json").await?;
         let status = response.status();
         if !status.is_success() {
             bail!("the token realm answered {status}");
@@ -142,6 +197,24 @@ impl Repository {
             .token
             .or(token.access_token)
             .context("the token realm's answer holds no token")
+    }
+}
+
+/// Resolves names for foreign hops, refusing any name with an address in a
+/// network `caps::registry` keeps them out of (DNS rebinding included).
+struct OutsideBlocked;
+
+impl Resolve for OutsideBlocked {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            for addr in &addrs {
+                registry::check_foreign_address(addr.ip())
+                    .map_err(|why| format!("{host} resolves to {}: {why}", addr.ip()))?;
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
     }
 }
 

@@ -36,7 +36,7 @@ pub struct Pulled {
     pub component: Vec<u8>,
     pub release: SignedRelease,
     /// The pull's turn, held until the release is installed or dropped:
-    /// one component is in memory at a time, however many are asked for.
+    /// within a hub process, one pulled component is in memory at a time.
     pub turn: Option<SemaphorePermit<'static>>,
 }
 
@@ -44,6 +44,8 @@ pub struct Pulled {
 static PULLS: Semaphore = Semaphore::const_new(1);
 /// The longest a pull may take, however steadily a registry trickles.
 const PULL_DEADLINE: Duration = Duration::from_secs(600);
+/// The longest reading a manifest or a bundle alone may take.
+const READ_DEADLINE: Duration = Duration::from_secs(120);
 
 /// Pushes a signed package to `reference` (`oci://REGISTRY/NAME:TAG`); the
 /// pinned reference of what was pushed.
@@ -115,7 +117,7 @@ async fn push_artifact(
 /// layer digest and bound. What they say is checked by `Trusted::accept`.
 pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
     let reference = parse(reference)?;
-    let mut repository = Repository::of(&reference)?;
+    let mut repository = Repository::of(&reference, READ_DEADLINE)?;
     let (artifact, _) = manifest(&mut repository, &reference).await?;
     let [layer] = artifact.layers.as_slice() else {
         bail!("a marketplace bundle has exactly one layer");
@@ -138,22 +140,15 @@ pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
 /// annotations, each within its bound), and the component's digest.
 pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
     let turn = PULLS.acquire().await?;
-    let pulled = tokio::time::timeout(PULL_DEADLINE, pull_now(reference)).await;
-    let pulled = pulled.map_err(|_| {
-        anyhow::anyhow!(
-            "{reference} did not arrive within {} s",
-            PULL_DEADLINE.as_secs()
-        )
-    })??;
     Ok(Pulled {
         turn: Some(turn),
-        ..pulled
+        ..pull_now(reference).await?
     })
 }
 
 async fn pull_now(reference: &str) -> anyhow::Result<Pulled> {
     let reference = parse(reference)?;
-    let mut repository = Repository::of(&reference)?;
+    let mut repository = Repository::of(&reference, PULL_DEADLINE)?;
     let (artifact, pinned) = manifest(&mut repository, &reference).await?;
     let layer = artifact.check()?;
     let manifest = artifact.annotation(MANIFEST_ANNOTATION, MAX_MANIFEST as usize)?;
@@ -173,7 +168,7 @@ async fn pull_now(reference: &str) -> anyhow::Result<Pulled> {
 /// manifest alone (no component): what an update would ask for.
 pub async fn peek(reference: &str) -> anyhow::Result<String> {
     let reference = parse(reference)?;
-    let mut repository = Repository::of(&reference)?;
+    let mut repository = Repository::of(&reference, READ_DEADLINE)?;
     let (artifact, _) = manifest(&mut repository, &reference).await?;
     artifact.check()?;
     Ok(artifact
@@ -401,11 +396,51 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_token_realm_neither_https_nor_loopback_is_never_asked() {
+    async fn a_redirect_is_followed_on_the_registry_but_never_to_plain_http_elsewhere() {
+        // Blobs move within the registry (followed), or to another port of
+        // loopback, another origin over plain HTTP (refused).
+        let manifest = manifest_for(b"c", 1);
+        let moved = registry(move |addr, head| {
+            if head.contains("/manifests/") {
+                ("200 OK".into(), manifest.clone())
+            } else if head.contains("/moved") {
+                ("200 OK".into(), b"c".to_vec())
+            } else {
+                (
+                    format!("307 Temporary Redirect\r\nlocation: http://{addr}/moved"),
+                    Vec::new(),
+                )
+            }
+        })
+        .await;
+        assert_eq!(pull_from(moved).await, "pulled");
+        let away = registry(|_, head| {
+            if head.contains("/manifests/") {
+                (
+                    "307 Temporary Redirect\r\nlocation: http://127.0.0.1:1/x".into(),
+                    Vec::new(),
+                )
+            } else {
+                ("404 Not Found".into(), Vec::new())
+            }
+        })
+        .await;
+        let refused = pull_from(away).await;
+        assert!(
+            refused.contains("away from the registry, only https"),
+            "{refused}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_realm_away_from_the_registry_over_plain_http_is_never_asked() {
         let metadata = "http://169.254.169.254/latest/meta-data";
         let addr = signing_in(metadata, Vec::new()).await;
         let refused = pull_from(addr).await;
-        assert!(refused.contains("only https"), "{refused}");
+        assert!(
+            refused.contains("away from the registry, only https"),
+            "{refused}"
+        );
     }
 
     #[tokio::test]

@@ -50,25 +50,37 @@ impl Hub {
                 .filter(|r| r.plugin == installed.id)
                 .filter(|r| Some(&r.publisher_key) == installed.publisher_key.as_ref())
                 .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r)))
-                .filter(|(version, _)| *version > current)
+                .filter(|(version, _)| version.cmp_precedence(&current).is_gt())
                 .collect();
-            newer.sort_by(|a, b| b.0.cmp(&a.0));
+            newer.sort_by(|a, b| b.0.cmp_precedence(&a.0));
             let grant = Grant::parse(installed.granted.as_deref())?;
             // Newest first, down to the newest that fits the grant: that one
             // can install (a vulnerable release's fix among them), and any
             // newer asking for more is listed beside it.
+            // One the registry does not show is listed as failed, and the
+            // next older is looked at.
             for (_, release) in newer {
-                let manifest = Manifest::parse(&peek(&release.oci).await?)?;
+                let asks = async { Manifest::parse(&peek(&release.oci).await?) };
+                let (wider, failed) = match asks.await {
+                    Ok(manifest) => (
+                        Grant::pending(grant.as_ref(), &self.request(&manifest)),
+                        None,
+                    ),
+                    Err(e) => (
+                        Vec::new(),
+                        Some(format!("its manifest could not be read: {e:#}")),
+                    ),
+                };
                 let update = Update {
                     plugin: installed.id.clone(),
                     from: installed.version.clone(),
                     to: release.version.clone(),
                     oci: release.oci.clone(),
-                    wider: Grant::pending(grant.as_ref(), &self.request(&manifest)),
+                    wider,
                     sideloaded: !installed.reviewed,
-                    failed: None,
+                    failed,
                 };
-                let fits = update.wider.is_empty();
+                let fits = update.wider.is_empty() && update.failed.is_none();
                 found.push(update);
                 if fits {
                     break;
@@ -91,7 +103,8 @@ impl Hub {
     ) -> anyhow::Result<(Vec<InstallReport>, Vec<Update>)> {
         let (mut installed, mut held) = (Vec::new(), Vec::new());
         for mut update in self.updates().await? {
-            if !update.wider.is_empty() || update.sideloaded && !sideloaded_too {
+            let waits = !update.wider.is_empty() || update.failed.is_some();
+            if waits || update.sideloaded && !sideloaded_too {
                 held.push(update);
                 continue;
             }
