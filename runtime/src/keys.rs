@@ -20,17 +20,29 @@ pub fn load(path: &Path) -> anyhow::Result<SigningKey> {
 
 /// A new random key, written to `path` (never over an existing file).
 pub fn create(path: &Path) -> anyhow::Result<SigningKey> {
+    let key = generate()?;
+    write(path, &key)?;
+    Ok(key)
+}
+
+/// A new random key, in memory only.
+pub fn generate() -> anyhow::Result<SigningKey> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// Writes `key` to `path`, readable by its owner only, never over an
+/// existing file.
+pub fn write(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .and_then(|mut file| file.write_all(&seed))
-        .with_context(|| format!("create the key {}", path.display()))?;
-    Ok(SigningKey::from_bytes(&seed))
+        .and_then(|mut file| file.write_all(key.as_bytes()))
+        .with_context(|| format!("create the key {}", path.display()))
 }
 
 /// The key in `path`, made on first use.

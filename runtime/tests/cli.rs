@@ -1335,3 +1335,112 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
     );
     drop(served);
 }
+
+#[test]
+fn a_root_of_several_keys_rotates_only_with_its_threshold() {
+    let registry = xtask::Registry::start().unwrap();
+    let published = Published::push(&registry, "threshold");
+    let (dir, data) = (&published.dir, published.dir.join("hub"));
+    let market = published.path("market");
+    let path = |name: &str| published.path(name);
+    let too_many = refused(
+        dir,
+        &[
+            "market",
+            "init",
+            &path("no"),
+            "--root-keys",
+            "3",
+            "--threshold",
+            "4",
+        ],
+    );
+    assert!(too_many.contains("not 4 of 3"), "{too_many}");
+    let made = ok(
+        dir,
+        &[
+            "market",
+            "init",
+            &market,
+            "--root-keys",
+            "3",
+            "--threshold",
+            "2",
+        ],
+    );
+    assert!(
+        made.contains("2 of the 3 root keys sign each next root"),
+        "{made}"
+    );
+    // Two of the root keys go to their holders.
+    std::fs::create_dir_all(path("holders")).unwrap();
+    for key in ["root-2.key", "root-3.key"] {
+        std::fs::rename(format!("{market}/{key}"), path(&format!("holders/{key}"))).unwrap();
+    }
+    ok(dir, &["market", "review", &market, &published.tag]);
+    let publish = |name: &str| ok(dir, &["market", "publish", &market, "--out", &path(name)]);
+    publish("b1.json");
+    ok(
+        &data,
+        &["trust", "pin-market", &format!("{market}/root.json")],
+    );
+    ok(&data, &["trust", "import", &path("b1.json")]);
+
+    // One root key alone cannot rotate; two can, and the hub follows.
+    let alone = refused(dir, &["market", "rotate", &market, "--role", "status"]);
+    assert!(
+        alone.contains("carries 1 valid signatures of the previous root role's keys; 2 are needed"),
+        "{alone}"
+    );
+    let (own, held) = (format!("{market}/root.key"), path("holders/root-2.key"));
+    let two = [
+        "market",
+        "rotate",
+        &market,
+        "--role",
+        "status",
+        "--root-key",
+        &own,
+        "--root-key",
+        &held,
+    ];
+    ok(dir, &two);
+    publish("b2.json");
+    ok(&data, &["trust", "import", &path("b2.json")]);
+    assert!(ok(&data, &["trust", "show"]).contains("root version 2"));
+
+    // The root keys themselves replaced, by the two holders: three new
+    // keys, two of which sign after.
+    let third = path("holders/root-3.key");
+    let holders = [
+        "market",
+        "rotate",
+        &market,
+        "--role",
+        "root",
+        "--root-key",
+        &held,
+        "--root-key",
+        &third,
+    ];
+    ok(dir, &holders);
+    publish("b3.json");
+    ok(&data, &["trust", "import", &path("b3.json")]);
+    assert!(ok(&data, &["trust", "show"]).contains("root version 3"));
+    let stranger = refused(
+        dir,
+        &[
+            "market",
+            "rotate",
+            &market,
+            "--role",
+            "index",
+            "--root-key",
+            &held,
+        ],
+    );
+    assert!(
+        stranger.contains("is not one of the current root's keys"),
+        "{stranger}"
+    );
+}

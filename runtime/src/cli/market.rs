@@ -36,9 +36,18 @@ pub enum PackageCommand {
 
 #[derive(Subcommand)]
 pub enum MarketCommand {
-    /// Make a marketplace folder: a key per role (root, index, status) and
-    /// root version 1, which operators pin.
-    Init { dir: PathBuf },
+    /// Make a marketplace folder: root version 1, which operators pin, with
+    /// its root keys (root.key, root-2.key, ...: hand all but one to their
+    /// holders) and a key each for the index and the status.
+    Init {
+        dir: PathBuf,
+        /// How many root keys.
+        #[arg(long, default_value_t = 1)]
+        root_keys: usize,
+        /// How many of them must sign each next root.
+        #[arg(long, default_value_t = 1)]
+        threshold: usize,
+    },
     /// Review a release in a registry: its publisher's signature must hold
     /// for its bytes; it joins the index at the next publish.
     Review { dir: PathBuf, reference: String },
@@ -57,6 +66,10 @@ pub enum MarketCommand {
         dir: PathBuf,
         #[arg(long = "role", value_enum, required = true)]
         roles: Vec<crate::market::RoleName>,
+        /// A current root key that signs the rotation (repeat up to the
+        /// threshold; default: the root keys in DIR).
+        #[arg(long = "root-key")]
+        root_keys: Vec<PathBuf>,
     },
     /// Revoke a reviewed release: it leaves the index, and hubs stop it.
     Revoke {
@@ -147,14 +160,23 @@ pub async fn package(command: PackageCommand) -> anyhow::Result<()> {
 pub async fn market(command: MarketCommand) -> anyhow::Result<()> {
     use crate::market::Marketplace;
     match command {
-        MarketCommand::Init { dir } => {
-            let root = Marketplace::init(&dir)?;
+        MarketCommand::Init {
+            dir,
+            root_keys,
+            threshold,
+        } => {
+            let root = Marketplace::init(&dir, root_keys, threshold)?;
             println!(
                 "made {}: root version 1 ({}); operators pin {}",
                 dir.display(),
                 root.digest()?,
                 dir.join("root.json").display()
             );
+            if root_keys > 1 {
+                println!(
+                    "hand root-2.key to root-{root_keys}.key to their holders: {threshold} of the {root_keys} root keys sign each next root (hub market rotate --root-key)"
+                );
+            }
         }
         MarketCommand::Review { dir, reference } => {
             let market = Marketplace::open(&dir)?;
@@ -192,8 +214,12 @@ pub async fn market(command: MarketCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        MarketCommand::Rotate { dir, roles } => {
-            let root = Marketplace::open(&dir)?.rotate(&roles)?;
+        MarketCommand::Rotate {
+            dir,
+            roles,
+            root_keys,
+        } => {
+            let root = Marketplace::open(&dir)?.rotate(&roles, &root_keys)?;
             println!(
                 "rotated to root version {} ({}): hubs follow it from the next bundle",
                 root.signed.version,

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 const ROLES: [&str; 3] = ["root", "index", "status"];
+/// The most root keys a marketplace may have.
+const MAX_ROOT_KEYS: usize = 9;
 const ROOT: &str = "root.json";
 const STATE: &str = "state.json";
 
@@ -62,26 +64,33 @@ pub struct Marketplace {
 }
 
 impl Marketplace {
-    /// Makes the folder with a key per role and root version 1, signed by
-    /// its root key; the root operators pin.
-    pub fn init(dir: &Path) -> anyhow::Result<Signed<Root>> {
+    /// Makes the folder with root version 1: `root_keys` root keys of which
+    /// `threshold` must sign each next root (`root.key`, `root-2.key`, ...:
+    /// hand all but one to their holders), and a key each for the index
+    /// and the status. Its root is the one operators pin.
+    pub fn init(dir: &Path, root_keys: usize, threshold: usize) -> anyhow::Result<Signed<Root>> {
+        if !(1..=root_keys).contains(&threshold) || root_keys > MAX_ROOT_KEYS {
+            bail!(
+                "a root of 1 to {MAX_ROOT_KEYS} keys, of which 1 to all sign: not {threshold} of {root_keys}"
+            );
+        }
         std::fs::create_dir(dir)
             .with_context(|| format!("create {} (it must not exist)", dir.display()))?;
-        let keys: Vec<SigningKey> = ROLES
-            .iter()
-            .map(|role| crate::keys::create(&dir.join(format!("{role}.key"))))
+        let create = |name: String| crate::keys::create(&dir.join(name));
+        let root_keys: Vec<SigningKey> = (1..=root_keys)
+            .map(|n| create(root_key_name(n)))
             .collect::<anyhow::Result<_>>()?;
-        let role = |key: &SigningKey| Role {
-            keys: vec![crate::keys::public_hex(key)],
-            threshold: 1,
+        let role = |keys: &[SigningKey], threshold| Role {
+            keys: keys.iter().map(crate::keys::public_hex).collect(),
+            threshold,
         };
         let root = Root {
             version: 1,
-            root: role(&keys[0]),
-            index: role(&keys[1]),
-            status: role(&keys[2]),
+            root: role(&root_keys, threshold),
+            index: role(&[create("index.key".into())?], 1),
+            status: role(&[create("status.key".into())?], 1),
         };
-        let root = metadata::sign(root, &[&keys[0]])?;
+        let root = metadata::sign(root, &root_keys.iter().collect::<Vec<_>>())?;
         write_json(&dir.join(ROOT), &root)?;
         write_json(&dir.join(STATE), &State::default())?;
         Ok(root)
@@ -195,11 +204,13 @@ impl Marketplace {
         self.save(&state)
     }
 
-    /// Gives each of `roles` a new key, in the next root version signed by
-    /// the current root keys and, when the root role itself changes, by
-    /// its new keys too (a hub accepts nothing less). The replaced keys
-    /// move to `retired/`; the new root travels in every later bundle.
-    pub fn rotate(&self, roles: &[RoleName]) -> anyhow::Result<Signed<Root>> {
+    /// Gives each of `roles` new keys (the root role as many as it has, with
+    /// its threshold; the others one), in the next root version signed by
+    /// the current root keys `signing` (default: those in the folder) and,
+    /// when the root role changes, by all its new keys (a hub accepts
+    /// nothing less). The replaced keys in the folder move to `retired/`;
+    /// the new root travels in every later bundle.
+    pub fn rotate(&self, roles: &[RoleName], signing: &[PathBuf]) -> anyhow::Result<Signed<Root>> {
         let mut roles = roles.to_vec();
         roles.sort_by_key(|r| *r as usize);
         roles.dedup();
@@ -207,46 +218,94 @@ impl Marketplace {
             bail!("name at least one role to rotate: --role root|index|status");
         }
         let current: Signed<Root> = super::read_json(&self.dir.join(ROOT))?;
-        let old_root = self.key("root")?;
+        let old_root = self.root_keys(&current.signed.root, signing)?;
         let mut next = current.signed.clone();
         next.version += 1;
         let retired = self.dir.join("retired");
         std::fs::create_dir_all(&retired)
             .with_context(|| format!("create {}", retired.display()))?;
+        // (file name in the folder, where the new key waits, the key)
         let mut fresh = Vec::new();
         for &role in &roles {
-            // Never over a key of an interrupted rotation: it may be the
-            // one a root already handed out names.
-            let path = retired.join(format!("{}-next.key", role.name()));
-            let key = crate::keys::create(&path).with_context(|| {
-                format!("an interrupted rotation left {}: put it in place as {}.key if root.json names it, or remove it", path.display(), role.name())
-            })?;
-            *role.of(&mut next) = Role {
-                keys: vec![crate::keys::public_hex(&key)],
-                threshold: 1,
+            let shape = role.of(&mut next).clone();
+            let count = if role == RoleName::Root {
+                shape.keys.len()
+            } else {
+                1
             };
-            fresh.push((role, path, key));
+            let mut keys = Vec::new();
+            for n in 1..=count {
+                let name = match role {
+                    RoleName::Root => root_key_name(n),
+                    other => format!("{}.key", other.name()),
+                };
+                let waiting = retired.join(format!("next-{name}"));
+                let key = crate::keys::generate()?;
+                keys.push(crate::keys::public_hex(&key));
+                fresh.push((role, name, waiting, key));
+            }
+            let threshold = if role == RoleName::Root {
+                shape.threshold
+            } else {
+                1
+            };
+            *role.of(&mut next) = Role { keys, threshold };
         }
-        let new_root = fresh.iter().find(|(role, ..)| *role == RoleName::Root);
-        let mut signers = vec![&old_root];
-        signers.extend(new_root.map(|(_, _, key)| key));
+        let mut signers: Vec<&SigningKey> = old_root.iter().collect();
+        signers.extend(fresh.iter().filter(|f| f.0 == RoleName::Root).map(|f| &f.3));
         let root = metadata::sign(next, &signers)?;
         metadata::rotate(&current, &root).context("the new root, as hubs will check it")?;
+        // Written only once the root holds; never over a key an interrupted
+        // rotation left, which a root already handed out may name.
+        for (_, name, waiting, key) in &fresh {
+            crate::keys::write(waiting, key).with_context(|| {
+                format!("an interrupted rotation left {}: put it in place as {name} if root.json names it, or remove it", waiting.display())
+            })?;
+        }
         let mut state = self.state()?;
         state.roots.push(root.clone());
         // The state first: a root it lists is one hubs will be handed,
-        // and the keys it names are kept under retired/ until moved.
+        // and the keys it names wait under retired/ until moved.
         self.save(&state)?;
         write_json(&self.dir.join(ROOT), &root)?;
-        for (role, path, _) in fresh {
-            let name = role.name();
-            let key = self.dir.join(format!("{name}.key"));
-            let kept = retired.join(format!("{name}-v{}.key", current.signed.version));
-            std::fs::rename(&key, &kept)
-                .and_then(|()| std::fs::rename(&path, &key))
-                .with_context(|| format!("put the new {name} key in {}", key.display()))?;
+        let version = current.signed.version;
+        for (_, name, waiting, _) in fresh {
+            let key = self.dir.join(&name);
+            let kept = retired.join(format!("v{version}-{name}"));
+            let moved = match std::fs::rename(&key, &kept) {
+                // A root key its holder keeps elsewhere is not here to retire.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            };
+            moved
+                .and_then(|()| std::fs::rename(&waiting, &key))
+                .with_context(|| format!("put the new key in {}", key.display()))?;
         }
         Ok(root)
+    }
+
+    /// The current root keys that sign: those at `paths`, or else the
+    /// folder's; each must be one `role` names.
+    fn root_keys(&self, role: &Role, paths: &[PathBuf]) -> anyhow::Result<Vec<SigningKey>> {
+        let in_folder: Vec<PathBuf> = (1..=role.keys.len())
+            .map(|n| self.dir.join(root_key_name(n)))
+            .filter(|p| p.exists())
+            .collect();
+        let paths = if paths.is_empty() {
+            &in_folder[..]
+        } else {
+            paths
+        };
+        paths
+            .iter()
+            .map(|path| {
+                let key = crate::keys::load(path)?;
+                if !role.keys.contains(&crate::keys::public_hex(&key)) {
+                    bail!("{} is not one of the current root's keys", path.display());
+                }
+                Ok(key)
+            })
+            .collect()
     }
 
     /// Signs the next index and a status valid from `now` for `valid_for`
@@ -295,6 +354,14 @@ impl Marketplace {
 
 /// Writes `value` to `path` whole or not at all (aside, then renamed), so
 /// that a crash never leaves half a decision list.
+/// The file of the `n`th root key (from 1): `root.key`, `root-2.key`, ...
+fn root_key_name(n: usize) -> String {
+    match n {
+        1 => "root.key".into(),
+        n => format!("root-{n}.key"),
+    }
+}
+
 fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     let aside = path.with_extension("json.partial");
     std::fs::write(&aside, serde_json::to_string_pretty(value)?)
