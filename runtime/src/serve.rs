@@ -71,8 +71,9 @@ async fn upkeep(hub: Arc<Hub>) {
     }
 }
 
-/// Fetches the marketplace's bundle and, with `auto_update`, installs the
-/// updates that fit their grant; what it could not do is logged.
+/// Fetches the marketplace's bundle and installs the updates that fit
+/// their grant of plugins that update automatically; what it could not do
+/// is logged.
 async fn refresh_market(hub: Arc<Hub>, market: crate::config::MarketConfig) {
     if let Err(e) = hub.refresh_market(&market.status).await {
         tracing::warn!(
@@ -81,12 +82,9 @@ async fn refresh_market(hub: Arc<Hub>, market: crate::config::MarketConfig) {
         );
         return;
     }
-    if !market.auto_update {
-        return;
-    }
-    match hub.install_fitting_updates(AUTO_UPDATE, false).await {
+    match hub.install_fitting_updates(AUTO_UPDATE, true).await {
         Ok((_, held)) => {
-            for update in held {
+            for update in held.into_iter().filter(|u| u.scheduled || u.sideloaded) {
                 if let Some(failed) = &update.failed {
                     tracing::warn!(plugin = %update.plugin, "update to {} failed: {failed}", update.to);
                     continue;

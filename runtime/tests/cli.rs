@@ -1038,7 +1038,7 @@ fn a_downgrade_and_a_yanked_release_are_refused_and_rotated_keys_are_followed() 
 }
 
 #[test]
-fn a_sideloaded_plugin_is_never_updated_on_its_own() {
+fn a_sideloaded_plugin_is_never_updated_on_its_own_and_a_reviewed_one_as_its_operator_chose() {
     let registry = xtask::Registry::start().unwrap();
     let published = Published::push(&registry, "sideloaded");
     let market = published.path("market");
@@ -1081,7 +1081,8 @@ fn a_sideloaded_plugin_is_never_updated_on_its_own() {
         "{listed}"
     );
     // An operator's command does update it, and from then on it is
-    // reviewed: the schedule installs its next fitting update itself.
+    // reviewed: with automatic updates on for it alone (off for the hub),
+    // the schedule installs its next fitting update itself.
     let updated = ok(&data, &["plugin", "updates", "--install"]);
     assert!(
         updated.contains("updated yeelight from 0.1.0 to 0.1.1"),
@@ -1090,6 +1091,15 @@ fn a_sideloaded_plugin_is_never_updated_on_its_own() {
     let next = published.version("0.1.2", "");
     ok(dir, &["market", "review", &market, &next]);
     ok(dir, &args);
+    let on = ok(&data, &["plugin", "auto-update", "yeelight", "on"]);
+    assert!(on.contains("yeelight updates on its own: on"), "{on}");
+    ok(&data, &["trust", "import", &out]);
+    let listed = ok(&data, &["plugin", "updates"]);
+    assert!(
+        listed.contains("updates on its own once it fits"),
+        "{listed}"
+    );
+    let config = config.replace("auto_update = true", "auto_update = false");
     let served = Served::start(&data, &config);
     let started = std::time::Instant::now();
     while !ok(&data, &["plugins"]).contains("yeelight 0.1.2") {
@@ -1296,6 +1306,13 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
     let offered = op.done("updates", json!({}));
     assert_eq!(offered["updates"][0]["to"], "0.1.1", "{offered}");
     assert_eq!(offered["updates"][0]["wider"], json!([]), "{offered}");
+    assert_eq!(offered["updates"][0]["scheduled"], false, "{offered}");
+    op.done(
+        "auto_update",
+        json!({"plugin": "yeelight", "auto_update": true}),
+    );
+    let offered = op.done("updates", json!({}));
+    assert_eq!(offered["updates"][0]["scheduled"], true, "{offered}");
     let updated = op.done("updates", json!({"install": true}));
     assert_eq!(updated["installed"][0]["version"], "0.1.1", "{updated}");
 

@@ -76,12 +76,36 @@ pub enum ManageCommand {
         #[arg(long)]
         install: bool,
     },
+    /// Whether the plugin's reviewed updates within its grant install on
+    /// their own after each refresh of the marketplace's status: on, off,
+    /// or as the hub's `[market] auto_update` says (default).
+    AutoUpdate {
+        id: String,
+        #[arg(value_enum)]
+        setting: AutoUpdateSetting,
+    },
     Enable {
         id: String,
     },
     Disable {
         id: String,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AutoUpdateSetting {
+    On,
+    Off,
+    /// As the hub's `[market] auto_update` says.
+    Default,
+}
+
+fn setting_text(auto_update: Option<bool>) -> &'static str {
+    match auto_update {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "as the hub's [market] auto_update says",
+    }
 }
 
 #[derive(Subcommand)]
@@ -236,7 +260,7 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
         }
         ManageCommand::Updates { install } => {
             let (installed, listed) = if install {
-                hub.install_fitting_updates(&actor, true).await?
+                hub.install_fitting_updates(&actor, false).await?
             } else {
                 (Vec::new(), hub.updates().await?)
             };
@@ -251,6 +275,8 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
                 };
                 if update.sideloaded {
                     fits += " (installed sideloaded: never updated on its own)";
+                } else if update.scheduled {
+                    fits += " (updates on its own once it fits)";
                 }
                 if let Some(failed) = &update.failed {
                     fits += &format!("; installing it failed: {failed}");
@@ -263,6 +289,15 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             if installed.is_empty() && listed.is_empty() {
                 println!("no updates");
             }
+        }
+        ManageCommand::AutoUpdate { id, setting } => {
+            let auto_update = match setting {
+                AutoUpdateSetting::On => Some(true),
+                AutoUpdateSetting::Off => Some(false),
+                AutoUpdateSetting::Default => None,
+            };
+            hub.set_auto_update(&actor, &id, auto_update)?;
+            println!("{id} updates on its own: {}", setting_text(auto_update));
         }
         ManageCommand::Remove { id } => {
             hub.remove(&actor, &id).map(|()| println!("removed {id}"))?

@@ -1,10 +1,11 @@
 //! Newer releases of installed plugins, as the marketplace's index lists
 //! them: by the same publisher, reviewed under a status that still holds.
 //! An update asking for no more than the plugin's grant may install on its
-//! own when the operator opted in (`[market] auto_update`); one asking for
-//! more is only listed, with the difference, until an operator installs it
-//! and approves what it adds. A plugin installed unreviewed (sideloaded)
-//! is never updated on a schedule, only by an operator's command.
+//! own when the operator opted in, for the hub (`[market] auto_update`) or
+//! for the plugin (`hub plugin auto-update`); one asking for more is only
+//! listed, with the difference, until an operator installs it and approves
+//! what it adds. A plugin installed unreviewed (sideloaded) is never
+//! updated on a schedule, only by an operator's command.
 
 use super::{clock, peek, pull};
 use crate::caps::{Grant, Manifest};
@@ -23,6 +24,9 @@ pub struct Update {
     pub wider: Vec<String>,
     /// The installed release was not reviewed: only an operator updates it.
     pub sideloaded: bool,
+    /// The schedule installs it once it fits: the plugin is not sideloaded
+    /// and automatic updates are on for it.
+    pub scheduled: bool,
     /// Why installing it failed, when it was tried.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
@@ -40,6 +44,11 @@ impl Hub {
             anyhow::bail!("the marketplace's status has expired: import a fresh one first");
         }
         let reviewed = market.index.map(|i| i.signed.releases).unwrap_or_default();
+        let hub_default = self
+            .settings()
+            .market
+            .as_ref()
+            .is_some_and(|m| m.auto_update);
         let mut found = Vec::new();
         for installed in self.store().plugins()? {
             let Ok(current) = semver::Version::parse(&installed.version) else {
@@ -78,6 +87,7 @@ impl Hub {
                     oci: release.oci.clone(),
                     wider,
                     sideloaded: !installed.reviewed,
+                    scheduled: installed.reviewed && installed.auto_update.unwrap_or(hub_default),
                     failed,
                 };
                 let fits = update.wider.is_empty() && update.failed.is_none();
@@ -93,18 +103,18 @@ impl Hub {
     /// Installs the updates that ask for no more than their plugin's grant,
     /// one at a time, each pulled and checked as any install; the reports,
     /// and the updates left for an operator (with why, for those that
-    /// failed: one failing update holds back no other). Updates of
-    /// sideloaded plugins install only when `sideloaded_too` (an operator's
-    /// command).
+    /// failed: one failing update holds back no other). `scheduled`: only
+    /// those the schedule may install (`Update::scheduled`); otherwise an
+    /// operator asked, and sideloaded plugins' fitting updates install too.
     pub async fn install_fitting_updates(
         &self,
         actor: &str,
-        sideloaded_too: bool,
+        scheduled: bool,
     ) -> anyhow::Result<(Vec<InstallReport>, Vec<Update>)> {
         let (mut installed, mut held) = (Vec::new(), Vec::new());
         for mut update in self.updates().await? {
             let waits = !update.wider.is_empty() || update.failed.is_some();
-            if waits || update.sideloaded && !sideloaded_too {
+            if waits || scheduled && !update.scheduled {
                 held.push(update);
                 continue;
             }

@@ -241,6 +241,7 @@ impl Hub {
             publisher_key,
             release: release.map(|r| json!(r).to_string()),
             reviewed: signed.is_some_and(|s| s.reviewed),
+            auto_update: previous.as_ref().and_then(|p| p.auto_update),
         };
         let action = if previous.is_some() {
             "update"
@@ -293,6 +294,22 @@ impl Hub {
         let action = if enabled { "enable" } else { "disable" };
         self.save(actor, action, json!({"was_enabled": before}), &installed)?;
         self.apply()
+    }
+
+    /// Whether plugin `id`'s reviewed updates within its grant install on a
+    /// schedule: `Some` for this plugin, `None` as the hub's `[market]
+    /// auto_update` says. Audited.
+    pub fn set_auto_update(
+        &self,
+        actor: &str,
+        id: &str,
+        auto_update: Option<bool>,
+    ) -> Result<(), HubError> {
+        let mut installed = self.installed(id)?;
+        let before = installed.auto_update;
+        installed.auto_update = auto_update;
+        let detail = json!({"auto_update": auto_update, "was": before});
+        self.save(actor, "auto_update", detail, &installed)
     }
 
     /// Grants what the manifest requests, with network rules narrowed to `nets` when given.

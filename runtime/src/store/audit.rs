@@ -307,6 +307,7 @@ mod tests {
             publisher_key: None,
             release: None,
             reviewed: false,
+            auto_update: None,
         };
         let entry = Audited {
             actor: "mallory",

@@ -71,6 +71,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE plugins ADD COLUMN reviewed INTEGER NOT NULL DEFAULT 0;
      UPDATE plugins SET reviewed = 1 WHERE release IS NOT NULL
         AND publisher_key NOT IN (SELECT key FROM publishers);",
+    // 9: whether reviewed updates within the grant install on a schedule
+    // for this plugin; NULL: as the hub's `[market] auto_update` says.
+    "ALTER TABLE plugins ADD COLUMN auto_update INTEGER;",
 ];
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -35,11 +35,11 @@ pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
 /// Inserts or replaces a plugin, on `conn` (a transaction, for [`Store::audited`]).
 pub fn put_plugin_on(conn: &Connection, p: &InstalledPlugin) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO plugins (id, version, sha256, manifest, enabled, config, granted, installed_at, publisher_key, release, reviewed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO plugins (id, version, sha256, manifest, enabled, config, granted, installed_at, publisher_key, release, reviewed, auto_update)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT(id) DO UPDATE SET version = ?2, sha256 = ?3, manifest = ?4, enabled = ?5,
-            config = ?6, granted = ?7, installed_at = ?8, publisher_key = ?9, release = ?10, reviewed = ?11",
-        params![p.id, p.version, p.sha256, p.manifest, p.enabled, p.config, p.granted, p.installed_at, p.publisher_key, p.release, p.reviewed],
+            config = ?6, granted = ?7, installed_at = ?8, publisher_key = ?9, release = ?10, reviewed = ?11, auto_update = ?12",
+        params![p.id, p.version, p.sha256, p.manifest, p.enabled, p.config, p.granted, p.installed_at, p.publisher_key, p.release, p.reviewed, p.auto_update],
     )?;
     Ok(())
 }
@@ -106,7 +106,7 @@ impl Store {
     pub fn plugins(&self) -> anyhow::Result<Vec<InstalledPlugin>> {
         let conn = self.conn();
         let mut query = conn.prepare(
-            "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at, publisher_key, release, reviewed FROM plugins ORDER BY id",
+            "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at, publisher_key, release, reviewed, auto_update FROM plugins ORDER BY id",
         )?;
         let rows = query.query_map([], InstalledPlugin::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -116,7 +116,7 @@ impl Store {
         let conn = self.conn();
         let found = conn
             .query_row(
-                "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at, publisher_key, release, reviewed FROM plugins WHERE id = ?1",
+                "SELECT id, version, sha256, manifest, enabled, config, granted, installed_at, publisher_key, release, reviewed, auto_update FROM plugins WHERE id = ?1",
                 [id],
                 InstalledPlugin::from_row,
             )

@@ -20,6 +20,9 @@ pub struct InstalledPlugin {
     /// Whether the marketplace's index listed that release when it was
     /// installed; a sideloaded one is updated only by an operator.
     pub reviewed: bool,
+    /// Whether its fitting updates install on a schedule; `None`: as the
+    /// hub's `[market] auto_update` says.
+    pub auto_update: Option<bool>,
 }
 
 impl InstalledPlugin {
@@ -41,6 +44,7 @@ impl InstalledPlugin {
             publisher_key: row.get(8)?,
             release: row.get(9)?,
             reviewed: row.get(10)?,
+            auto_update: row.get(11)?,
         })
     }
 }

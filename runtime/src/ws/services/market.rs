@@ -23,8 +23,9 @@ use std::sync::Arc;
 /// The marketplace's services of `domain: "plugin"`, as `hello` lists them
 /// (`install` is shared with plugin management: with `oci` or `package`,
 /// it is served here).
-pub const MARKET_SERVICES: [&str; 6] = [
+pub const MARKET_SERVICES: [&str; 7] = [
     "updates",
+    "auto_update",
     "trust_show",
     "trust_add_publisher",
     "trust_pin_market",
@@ -40,6 +41,11 @@ pub enum Market {
     Updates {
         actor: String,
         install: bool,
+    },
+    AutoUpdate {
+        actor: String,
+        plugin: String,
+        auto_update: Option<bool>,
     },
     TrustShow,
     AddPublisher {
@@ -76,6 +82,14 @@ pub struct Install {
 struct UpdatesData {
     #[serde(default)]
     install: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AutoUpdateData {
+    plugin: String,
+    /// `null`: as the hub's `[market] auto_update` says.
+    auto_update: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +133,17 @@ impl Market {
                 let UpdatesData { install } = fields(&request.service, data)?;
                 Market::Updates { actor, install }
             }
+            "auto_update" => {
+                let AutoUpdateData {
+                    plugin,
+                    auto_update,
+                } = fields(&request.service, data)?;
+                Market::AutoUpdate {
+                    actor,
+                    plugin,
+                    auto_update,
+                }
+            }
             "trust_show" => Market::TrustShow,
             "trust_add_publisher" => {
                 let PublisherData { name, key } = fields(&request.service, data)?;
@@ -156,12 +181,23 @@ impl Market {
             }
             Market::Updates { actor, install } => {
                 let (installed, updates) = if install {
-                    hub.install_fitting_updates(&actor, true).await
+                    hub.install_fitting_updates(&actor, false).await
                 } else {
                     hub.updates().await.map(|updates| (Vec::new(), updates))
                 }
                 .map_err(|e| market_error(&e))?;
                 Ok(json!({"installed": installed, "updates": updates}))
+            }
+            Market::AutoUpdate {
+                actor,
+                plugin,
+                auto_update,
+            } => {
+                blocking(hub, move |hub| {
+                    hub.set_auto_update(&actor, &plugin, auto_update)
+                })
+                .await?;
+                Ok(Value::Null)
             }
             Market::TrustShow => json(hub.trust_view()?),
             Market::AddPublisher { actor, name, key } => {
