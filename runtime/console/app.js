@@ -11,8 +11,9 @@ import * as devices from "./devices.js";
 import * as audit from "./audit.js";
 import * as activity from "./activity.js";
 import * as sessions from "./sessions.js";
+import * as market from "./market.js";
 
-const PAGES = { overview, plugins, grants, devices, audit, activity, sessions };
+const PAGES = { overview, plugins, grants, market, devices, audit, activity, sessions };
 const main = document.getElementById("main");
 let hub = null;
 let leave = null;

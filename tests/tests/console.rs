@@ -500,3 +500,120 @@ async fn an_upload_needs_an_operator_and_a_well_formed_body() -> anyhow::Result<
     assert!(head.starts_with("HTTP/1.1 405"), "{head}");
     Ok(())
 }
+
+/// Builds the Yeelight plugin as `version`, signs it with the key in `dir`
+/// and pushes it to `registry`; its tag.
+async fn publish_yeelight(
+    registry: &xtask::Registry,
+    dir: &std::path::Path,
+    version: &str,
+) -> anyhow::Result<String> {
+    let key = hub::keys::load_or_create(&dir.join("publisher.key"))?;
+    let manifest = std::fs::read_to_string(xtask::manifest("yeelight")?)?
+        .replace("version = \"0.1.0\"", &format!("version = \"{version}\""));
+    let path = dir.join(format!("plugin-{version}.toml"));
+    std::fs::write(&path, manifest)?;
+    let out = dir.join(format!("release-{version}"));
+    hub::market::build(&xtask::guest("yeelight")?, &path, &out)?;
+    hub::market::sign(&out, &key)?;
+    let tag = format!("oci://{}/plugins/yeelight:{version}", registry.addr);
+    hub::market::push(&hub::market::Package::open(&out)?, &tag).await?;
+    Ok(tag)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_installs_from_a_registry_and_updates_as_the_marketplace_says()
+-> anyhow::Result<()> {
+    use hub::market::{Marketplace, clock};
+    let registry = xtask::Registry::start()?;
+    let dir = tempfile::tempdir()?;
+    let folder = dir.path().join("market");
+    let root = Marketplace::init(&folder, 1, 1)?;
+    let market = Marketplace::open(&folder)?;
+    let first = publish_yeelight(&registry, dir.path(), "0.1.1").await?;
+    market.review(&hub::market::pull(&first).await?)?;
+    let (hub, browser) = signed_in().await?;
+    let follow = |market: &Marketplace| -> anyhow::Result<()> {
+        let bundle = market.publish(clock(), 3600)?;
+        tokio::task::block_in_place(|| hub.hub.import_market("tests", &bundle, clock()))?;
+        Ok(())
+    };
+    tokio::task::block_in_place(|| hub.hub.pin_market("tests", root))?;
+    follow(&market)?;
+
+    browser.page(hub.addr, "#market").await?;
+    let trust = browser.wait_text("#trust", |t| t.contains("holds")).await?;
+    assert!(
+        trust.contains("Root version 1") && trust.contains("(1 reviewed)"),
+        "{trust}"
+    );
+    browser
+        .wait_text("#updates", |t| t.contains("No newer"))
+        .await?;
+
+    // Installed from the registry by its reference: another publisher's
+    // release than the file installed, so it waits for approval.
+    let config = format!("discovery={}", hub.sim.discovery_addr());
+    browser
+        .wait("#oci-reference")
+        .await?
+        .send_keys(&first)
+        .await?;
+    browser
+        .wait("#oci-config")
+        .await?
+        .send_keys(&config)
+        .await?;
+    browser.wait("#install-oci button").await?.click().await?;
+    let said = browser
+        .wait_text("#market-result", |t| !t.is_empty())
+        .await?;
+    assert!(
+        said.contains("Updated yeelight from 0.1.0 to 0.1.1. It waits for approval"),
+        "{said}"
+    );
+    let net = hub
+        .sim
+        .network()
+        .to_string()
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    tokio::task::block_in_place(|| hub.hub.approve("tests", "yeelight", &[net]))?;
+
+    // A newer reviewed release fits the grant: offered, and installed.
+    let next = publish_yeelight(&registry, dir.path(), "0.1.2").await?;
+    market.review(&hub::market::pull(&next).await?)?;
+    follow(&market)?;
+    browser.page(hub.addr, "#overview").await?;
+    browser.page(hub.addr, "#market").await?;
+    let offered = browser
+        .wait_text("#updates", |t| t.contains("0.1.2"))
+        .await?;
+    assert!(
+        offered.contains("0.1.1 → 0.1.2") && offered.contains("fits its grant"),
+        "{offered}"
+    );
+    browser.screenshot("market").await?;
+    browser
+        .wait("button.install[data-to=\"0.1.2\"]")
+        .await?
+        .click()
+        .await?;
+    let said = browser
+        .wait_text("#market-result", |t| t.contains("Updated"))
+        .await?;
+    assert_eq!(said, "Updated yeelight from 0.1.1 to 0.1.2.", "{said}");
+
+    // An older release is refused, in words, unless asked for.
+    browser
+        .wait("#oci-reference")
+        .await?
+        .send_keys(&first)
+        .await?;
+    browser.wait("#install-oci button").await?.click().await?;
+    let refused = browser
+        .wait_text("#market-result", |t| t.contains("invalid_argument"))
+        .await?;
+    assert!(refused.contains("a downgrade is refused"), "{refused}");
+    Ok(())
+}

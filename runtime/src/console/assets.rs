@@ -31,6 +31,7 @@ files! {
     "activity.js" => JS,
     "devices.js" => JS,
     "sessions.js" => JS,
+    "market.js" => JS,
 }
 
 /// The file `path` names: `/` is the page, `/console/NAME` the rest.
