@@ -49,7 +49,7 @@ function status(hub, market, act) {
   const issued = market.status_version == null
     ? "no status imported yet"
     : `index version ${market.index_version} (${market.reviewed} reviewed), status version ${market.status_version} ` +
-      `(${market.revoked} revoked), expires ${new Date(market.expires_at * 1000).toISOString()}: ` +
+      `(${market.revoked} revoked), expires ${when(market.expires_at)}: ` +
       (market.stale ?? "holds");
   return h("p", { id: "trust" }, `Root version ${market.root_version}; ${issued}. `, refresh);
 }
@@ -66,12 +66,9 @@ function updateList(hub, updates, act) {
     install.addEventListener("click", () => act(install, () => hub.manage("install", { oci: u.oci })));
     const note = u.sideloaded ? "sideloaded: updated by an operator only"
       : u.scheduled ? "updates on its own once it fits" : "";
-    return [
-      u.plugin, `${u.from} → ${u.to}`,
-      u.wider.length === 0 ? "fits its grant" : `asks for more: ${u.wider.join(", ")}`,
-      u.failed ? `${note} failed: ${u.failed}` : note,
-      install,
-    ];
+    const asks = u.failed ? "not known"
+      : u.wider.length === 0 ? "fits its grant" : `asks for more: ${u.wider.join(", ")}`;
+    return [u.plugin, `${u.from} → ${u.to}`, asks, u.failed ? `${note} failed: ${u.failed}` : note, install];
   });
   return h("div", {}, table(["plugin", "version", "capabilities", "", ""], rows, { id: "updates" }), all);
 }
@@ -96,15 +93,26 @@ function installForm(hub, act) {
   return form;
 }
 
-/** What an action came to: install reports as sentences, with a link to approve. */
+/** What an action came to: install reports as sentences, with a link to
+ * approve, and the updates that failed with why. */
 function said(answer) {
   const reports = answer?.installed ?? (answer?.id ? [answer] : []);
-  if (reports.length === 0) return h("p", {}, "Done.");
-  return reports.map((r) => h("p", { class: "installed" },
-    r.updated_from ? `Updated ${r.id} from ${r.updated_from} to ${r.version}.` : `Installed ${r.id} ${r.version}.`,
-    r.pending.length > 0
-      ? [" It waits for approval: ", h("a", { href: `#grants/${encodeURIComponent(r.id)}` }, "grants"), "."]
-      : ""));
+  const failed = (answer?.updates ?? []).filter((u) => u.failed);
+  if (reports.length === 0 && failed.length === 0) return h("p", {}, "Done.");
+  return [
+    reports.map((r) => h("p", { class: "installed" },
+      r.updated_from ? `Updated ${r.id} from ${r.updated_from} to ${r.version}.` : `Installed ${r.id} ${r.version}.`,
+      r.pending.length > 0
+        ? [" It waits for approval: ", h("a", { href: `#grants/${encodeURIComponent(r.id)}` }, "grants"), "."]
+        : "")),
+    failed.map((u) => failure({ message: `${u.plugin} ${u.to} failed: ${u.failed}` })),
+  ];
+}
+
+/** Seconds since the epoch as a date, or as they are when no date holds them. */
+function when(seconds) {
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? `${seconds} s after 1970` : date.toISOString();
 }
 
 /** `KEY=VALUE` lines as an object. */

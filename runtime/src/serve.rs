@@ -75,7 +75,8 @@ async fn upkeep(hub: Arc<Hub>) {
 /// their grant of plugins that update automatically; what it could not do
 /// is logged.
 async fn refresh_market(hub: Arc<Hub>, market: crate::config::MarketConfig) {
-    if let Err(e) = hub.refresh_market(&market.status).await {
+    let refreshed = hub.refresh_market(crate::market::MARKET_REFRESH, &market.status);
+    if let Err(e) = refreshed.await {
         tracing::warn!(
             "the marketplace's status was not refreshed from {}: {e:#}",
             market.status

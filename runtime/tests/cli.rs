@@ -861,8 +861,8 @@ fn a_reviewed_update_within_the_grant_installs_and_a_wider_one_waits() {
         "{fixed}"
     );
     assert!(
-        fixed.contains("0.1.1 -> 0.2.0"),
-        "the wider one is still listed: {fixed}"
+        fixed.contains("0.1.2 -> 0.2.0"),
+        "the wider one is still listed, against what now runs: {fixed}"
     );
     let listed = ok(&data, &["plugins"]);
     assert!(listed.contains("yeelight 0.1.2 (enabled"), "{listed}");
@@ -1001,6 +1001,21 @@ fn a_downgrade_and_a_yanked_release_are_refused_and_rotated_keys_are_followed() 
         "found later",
     ];
     ok(dir, &revoke);
+    publish(&market, "b2-revoked.json");
+    import("b2-revoked.json");
+    let revoked = refused(&data, &["plugin", "install", &newer]);
+    assert!(
+        revoked.contains("was revoked by the marketplace"),
+        "{revoked}"
+    );
+    let audit = ok(&data, &["audit", "--json", "--action", "install_refused"]);
+    for why in [
+        "a downgrade is refused",
+        "was revoked",
+        "never reviewed, or yanked",
+    ] {
+        assert!(audit.contains(why), "refusals are audited: {audit}");
+    }
 
     // The status key rotated: the hub follows root 2, and a status the
     // old key signs afterwards is refused.
@@ -1079,6 +1094,11 @@ fn a_sideloaded_plugin_is_never_updated_on_its_own_and_a_reviewed_one_as_its_ope
     assert!(
         listed.contains("0.1.0 -> 0.1.1") && listed.contains("never updated on its own"),
         "{listed}"
+    );
+    let not_on_its_own = refused(&data, &["plugin", "auto-update", "yeelight", "on"]);
+    assert!(
+        not_on_its_own.contains("installed sideloaded"),
+        "{not_on_its_own}"
     );
     // An operator's command does update it, and from then on it is
     // reviewed: with automatic updates on for it alone (off for the hub),

@@ -603,6 +603,11 @@ async fn an_operator_installs_from_a_registry_and_updates_as_the_marketplace_say
         .wait_text("#market-result", |t| t.contains("Updated"))
         .await?;
     assert_eq!(said, "Updated yeelight from 0.1.1 to 0.1.2.", "{said}");
+    let kept = hub.hub.store().plugin("yeelight")?.map(|p| p.config);
+    assert!(
+        kept.as_deref().unwrap_or_default().contains(&config[10..]),
+        "the update lost the plugin's configuration: {kept:?}"
+    );
 
     // An older release is refused, in words, unless asked for.
     browser

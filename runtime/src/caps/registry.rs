@@ -5,7 +5,7 @@
 //! may reach either, whatever name leads there (the resolver checks every
 //! address a name resolves to with `check_foreign_address`).
 
-use super::http::BLOCKED_BY_DEFAULT;
+use super::http::default_blocked;
 use ipnet::IpNet;
 use reqwest::Url;
 use std::net::IpAddr;
@@ -40,12 +40,7 @@ pub fn may_follow(registry: &Url, target: &Url) -> Result<Hop, String> {
 
 /// May the hub connect to `ip` for a registry's redirect or token realm?
 pub fn check_foreign_address(ip: IpAddr) -> Result<(), &'static str> {
-    static BLOCKED: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
-        BLOCKED_BY_DEFAULT
-            .iter()
-            .filter_map(|n| n.parse().ok())
-            .collect()
-    });
+    static BLOCKED: LazyLock<Vec<IpNet>> = LazyLock::new(default_blocked);
     let ip = ip.to_canonical();
     if BLOCKED.iter().any(|net| net.contains(&ip)) {
         return Err(

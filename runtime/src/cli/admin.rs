@@ -420,8 +420,9 @@ fn print_caps(title: &str, caps: &Capabilities) {
         return;
     }
     println!("{title}:");
+    let indent = title.len() - title.trim_start().len() + 2;
     for rule in caps.rules() {
-        println!("  {rule}");
+        println!("{:indent$}{rule}", "");
     }
 }
 

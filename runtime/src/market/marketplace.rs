@@ -103,7 +103,59 @@ impl Marketplace {
                 dir.display()
             );
         }
-        Ok(Marketplace { dir: dir.into() })
+        let market = Marketplace { dir: dir.into() };
+        market.finish_rotation()?;
+        Ok(market)
+    }
+
+    /// Completes a rotation a crash interrupted once its root was recorded
+    /// in the state: `root.json` becomes that root, and each new key it
+    /// names moves into place (the key it replaces to `retired/`). A waiting
+    /// key no root names, from a rotation that never recorded its root, is
+    /// removed: no hub was ever told of it.
+    fn finish_rotation(&self) -> anyhow::Result<()> {
+        let mut root: Signed<Root> = super::read_json(&self.dir.join(ROOT))?;
+        if let Some(last) = self.state()?.roots.pop()
+            && last.signed.version > root.signed.version
+        {
+            write_json(&self.dir.join(ROOT), &last)?;
+            root = last;
+        }
+        let retired = self.dir.join("retired");
+        let Ok(entries) = std::fs::read_dir(&retired) else {
+            return Ok(());
+        };
+        let named = |key: &str| {
+            let roles = [&root.signed.root, &root.signed.index, &root.signed.status];
+            roles.iter().any(|role| role.keys.iter().any(|k| k == key))
+        };
+        for entry in entries {
+            let waiting = entry?.path();
+            let file = waiting
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let Some(name) = file.strip_prefix("next-").map(str::to_string) else {
+                continue;
+            };
+            let public = crate::keys::public_hex(&crate::keys::load(&waiting)?);
+            if !named(&public) {
+                std::fs::remove_file(&waiting)
+                    .with_context(|| format!("remove {}", waiting.display()))?;
+                continue;
+            }
+            let key = self.dir.join(&name);
+            let kept = retired.join(format!("v{}-{name}", root.signed.version - 1));
+            let moved = match std::fs::rename(&key, &kept) {
+                // A root key its holder keeps elsewhere is not here to retire.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            };
+            moved
+                .and_then(|()| std::fs::rename(&waiting, &key))
+                .with_context(|| format!("put the new key in {}", key.display()))?;
+        }
+        Ok(())
     }
 
     /// Adds a release pulled from a registry to the reviewed ones, once its
@@ -221,10 +273,7 @@ impl Marketplace {
         let old_root = self.root_keys(&current.signed.root, signing)?;
         let mut next = current.signed.clone();
         next.version += 1;
-        let retired = self.dir.join("retired");
-        std::fs::create_dir_all(&retired)
-            .with_context(|| format!("create {}", retired.display()))?;
-        // (file name in the folder, where the new key waits, the key)
+        // (the role, its file name in the folder, the new key)
         let mut fresh = Vec::new();
         for &role in &roles {
             let shape = role.of(&mut next).clone();
@@ -239,10 +288,9 @@ impl Marketplace {
                     RoleName::Root => root_key_name(n),
                     other => format!("{}.key", other.name()),
                 };
-                let waiting = retired.join(format!("next-{name}"));
                 let key = crate::keys::generate()?;
                 keys.push(crate::keys::public_hex(&key));
-                fresh.push((role, name, waiting, key));
+                fresh.push((role, name, key));
             }
             let threshold = if role == RoleName::Root {
                 shape.threshold
@@ -252,35 +300,23 @@ impl Marketplace {
             *role.of(&mut next) = Role { keys, threshold };
         }
         let mut signers: Vec<&SigningKey> = old_root.iter().collect();
-        signers.extend(fresh.iter().filter(|f| f.0 == RoleName::Root).map(|f| &f.3));
+        signers.extend(fresh.iter().filter(|f| f.0 == RoleName::Root).map(|f| &f.2));
         let root = metadata::sign(next, &signers)?;
         metadata::rotate(&current, &root).context("the new root, as hubs will check it")?;
-        // Written only once the root holds; never over a key an interrupted
-        // rotation left, which a root already handed out may name.
-        for (_, name, waiting, key) in &fresh {
-            crate::keys::write(waiting, key).with_context(|| {
-                format!("an interrupted rotation left {}: put it in place as {name} if root.json names it, or remove it", waiting.display())
-            })?;
+        // Written, to wait under retired/, only once the root holds (an
+        // interrupted rotation's were finished or removed at open).
+        let retired = self.dir.join("retired");
+        std::fs::create_dir_all(&retired)
+            .with_context(|| format!("create {}", retired.display()))?;
+        for (_, name, key) in &fresh {
+            crate::keys::write(&retired.join(format!("next-{name}")), key)?;
         }
         let mut state = self.state()?;
         state.roots.push(root.clone());
-        // The state first: a root it lists is one hubs will be handed,
-        // and the keys it names wait under retired/ until moved.
+        // The state first: once it lists the root, the rotation is decided,
+        // and whatever a crash leaves undone is finished at the next open.
         self.save(&state)?;
-        write_json(&self.dir.join(ROOT), &root)?;
-        let version = current.signed.version;
-        for (_, name, waiting, _) in fresh {
-            let key = self.dir.join(&name);
-            let kept = retired.join(format!("v{version}-{name}"));
-            let moved = match std::fs::rename(&key, &kept) {
-                // A root key its holder keeps elsewhere is not here to retire.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                other => other,
-            };
-            moved
-                .and_then(|()| std::fs::rename(&waiting, &key))
-                .with_context(|| format!("put the new key in {}", key.display()))?;
-        }
+        self.finish_rotation()?;
         Ok(root)
     }
 
@@ -368,4 +404,47 @@ fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
         .and_then(|()| std::fs::File::open(&aside)?.sync_all())
         .and_then(|()| std::fs::rename(&aside, path))
         .with_context(|| format!("write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotation_a_crash_interrupted_once_recorded_is_finished_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("market");
+        Marketplace::init(&folder, 1, 1).unwrap();
+        let old_root = std::fs::read(folder.join(ROOT)).unwrap();
+        let root = Marketplace::open(&folder)
+            .unwrap()
+            .rotate(&[RoleName::Status], &[])
+            .unwrap();
+        // As a crash right after the state was saved would leave it: the
+        // old root.json, the new key still waiting, the old one in place.
+        let (key, retired) = (folder.join("status.key"), folder.join("retired"));
+        std::fs::write(folder.join(ROOT), old_root).unwrap();
+        std::fs::rename(&key, retired.join("next-status.key")).unwrap();
+        std::fs::rename(retired.join("v1-status.key"), &key).unwrap();
+        // And a key a rotation wrote but never recorded a root for.
+        crate::keys::create(&retired.join("next-index.key")).unwrap();
+
+        Marketplace::open(&folder).unwrap();
+        let now: Signed<Root> = crate::market::read_json(&folder.join(ROOT)).unwrap();
+        assert_eq!(now, root, "root.json is the recorded root");
+        let status = crate::keys::public_hex(&crate::keys::load(&key).unwrap());
+        assert_eq!(
+            vec![status],
+            root.signed.status.keys,
+            "the new key is in place"
+        );
+        assert!(
+            retired.join("v1-status.key").exists(),
+            "the old one retired"
+        );
+        assert!(
+            !retired.join("next-index.key").exists(),
+            "the orphan removed"
+        );
+    }
 }

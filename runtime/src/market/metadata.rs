@@ -244,8 +244,17 @@ pub struct Trusted {
 impl Revoked {
     /// Whether this revokes a component: by its digest, or as any build of
     /// the plugin's version (a rebuild changes the digest, not the release).
+    /// A version is the same release whatever build metadata follows it
+    /// (`1.0.0+rebuilt` is `1.0.0`), as semver orders them.
     pub fn covers(&self, plugin: &str, version: &str, component: &str) -> bool {
-        self.component == component || self.plugin == plugin && self.version == version
+        let same_version = match (
+            semver::Version::parse(&self.version),
+            semver::Version::parse(version),
+        ) {
+            (Ok(revoked), Ok(version)) => revoked.cmp_precedence(&version).is_eq(),
+            _ => self.version == version,
+        };
+        self.component == component || self.plugin == plugin && same_version
     }
 }
 
@@ -703,6 +712,12 @@ mod tests {
             trusted
                 .forbids("lamp", "1.0.0", "sha256:rebuilt", None)
                 .is_some()
+        );
+        assert!(
+            trusted
+                .forbids("lamp", "1.0.0+rebuilt.2", "sha256:ee", None)
+                .is_some(),
+            "build metadata makes no other release"
         );
         assert!(
             trusted

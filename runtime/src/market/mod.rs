@@ -29,11 +29,11 @@ mod updates;
 
 pub use fetch::out_of_reach;
 pub use marketplace::{Marketplace, RoleName};
-pub use oci::{Pulled, peek, pull, push, push_bundle};
+pub use oci::{Pulled, peek, pull, push, push_bundle, turn};
 pub use package::{Package, build, read_json, sign};
 pub use release::{SignedOrigin, SignedRelease, Statement, digest as release_digest};
 use trust::Standing;
-pub use trust::{MarketView, TrustView, clock};
+pub use trust::{MARKET_REFRESH, MarketView, TrustView, clock};
 pub use updates::Update;
 
 use crate::error::{ErrorCode, HubError};
@@ -105,7 +105,32 @@ impl Hub {
     /// checks); the same report as any install, its capabilities pending.
     /// A version older than the installed one is refused unless
     /// `downgrade` says the operator means it.
+    /// A refused release is audited as `install_refused`, with why.
     pub fn install_release(
+        &self,
+        actor: &str,
+        pulled: Pulled,
+        config: BTreeMap<String, String>,
+        downgrade: bool,
+    ) -> Result<InstallReport, HubError> {
+        let statement = pulled.release.statement.clone();
+        let from = pulled.pinned.clone();
+        let installed = self.check_and_install(actor, pulled, config, downgrade);
+        if let Err(refused) = &installed {
+            let detail = json!({
+                "from": from,
+                "version": statement.version,
+                "component": statement.component,
+                "code": refused.code.as_str(),
+                "reason": refused.message,
+            });
+            self.audit()
+                .record(actor, Some(&statement.plugin), "install_refused", detail);
+        }
+        installed
+    }
+
+    fn check_and_install(
         &self,
         actor: &str,
         pulled: Pulled,

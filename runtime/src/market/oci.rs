@@ -139,11 +139,24 @@ pub async fn pull_bundle(reference: &str) -> anyhow::Result<Vec<u8>> {
 /// config, exactly one Wasm layer, the plugin's manifest and release
 /// annotations, each within its bound), and the component's digest.
 pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
-    let turn = PULLS.acquire().await?;
+    let turn = turn().await?;
     Ok(Pulled {
         turn: Some(turn),
         ..pull_now(reference).await?
     })
+}
+
+/// A turn to hold a component in memory until it is installed (see
+/// `Pulled::turn`), waited for no longer than a pull may take.
+pub async fn turn() -> anyhow::Result<SemaphorePermit<'static>> {
+    let waited = tokio::time::timeout(PULL_DEADLINE, PULLS.acquire()).await;
+    let late = || {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "another install has held the hub's turn for 10 minutes: try again later",
+        )
+    };
+    Ok(waited.map_err(|_| late())??)
 }
 
 async fn pull_now(reference: &str) -> anyhow::Result<Pulled> {

@@ -4,7 +4,7 @@
 
 use super::metadata::{Bundle, Revoked, Root, Signed, Trusted};
 use super::{SignedRelease, internal, invalid};
-use crate::error::HubError;
+use crate::error::{ErrorCode, HubError};
 use crate::plugins::Hub;
 use crate::store::{self, Audited, Publisher};
 use serde::Serialize;
@@ -64,14 +64,21 @@ impl Hub {
 
     /// The marketplace's verified metadata, if one is pinned.
     pub fn market(&self) -> Result<Option<Trusted>, HubError> {
+        Ok(self.stored_market()?.map(|(_, trusted)| trusted))
+    }
+
+    /// The stored metadata as kept, and as read.
+    fn stored_market(&self) -> Result<Option<(String, Trusted)>, HubError> {
         let stored = self
             .store()
             .market()
             .map_err(|e| internal(format!("{e:#}")))?;
-        stored
-            .map(|text| serde_json::from_str(&text))
-            .transpose()
-            .map_err(|e| internal(format!("the stored marketplace metadata: {e}")))
+        let Some(text) = stored else {
+            return Ok(None);
+        };
+        let trusted = serde_json::from_str(&text)
+            .map_err(|e| internal(format!("the stored marketplace metadata: {e}")))?;
+        Ok(Some((text, trusted)))
     }
 
     /// Pins a marketplace's first root, which the operator got by a way
@@ -84,7 +91,7 @@ impl Hub {
         }
         let trusted = Trusted::pin(root).map_err(|e| invalid(format!("{e:#}")))?;
         let detail = json!({"root_version": trusted.root.signed.version, "root_keys": trusted.root.signed.root.keys});
-        self.save_market(actor, "pin_market", detail, &trusted)
+        self.save_market(actor, "pin_market", detail, None, &trusted)
     }
 
     /// Verifies a marketplace's bundle against what is trusted now, at
@@ -96,7 +103,7 @@ impl Hub {
         bundle: &Bundle,
         clock: u64,
     ) -> Result<Trusted, HubError> {
-        let Some(trusted) = self.market()? else {
+        let Some((before, trusted)) = self.stored_market()? else {
             return Err(invalid(
                 "no marketplace is pinned: hub trust pin-market ROOT.json first",
             ));
@@ -117,24 +124,29 @@ impl Hub {
             "expires_at": status.expires_at,
             "revoked": status.revoked.iter().map(|r| format!("{} {}", r.plugin, r.version)).collect::<Vec<_>>(),
         });
-        self.save_market(actor, "market_update", detail, &next)?;
+        self.save_market(actor, "market_update", detail, Some(&before), &next)?;
         self.enforce(actor, &next)?;
         Ok(next)
     }
 
-    /// Fetches the marketplace's bundle from `reference` and imports it (see
-    /// `import_market`). A bundle that fails verification is audited as
-    /// `market_refused`; a registry out of reach is only logged.
-    pub async fn refresh_market(&self, reference: &str) -> anyhow::Result<()> {
-        let bytes = super::oci::pull_bundle(reference).await?;
-        let imported = serde_json::from_slice::<Bundle>(&bytes)
-            .map_err(|e| invalid(format!("the bundle is not valid: {e}")))
-            .and_then(|bundle| {
-                tokio::task::block_in_place(|| self.import_market(REFRESH, &bundle, clock()))
-            });
+    /// Fetches the marketplace's bundle from `reference` and imports it for
+    /// `actor` (see `import_market`). A bundle that fails a check, or that
+    /// the registry serves in a shape refused, is audited as
+    /// `market_refused`; a registry out of reach is only the caller's to log.
+    pub async fn refresh_market(&self, actor: &str, reference: &str) -> anyhow::Result<()> {
+        let bytes = match super::oci::pull_bundle(reference).await {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if super::out_of_reach(&e) => return Err(e),
+            Err(e) => Err(invalid(format!("the registry's bundle: {e:#}"))),
+        };
+        let imported = bytes.and_then(|bytes| {
+            let bundle = serde_json::from_slice::<Bundle>(&bytes)
+                .map_err(|e| invalid(format!("the bundle is not valid: {e}")))?;
+            tokio::task::block_in_place(|| self.import_market(actor, &bundle, clock()))
+        });
         if let Err(refused) = &imported {
             let detail = json!({"from": reference, "reason": refused.message});
-            self.audit().record(REFRESH, None, "market_refused", detail);
+            self.audit().record(actor, None, "market_refused", detail);
         }
         imported.map(|_| ()).map_err(Into::into)
     }
@@ -202,11 +214,14 @@ impl Hub {
             .any(|e| e.detail["version"] == revoked.version.as_str()))
     }
 
+    /// Keeps `trusted` in place of `before`, the metadata it was checked
+    /// against (`None`: nothing was pinned); refused if that changed since.
     fn save_market(
         &self,
         actor: &str,
         action: &str,
         detail: serde_json::Value,
+        before: Option<&str>,
         trusted: &Trusted,
     ) -> Result<(), HubError> {
         let text = serde_json::to_string(trusted).map_err(|e| internal(e.to_string()))?;
@@ -217,8 +232,14 @@ impl Hub {
             detail,
         };
         self.store()
-            .audited(entry, |conn| store::put_market_on(conn, &text))
-            .map_err(|e| internal(format!("{e:#}")))
+            .audited(entry, |conn| store::put_market_on(conn, before, &text))
+            .map_err(|e| match e.downcast_ref::<rusqlite::Error>() {
+                Some(rusqlite::Error::StatementChangedRows(_)) => HubError::new(
+                    ErrorCode::Busy,
+                    "the marketplace's metadata changed while this was checked (another import or pin): nothing was kept; try again",
+                ),
+                _ => internal(format!("{e:#}")),
+            })
     }
 }
 
@@ -254,7 +275,7 @@ pub fn standing(trusted: &Trusted, release: &SignedRelease, clock: u64) -> Stand
 }
 
 /// The actor the audit log names for the scheduled refresh.
-const REFRESH: &str = "hub:market-refresh";
+pub const MARKET_REFRESH: &str = "hub:market-refresh";
 
 /// Now, in seconds since the Unix epoch.
 pub fn clock() -> u64 {

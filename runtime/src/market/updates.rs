@@ -7,7 +7,8 @@
 //! what it adds. A plugin installed unreviewed (sideloaded) is never
 //! updated on a schedule, only by an operator's command.
 
-use super::{clock, peek, pull};
+use super::metadata::Reviewed;
+use super::{clock, peek, pull, release_digest};
 use crate::caps::{Grant, Manifest};
 use crate::plugins::{Hub, InstallReport};
 use serde::Serialize;
@@ -30,6 +31,9 @@ pub struct Update {
     /// Why installing it failed, when it was tried.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// The release as the index lists it: what must be installed.
+    #[serde(skip)]
+    reviewed: Reviewed,
 }
 
 impl Hub {
@@ -43,7 +47,8 @@ impl Hub {
         if market.fresh(clock()).is_err() {
             anyhow::bail!("the marketplace's status has expired: import a fresh one first");
         }
-        let reviewed = market.index.map(|i| i.signed.releases).unwrap_or_default();
+        let reviewed = market.index.as_ref().map(|i| &i.signed.releases[..]);
+        let reviewed = reviewed.unwrap_or_default();
         let hub_default = self
             .settings()
             .market
@@ -58,6 +63,12 @@ impl Hub {
                 .iter()
                 .filter(|r| r.plugin == installed.id)
                 .filter(|r| Some(&r.publisher_key) == installed.publisher_key.as_ref())
+                .filter(|r| {
+                    let key = Some(r.publisher_key.as_str());
+                    market
+                        .forbids(&r.plugin, &r.version, &r.component, key)
+                        .is_none()
+                })
                 .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r)))
                 .filter(|(version, _)| version.cmp_precedence(&current).is_gt())
                 .collect();
@@ -66,10 +77,17 @@ impl Hub {
             // Newest first, down to the newest that fits the grant: that one
             // can install (a vulnerable release's fix among them), and any
             // newer asking for more is listed beside it.
-            // One the registry does not show is listed as failed, and the
-            // next older is looked at.
+            // One the registry does not show as reviewed is listed as
+            // failed, and the next older is looked at.
             for (_, release) in newer {
-                let asks = async { Manifest::parse(&peek(&release.oci).await?) };
+                let asks = async {
+                    let text = peek(&release.oci).await?;
+                    anyhow::ensure!(
+                        release_digest(text.as_bytes()) == release.manifest,
+                        "the registry shows another plugin.toml than the one reviewed"
+                    );
+                    Manifest::parse(&text)
+                };
                 let (wider, failed) = match asks.await {
                     Ok(manifest) => (
                         Grant::pending(grant.as_ref(), &self.request(&manifest)),
@@ -89,6 +107,7 @@ impl Hub {
                     sideloaded: !installed.reviewed,
                     scheduled: installed.reviewed && installed.auto_update.unwrap_or(hub_default),
                     failed,
+                    reviewed: release.clone(),
                 };
                 let fits = update.wider.is_empty() && update.failed.is_none();
                 found.push(update);
@@ -126,32 +145,46 @@ impl Hub {
                 }
             }
         }
+        // What is left is offered against what now runs.
+        for update in &mut held {
+            if let Some(report) = installed.iter().find(|r| r.id == update.plugin) {
+                update.from = report.version.clone();
+            }
+        }
         Ok((installed, held))
     }
 
-    /// Pulls and installs `update` with its plugin's configuration; the
-    /// release must be the one the index named.
+    /// Pulls and installs `update` (the plugin keeps its configuration);
+    /// the release must be exactly the one the index reviewed.
     async fn install_update(&self, actor: &str, update: &Update) -> anyhow::Result<InstallReport> {
         let pulled = pull(&update.oci).await?;
-        let statement = &pulled.release.statement;
+        let (statement, wanted) = (&pulled.release.statement, &update.reviewed);
+        let found = (
+            &statement.plugin,
+            &statement.version,
+            &statement.component,
+            &statement.manifest,
+            &pulled.release.publisher_key,
+        );
+        let reviewed = (
+            &wanted.plugin,
+            &wanted.version,
+            &wanted.component,
+            &wanted.manifest,
+            &wanted.publisher_key,
+        );
         anyhow::ensure!(
-            (statement.plugin.as_str(), statement.version.as_str())
-                == (update.plugin.as_str(), update.to.as_str()),
-            "{} holds {} {}, not the {} {} the index names",
+            found == reviewed,
+            "{} holds {} {} ({}), not the release the index reviewed ({})",
             update.oci,
             statement.plugin,
             statement.version,
-            update.plugin,
-            update.to
+            statement.component,
+            wanted.component
         );
-        let config = self
-            .store()
-            .plugin(&update.plugin)?
-            .map(|p| serde_json::from_str::<BTreeMap<String, String>>(&p.config))
-            .transpose()?
-            .unwrap_or_default();
-        let report =
-            tokio::task::block_in_place(|| self.install_release(actor, pulled, config, false))?;
+        let report = tokio::task::block_in_place(|| {
+            self.install_release(actor, pulled, BTreeMap::new(), false)
+        })?;
         Ok(report)
     }
 }

@@ -148,6 +148,7 @@ impl Hub {
     /// Installs (or updates) a plugin from its manifest's and its
     /// component's bytes; `from` says where they came from, for the audit
     /// log; `signed`, its publisher's signed release, if it came signed.
+    /// An update given an empty `config` keeps the plugin's configuration.
     pub fn install_bytes(
         &self,
         actor: &str,
@@ -235,13 +236,20 @@ impl Hub {
             sha256: sha256.clone(),
             manifest: manifest_text,
             enabled: previous.as_ref().is_none_or(|p| p.enabled),
-            config: json!(config).to_string(),
+            // An update given no configuration keeps the plugin's.
+            config: match previous.as_ref() {
+                Some(previous) if config.is_empty() => previous.config.clone(),
+                _ => json!(config).to_string(),
+            },
             granted,
             installed_at: crate::store::now(),
             publisher_key,
             release: release.map(|r| json!(r).to_string()),
             reviewed: signed.is_some_and(|s| s.reviewed),
-            auto_update: previous.as_ref().and_then(|p| p.auto_update),
+            auto_update: previous
+                .as_ref()
+                .filter(|_| same_publisher)
+                .and_then(|p| p.auto_update),
         };
         let action = if previous.is_some() {
             "update"
@@ -305,7 +313,14 @@ impl Hub {
         id: &str,
         auto_update: Option<bool>,
     ) -> Result<(), HubError> {
+        // Not beside an install, which would write the row back over it.
+        let _installing = self.installing.lock().unwrap_or_else(|p| p.into_inner());
         let mut installed = self.installed(id)?;
+        if auto_update == Some(true) && !installed.reviewed {
+            return Err(invalid(format!(
+                "{id} was installed sideloaded (not reviewed by the marketplace): it is updated only by an operator's command (hub plugin updates --install)"
+            )));
+        }
         let before = installed.auto_update;
         installed.auto_update = auto_update;
         let detail = json!({"auto_update": auto_update, "was": before});

@@ -45,13 +45,27 @@ pub fn put_plugin_on(conn: &Connection, p: &InstalledPlugin) -> rusqlite::Result
 }
 
 /// Keeps the marketplace's metadata, inside the caller's (audited) transaction.
-pub fn put_market_on(conn: &Connection, trusted: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO market (only, trusted) VALUES (1, ?1)
-         ON CONFLICT(only) DO UPDATE SET trusted = ?1",
-        params![trusted],
-    )?;
-    Ok(())
+pub fn put_market_on(
+    conn: &Connection,
+    before: Option<&str>,
+    trusted: &str,
+) -> rusqlite::Result<()> {
+    // Only over what was read and checked: an import that ran meanwhile
+    // (another process, the schedule) is never overwritten by an older view.
+    let changed = match before {
+        None => conn.execute(
+            "INSERT INTO market (only, trusted) VALUES (1, ?1) ON CONFLICT(only) DO NOTHING",
+            params![trusted],
+        )?,
+        Some(before) => conn.execute(
+            "UPDATE market SET trusted = ?1 WHERE only = 1 AND trusted = ?2",
+            params![trusted, before],
+        )?,
+    };
+    match changed {
+        1 => Ok(()),
+        n => Err(rusqlite::Error::StatementChangedRows(n)),
+    }
 }
 
 /// Adds `publisher`, inside the caller's (audited) transaction.
@@ -257,6 +271,19 @@ pub fn now() -> String {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn marketplace_metadata_is_replaced_only_over_what_was_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hub.db")).unwrap();
+        let put = |before, trusted| put_market_on(&store.conn(), before, trusted);
+        put(None, "pinned").unwrap();
+        assert!(put(None, "pinned again").is_err(), "a second pin");
+        put(Some("pinned"), "imported 1").unwrap();
+        // An import checked against "pinned" while another kept "imported 1".
+        assert!(put(Some("pinned"), "stale view").is_err());
+        assert_eq!(store.market().unwrap().as_deref(), Some("imported 1"));
+    }
 
     #[test]
     fn the_data_directory_is_private_to_the_hubs_user() {

@@ -61,7 +61,9 @@ pub enum Market {
         actor: String,
         bundle: Box<Bundle>,
     },
-    Refresh,
+    Refresh {
+        actor: String,
+    },
 }
 
 /// `install` of a signed release: from a registry, or a package folder
@@ -157,7 +159,7 @@ impl Market {
                 let BundleData { bundle } = fields(&request.service, data)?;
                 Market::Import { actor, bundle }
             }
-            "trust_refresh" => Market::Refresh,
+            "trust_refresh" => Market::Refresh { actor },
             other => return Err(unknown_service(other)),
         })
     }
@@ -213,14 +215,14 @@ impl Market {
                 blocking(hub, move |hub| hub.import_market(&actor, &bundle, clock)).await?;
                 json(hub.trust_view()?)
             }
-            Market::Refresh => {
+            Market::Refresh { actor } => {
                 let Some(market) = hub.settings().market.clone() else {
                     return Err(HubError::new(
                         ErrorCode::Unsupported,
                         "this hub's configuration names no [market] status to refresh from",
                     ));
                 };
-                hub.refresh_market(&market.status)
+                hub.refresh_market(&actor, &market.status)
                     .await
                     .map_err(|e| market_error(&e))?;
                 json(hub.trust_view()?)
@@ -244,9 +246,15 @@ impl Install {
                     ));
                 };
                 let folder = folder.clone();
+                let turn = crate::market::turn().await.map_err(|e| market_error(&e))?;
                 let opened = tokio::task::spawn_blocking(move || {
                     let folder = files::inside(&dir, &folder).map_err(invalid)?;
-                    Package::open_inside(&dir, &folder).map_err(|e| invalid(format!("{e:#}")))
+                    let pulled = Package::open_inside(&dir, &folder);
+                    let pulled = pulled.map_err(|e| invalid(format!("{e:#}")))?;
+                    Ok(Pulled {
+                        turn: Some(turn),
+                        ..pulled
+                    })
                 });
                 opened.await.unwrap_or_else(|e| {
                     Err(HubError::new(
