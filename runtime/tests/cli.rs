@@ -1249,7 +1249,9 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
     let first = publish("b1.json");
 
     let user = "[[tokens]]\nname = \"phone\"\ntoken = \"a-long-user-token\"\nscope = \"user\"\n";
-    let config = format!("{user}[market]\nstatus = \"{status}\"\nrefresh_seconds = 3600");
+    let config = format!(
+        "{user}[market]\nstatus = \"{status}\"\nrefresh_seconds = 3600\nauto_update = true"
+    );
     let served = Served::start(&data, &config);
     let mut phone = Operator::connect(&served, "a-long-user-token");
     let (code, _) = phone.failed("trust_show", json!({}));
@@ -1326,13 +1328,14 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
     let offered = op.done("updates", json!({}));
     assert_eq!(offered["updates"][0]["to"], "0.1.1", "{offered}");
     assert_eq!(offered["updates"][0]["wider"], json!([]), "{offered}");
-    assert_eq!(offered["updates"][0]["scheduled"], false, "{offered}");
+    // The hub's default (on) holds until the plugin is set otherwise.
+    assert_eq!(offered["updates"][0]["scheduled"], true, "{offered}");
     op.done(
         "auto_update",
-        json!({"plugin": "yeelight", "auto_update": true}),
+        json!({"plugin": "yeelight", "auto_update": false}),
     );
     let offered = op.done("updates", json!({}));
-    assert_eq!(offered["updates"][0]["scheduled"], true, "{offered}");
+    assert_eq!(offered["updates"][0]["scheduled"], false, "{offered}");
     let updated = op.done("updates", json!({"install": true}));
     assert_eq!(updated["installed"][0]["version"], "0.1.1", "{updated}");
 

@@ -41,7 +41,8 @@ pub enum ManageCommand {
         /// Default: plugin.toml beside the component.
         #[arg(long)]
         manifest: Option<PathBuf>,
-        /// Configuration handed to the plugin's init, as KEY=VALUE.
+        /// Configuration handed to the plugin's init, as KEY=VALUE (an
+        /// update given none keeps the plugin's).
         #[arg(long = "config", value_parser = key_value)]
         config: Vec<(String, String)>,
         /// Install a signed release older than the installed version

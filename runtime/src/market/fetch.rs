@@ -263,3 +263,40 @@ pub fn out_of_reach(error: &anyhow::Error) -> bool {
             )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_foreign_name_resolving_into_a_blocked_network_is_not_reached() {
+        let name: Name = "localhost".parse().unwrap();
+        let refused = OutsideBlocked
+            .resolve(name)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .unwrap_or_default()
+                .contains("localhost resolves to"),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn only_loopback_registries_are_spoken_to_over_plain_http() {
+        for registry in ["localhost", "127.0.0.1:5000", "[::1]:5000", "[::1]"] {
+            assert!(loopback(registry), "{registry}");
+        }
+        for registry in [
+            "registry.example",
+            "10.0.0.1:5000",
+            "127.0.0.1.example",
+            "[::ffff:8.8.8.8]",
+        ] {
+            assert!(!loopback(registry), "{registry}");
+        }
+    }
+}
