@@ -23,7 +23,7 @@ async function show(hub, main, notice) {
     } catch (error) {
       outcome = failure(error);
     }
-    await show(hub, main, outcome);
+    await show(hub, main, outcome).catch((error) => fill(main, failure(error)));
   };
   fill(main,
     h("h2", {}, "Marketplace"),
@@ -87,7 +87,10 @@ function installForm(hub, act) {
     button);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const asked = { oci: reference.value.trim(), config: pairs(config.value), downgrade: downgrade.checked };
+    // No config lines: an installed plugin keeps its configuration.
+    const given = pairs(config.value);
+    const asked = { oci: reference.value.trim(), downgrade: downgrade.checked };
+    if (Object.keys(given).length > 0) asked.config = given;
     act(button, () => hub.manage("install", asked));
   });
   return form;

@@ -85,17 +85,16 @@ async fn refresh_market(hub: Arc<Hub>, market: crate::config::MarketConfig) {
     }
     match hub.install_fitting_updates(AUTO_UPDATE, true).await {
         Ok((_, held)) => {
-            for update in held.into_iter().filter(|u| u.scheduled || u.sideloaded) {
-                if let Some(failed) = &update.failed {
-                    tracing::warn!(plugin = %update.plugin, "update to {} failed: {failed}", update.to);
-                    continue;
+            for update in held {
+                match &update.failed {
+                    Some(failed) => {
+                        tracing::warn!(plugin = %update.plugin, "update to {} failed: {failed}", update.to);
+                    }
+                    None => {
+                        let wider = &update.wider;
+                        tracing::info!(plugin = %update.plugin, "update to {} waits for approval of {wider:?}", update.to);
+                    }
                 }
-                let waits = if update.sideloaded {
-                    "an operator: the plugin was sideloaded".to_string()
-                } else {
-                    format!("approval of {:?}", update.wider)
-                };
-                tracing::info!(plugin = %update.plugin, "update to {} waits for {waits}", update.to);
             }
         }
         Err(e) => tracing::warn!("updates not installed: {e:#}"),

@@ -41,8 +41,8 @@ pub enum ManageCommand {
         /// Default: plugin.toml beside the component.
         #[arg(long)]
         manifest: Option<PathBuf>,
-        /// Configuration handed to the plugin's init, as KEY=VALUE (an
-        /// update given none keeps the plugin's).
+        /// Configuration handed to the plugin's init, as KEY=VALUE (a
+        /// signed release's update given none keeps the plugin's).
         #[arg(long = "config", value_parser = key_value)]
         config: Vec<(String, String)>,
         /// Install a signed release older than the installed version
@@ -263,7 +263,7 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             let (installed, listed) = if install {
                 hub.install_fitting_updates(&actor, false).await?
             } else {
-                (Vec::new(), hub.updates().await?)
+                (Vec::new(), hub.updates(false).await?)
             };
             for report in &installed {
                 let from = report.updated_from.as_deref().unwrap_or("?");
@@ -325,6 +325,8 @@ fn install_signed(
         "pulled {}, signed by {}",
         pulled.pinned, pulled.release.publisher_key
     );
+    // No --config: an installed plugin keeps its configuration.
+    let config = (!config.is_empty()).then_some(config);
     let installed =
         tokio::task::block_in_place(|| hub.install_release(actor, pulled, config, downgrade));
     Ok(installed?)

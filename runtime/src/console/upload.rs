@@ -65,7 +65,7 @@ pub async fn install(request: Request<Incoming>, hub: &Arc<Hub>, actor: &str) ->
     manifest.pop();
     let (hub, actor) = (hub.clone(), actor.to_string());
     let installed = tokio::task::spawn_blocking(move || {
-        hub.install_bytes(&actor, manifest, &body, config, from, None)
+        hub.install_bytes(&actor, manifest, &body, Some(config), from, None)
     })
     .await;
     match installed {

@@ -41,7 +41,7 @@ pub struct Repository {
 impl Repository {
     /// The repository `reference` names, whose reads all end `within` from now.
     pub fn of(reference: &Reference, within: Duration) -> anyhow::Result<Repository> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        tls();
         let registry = reference.resolve_registry();
         let scheme = if loopback(registry) { "http" } else { "https" };
         let origin = Url::parse(&format!("{scheme}://{registry}/"))
@@ -51,6 +51,9 @@ impl Repository {
                 .connect_timeout(REGISTRY_TIMEOUT)
                 .read_timeout(REGISTRY_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
+                // Directly, never through HTTP(S)_PROXY: a proxy would
+                // resolve foreign names where the hub cannot check them.
+                .no_proxy()
         };
         Ok(Repository {
             own: client().build()?,
@@ -218,6 +221,12 @@ impl Resolve for OutsideBlocked {
     }
 }
 
+/// reqwest's rustls comes without a provider (oci-client's too): the hub's
+/// is ring, installed once for the process.
+pub(super) fn tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The body of `response`, refused as soon as it passes `most` bytes.
 async fn read_bounded(mut response: Response, most: usize, what: &str) -> anyhow::Result<Vec<u8>> {
     if response.content_length().is_some_and(|n| n > most as u64) {
@@ -250,17 +259,11 @@ pub fn loopback(registry: &str) -> bool {
 /// Whether `error` is a registry out of reach (no connection, or none
 /// answering in time) rather than one that answered something refused.
 pub fn out_of_reach(error: &anyhow::Error) -> bool {
-    use oci_client::errors::OciDistributionError;
     error.chain().any(|cause| {
         let transport = cause
             .downcast_ref::<reqwest::Error>()
-            .is_some_and(|e| e.is_connect() || e.is_timeout());
-        transport
-            || cause.is::<std::io::Error>()
-            || matches!(
-                cause.downcast_ref::<OciDistributionError>(),
-                Some(OciDistributionError::RequestError(_))
-            )
+            .is_some_and(|e| e.is_connect() || e.is_timeout() || e.is_body());
+        transport || cause.is::<std::io::Error>()
     })
 }
 

@@ -1,6 +1,7 @@
-//! The marketplace's side, kept in a folder: its keys (one per role), its
-//! root, the releases it reviewed and the revocations it declared, and
-//! the version numbers it published last, and the roots it rotated to.
+//! The marketplace's side, kept in a folder: its keys (the root's, which
+//! their holders may keep elsewhere, and one each for the index and the
+//! status), its root, the releases it reviewed, yanked and revoked, the
+//! version numbers it published last, and the roots it rotated to.
 //! `hub market init|review|yank|revoke|rotate|publish` work on it;
 //! `publish` writes the signed bundle hubs import.
 
@@ -388,8 +389,6 @@ impl Marketplace {
     }
 }
 
-/// Writes `value` to `path` whole or not at all (aside, then renamed), so
-/// that a crash never leaves half a decision list.
 /// The file of the `n`th root key (from 1): `root.key`, `root-2.key`, ...
 fn root_key_name(n: usize) -> String {
     match n {
@@ -398,6 +397,8 @@ fn root_key_name(n: usize) -> String {
     }
 }
 
+/// Writes `value` to `path` whole or not at all (aside, then renamed), so
+/// that a crash never leaves half a decision list.
 fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     let aside = path.with_extension("json.partial");
     std::fs::write(&aside, serde_json::to_string_pretty(value)?)

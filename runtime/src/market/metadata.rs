@@ -241,6 +241,19 @@ pub struct Trusted {
     pub revoked_keys: Vec<String>,
 }
 
+impl Reviewed {
+    /// Whether `release` is exactly this reviewed release: the same plugin,
+    /// version, component, manifest and publisher key.
+    pub fn names(&self, release: &super::SignedRelease) -> bool {
+        let statement = &release.statement;
+        self.component == statement.component
+            && self.manifest == statement.manifest
+            && self.plugin == statement.plugin
+            && self.version == statement.version
+            && self.publisher_key == release.publisher_key
+    }
+}
+
 impl Revoked {
     /// Whether this revokes a component: by its digest, or as any build of
     /// the plugin's version (a rebuild changes the digest, not the release).

@@ -29,12 +29,12 @@ mod updates;
 
 pub use fetch::out_of_reach;
 pub use marketplace::{Marketplace, RoleName};
-pub use oci::{Pulled, peek, pull, push, push_bundle, turn};
+pub use oci::{Busy, Pulled, peek, pull, push, push_bundle, turn};
 pub use package::{Package, build, read_json, sign};
 pub use release::{SignedOrigin, SignedRelease, Statement, digest as release_digest};
 use trust::Standing;
 pub use trust::{MARKET_REFRESH, MarketView, TrustView, clock};
-pub use updates::Update;
+pub use updates::{ReviewedManifests, Update};
 
 use crate::error::{ErrorCode, HubError};
 use crate::plugins::{Hub, InstallReport};
@@ -110,7 +110,7 @@ impl Hub {
         &self,
         actor: &str,
         pulled: Pulled,
-        config: BTreeMap<String, String>,
+        config: Option<BTreeMap<String, String>>,
         downgrade: bool,
     ) -> Result<InstallReport, HubError> {
         let statement = pulled.release.statement.clone();
@@ -134,7 +134,7 @@ impl Hub {
         &self,
         actor: &str,
         pulled: Pulled,
-        config: BTreeMap<String, String>,
+        config: Option<BTreeMap<String, String>>,
         downgrade: bool,
     ) -> Result<InstallReport, HubError> {
         // `_turn` is held to the end: the next pull waits for this install.

@@ -68,7 +68,7 @@ pub async fn push(package: &Package, reference: &str) -> anyhow::Result<String> 
 /// JSON layer, at most `MAX_BUNDLE` bytes.
 const BUNDLE_CONFIG: &str = "application/vnd.hub.market.config.v1+json";
 const BUNDLE_LAYER: &str = "application/vnd.hub.market.bundle.v1+json";
-const MAX_BUNDLE: usize = 4 << 20;
+pub(super) const MAX_BUNDLE: usize = 4 << 20;
 
 /// Pushes a marketplace's bundle (JSON) to `reference`; its pinned reference.
 pub async fn push_bundle(bundle: Vec<u8>, reference: &str) -> anyhow::Result<String> {
@@ -150,14 +150,17 @@ pub async fn pull(reference: &str) -> anyhow::Result<Pulled> {
 /// `Pulled::turn`), waited for no longer than a pull may take.
 pub async fn turn() -> anyhow::Result<SemaphorePermit<'static>> {
     let waited = tokio::time::timeout(PULL_DEADLINE, PULLS.acquire()).await;
-    let late = || {
-        std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "another install has held the hub's turn for 10 minutes: try again later",
-        )
-    };
-    Ok(waited.map_err(|_| late())??)
+    Ok(waited.map_err(|_| Busy)??)
 }
+
+/// The hub's own turn was not had in time: the hub is busy, not the
+/// registry out of reach.
+#[derive(Debug, thiserror::Error)]
+#[error("another install has held the hub's turn for 10 minutes: try again later")]
+pub struct Busy;
+
+/// Manifests read at once (each up to 256 KiB, for `updates`).
+static PEEKS: Semaphore = Semaphore::const_new(4);
 
 async fn pull_now(reference: &str) -> anyhow::Result<Pulled> {
     let reference = parse(reference)?;
@@ -180,6 +183,7 @@ async fn pull_now(reference: &str) -> anyhow::Result<Pulled> {
 /// The `plugin.toml` of the release `reference` names, read from its OCI
 /// manifest alone (no component): what an update would ask for.
 pub async fn peek(reference: &str) -> anyhow::Result<String> {
+    let _turn = PEEKS.acquire().await?;
     let reference = parse(reference)?;
     let mut repository = Repository::of(&reference, READ_DEADLINE)?;
     let (artifact, _) = manifest(&mut repository, &reference).await?;
@@ -294,8 +298,7 @@ fn parse(reference: &str) -> anyhow::Result<Reference> {
 /// A client pushing to `reference`'s registry: plain HTTP on loopback only.
 fn client_for(reference: &str) -> anyhow::Result<(Client, Reference)> {
     let parsed = parse(reference)?;
-    // oci-client's rustls comes without a provider: the hub's is ring.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    super::fetch::tls();
     let config = ClientConfig {
         connect_timeout: Some(REGISTRY_TIMEOUT),
         read_timeout: Some(REGISTRY_TIMEOUT),
@@ -494,7 +497,6 @@ mod tests {
     async fn other_bytes_for_a_digest_are_refused() {
         let manifest = manifest_for(b"the component", 13);
         let refused = pulled(manifest, b"another thing", "oci://ADDR/p:1").await;
-        // Named by what was sent, whether oci-client or the hub saw it first.
         assert!(refused.contains(&digest(b"another thing")), "{refused}");
     }
 

@@ -134,6 +134,7 @@ fn contents(dir: &Path) -> anyhow::Result<(String, Vec<u8>)> {
 /// The JSON document in `path`, its errors naming the file.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     // As large as a marketplace's bundle may be.
-    let bytes = files::read_capped(path, 4 << 20, "file").map_err(anyhow::Error::msg)?;
+    let most = super::oci::MAX_BUNDLE as u64;
+    let bytes = files::read_capped(path, most, "file").map_err(anyhow::Error::msg)?;
     serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
 }

@@ -134,6 +134,8 @@ impl Hub {
     /// the registry serves in a shape refused, is audited as
     /// `market_refused`; a registry out of reach is only the caller's to log.
     pub async fn refresh_market(&self, actor: &str, reference: &str) -> anyhow::Result<()> {
+        // One at a time, however many ask: the next finds it done.
+        let _one = self.refreshing_market.lock().await;
         let bytes = match super::oci::pull_bundle(reference).await {
             Ok(bytes) => Ok(bytes),
             Err(e) if super::out_of_reach(&e) => return Err(e),
@@ -144,7 +146,12 @@ impl Hub {
                 .map_err(|e| invalid(format!("the bundle is not valid: {e}")))?;
             tokio::task::block_in_place(|| self.import_market(actor, &bundle, clock()))
         });
-        if let Err(refused) = &imported {
+        // A lost race with another import refused nothing the marketplace said.
+        if let Some(refused) = imported
+            .as_ref()
+            .err()
+            .filter(|e| e.code != ErrorCode::Busy)
+        {
             let detail = json!({"from": reference, "reason": refused.message});
             self.audit().record(actor, None, "market_refused", detail);
         }
@@ -258,15 +265,10 @@ pub fn standing(trusted: &Trusted, release: &SignedRelease, clock: u64) -> Stand
         return Standing::Revoked(revoked);
     }
     let reviewed = trusted.fresh(clock).is_ok()
-        && trusted.index.as_ref().is_some_and(|index| {
-            index.signed.releases.iter().any(|r| {
-                r.component == statement.component
-                    && r.manifest == statement.manifest
-                    && r.plugin == statement.plugin
-                    && r.version == statement.version
-                    && r.publisher_key == release.publisher_key
-            })
-        });
+        && trusted
+            .index
+            .as_ref()
+            .is_some_and(|index| index.signed.releases.iter().any(|r| r.names(release)));
     if reviewed {
         Standing::Reviewed
     } else {

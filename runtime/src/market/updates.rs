@@ -12,7 +12,8 @@ use super::{clock, peek, pull, release_digest};
 use crate::caps::{Grant, Manifest};
 use crate::plugins::{Hub, InstallReport};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// A newer release of an installed plugin.
 #[derive(Debug, Serialize)]
@@ -39,8 +40,9 @@ pub struct Update {
 impl Hub {
     /// Each installed plugin's newer reviewed releases, newest first down to
     /// the newest that fits its grant, with what each asks beyond it (read
-    /// from the release's OCI manifest: no component is fetched here).
-    pub async fn updates(&self) -> anyhow::Result<Vec<Update>> {
+    /// from the release's OCI manifest once: no component is fetched here).
+    /// `only_scheduled`: only plugins the schedule updates.
+    pub async fn updates(&self, only_scheduled: bool) -> anyhow::Result<Vec<Update>> {
         let Some(market) = self.market()? else {
             return Ok(Vec::new());
         };
@@ -56,9 +58,13 @@ impl Hub {
             .is_some_and(|m| m.auto_update);
         let mut found = Vec::new();
         for installed in self.store().plugins()? {
+            let scheduled = installed.reviewed && installed.auto_update.unwrap_or(hub_default);
             let Ok(current) = semver::Version::parse(&installed.version) else {
                 continue;
             };
+            if only_scheduled && !scheduled {
+                continue;
+            }
             let mut newer: Vec<_> = reviewed
                 .iter()
                 .filter(|r| r.plugin == installed.id)
@@ -80,15 +86,7 @@ impl Hub {
             // One the registry does not show as reviewed is listed as
             // failed, and the next older is looked at.
             for (_, release) in newer {
-                let asks = async {
-                    let text = peek(&release.oci).await?;
-                    anyhow::ensure!(
-                        release_digest(text.as_bytes()) == release.manifest,
-                        "the registry shows another plugin.toml than the one reviewed"
-                    );
-                    Manifest::parse(&text)
-                };
-                let (wider, failed) = match asks.await {
+                let (wider, failed) = match self.reviewed_manifest(release).await {
                     Ok(manifest) => (
                         Grant::pending(grant.as_ref(), &self.request(&manifest)),
                         None,
@@ -105,7 +103,7 @@ impl Hub {
                     oci: release.oci.clone(),
                     wider,
                     sideloaded: !installed.reviewed,
-                    scheduled: installed.reviewed && installed.auto_update.unwrap_or(hub_default),
+                    scheduled,
                     failed,
                     reviewed: release.clone(),
                 };
@@ -131,7 +129,7 @@ impl Hub {
         scheduled: bool,
     ) -> anyhow::Result<(Vec<InstallReport>, Vec<Update>)> {
         let (mut installed, mut held) = (Vec::new(), Vec::new());
-        for mut update in self.updates().await? {
+        for mut update in self.updates(scheduled).await? {
             let waits = !update.wider.is_empty() || update.failed.is_some();
             if waits || scheduled && !update.scheduled {
                 held.push(update);
@@ -154,27 +152,29 @@ impl Hub {
         Ok((installed, held))
     }
 
+    /// The `plugin.toml` the index reviewed for `release`, read from its
+    /// registry the first time only: what a digest names never changes.
+    async fn reviewed_manifest(&self, release: &Reviewed) -> anyhow::Result<Manifest> {
+        if let Some(known) = self.reviewed_manifests.get(&release.manifest) {
+            return Ok(known);
+        }
+        let text = peek(&release.oci).await?;
+        anyhow::ensure!(
+            release_digest(text.as_bytes()) == release.manifest,
+            "the registry shows another plugin.toml than the one reviewed"
+        );
+        let manifest = Manifest::parse(&text)?;
+        self.reviewed_manifests.put(&release.manifest, &manifest);
+        Ok(manifest)
+    }
+
     /// Pulls and installs `update` (the plugin keeps its configuration);
     /// the release must be exactly the one the index reviewed.
     async fn install_update(&self, actor: &str, update: &Update) -> anyhow::Result<InstallReport> {
         let pulled = pull(&update.oci).await?;
         let (statement, wanted) = (&pulled.release.statement, &update.reviewed);
-        let found = (
-            &statement.plugin,
-            &statement.version,
-            &statement.component,
-            &statement.manifest,
-            &pulled.release.publisher_key,
-        );
-        let reviewed = (
-            &wanted.plugin,
-            &wanted.version,
-            &wanted.component,
-            &wanted.manifest,
-            &wanted.publisher_key,
-        );
         anyhow::ensure!(
-            found == reviewed,
+            wanted.names(&pulled.release),
             "{} holds {} {} ({}), not the release the index reviewed ({})",
             update.oci,
             statement.plugin,
@@ -182,9 +182,34 @@ impl Hub {
             statement.component,
             wanted.component
         );
-        let report = tokio::task::block_in_place(|| {
-            self.install_release(actor, pulled, BTreeMap::new(), false)
-        })?;
+        let report =
+            tokio::task::block_in_place(|| self.install_release(actor, pulled, None, false))?;
         Ok(report)
+    }
+}
+
+/// Reviewed releases' manifests by the digest the index names, so that
+/// listing updates asks each registry once per release, not at every look.
+#[derive(Default)]
+pub struct ReviewedManifests(Mutex<HashMap<String, Manifest>>);
+
+/// Manifests kept at most (a marketplace lists few releases per plugin).
+const MAX_REVIEWED_MANIFESTS: usize = 512;
+
+impl ReviewedManifests {
+    fn get(&self, digest: &str) -> Option<Manifest> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
+    fn put(&self, digest: &str, manifest: &Manifest) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= MAX_REVIEWED_MANIFESTS {
+            kept.clear();
+        }
+        kept.insert(digest.to_string(), manifest.clone());
     }
 }

@@ -116,6 +116,10 @@ pub struct Hub {
     traffic: crate::ws::metrics::Traffic,
     /// Held while a plugin is installed.
     installing: std::sync::Mutex<()>,
+    /// What reviewed updates ask for, read once from their registries.
+    pub(crate) reviewed_manifests: crate::market::ReviewedManifests,
+    /// Held while the marketplace's status is fetched and imported.
+    pub(crate) refreshing_market: tokio::sync::Mutex<()>,
 }
 
 impl Hub {
@@ -141,6 +145,8 @@ impl Hub {
             sessions: Default::default(),
             traffic: Default::default(),
             installing: Default::default(),
+            reviewed_manifests: Default::default(),
+            refreshing_market: Default::default(),
         }))
     }
 

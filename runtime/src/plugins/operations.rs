@@ -142,19 +142,19 @@ impl Hub {
             files::read_capped(manifest, MAX_MANIFEST, "manifest").map_err(invalid)?;
         let bytes = files::read_capped(component, MAX_COMPONENT, "component").map_err(invalid)?;
         let from = json!({"component": component, "manifest": manifest});
-        self.install_bytes(actor, manifest_bytes, &bytes, config, from, None)
+        self.install_bytes(actor, manifest_bytes, &bytes, Some(config), from, None)
     }
 
     /// Installs (or updates) a plugin from its manifest's and its
     /// component's bytes; `from` says where they came from, for the audit
     /// log; `signed`, its publisher's signed release, if it came signed.
-    /// An update given an empty `config` keeps the plugin's configuration.
+    /// `config`: `None` keeps an installed plugin's configuration.
     pub fn install_bytes(
         &self,
         actor: &str,
         manifest: Vec<u8>,
         bytes: &[u8],
-        config: BTreeMap<String, String>,
+        config: Option<BTreeMap<String, String>>,
         from: serde_json::Value,
         signed: Option<crate::market::SignedOrigin<'_>>,
     ) -> Result<InstallReport, HubError> {
@@ -182,8 +182,6 @@ impl Hub {
                 revoked.plugin, revoked.version, revoked.severity, revoked.reason
             )));
         }
-        self.compile(bytes, &parsed)
-            .map_err(|e| invalid(format!("{} refused: {e:#}", parsed.id)))?;
         let previous = self.store.plugin(&parsed.id).map_err(internal)?;
         let downgrade = signed
             .zip(previous.as_ref())
@@ -194,10 +192,13 @@ impl Hub {
             });
         if let Some((false, installed)) = downgrade {
             return Err(invalid(format!(
-                "{} {} is older than the installed {installed}: a downgrade is refused unless asked for (--downgrade)",
+                "{} {} is older than the installed {installed}: a downgrade is refused unless asked for (--downgrade; \"downgrade\": true over the WebSocket)",
                 parsed.id, parsed.version
             )));
         }
+        // Only once nothing refuses it cheaply: compiling takes seconds.
+        self.compile(bytes, &parsed)
+            .map_err(|e| invalid(format!("{} refused: {e:#}", parsed.id)))?;
         let dir = self.settings.data_dir.join("plugins").join(&parsed.id);
         std::fs::create_dir_all(&dir)
             .and_then(|()| std::fs::write(dir.join("plugin.wasm.partial"), bytes))
@@ -236,10 +237,10 @@ impl Hub {
             sha256: sha256.clone(),
             manifest: manifest_text,
             enabled: previous.as_ref().is_none_or(|p| p.enabled),
-            // An update given no configuration keeps the plugin's.
-            config: match previous.as_ref() {
-                Some(previous) if config.is_empty() => previous.config.clone(),
-                _ => json!(config).to_string(),
+            config: match (config, previous.as_ref()) {
+                (Some(config), _) => json!(config).to_string(),
+                (None, Some(previous)) => previous.config.clone(),
+                (None, None) => "{}".into(),
             },
             granted,
             installed_at: crate::store::now(),

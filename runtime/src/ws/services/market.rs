@@ -73,8 +73,8 @@ pub enum Market {
 pub struct Install {
     oci: Option<String>,
     package: Option<PathBuf>,
-    #[serde(default)]
-    config: BTreeMap<String, String>,
+    /// Absent: an installed plugin keeps its configuration.
+    config: Option<BTreeMap<String, String>>,
     #[serde(default)]
     downgrade: bool,
 }
@@ -185,7 +185,9 @@ impl Market {
                 let (installed, updates) = if install {
                     hub.install_fitting_updates(&actor, false).await
                 } else {
-                    hub.updates().await.map(|updates| (Vec::new(), updates))
+                    hub.updates(false)
+                        .await
+                        .map(|updates| (Vec::new(), updates))
                 }
                 .map_err(|e| market_error(&e))?;
                 Ok(json!({"installed": installed, "updates": updates}))
@@ -304,6 +306,9 @@ async fn blocking<T: Send + 'static>(
 fn market_error(error: &anyhow::Error) -> HubError {
     if let Some(hub_error) = error.downcast_ref::<HubError>() {
         return hub_error.clone();
+    }
+    if error.is::<crate::market::Busy>() {
+        return HubError::new(ErrorCode::Busy, error.to_string());
     }
     let code = if crate::market::out_of_reach(error) {
         ErrorCode::Unreachable
