@@ -348,6 +348,28 @@ fn a_backup_taken_while_the_hub_writes_restores_and_a_tampered_one_is_refused() 
     );
 }
 
+/// A registry holding a publisher's Yeelight 0.1.0, and where a
+/// marketplace's folder and a hub's data directory go beside it.
+struct Scene {
+    registry: xtask::Registry,
+    published: Published,
+    market: String,
+    data: PathBuf,
+}
+
+impl Scene {
+    fn new(name: &str) -> Scene {
+        let registry = xtask::Registry::start().unwrap();
+        let published = Published::push(&registry, name);
+        Scene {
+            market: published.path("market"),
+            data: published.dir.join("hub"),
+            registry,
+            published,
+        }
+    }
+}
+
 /// A publisher's release of the Yeelight plugin, pushed to a registry.
 struct Published {
     dir: PathBuf,
@@ -566,11 +588,13 @@ fn a_signed_release_travels_through_a_real_registry_and_installs_only_from_a_tru
 
 #[test]
 fn a_marketplace_reviews_publishes_and_revokes_and_a_hub_follows_its_signed_status() {
-    let registry = xtask::Registry::start().unwrap();
-    let published = Published::push(&registry, "marketplace");
-    let market = published.path("market");
+    let Scene {
+        registry,
+        published,
+        market,
+        data,
+    } = Scene::new("marketplace");
     let path = |name: &str| published.path(name);
-    let data = published.dir.join("hub");
 
     ok(&published.dir, &["market", "init", &market]);
     let reviewed = ok(
@@ -782,10 +806,12 @@ impl Drop for Served {
 
 #[test]
 fn a_reviewed_update_within_the_grant_installs_and_a_wider_one_waits() {
-    let registry = xtask::Registry::start().unwrap();
-    let published = Published::push(&registry, "updates");
-    let market = published.path("market");
-    let data = published.dir.join("hub");
+    let Scene {
+        registry: _registry,
+        published,
+        market,
+        data,
+    } = Scene::new("updates");
     let dir = &published.dir;
     let publish = |name: &str| {
         ok(
@@ -938,10 +964,12 @@ fn a_signed_plugin_exported_from_one_hub_installs_on_an_offline_one_with_the_sam
 
 #[test]
 fn a_downgrade_and_a_yanked_release_are_refused_and_rotated_keys_are_followed() {
-    let registry = xtask::Registry::start().unwrap();
-    let published = Published::push(&registry, "rollback");
-    let market = published.path("market");
-    let data = published.dir.join("hub");
+    let Scene {
+        registry: _registry,
+        published,
+        market,
+        data,
+    } = Scene::new("rollback");
     let dir = &published.dir;
     let publish = |market: &str, name: &str| {
         ok(
@@ -1054,10 +1082,12 @@ fn a_downgrade_and_a_yanked_release_are_refused_and_rotated_keys_are_followed() 
 
 #[test]
 fn a_sideloaded_plugin_is_never_updated_on_its_own_and_a_reviewed_one_as_its_operator_chose() {
-    let registry = xtask::Registry::start().unwrap();
-    let published = Published::push(&registry, "sideloaded");
-    let market = published.path("market");
-    let data = published.dir.join("hub");
+    let Scene {
+        registry,
+        published,
+        market,
+        data,
+    } = Scene::new("sideloaded");
     let dir = &published.dir;
     ok(&data, &["trust", "add-publisher", "acme", &published.key]);
     ok(&data, &["plugin", "install", &published.tag]);
@@ -1227,10 +1257,12 @@ impl Operator {
 #[test]
 fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket() {
     use serde_json::json;
-    let registry = xtask::Registry::start().unwrap();
-    let published = Published::push(&registry, "websocket");
-    let market = published.path("market");
-    let data = published.dir.join("hub");
+    let Scene {
+        registry,
+        published,
+        market,
+        data,
+    } = Scene::new("websocket");
     let dir = &published.dir;
     let status = format!("oci://{}/market/metadata:status", registry.addr);
     let publish = |name: &str| {
