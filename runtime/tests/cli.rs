@@ -1407,36 +1407,28 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
 
 #[test]
 fn a_root_of_several_keys_rotates_only_with_its_threshold() {
-    let registry = xtask::Registry::start().unwrap();
-    let published = Published::push(&registry, "threshold");
-    let (dir, data) = (&published.dir, published.dir.join("hub"));
-    let market = published.path("market");
-    let path = |name: &str| published.path(name);
-    let too_many = refused(
-        dir,
-        &[
+    let Scene {
+        registry: _registry,
+        published,
+        market,
+        data,
+    } = Scene::new("threshold");
+    let (dir, path) = (&published.dir, |name: &str| published.path(name));
+    let init = |folder: &str, threshold: &str| {
+        let args = [
             "market",
             "init",
-            &path("no"),
+            folder,
             "--root-keys",
             "3",
             "--threshold",
-            "4",
-        ],
-    );
+            threshold,
+        ];
+        hub(dir, &args)
+    };
+    let too_many = String::from_utf8_lossy(&init(&path("no"), "4").stderr).to_string();
     assert!(too_many.contains("not 4 of 3"), "{too_many}");
-    let made = ok(
-        dir,
-        &[
-            "market",
-            "init",
-            &market,
-            "--root-keys",
-            "3",
-            "--threshold",
-            "2",
-        ],
-    );
+    let made = String::from_utf8_lossy(&init(&market, "2").stdout).to_string();
     assert!(
         made.contains("2 of the 3 root keys sign each next root"),
         "{made}"
@@ -1447,67 +1439,43 @@ fn a_root_of_several_keys_rotates_only_with_its_threshold() {
         std::fs::rename(format!("{market}/{key}"), path(&format!("holders/{key}"))).unwrap();
     }
     ok(dir, &["market", "review", &market, &published.tag]);
-    let publish = |name: &str| ok(dir, &["market", "publish", &market, "--out", &path(name)]);
-    publish("b1.json");
+    // Publishes and imports bundle `name`; the hub's view after.
+    let follow = |name: &str| {
+        ok(dir, &["market", "publish", &market, "--out", &path(name)]);
+        ok(&data, &["trust", "import", &path(name)]);
+        ok(&data, &["trust", "show"])
+    };
     ok(
         &data,
         &["trust", "pin-market", &format!("{market}/root.json")],
     );
-    ok(&data, &["trust", "import", &path("b1.json")]);
+    follow("b1.json");
+    // `hub market rotate` of `role`, signed with `keys` (none: the folder's).
+    let rotate = |role: &str, keys: &[&str]| {
+        let mut args = vec!["market", "rotate", market.as_str(), "--role", role];
+        for key in keys {
+            args.extend(["--root-key", key]);
+        }
+        hub(dir, &args)
+    };
+    let said = |out: Output| String::from_utf8_lossy(&out.stderr).to_string();
 
     // One root key alone cannot rotate; two can, and the hub follows.
-    let alone = refused(dir, &["market", "rotate", &market, "--role", "status"]);
+    let alone = said(rotate("status", &[]));
     assert!(
         alone.contains("carries 1 valid signatures of the previous root role's keys; 2 are needed"),
         "{alone}"
     );
     let (own, held) = (format!("{market}/root.key"), path("holders/root-2.key"));
-    let two = [
-        "market",
-        "rotate",
-        &market,
-        "--role",
-        "status",
-        "--root-key",
-        &own,
-        "--root-key",
-        &held,
-    ];
-    ok(dir, &two);
-    publish("b2.json");
-    ok(&data, &["trust", "import", &path("b2.json")]);
-    assert!(ok(&data, &["trust", "show"]).contains("root version 2"));
+    assert!(rotate("status", &[&own, &held]).status.success());
+    assert!(follow("b2.json").contains("root version 2"));
 
     // The root keys themselves replaced, by the two holders: three new
     // keys, two of which sign after.
     let third = path("holders/root-3.key");
-    let holders = [
-        "market",
-        "rotate",
-        &market,
-        "--role",
-        "root",
-        "--root-key",
-        &held,
-        "--root-key",
-        &third,
-    ];
-    ok(dir, &holders);
-    publish("b3.json");
-    ok(&data, &["trust", "import", &path("b3.json")]);
-    assert!(ok(&data, &["trust", "show"]).contains("root version 3"));
-    let stranger = refused(
-        dir,
-        &[
-            "market",
-            "rotate",
-            &market,
-            "--role",
-            "index",
-            "--root-key",
-            &held,
-        ],
-    );
+    assert!(rotate("root", &[&held, &third]).status.success());
+    assert!(follow("b3.json").contains("root version 3"));
+    let stranger = said(rotate("index", &[&held]));
     assert!(
         stranger.contains("is not one of the current root's keys"),
         "{stranger}"
