@@ -498,6 +498,21 @@ impl Published {
     }
 }
 
+/// The marketplace in folder `market` revokes Yeelight `version` as
+/// `severity`, with `more` (`--reason`, `--fixed-in`).
+fn revoke(dir: &Path, market: &str, version: &str, severity: &str, more: &[&str]) {
+    let args = [
+        "market",
+        "revoke",
+        market,
+        "yeelight",
+        version,
+        "--severity",
+        severity,
+    ];
+    ok(dir, &[&args[..], more].concat());
+}
+
 /// The failure of `hub args`, with what it said.
 fn refused(data_dir: &Path, args: &[&str]) -> String {
     let out = hub(data_dir, args);
@@ -643,18 +658,8 @@ fn a_marketplace_reviews_publishes_and_revokes_and_a_hub_follows_its_signed_stat
     assert!(health.contains("yeelight"), "{health}");
 
     // Revoked as malicious: never installed again, by tag or digest.
-    let revoke = [
-        "market",
-        "revoke",
-        &market,
-        "yeelight",
-        "0.1.0",
-        "--severity",
-        "malicious",
-        "--reason",
-        "sends tokens away",
-    ];
-    ok(&published.dir, &revoke);
+    let why = ["--reason", "sends tokens away"];
+    revoke(&published.dir, &market, "0.1.0", "malicious", &why);
     let second = publish("b2.json");
     assert!(
         second.contains("version 2 (0 reviewed, 1 revoked)"),
@@ -866,19 +871,8 @@ fn a_reviewed_update_within_the_grant_installs_and_a_wider_one_waits() {
     // 0.1.1 found vulnerable, fixed in 0.1.2: it stops, and its fix installs.
     let fix = published.version("0.1.2", "");
     ok(dir, &["market", "review", &market, &fix]);
-    let revoke = [
-        "market",
-        "revoke",
-        &market,
-        "yeelight",
-        "0.1.1",
-        "--severity",
-        "vulnerable",
-    ];
-    ok(
-        dir,
-        &[&revoke[..], &["--reason", "leaks", "--fixed-in", "0.1.2"]].concat(),
-    );
+    let why = ["--reason", "leaks", "--fixed-in", "0.1.2"];
+    revoke(dir, &market, "0.1.1", "vulnerable", &why);
     publish("b4.json");
     ok(&data, &["trust", "import", &published.path("b4.json")]);
     let fixed = ok(&data, &["plugin", "updates", "--install"]);
@@ -1017,18 +1011,13 @@ fn a_downgrade_and_a_yanked_release_are_refused_and_rotated_keys_are_followed() 
     );
     assert!(ok(&data, &["plugins"]).contains("yeelight 0.1.0 (enabled"));
     // A yanked release found malicious later is still revocable.
-    let revoke = [
-        "market",
-        "revoke",
+    revoke(
+        dir,
         &market,
-        "yeelight",
         "0.1.1",
-        "--severity",
         "malicious",
-        "--reason",
-        "found later",
-    ];
-    ok(dir, &revoke);
+        &["--reason", "found later"],
+    );
     publish(&market, "b2-revoked.json");
     import("b2-revoked.json");
     let revoked = refused(&data, &["plugin", "install", &newer]);

@@ -81,7 +81,7 @@ impl Browser {
     /// Opens the console at `hub` and signs in with `token`.
     pub async fn sign_in(&self, hub: std::net::SocketAddr, token: &str) -> anyhow::Result<()> {
         self.client.goto(&format!("http://{hub}/")).await?;
-        self.wait("#token").await?.send_keys(token).await?;
+        self.type_into("#token", token).await?;
         self.wait("#sign-in button").await?.click().await?;
         self.wait("#sign-out").await?;
         Ok(())
@@ -95,6 +95,12 @@ impl Browser {
             .for_element(Locator::Css(css))
             .await
             .with_context(|| format!("the page never showed {css}"))
+    }
+
+    /// Types `text` into the field `css` selects, once the page shows it.
+    pub async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        self.wait(css).await?.send_keys(text).await?;
+        Ok(())
     }
 
     /// Waits until the text of `css` satisfies `done`; that text.

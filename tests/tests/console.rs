@@ -19,14 +19,10 @@ async fn upload_pending(hub: &TestHub, browser: &Browser) -> anyhow::Result<()> 
         ("#upload-manifest", manifest),
     ] {
         let path = file.to_str().unwrap_or_default().to_string();
-        browser.wait(input).await?.send_keys(&path).await?;
+        browser.type_into(input, &path).await?;
     }
     let config = format!("discovery={}", hub.sim.discovery_addr());
-    browser
-        .wait("#upload-config")
-        .await?
-        .send_keys(&config)
-        .await?;
+    browser.type_into("#upload-config", &config).await?;
     browser.wait("#upload button").await?.click().await?;
     let result = browser
         .wait_text("#upload-result", |t| {
@@ -61,7 +57,7 @@ async fn discover(hub: &TestHub, browser: &Browser) -> anyhow::Result<()> {
 async fn approve(browser: &Browser, rule: &str, net: Option<&str>) -> anyhow::Result<String> {
     if let Some(net) = net {
         let input = format!("input.narrow[data-rule=\"{rule}\"]");
-        browser.wait(&input).await?.send_keys(net).await?;
+        browser.type_into(&input, net).await?;
     }
     let button = format!("button.approve[data-rule=\"{rule}\"]");
     browser.wait(&button).await?.click().await?;
@@ -236,11 +232,7 @@ async fn the_audit_log_filters_verifies_and_shows_entries_as_they_are_appended()
 -> anyhow::Result<()> {
     let (hub, browser) = signed_in().await?;
     browser.page(hub.addr, "#audit").await?;
-    browser
-        .wait("#audit-action")
-        .await?
-        .send_keys("disable")
-        .await?;
+    browser.type_into("#audit-action", "disable").await?;
     browser.wait("#audit-filter button").await?.click().await?;
     browser.wait_text("#audit tbody", str::is_empty).await?;
 
@@ -554,16 +546,8 @@ async fn an_operator_installs_from_a_registry_and_updates_as_the_marketplace_say
     // Installed from the registry by its reference: another publisher's
     // release than the file installed, so it waits for approval.
     let config = format!("discovery={}", hub.sim.discovery_addr());
-    browser
-        .wait("#oci-reference")
-        .await?
-        .send_keys(&first)
-        .await?;
-    browser
-        .wait("#oci-config")
-        .await?
-        .send_keys(&config)
-        .await?;
+    browser.type_into("#oci-reference", &first).await?;
+    browser.type_into("#oci-config", &config).await?;
     browser.wait("#install-oci button").await?.click().await?;
     let said = browser
         .wait_text("#market-result", |t| !t.is_empty())
@@ -610,11 +594,7 @@ async fn an_operator_installs_from_a_registry_and_updates_as_the_marketplace_say
     );
 
     // An older release is refused, in words, unless asked for.
-    browser
-        .wait("#oci-reference")
-        .await?
-        .send_keys(&first)
-        .await?;
+    browser.type_into("#oci-reference", &first).await?;
     browser.wait("#install-oci button").await?.click().await?;
     let refused = browser
         .wait_text("#market-result", |t| t.contains("invalid_argument"))

@@ -113,12 +113,38 @@ impl Hub {
         config: Option<BTreeMap<String, String>>,
         downgrade: bool,
     ) -> Result<InstallReport, HubError> {
-        let statement = pulled.release.statement.clone();
-        let from = pulled.pinned.clone();
-        let installed = self.check_and_install(actor, pulled, config, downgrade);
+        // `_turn` is held to the end: the next pull waits for this install.
+        let Pulled {
+            pinned,
+            manifest,
+            component,
+            release,
+            turn: _turn,
+        } = pulled;
+        let installed = self
+            .vouched(&pinned, &release)
+            .and_then(|(reviewed, publisher)| {
+                release
+                    .check(&manifest, &component)
+                    .map_err(|e| invalid(format!("{pinned} refused: {e:#}")))?;
+                let from = json!({
+                    "oci": pinned,
+                    "publisher": publisher,
+                    "publisher_key": release.publisher_key,
+                    "reviewed": reviewed,
+                });
+                let signed = SignedOrigin {
+                    release: &release,
+                    reviewed,
+                    downgrade,
+                };
+                let manifest = manifest.into_bytes();
+                self.install_bytes(actor, manifest, &component, config, from, Some(signed))
+            });
         if let Err(refused) = &installed {
+            let statement = &release.statement;
             let detail = json!({
-                "from": from,
+                "from": pinned,
                 "version": statement.version,
                 "component": statement.component,
                 "code": refused.code.as_str(),
@@ -130,25 +156,14 @@ impl Hub {
         installed
     }
 
-    fn check_and_install(
-        &self,
-        actor: &str,
-        pulled: Pulled,
-        config: Option<BTreeMap<String, String>>,
-        downgrade: bool,
-    ) -> Result<InstallReport, HubError> {
-        // `_turn` is held to the end: the next pull waits for this install.
-        let Pulled {
-            pinned,
-            manifest,
-            component,
-            release,
-            turn: _turn,
-        } = pulled;
+    /// Who vouches for `release`: whether the marketplace reviewed it, and
+    /// the publisher's name as the audit log gives it; refused when it was
+    /// revoked, or nobody this hub trusts vouches for it.
+    fn vouched(&self, pinned: &str, release: &SignedRelease) -> Result<(bool, String), HubError> {
         let market = self.market()?;
         let standing = market
             .as_ref()
-            .map_or(Standing::Unknown, |m| trust::standing(m, &release, clock()));
+            .map_or(Standing::Unknown, |m| trust::standing(m, release, clock()));
         let reviewed = match standing {
             Standing::Revoked(revoked) => {
                 return Err(invalid(format!(
@@ -159,43 +174,23 @@ impl Hub {
             Standing::Reviewed => true,
             Standing::Unknown => false,
         };
+        if reviewed {
+            return Ok((true, "reviewed by the marketplace".into()));
+        }
         let publishers = self
             .store()
             .publishers()
             .map_err(|e| internal(format!("{e:#}")))?;
-        let publisher = publishers.iter().find(|p| p.key == release.publisher_key);
-        let publisher = match (reviewed, publisher) {
-            (true, _) => "reviewed by the marketplace".to_string(),
-            (false, Some(publisher)) => publisher.name.clone(),
-            (false, None) => {
-                return Err(invalid(format!(
-                    "{pinned} is signed by {}, a key this hub does not trust and a release the marketplace's index does not list (never reviewed, or yanked): add its publisher with hub trust add-publisher, or import a fresh status",
-                    release.publisher_key
-                )));
-            }
-        };
-        release
-            .check(&manifest, &component)
-            .map_err(|e| invalid(format!("{pinned} refused: {e:#}")))?;
-        let from = json!({
-            "oci": pinned,
-            "publisher": publisher,
-            "publisher_key": release.publisher_key,
-            "reviewed": reviewed,
-        });
-        let signed = SignedOrigin {
-            release: &release,
-            reviewed,
-            downgrade,
-        };
-        self.install_bytes(
-            actor,
-            manifest.into_bytes(),
-            &component,
-            config,
-            from,
-            Some(signed),
-        )
+        match publishers
+            .into_iter()
+            .find(|p| p.key == release.publisher_key)
+        {
+            Some(publisher) => Ok((false, publisher.name)),
+            None => Err(invalid(format!(
+                "{pinned} is signed by {}, a key this hub does not trust and a release the marketplace's index does not list (never reviewed, or yanked): add its publisher with hub trust add-publisher, or import a fresh status",
+                release.publisher_key
+            ))),
+        }
     }
 }
 

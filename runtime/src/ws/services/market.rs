@@ -4,7 +4,7 @@
 //! entries as the command line; only the actor differs (the token's name).
 
 use super::plugins::json;
-use super::unknown_service;
+use super::{blocking, unknown_service};
 use crate::caps::files;
 use crate::error::{ErrorCode, HubError};
 use crate::market::metadata::{Bundle, Root, Signed};
@@ -236,7 +236,7 @@ impl Market {
 impl Install {
     /// The release, read from its registry or its folder and checked
     /// against its digests (its trust is `install_release`'s to check).
-    async fn pulled(&self, hub: &Hub) -> Result<Pulled, HubError> {
+    async fn pulled(&self, hub: &Arc<Hub>) -> Result<Pulled, HubError> {
         match (&self.oci, &self.package) {
             (Some(reference), None) => crate::market::pull(reference)
                 .await
@@ -249,7 +249,7 @@ impl Install {
                 };
                 let folder = folder.clone();
                 let turn = crate::market::turn().await.map_err(|e| market_error(&e))?;
-                let opened = tokio::task::spawn_blocking(move || {
+                blocking(hub, move |_| {
                     let folder = files::inside(&dir, &folder).map_err(invalid)?;
                     let pulled = Package::open_inside(&dir, &folder);
                     let pulled = pulled.map_err(|e| invalid(format!("{e:#}")))?;
@@ -257,13 +257,8 @@ impl Install {
                         turn: Some(turn),
                         ..pulled
                     })
-                });
-                opened.await.unwrap_or_else(|e| {
-                    Err(HubError::new(
-                        ErrorCode::Internal,
-                        format!("reading the package failed: {e}"),
-                    ))
                 })
+                .await
             }
             _ => Err(HubError::new(
                 ErrorCode::InvalidFormat,
@@ -281,23 +276,6 @@ fn fields<T: DeserializeOwned>(service: &str, data: Map<String, Value>) -> Resul
             format!("service_data of {service}: {e}"),
         )
     })
-}
-
-/// Runs `work` off the async workers: installing compiles, and every
-/// change writes SQLite.
-async fn blocking<T: Send + 'static>(
-    hub: &Arc<Hub>,
-    work: impl FnOnce(&Hub) -> Result<T, HubError> + Send + 'static,
-) -> Result<T, HubError> {
-    let hub = hub.clone();
-    tokio::task::spawn_blocking(move || work(&hub))
-        .await
-        .unwrap_or_else(|e| {
-            Err(HubError::new(
-                ErrorCode::Internal,
-                format!("the operation failed: {e}"),
-            ))
-        })
 }
 
 /// A registry's or the marketplace's failure: a `HubError` the hub raised

@@ -122,6 +122,23 @@ impl Service {
     }
 }
 
+/// Runs `work` off the async workers (installing compiles, and every
+/// change writes SQLite); a task that died answers `internal`.
+async fn blocking<T: Send + 'static>(
+    hub: &Arc<Hub>,
+    work: impl FnOnce(&Hub) -> Result<T, HubError> + Send + 'static,
+) -> Result<T, HubError> {
+    let hub = hub.clone();
+    tokio::task::spawn_blocking(move || work(&hub))
+        .await
+        .unwrap_or_else(|e| {
+            Err(HubError::new(
+                ErrorCode::Internal,
+                format!("the operation failed: {e}"),
+            ))
+        })
+}
+
 /// Parses `request` and applies it; every outcome is answered on `out`.
 pub async fn serve(hub: &Arc<Hub>, caller: &Caller, request: Request, out: Responder) {
     match Service::parse(request, caller) {

@@ -42,19 +42,10 @@ impl Manage {
     }
 
     pub async fn apply(self, hub: &Arc<Hub>, out: &Responder) {
-        let hub = hub.clone();
-        // Installing compiles; every operation writes SQLite: keep them off the async workers.
-        let done = tokio::task::spawn_blocking(move || {
-            operate(&hub, &self.actor, &self.service, &self.data)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(HubError::new(
-                ErrorCode::Internal,
-                format!("the operation failed: {e}"),
-            ))
+        let done = super::blocking(hub, move |hub| {
+            operate(hub, &self.actor, &self.service, &self.data)
         });
-        out.send(done);
+        out.send(done.await);
     }
 }
 

@@ -45,15 +45,13 @@ impl SetDevice {
     }
 
     pub async fn apply(self, hub: &Arc<Hub>, out: &Responder) {
-        let hub = hub.clone();
         let SetDevice {
             actor,
             device,
             name,
             area,
         } = self;
-        // SQLite, off the async workers.
-        let done = tokio::task::spawn_blocking(move || {
+        let done = super::blocking(hub, move |hub| {
             hub.change_label(&actor, &device.plugin, &device.identity, |label| {
                 if let Change::Set(name) = name {
                     label.name = name;
@@ -62,15 +60,8 @@ impl SetDevice {
                     label.area = area;
                 }
             })
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(HubError::new(
-                ErrorCode::Internal,
-                format!("set_device failed: {e}"),
-            ))
         });
-        out.send(done.map(|()| Value::Null));
+        out.send(done.await.map(|()| Value::Null));
     }
 }
 
