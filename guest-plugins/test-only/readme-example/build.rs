@@ -1,16 +1,16 @@
-//! Copies the first Rust example of the README's "Writing a plugin"
-//! section into this crate, so that every build of the guests compiles it
-//! exactly as authors read it.
+//! Copies the first Rust example of docs/plugins.md's "Writing a plugin in
+//! Rust" section into this crate, so that every build of the guests compiles
+//! it exactly as authors read it.
 
 use std::path::Path;
 
 fn main() {
-    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../README.md");
-    println!("cargo:rerun-if-changed={}", readme.display());
-    let text = std::fs::read_to_string(&readme).expect("the README");
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../docs/plugins.md");
+    println!("cargo:rerun-if-changed={}", doc.display());
+    let text = std::fs::read_to_string(&doc).expect("docs/plugins.md");
     let section = text
-        .split_once("## Writing a plugin")
-        .expect("a \"Writing a plugin\" section in the README")
+        .split_once("## Writing a plugin in Rust")
+        .expect("a \"Writing a plugin in Rust\" section in docs/plugins.md")
         .1;
     let example = section
         .split_once("```rust\n")

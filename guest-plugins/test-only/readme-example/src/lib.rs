@@ -1,3 +1,4 @@
-//! TEST ONLY. The README's plugin example, compiled as written (see build.rs).
+//! TEST ONLY. The plugin example of docs/plugins.md ("Writing a plugin in
+//! Rust"), compiled as written (see build.rs).
 
 include!(concat!(env!("OUT_DIR"), "/readme.rs"));
