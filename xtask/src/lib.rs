@@ -2,6 +2,8 @@
 //! target with rustup when it is missing. Used by `cargo xtask` and by the
 //! tests, so that no built `.wasm` ever needs to be committed.
 
+pub mod floors;
+
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
