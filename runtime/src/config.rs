@@ -37,11 +37,11 @@
 //! ```
 
 use crate::caps::Limits;
-use crate::ws::ServerLimits;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -143,6 +143,40 @@ impl HubConfig {
         }
         Ok(())
     }
+}
+
+/// The `[server]` table of the hub's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerLimits {
+    /// Connections open at once, from everyone.
+    pub max_connections: usize,
+    /// Connections open at once from one address.
+    pub max_connections_per_address: usize,
+    /// A client must send its whole request head within this; an idle
+    /// HTTP connection is closed after it too.
+    #[serde(rename = "header_timeout_ms", with = "crate::caps::limits::millis")]
+    pub header_timeout: Duration,
+    /// Failed sign-ins an address may make before it must wait.
+    pub auth_failures_allowed: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: 512,
+            max_connections_per_address: 32,
+            header_timeout: Duration::from_secs(10),
+            auth_failures_allowed: 10,
+        }
+    }
+}
+
+/// One `--config KEY=VALUE` setting of a plugin's configuration.
+pub fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
 #[cfg(test)]

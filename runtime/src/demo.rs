@@ -4,8 +4,8 @@
 //! update: one installs it cleanly, the others fail in each simulated way.
 
 use crate::config::{Token, TokenScope};
+use crate::http::ServerSettings;
 use crate::plugins::{Hub, HubSettings};
-use crate::ws::ServerSettings;
 use anyhow::Context;
 use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
@@ -200,5 +200,5 @@ pub fn random_token() -> String {
     let mut bytes = [0u8; 16];
     // Without OS randomness there is no safe token to make up.
     getrandom::fill(&mut bytes).expect("the OS random number generator is unavailable");
-    crate::plugins::hex(&bytes)
+    crate::digest::hex(&bytes)
 }

@@ -87,6 +87,17 @@ impl HubError {
             message: message.into(),
         }
     }
+
+    /// A value the hub, the plugin or the device does not accept.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        HubError::new(ErrorCode::InvalidArgument, message)
+    }
+
+    /// A failure inside the hub (its database, a file) that no client can
+    /// mend; `{:#}` so that an `anyhow` error keeps its causes.
+    pub fn internal(error: impl fmt::Display) -> Self {
+        HubError::new(ErrorCode::Internal, format!("{error:#}"))
+    }
 }
 
 impl fmt::Display for HubError {

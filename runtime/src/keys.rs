@@ -4,6 +4,7 @@
 //! `verify_strict`, which refuses the malleable and small-order forms
 //! plain verification lets through.
 
+use crate::digest::hex;
 use anyhow::{Context, bail};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use std::io::Write;
@@ -83,10 +84,6 @@ pub fn verify(public_key: &str, message: &[u8], signature: &str) -> anyhow::Resu
     verifying_key(public_key)?
         .verify_strict(message, &Signature::from_bytes(&signature))
         .context("the signature does not match")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    crate::plugins::hex(bytes)
 }
 
 /// Lowercase hex only: a key or signature has exactly one spelling, so

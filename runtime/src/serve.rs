@@ -1,10 +1,13 @@
 //! A serving hub: the WebSocket server plus the hub's own upkeep (audit
 //! summaries each minute, applying changes the CLI made to the store).
 
-use crate::audit::SUMMARY_EVERY;
+use crate::config::MarketConfig;
+use crate::gate::Door;
+use crate::http::{Server, ServerSettings};
+use crate::market::Market;
 use crate::plugins::Hub;
+use crate::plugins::SUMMARY_EVERY;
 use crate::store::Serving;
-use crate::ws::{Server, ServerSettings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -27,21 +30,21 @@ pub async fn run(
     for (plugin, error) in tokio::task::block_in_place(|| hub.go_live())? {
         tracing::error!(plugin, "not started: {error}");
     }
-    let upkeep = tokio::spawn(upkeep(hub.clone()));
-    Server::new(listener, hub.clone(), settings)
-        .run(shutdown)
-        .await;
+    let door = Door::new(hub.clone());
+    let upkeep = tokio::spawn(upkeep(door.market.clone()));
+    Server::new(listener, door, settings).run(shutdown).await;
     upkeep.abort();
     hub.audit().summarize();
     drop(serving);
     Ok(())
 }
 
-async fn upkeep(hub: Arc<Hub>) {
+async fn upkeep(market: Arc<Market>) {
+    let hub = market.hub();
     let mut summary = tokio::time::interval(SUMMARY_EVERY);
     let mut poll = tokio::time::interval(STORE_POLL);
-    let market = hub.settings().market.clone();
-    let every = market.as_ref().map_or(3600, |m| m.refresh_seconds.max(1));
+    let config = hub.settings().market.clone();
+    let every = config.as_ref().map_or(3600, |m| m.refresh_seconds.max(1));
     let mut refresh = tokio::time::interval(Duration::from_secs(every));
     // A refresh runs beside the rest (a slow registry holds up nothing
     // else), one at a time: a tick while one runs is skipped.
@@ -50,11 +53,11 @@ async fn upkeep(hub: Arc<Hub>) {
     loop {
         tokio::select! {
             _ = summary.tick() => hub.audit().summarize(),
-            _ = refresh.tick(), if market.is_some() => {
-                if let Some(config) = &market
+            _ = refresh.tick(), if config.is_some() => {
+                if let Some(config) = &config
                     && refreshing.as_ref().is_none_or(|r| r.is_finished())
                 {
-                    refreshing = Some(tokio::spawn(refresh_market(hub.clone(), config.clone())));
+                    refreshing = Some(tokio::spawn(refresh_market(market.clone(), config.clone())));
                 }
             }
             _ = poll.tick() => {
@@ -74,16 +77,16 @@ async fn upkeep(hub: Arc<Hub>) {
 /// Fetches the marketplace's bundle and installs the updates that fit
 /// their grant of plugins that update automatically; what it could not do
 /// is logged.
-async fn refresh_market(hub: Arc<Hub>, market: crate::config::MarketConfig) {
-    let refreshed = hub.refresh_market(crate::market::MARKET_REFRESH, &market.status);
+async fn refresh_market(market: Arc<Market>, config: MarketConfig) {
+    let refreshed = market.refresh_market(crate::market::MARKET_REFRESH, &config.status);
     if let Err(e) = refreshed.await {
         tracing::warn!(
             "the marketplace's status was not refreshed from {}: {e:#}",
-            market.status
+            config.status
         );
         return;
     }
-    match hub.install_fitting_updates(AUTO_UPDATE, true).await {
+    match market.install_fitting_updates(AUTO_UPDATE, true).await {
         Ok((_, held)) => {
             for update in held {
                 match &update.failed {

@@ -7,7 +7,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use hub::caps::Quotas;
-use hub::ws::ServerLimits;
+use hub::config::ServerLimits;
 use hub_tests::{HubOptions, TOKEN, TestHub};
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -49,7 +49,7 @@ pub(super) async fn under_attack(b: &Bench) -> anyhow::Result<Row> {
 
     let mut unloaded = new_histogram();
     for i in 0..samples {
-        unloaded.record(super::rows::round_trip(&mut ws, &get(i)).await?)?;
+        unloaded.record(super::device_round_trip::round_trip(&mut ws, &get(i)).await?)?;
     }
     let before = resident_kib()?;
     let peak = Arc::new(AtomicU64::new(before));
@@ -60,7 +60,7 @@ pub(super) async fn under_attack(b: &Bench) -> anyhow::Result<Row> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut loaded = new_histogram();
     for i in samples..2 * samples {
-        loaded.record(super::rows::round_trip(&mut ws, &get(i)).await?)?;
+        loaded.record(super::device_round_trip::round_trip(&mut ws, &get(i)).await?)?;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     sampler.abort();

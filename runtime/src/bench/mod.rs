@@ -3,15 +3,23 @@
 //! process, the device itself), with ratios taken from that same run.
 
 mod attack;
+mod call_cost;
+mod cold_start;
+mod device_round_trip;
+mod fan_out;
+mod fixtures;
 mod load;
+mod memory;
+mod metering;
 mod probes;
-mod rows;
+mod stats;
+mod throughput;
 
 pub use probes::{memory_probe, rpc_server};
 
 use crate::config::{Token, TokenScope};
+use crate::http::ServerSettings;
 use crate::plugins::{Hub, HubSettings};
-use crate::ws::ServerSettings;
 use anyhow::Context;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -123,16 +131,16 @@ impl Bench {
     async fn rows(&self) -> anyhow::Result<Vec<Row>> {
         let mut table = Vec::new();
         if self.wants(1) || self.wants(2) {
-            table.extend(rows::floor_and_hub(self).await?);
+            table.extend(throughput::floor_and_hub(self).await?);
         }
         for row in (3..=9).filter(|&row| self.wants(row)) {
             table.push(match row {
-                3 => rows::device_round_trip(self).await?,
-                4 => rows::sandbox_call_cost(self).await?,
-                5 => rows::event_fan_out(self).await?,
-                6 => rows::cold_start(self).await?,
-                7 => rows::memory(self).await?,
-                8 => rows::metering_cost(self).await?,
+                3 => device_round_trip::device_round_trip(self).await?,
+                4 => call_cost::sandbox_call_cost(self).await?,
+                5 => fan_out::event_fan_out(self).await?,
+                6 => cold_start::cold_start(self).await?,
+                7 => memory::memory(self).await?,
+                8 => metering::metering_cost(self).await?,
                 _ => attack::under_attack(self).await?,
             });
         }

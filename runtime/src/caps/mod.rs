@@ -12,6 +12,7 @@ pub mod manifest;
 mod net;
 mod quota;
 pub mod registry;
+pub mod revocations;
 pub mod rules;
 
 pub use areas::Reach;

@@ -1,5 +1,6 @@
 //! Rates: a token bucket per quota.
 
+use crate::sync::MutexHeld;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -63,10 +64,7 @@ impl Rate {
     }
 
     fn with_tokens<R>(&self, use_tokens: impl FnOnce(&mut f64) -> R) -> R {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.state.held();
         let (tokens, last) = &mut *state;
         let now = Instant::now();
         *tokens =
@@ -113,10 +111,7 @@ impl DeviceWrites {
             if per_minute == 0 {
                 return Err(WriteLimit::DeclaredPerMinute(0));
             }
-            let mut rate = self
-                .declared
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut rate = self.declared.held();
             if rate.as_ref().is_none_or(|(n, _)| *n != per_minute) {
                 *rate = Some((per_minute, Rate::per_minute(per_minute)));
             }

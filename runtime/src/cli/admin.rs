@@ -4,12 +4,12 @@
 use crate::caps::imports::{self, ImportUse};
 use crate::caps::rules::Scope;
 use crate::caps::{Capabilities, Manifest};
-use crate::plugins::{Hub, InstallReport, PluginEngine, Version, hex};
+use crate::market::Market;
+use crate::plugins::{Hub, InstallReport, PluginEngine, Version};
 use crate::store::AuditFilter;
 use crate::store::Checkpoint;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -43,7 +43,7 @@ pub enum ManageCommand {
         manifest: Option<PathBuf>,
         /// Configuration handed to the plugin's init, as KEY=VALUE (a
         /// signed release's update given none keeps the plugin's).
-        #[arg(long = "config", value_parser = key_value)]
+        #[arg(long = "config", value_parser = crate::config::key_value)]
         config: Vec<(String, String)>,
         /// Install a signed release older than the installed version
         /// (refused otherwise, as a rollback would be).
@@ -55,7 +55,7 @@ pub enum ManageCommand {
     /// marketplace reviewed or a trusted publisher signed, not revoked.
     Import {
         dir: PathBuf,
-        #[arg(long = "config", value_parser = key_value)]
+        #[arg(long = "config", value_parser = crate::config::key_value)]
         config: Vec<(String, String)>,
         #[arg(long)]
         downgrade: bool,
@@ -165,12 +165,6 @@ enum AuditCommand {
     },
 }
 
-pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
-}
-
 /// The operating-system user running the command, as the audit log names
 /// it: the process's real owner, not `$USER`, which anyone can set.
 pub(super) fn actor() -> String {
@@ -213,7 +207,8 @@ pub fn plugins(hub: &Hub) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
+pub async fn plugin(market: &Market, command: ManageCommand) -> anyhow::Result<()> {
+    let hub = market.hub();
     let actor = actor();
     match command {
         ManageCommand::Install {
@@ -227,10 +222,10 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             let report = match oci {
                 Some(reference) => {
                     let pulled = crate::market::pull(reference).await?;
-                    install_signed(hub, &actor, pulled, config, downgrade)?
+                    install_signed(market, &actor, pulled, config, downgrade)?
                 }
                 None if crate::market::Package::is_package(&component) => {
-                    install_package(hub, &actor, &component, config, downgrade)?
+                    install_package(market, &actor, &component, config, downgrade)?
                 }
                 None => {
                     let manifest =
@@ -246,10 +241,10 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
             downgrade,
         } => {
             let config = config.into_iter().collect();
-            print_report(&install_package(hub, &actor, &dir, config, downgrade)?);
+            print_report(&install_package(market, &actor, &dir, config, downgrade)?);
         }
         ManageCommand::Export { id, out } => {
-            let release = hub.export_plugin(&id, &out)?;
+            let release = market.export_plugin(&id, &out)?;
             let statement = &release.statement;
             println!(
                 "exported {} {} signed by {} to {}",
@@ -261,9 +256,9 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
         }
         ManageCommand::Updates { install } => {
             let (installed, listed) = if install {
-                hub.install_fitting_updates(&actor, false).await?
+                market.install_fitting_updates(&actor, false).await?
             } else {
-                (Vec::new(), hub.updates(false).await?)
+                (Vec::new(), market.updates(false).await?)
             };
             for report in &installed {
                 let from = report.updated_from.as_deref().unwrap_or("?");
@@ -315,7 +310,7 @@ pub async fn plugin(hub: &Hub, command: ManageCommand) -> anyhow::Result<()> {
 
 /// Installs a signed release (pulled, or a package folder), saying whose.
 fn install_signed(
-    hub: &Hub,
+    market: &Market,
     actor: &str,
     pulled: crate::market::Pulled,
     config: BTreeMap<String, String>,
@@ -328,13 +323,13 @@ fn install_signed(
     // No --config: an installed plugin keeps its configuration.
     let config = (!config.is_empty()).then_some(config);
     let installed =
-        tokio::task::block_in_place(|| hub.install_release(actor, pulled, config, downgrade));
+        tokio::task::block_in_place(|| market.install_release(actor, pulled, config, downgrade));
     Ok(installed?)
 }
 
 /// Installs the signed package folder `dir` (see `install_signed`).
 fn install_package(
-    hub: &Hub,
+    market: &Market,
     actor: &str,
     dir: &Path,
     config: BTreeMap<String, String>,
@@ -347,7 +342,7 @@ fn install_package(
         );
     }
     let pulled = crate::market::Package::open(dir)?.into_pulled(dir);
-    install_signed(hub, actor, pulled, config, downgrade)
+    install_signed(market, actor, pulled, config, downgrade)
 }
 
 fn print_report(report: &InstallReport) {
@@ -494,7 +489,7 @@ pub fn inspect(data_dir: &Path, component: &Path, manifest: &Path) -> anyhow::Re
         "component {} ({} bytes, sha256 {})",
         component.display(),
         bytes.len(),
-        hex(&Sha256::digest(&bytes))
+        crate::digest::sha256_hex(&bytes)
     );
     println!(
         "manifest  {} {} by {}",

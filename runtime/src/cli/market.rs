@@ -2,8 +2,8 @@
 //! market`) and the operator's trust (`hub trust`); `hub plugin install
 //! oci://...` is in `admin`.
 
-use crate::market::metadata::Severity;
-use crate::plugins::Hub;
+use crate::caps::revocations::Severity;
+use crate::market::Market;
 use anyhow::Context;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -257,10 +257,10 @@ pub async fn market(command: MarketCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn trust(hub: &Hub, command: TrustCommand) -> anyhow::Result<()> {
+pub fn trust(market: &Market, command: TrustCommand) -> anyhow::Result<()> {
     match command {
         TrustCommand::Show => {
-            let view = hub.trust_view()?;
+            let view = market.trust_view()?;
             for p in &view.publishers {
                 println!(
                     "publisher {:<20} {}  added by {} at {}",
@@ -284,13 +284,13 @@ pub fn trust(hub: &Hub, command: TrustCommand) -> anyhow::Result<()> {
         }
         TrustCommand::PinMarket { root } => {
             let root = crate::market::read_json(&root)?;
-            hub.pin_market(&super::admin::actor(), root)?;
+            market.pin_market(&super::admin::actor(), root)?;
             println!("pinned the marketplace's root");
         }
         TrustCommand::Import { bundle } => {
             let bundle = crate::market::read_json(&bundle)?;
             let trusted =
-                hub.import_market(&super::admin::actor(), &bundle, crate::market::clock())?;
+                market.import_market(&super::admin::actor(), &bundle, crate::market::clock())?;
             println!(
                 "imported: root version {}, status version {}",
                 trusted.root.signed.version,
@@ -299,7 +299,7 @@ pub fn trust(hub: &Hub, command: TrustCommand) -> anyhow::Result<()> {
         }
         TrustCommand::AddPublisher { name, key } => {
             let actor = super::admin::actor();
-            hub.trust_publisher(&actor, &name, &key)?;
+            market.trust_publisher(&actor, &name, &key)?;
             println!("trusted {name}: its signed releases install, as unreviewed");
         }
     }

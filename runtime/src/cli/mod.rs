@@ -4,12 +4,11 @@ mod admin;
 mod market;
 mod new_plugin;
 
-pub(crate) use admin::key_value;
-
 use crate::config::HubConfig;
 use crate::demo::{self, DemoOptions};
+use crate::http::ServerSettings;
+use crate::market::Market;
 use crate::plugins::{Hub, HubSettings};
-use crate::ws::ServerSettings;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault};
@@ -269,11 +268,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin(admin::PluginCommand::Manage(command)) => {
-            admin::plugin(offline(data_dir)?.as_ref(), command).await
+            admin::plugin(&Market::new(offline(data_dir)?), command).await
         }
         Command::Package(command) => market::package(command).await,
         Command::Market(command) => market::market(command).await,
-        Command::Trust(command) => market::trust(offline(data_dir)?.as_ref(), command),
+        Command::Trust(command) => market::trust(&Market::new(offline(data_dir)?), command),
         Command::Grants(command) => admin::grants(offline(data_dir)?.as_ref(), command),
         Command::Audit(args) => admin::audit(offline(data_dir.clone())?.as_ref(), &data_dir, args),
         Command::Backup { file } => admin::backup(&data_dir, &file),

@@ -43,7 +43,7 @@ pub struct TestArgs {
     pub sim: Option<SimKind>,
     /// More configuration for the plugin, as KEY=VALUE. The harness sets
     /// `discovery` to where the devices answer.
-    #[arg(long = "config", value_parser = crate::cli::key_value)]
+    #[arg(long = "config", value_parser = crate::config::key_value)]
     pub config: Vec<(String, String)>,
     /// Write the results as JUnit XML.
     #[arg(long)]

@@ -10,14 +10,15 @@
 //! sniffing, referrers and scripts from anywhere but the hub.
 
 mod assets;
-pub mod sessions;
 mod upload;
 
 use crate::config::Token;
+use crate::gate::Door;
+use crate::gate::admission::Admission;
+use crate::gate::caller;
+use crate::gate::reply::{self, error};
+use crate::gate::sessions::{self, Holder, SessionView, Sessions};
 use crate::plugins::Hub;
-use crate::ws::admission::Admission;
-use crate::ws::auth;
-use crate::ws::server::{self, error};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{
@@ -25,7 +26,6 @@ use hyper::header::{
     SEC_WEBSOCKET_PROTOCOL, SET_COOKIE,
 };
 use hyper::{Method, Request, Response, StatusCode};
-pub use sessions::{Holder, SessionView, Sessions};
 use std::net::IpAddr;
 pub use upload::install;
 
@@ -45,7 +45,7 @@ pub fn serves(path: &str) -> bool {
 
 /// What the server needs to answer a console request.
 pub struct Context<'a> {
-    pub hub: &'a Hub,
+    pub door: &'a Door,
     pub tokens: &'a [Token],
     pub admission: &'a Admission,
     pub peer: IpAddr,
@@ -120,7 +120,7 @@ pub fn session_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(key) = headers.get(KEY_HEADER) {
         return key.to_str().ok();
     }
-    server::listed(headers, SEC_WEBSOCKET_PROTOCOL).find_map(|p| p.strip_prefix(KEY_PROTOCOL))
+    reply::listed(headers, SEC_WEBSOCKET_PROTOCOL).find_map(|p| p.strip_prefix(KEY_PROTOCOL))
 }
 
 /// The subprotocol a WebSocket opened with a session key is answered with.
@@ -161,7 +161,7 @@ pub fn protect(headers: &mut HeaderMap) {
 }
 
 fn who_signed_in(request: &Request<Incoming>, cx: &Context<'_>) -> Response<Full<Bytes>> {
-    match holder(request.headers(), cx.hub.sessions()) {
+    match holder(request.headers(), &cx.door.sessions) {
         Some(holder) => json(StatusCode::OK, &holder.caller.summary()),
         None => error(StatusCode::UNAUTHORIZED, "unauthorized", "not signed in"),
     }
@@ -172,7 +172,7 @@ async fn sign_in(request: Request<Incoming>, cx: &Context<'_>) -> Response<Full<
     if !same_origin(request.headers()) {
         return foreign_origin();
     }
-    if let Some(refused) = server::waiting(cx.admission, cx.peer) {
+    if let Some(refused) = reply::waiting(cx.admission, cx.peer) {
         return refused;
     }
     let body = match Limited::new(request.into_body(), SIGN_IN_BYTES)
@@ -198,11 +198,11 @@ async fn sign_in(request: Request<Incoming>, cx: &Context<'_>) -> Response<Full<
             "send {\"token\": \"...\"}",
         );
     };
-    let Some(caller) = auth::caller(token.as_bytes(), cx.tokens) else {
+    let Some(caller) = caller::caller(token.as_bytes(), cx.tokens) else {
         cx.admission.failed_sign_in(cx.peer);
         return error(StatusCode::UNAUTHORIZED, "unauthorized", "wrong token");
     };
-    let Some(opened) = cx.hub.sessions().open(caller, cx.peer) else {
+    let Some(opened) = cx.door.sessions.open(caller, cx.peer) else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -212,7 +212,7 @@ async fn sign_in(request: Request<Incoming>, cx: &Context<'_>) -> Response<Full<
             ),
         );
     };
-    audit(cx.hub, "sign_in", &opened.view);
+    audit(&cx.door.hub, "sign_in", &opened.view);
     let body = serde_json::json!({"session": opened.view, "key": opened.key});
     let mut response = json(StatusCode::OK, &body);
     let cookie = format!(
@@ -233,9 +233,9 @@ fn sign_out(request: &Request<Incoming>, cx: &Context<'_>) -> Response<Full<Byte
     let headers = request.headers();
     let ended = session_cookie(headers)
         .zip(session_key(headers))
-        .and_then(|(id, key)| cx.hub.sessions().end(id, key));
+        .and_then(|(id, key)| cx.door.sessions.end(id, key));
     if let Some(view) = &ended {
-        audit(cx.hub, "sign_out", view);
+        audit(&cx.door.hub, "sign_out", view);
     }
     let mut response = json(
         StatusCode::OK,

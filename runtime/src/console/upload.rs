@@ -8,9 +8,9 @@
 //! An upload holds up to 64 MiB while it is compiled: one at a time, read
 //! within a bound, its declared length refused at once when too large.
 
+use crate::gate::reply::error;
 use crate::plugins::Hub;
-use crate::plugins::operations::{MAX_COMPONENT, MAX_MANIFEST};
-use crate::ws::server::error;
+use crate::plugins::{MAX_COMPONENT, MAX_MANIFEST};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_LENGTH, HeaderMap};

@@ -6,9 +6,8 @@
 //! `publish` writes the signed bundle hubs import.
 
 use super::Pulled;
-use super::metadata::{
-    self, Bundle, Index, Reviewed, Revoked, Role, Root, Severity, Signed, Status,
-};
+use super::metadata::{self, Bundle, Index, Reviewed, Role, Root, Signed, Status};
+use crate::caps::revocations::{Revoked, Severity};
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};

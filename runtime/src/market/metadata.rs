@@ -18,6 +18,7 @@
 //! accepted only as the one its status names. A bundle is checked whole
 //! before anything of it is kept.
 
+use crate::caps::revocations::{Revocations, Revoked};
 use crate::keys;
 use anyhow::{Context, bail, ensure};
 use ed25519_dalek::SigningKey;
@@ -60,28 +61,6 @@ pub struct Reviewed {
 pub struct Index {
     pub version: u64,
     pub releases: Vec<Reviewed>,
-}
-
-/// Why a release was revoked: a malicious one is stopped and never runs
-/// again; a vulnerable one is stopped and its fix offered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Malicious,
-    Vulnerable,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Revoked {
-    pub plugin: String,
-    pub version: String,
-    /// `sha256:...` of the component: what may never run again.
-    pub component: String,
-    pub severity: Severity,
-    pub reason: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_in: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,14 +199,15 @@ impl<T: Document> Signed<T> {
 
     /// `sha256:...` of the document as it travels (signatures included).
     pub fn digest(&self) -> anyhow::Result<String> {
-        Ok(super::release::digest(&serde_json::to_vec(self)?))
+        Ok(crate::digest::sha256_oci(&serde_json::to_vec(self)?))
     }
 }
 
 /// What a hub has verified and keeps: the newest of each role, and the
 /// newest issue time any status showed it.
+/// The hub's own record, not a marketplace's input: it takes the
+/// flattened revocations, which `deny_unknown_fields` would refuse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Trusted {
     pub root: Signed<Root>,
     pub index: Option<Signed<Index>>,
@@ -235,10 +215,8 @@ pub struct Trusted {
     pub newest_issued_at: u64,
     /// Every release and key any verified status revoked: a later status
     /// that leaves one out revives nothing.
-    #[serde(default)]
-    pub revoked: Vec<Revoked>,
-    #[serde(default)]
-    pub revoked_keys: Vec<String>,
+    #[serde(flatten)]
+    pub revocations: Revocations,
 }
 
 impl Reviewed {
@@ -251,23 +229,6 @@ impl Reviewed {
             && self.plugin == statement.plugin
             && self.version == statement.version
             && self.publisher_key == release.publisher_key
-    }
-}
-
-impl Revoked {
-    /// Whether this revokes a component: by its digest, or as any build of
-    /// the plugin's version (a rebuild changes the digest, not the release).
-    /// A version is the same release whatever build metadata follows it
-    /// (`1.0.0+rebuilt` is `1.0.0`), as semver orders them.
-    pub fn covers(&self, plugin: &str, version: &str, component: &str) -> bool {
-        let same_version = match (
-            semver::Version::parse(&self.version),
-            semver::Version::parse(version),
-        ) {
-            (Ok(revoked), Ok(version)) => revoked.cmp_precedence(&version).is_eq(),
-            _ => self.version == version,
-        };
-        self.component == component || self.plugin == plugin && same_version
     }
 }
 
@@ -294,8 +255,7 @@ impl Trusted {
             index: None,
             status: None,
             newest_issued_at: 0,
-            revoked: Vec::new(),
-            revoked_keys: Vec::new(),
+            revocations: Revocations::default(),
         })
     }
 
@@ -376,16 +336,15 @@ impl Trusted {
             status.signed.index_version,
             status.signed.index_digest
         );
-        let mut revoked = self.revoked.clone();
+        let mut revocations = self.revocations.clone();
         for r in &status.signed.revoked {
-            if !revoked.contains(r) {
-                revoked.push(r.clone());
+            if !revocations.revoked.contains(r) {
+                revocations.revoked.push(r.clone());
             }
         }
-        let mut revoked_keys = self.revoked_keys.clone();
         for key in &status.signed.revoked_keys {
-            if !revoked_keys.contains(key) {
-                revoked_keys.push(key.clone());
+            if !revocations.revoked_keys.contains(key) {
+                revocations.revoked_keys.push(key.clone());
             }
         }
         Ok(Trusted {
@@ -393,40 +352,12 @@ impl Trusted {
             index: Some(index.clone()),
             status: Some(status.clone()),
             newest_issued_at: issued.max(newest_issued_at),
-            revoked,
-            revoked_keys,
+            revocations,
         })
     }
 }
 
 impl Trusted {
-    /// Why a component may not run, if the marketplace ever said so: its
-    /// release revoked, or the key that signed it.
-    pub fn forbids(
-        &self,
-        plugin: &str,
-        version: &str,
-        component: &str,
-        publisher_key: Option<&str>,
-    ) -> Option<Revoked> {
-        if let Some(revoked) = self
-            .revoked
-            .iter()
-            .find(|r| r.covers(plugin, version, component))
-        {
-            return Some(revoked.clone());
-        }
-        let key = publisher_key.filter(|k| self.revoked_keys.iter().any(|r| r == k))?;
-        Some(Revoked {
-            plugin: plugin.into(),
-            version: version.into(),
-            component: component.into(),
-            severity: Severity::Malicious,
-            reason: format!("the key that signed it ({key}) was revoked"),
-            fixed_in: None,
-        })
-    }
-
     /// The status, if it still holds at `clock` or at the newest issue
     /// time verified, whichever is later.
     pub fn fresh(&self, clock: u64) -> anyhow::Result<&Status> {
@@ -486,6 +417,7 @@ fn newer(kept: u64, offered: u64, role: &str, same: bool) -> anyhow::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::revocations::Severity;
 
     /// A marketplace with one key per role, and one to rotate to.
     struct Market {
@@ -723,27 +655,39 @@ mod tests {
         let trusted = market.pinned().accept(&bundle, T0).unwrap();
         assert!(
             trusted
+                .revocations
                 .forbids("lamp", "1.0.0", "sha256:rebuilt", None)
                 .is_some()
         );
         assert!(
             trusted
+                .revocations
                 .forbids("lamp", "1.0.0+rebuilt.2", "sha256:ee", None)
                 .is_some(),
             "build metadata makes no other release"
         );
         assert!(
             trusted
+                .revocations
                 .forbids("lamp", "1.0.1", "sha256:bb", None)
                 .is_none()
         );
-        let by_key = trusted.forbids("other", "2.0.0", "sha256:cc", Some(&"ab".repeat(32)));
+        let by_key =
+            trusted
+                .revocations
+                .forbids("other", "2.0.0", "sha256:cc", Some(&"ab".repeat(32)));
         assert!(by_key.unwrap().reason.contains("was revoked"));
         // A later status that leaves them out revives nothing.
         let later = trusted.accept(&market.bundle(3, T0 + 10), T0 + 10).unwrap();
-        assert!(later.forbids("lamp", "1.0.0", "sha256:aa", None).is_some());
         assert!(
             later
+                .revocations
+                .forbids("lamp", "1.0.0", "sha256:aa", None)
+                .is_some()
+        );
+        assert!(
+            later
+                .revocations
                 .forbids("x", "1", "sha256:dd", Some(&"ab".repeat(32)))
                 .is_some()
         );

@@ -31,19 +31,47 @@ pub use fetch::out_of_reach;
 pub use marketplace::{Marketplace, RoleName};
 pub use oci::{Busy, Pulled, peek, pull, push, push_bundle, turn};
 pub use package::{Package, build, read_json, sign};
-pub use release::{SignedOrigin, SignedRelease, Statement, digest as release_digest};
+pub use release::{SignedRelease, Statement};
 use trust::Standing;
 pub use trust::{MARKET_REFRESH, MarketView, TrustView, clock};
-pub use updates::{ReviewedManifests, Update};
+use updates::ReviewedManifests;
+pub use updates::Update;
 
-use crate::error::{ErrorCode, HubError};
-use crate::plugins::{Hub, InstallReport};
+use crate::error::HubError;
+use crate::plugins::{Hub, InstallReport, Provenance};
 use crate::store::{self, Audited, Publisher};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-impl Hub {
+/// The marketplace as this hub follows it: what it verified of it, the
+/// releases it installs from registries and the updates it offers. It
+/// changes the hub only through the hub's own operations (install,
+/// suspend), so that `plugins` knows nothing of where a release came from.
+pub struct Market {
+    hub: Arc<Hub>,
+    /// What reviewed updates ask for, read once from their registries.
+    reviewed_manifests: ReviewedManifests,
+    /// Held while the marketplace's status is fetched and imported.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl Market {
+    pub fn new(hub: Arc<Hub>) -> Arc<Self> {
+        Arc::new(Market {
+            hub,
+            reviewed_manifests: Default::default(),
+            refreshing: Default::default(),
+        })
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+}
+
+impl Market {
     /// Trusts the publisher `name` with the Ed25519 key `key` (hex): its
     /// signed releases install, as unreviewed. Audited.
     pub fn trust_publisher(
@@ -53,9 +81,9 @@ impl Hub {
         key: &str,
     ) -> Result<Publisher, HubError> {
         crate::keys::check_public(key)
-            .map_err(|e| invalid(format!("{key:?} is not a publisher's key: {e:#}")))?;
+            .map_err(|e| HubError::invalid(format!("{key:?} is not a publisher's key: {e:#}")))?;
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-            return Err(invalid(
+            return Err(HubError::invalid(
                 "a publisher's name is 1 to 64 characters, none of them control",
             ));
         }
@@ -71,10 +99,11 @@ impl Hub {
             action: "trust_publisher",
             detail: json!({"name": name, "key": key}),
         };
-        self.store()
+        self.hub
+            .store()
             .audited(entry, |conn| store::add_publisher_on(conn, &publisher))
             .map_err(|e| {
-                invalid(format!(
+                HubError::invalid(format!(
                     "cannot trust {name}: {e:#} (a name and a key are trusted once)"
                 ))
             })?;
@@ -86,6 +115,7 @@ impl Hub {
     /// same checks of its signature. Only a plugin that came signed.
     pub fn export_plugin(&self, id: &str, out: &std::path::Path) -> anyhow::Result<SignedRelease> {
         let installed = self
+            .hub
             .store()
             .plugin(id)?
             .with_context(|| format!("no plugin {id:?} is installed"))?;
@@ -95,7 +125,7 @@ impl Hub {
             )
         })?;
         let release: SignedRelease = serde_json::from_str(release).context("its stored release")?;
-        let component = std::fs::read(self.component_path(id))
+        let component = std::fs::read(self.hub.component_path(id))
             .with_context(|| format!("read {id}'s component (quarantined?)"))?;
         package::export(out, &installed.manifest, &component, &release)?;
         Ok(release)
@@ -126,20 +156,22 @@ impl Hub {
             .and_then(|(reviewed, publisher)| {
                 release
                     .check(&manifest, &component)
-                    .map_err(|e| invalid(format!("{pinned} refused: {e:#}")))?;
+                    .map_err(|e| HubError::invalid(format!("{pinned} refused: {e:#}")))?;
                 let from = json!({
                     "oci": pinned,
                     "publisher": publisher,
                     "publisher_key": release.publisher_key,
                     "reviewed": reviewed,
                 });
-                let signed = SignedOrigin {
-                    release: &release,
+                let signed = Provenance {
+                    publisher_key: &release.publisher_key,
+                    release: json!(release).to_string(),
                     reviewed,
                     downgrade,
                 };
                 let manifest = manifest.into_bytes();
-                self.install_bytes(actor, manifest, &component, config, from, Some(signed))
+                self.hub
+                    .install_bytes(actor, manifest, &component, config, from, Some(signed))
             });
         if let Err(refused) = &installed {
             let statement = &release.statement;
@@ -150,7 +182,8 @@ impl Hub {
                 "code": refused.code.as_str(),
                 "reason": refused.message,
             });
-            self.audit()
+            self.hub
+                .audit()
                 .record(actor, Some(&statement.plugin), "install_refused", detail);
         }
         installed
@@ -166,7 +199,7 @@ impl Hub {
             .map_or(Standing::Unknown, |m| trust::standing(m, release, clock()));
         let reviewed = match standing {
             Standing::Revoked(revoked) => {
-                return Err(invalid(format!(
+                return Err(HubError::invalid(format!(
                     "{pinned} ({} {}) was revoked by the marketplace as {:?}: {}",
                     revoked.plugin, revoked.version, revoked.severity, revoked.reason
                 )));
@@ -178,26 +211,19 @@ impl Hub {
             return Ok((true, "reviewed by the marketplace".into()));
         }
         let publishers = self
+            .hub
             .store()
             .publishers()
-            .map_err(|e| internal(format!("{e:#}")))?;
+            .map_err(HubError::internal)?;
         match publishers
             .into_iter()
             .find(|p| p.key == release.publisher_key)
         {
             Some(publisher) => Ok((false, publisher.name)),
-            None => Err(invalid(format!(
+            None => Err(HubError::invalid(format!(
                 "{pinned} is signed by {}, a key this hub does not trust and a release the marketplace's index does not list (never reviewed, or yanked): add its publisher with hub trust add-publisher, or import a fresh status",
                 release.publisher_key
             ))),
         }
     }
-}
-
-pub(crate) fn invalid(message: impl Into<String>) -> HubError {
-    HubError::new(ErrorCode::InvalidArgument, message)
-}
-
-fn internal(message: String) -> HubError {
-    HubError::new(ErrorCode::Internal, message)
 }

@@ -8,8 +8,9 @@
 
 use super::Package;
 use super::fetch::{REGISTRY_TIMEOUT, Repository, loopback};
-use super::release::{SignedRelease, digest};
-use crate::plugins::operations::{MAX_COMPONENT, MAX_MANIFEST};
+use super::release::SignedRelease;
+use crate::digest::sha256_oci as digest;
+use crate::plugins::{MAX_COMPONENT, MAX_MANIFEST};
 use anyhow::{Context, bail};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::manifest::OciDescriptor;

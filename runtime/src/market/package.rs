@@ -4,7 +4,7 @@
 
 use super::release::{SignedRelease, Statement};
 use crate::caps::files;
-use crate::plugins::operations::{MAX_COMPONENT, MAX_MANIFEST};
+use crate::plugins::{MAX_COMPONENT, MAX_MANIFEST};
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
 use std::path::Path;

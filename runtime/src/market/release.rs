@@ -4,11 +4,11 @@
 //! publisher's, so a registry, a mirror or a proxy in between can change
 //! nothing unseen.
 
+use crate::digest::sha256_oci;
 use crate::keys;
 use anyhow::{Context, bail};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,22 +30,6 @@ pub struct SignedRelease {
     pub signature: String,
 }
 
-/// A signed release on its way in: whether the marketplace's index lists
-/// it (or only a publisher the operator trusts vouches for it), and
-/// whether it may replace a newer version.
-#[derive(Debug, Clone, Copy)]
-pub struct SignedOrigin<'a> {
-    pub release: &'a SignedRelease,
-    pub reviewed: bool,
-    /// The operator asked for it even if older than the installed version.
-    pub downgrade: bool,
-}
-
-/// `sha256:HEX` of `bytes`.
-pub fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", crate::plugins::hex(&Sha256::digest(bytes)))
-}
-
 impl Statement {
     /// The statement of a component and its manifest.
     pub fn of(manifest_text: &str, component: &[u8]) -> anyhow::Result<Statement> {
@@ -53,8 +37,8 @@ impl Statement {
         Ok(Statement {
             plugin: manifest.id,
             version: manifest.version.to_string(),
-            component: digest(component),
-            manifest: digest(manifest_text.as_bytes()),
+            component: sha256_oci(component),
+            manifest: sha256_oci(manifest_text.as_bytes()),
         })
     }
 

@@ -2,10 +2,11 @@
 //! the newest metadata verified since (`metadata::Trusted`, kept in
 //! SQLite), and what it says of one release.
 
-use super::metadata::{Bundle, Revoked, Root, Signed, Trusted};
-use super::{SignedRelease, internal, invalid};
+use super::Market;
+use super::SignedRelease;
+use super::metadata::{Bundle, Root, Signed, Trusted};
+use crate::caps::revocations::{Revoked, Severity};
 use crate::error::{ErrorCode, HubError};
-use crate::plugins::Hub;
 use crate::store::{self, Audited, Publisher};
 use serde::Serialize;
 use serde_json::json;
@@ -42,20 +43,21 @@ pub enum Standing {
     Unknown,
 }
 
-impl Hub {
+impl Market {
     /// The publishers this hub trusts and what it verified of its marketplace.
     pub fn trust_view(&self) -> Result<TrustView, HubError> {
         let publishers = self
+            .hub
             .store()
             .publishers()
-            .map_err(|e| internal(format!("{e:#}")))?;
+            .map_err(HubError::internal)?;
         let market = self.market()?.map(|m| MarketView {
             root_version: m.root.signed.version,
             index_version: m.index.as_ref().map(|i| i.signed.version),
             reviewed: m.index.as_ref().map_or(0, |i| i.signed.releases.len()),
             status_version: m.status.as_ref().map(|s| s.signed.version),
-            revoked: m.revoked.len(),
-            revoked_keys: m.revoked_keys.len(),
+            revoked: m.revocations.revoked.len(),
+            revoked_keys: m.revocations.revoked_keys.len(),
             expires_at: m.status.as_ref().map(|s| s.signed.expires_at),
             stale: m.fresh(clock()).err().map(|e| format!("{e:#}")),
         });
@@ -70,14 +72,15 @@ impl Hub {
     /// The stored metadata as kept, and as read.
     fn stored_market(&self) -> Result<Option<(String, Trusted)>, HubError> {
         let stored = self
+            .hub
             .store()
             .market()
-            .map_err(|e| internal(format!("{e:#}")))?;
+            .map_err(HubError::internal)?;
         let Some(text) = stored else {
             return Ok(None);
         };
         let trusted = serde_json::from_str(&text)
-            .map_err(|e| internal(format!("the stored marketplace metadata: {e}")))?;
+            .map_err(|e| HubError::internal(format!("the stored marketplace metadata: {e}")))?;
         Ok(Some((text, trusted)))
     }
 
@@ -85,11 +88,11 @@ impl Hub {
     /// they trust; later roots come as rotations in its bundles. Audited.
     pub fn pin_market(&self, actor: &str, root: Signed<Root>) -> Result<(), HubError> {
         if self.market()?.is_some() {
-            return Err(invalid(
+            return Err(HubError::invalid(
                 "a marketplace is pinned already: its roots rotate through its bundles",
             ));
         }
-        let trusted = Trusted::pin(root).map_err(|e| invalid(format!("{e:#}")))?;
+        let trusted = Trusted::pin(root).map_err(|e| HubError::invalid(format!("{e:#}")))?;
         let detail = json!({"root_version": trusted.root.signed.version, "root_keys": trusted.root.signed.root.keys});
         self.save_market(actor, "pin_market", detail, None, &trusted)
     }
@@ -104,13 +107,13 @@ impl Hub {
         clock: u64,
     ) -> Result<Trusted, HubError> {
         let Some((before, trusted)) = self.stored_market()? else {
-            return Err(invalid(
+            return Err(HubError::invalid(
                 "no marketplace is pinned: hub trust pin-market ROOT.json first",
             ));
         };
-        let next = trusted
-            .accept(bundle, clock)
-            .map_err(|e| invalid(format!("the bundle is refused, nothing was kept: {e:#}")))?;
+        let next = trusted.accept(bundle, clock).map_err(|e| {
+            HubError::invalid(format!("the bundle is refused, nothing was kept: {e:#}"))
+        })?;
         // The same bundle again (a refresh before the next publish): nothing new.
         if next == trusted {
             return Ok(next);
@@ -135,15 +138,15 @@ impl Hub {
     /// `market_refused`; a registry out of reach is only the caller's to log.
     pub async fn refresh_market(&self, actor: &str, reference: &str) -> anyhow::Result<()> {
         // One at a time, however many ask: the next finds it done.
-        let _one = self.refreshing_market.lock().await;
+        let _one = self.refreshing.lock().await;
         let bytes = match super::oci::pull_bundle(reference).await {
             Ok(bytes) => Ok(bytes),
             Err(e) if super::out_of_reach(&e) => return Err(e),
-            Err(e) => Err(invalid(format!("the registry's bundle: {e:#}"))),
+            Err(e) => Err(HubError::invalid(format!("the registry's bundle: {e:#}"))),
         };
         let imported = bytes.and_then(|bytes| {
             let bundle = serde_json::from_slice::<Bundle>(&bytes)
-                .map_err(|e| invalid(format!("the bundle is not valid: {e}")))?;
+                .map_err(|e| HubError::invalid(format!("the bundle is not valid: {e}")))?;
             tokio::task::block_in_place(|| self.import_market(actor, &bundle, clock()))
         });
         // A lost race with another import refused nothing the marketplace said.
@@ -153,22 +156,11 @@ impl Hub {
             .filter(|e| e.code != ErrorCode::Busy)
         {
             let detail = json!({"from": reference, "reason": refused.message});
-            self.audit().record(actor, None, "market_refused", detail);
+            self.hub
+                .audit()
+                .record(actor, None, "market_refused", detail);
         }
         imported.map(|_| ()).map_err(Into::into)
-    }
-
-    /// Why the marketplace forbids a component, if it ever did (see
-    /// `Trusted::forbids`), by what this hub stored: it holds offline.
-    pub fn forbidden(
-        &self,
-        plugin: &str,
-        version: &str,
-        component: &str,
-        publisher_key: Option<&str>,
-    ) -> Result<Option<Revoked>, HubError> {
-        let market = self.market()?;
-        Ok(market.and_then(|m| m.forbids(plugin, version, component, publisher_key)))
     }
 
     /// Stops each installed plugin `trusted` forbids (see `suspend`); the
@@ -176,30 +168,35 @@ impl Hub {
     /// running: its error is returned after all were tried.
     fn enforce(&self, actor: &str, trusted: &Trusted) -> Result<Vec<String>, HubError> {
         let installed = self
+            .hub
             .store()
             .plugins()
-            .map_err(|e| internal(format!("{e:#}")))?;
+            .map_err(HubError::internal)?;
         let (mut stopped, mut failed) = (Vec::new(), None);
         for plugin in installed {
             let key = plugin.publisher_key.as_deref();
             let digest = plugin.digest();
-            let Some(revoked) = trusted.forbids(&plugin.id, &plugin.version, &digest, key) else {
+            let Some(revoked) =
+                trusted
+                    .revocations
+                    .forbids(&plugin.id, &plugin.version, &digest, key)
+            else {
                 continue;
             };
             // Each revocation is applied once: the audit log says so.
-            let malicious = revoked.severity == super::metadata::Severity::Malicious;
+            let malicious = revoked.severity == Severity::Malicious;
             let more_to_take = malicious && (plugin.enabled || plugin.granted.is_some());
             if !more_to_take && (malicious || self.suspended(&plugin.id, &revoked)?) {
                 continue;
             }
             let id = plugin.id.clone();
-            match self.suspend(actor, plugin, &revoked) {
+            match self.hub.suspend(actor, plugin, &revoked) {
                 Ok(()) => stopped.push(id),
                 Err(e) => failed = Some(e),
             }
         }
         if !stopped.is_empty() {
-            self.apply()?;
+            self.hub.apply()?;
         }
         failed.map_or(Ok(stopped), Err)
     }
@@ -213,9 +210,10 @@ impl Hub {
             ..Default::default()
         };
         let entries = self
+            .hub
             .store()
             .audit(&filter)
-            .map_err(|e| internal(format!("{e:#}")))?;
+            .map_err(HubError::internal)?;
         Ok(entries
             .iter()
             .any(|e| e.detail["version"] == revoked.version.as_str()))
@@ -231,21 +229,21 @@ impl Hub {
         before: Option<&str>,
         trusted: &Trusted,
     ) -> Result<(), HubError> {
-        let text = serde_json::to_string(trusted).map_err(|e| internal(e.to_string()))?;
+        let text = serde_json::to_string(trusted).map_err(|e| HubError::internal(e.to_string()))?;
         let entry = Audited {
             actor,
             plugin: None,
             action,
             detail,
         };
-        self.store()
+        self.hub.store()
             .audited(entry, |conn| store::put_market_on(conn, before, &text))
             .map_err(|e| match e.downcast_ref::<rusqlite::Error>() {
                 Some(rusqlite::Error::StatementChangedRows(_)) => HubError::new(
                     ErrorCode::Busy,
                     "the marketplace's metadata changed while this was checked (another import or pin): nothing was kept; try again",
                 ),
-                _ => internal(format!("{e:#}")),
+                _ => HubError::internal(e),
             })
     }
 }
@@ -256,7 +254,7 @@ impl Hub {
 pub fn standing(trusted: &Trusted, release: &SignedRelease, clock: u64) -> Standing {
     let statement = &release.statement;
     let key = Some(release.publisher_key.as_str());
-    if let Some(revoked) = trusted.forbids(
+    if let Some(revoked) = trusted.revocations.forbids(
         &statement.plugin,
         &statement.version,
         &statement.component,

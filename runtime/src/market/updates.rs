@@ -7,10 +7,12 @@
 //! what it adds. A plugin installed unreviewed (sideloaded) is never
 //! updated on a schedule, only by an operator's command.
 
+use super::Market;
 use super::metadata::Reviewed;
-use super::{clock, peek, pull, release_digest};
+use super::{clock, peek, pull};
 use crate::caps::{Grant, Manifest};
-use crate::plugins::{Hub, InstallReport};
+use crate::plugins::InstallReport;
+use crate::sync::MutexHeld;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,7 +39,7 @@ pub struct Update {
     reviewed: Reviewed,
 }
 
-impl Hub {
+impl Market {
     /// Each installed plugin's newer reviewed releases, newest first down to
     /// the newest that fits its grant, with what each asks beyond it (read
     /// from the release's OCI manifest once: no component is fetched here).
@@ -52,12 +54,13 @@ impl Hub {
         let reviewed = market.index.as_ref().map(|i| &i.signed.releases[..]);
         let reviewed = reviewed.unwrap_or_default();
         let hub_default = self
+            .hub
             .settings()
             .market
             .as_ref()
             .is_some_and(|m| m.auto_update);
         let mut found = Vec::new();
-        for installed in self.store().plugins()? {
+        for installed in self.hub.store().plugins()? {
             let scheduled = installed.reviewed && installed.auto_update.unwrap_or(hub_default);
             let Ok(current) = semver::Version::parse(&installed.version) else {
                 continue;
@@ -72,6 +75,7 @@ impl Hub {
                 .filter(|r| {
                     let key = Some(r.publisher_key.as_str());
                     market
+                        .revocations
                         .forbids(&r.plugin, &r.version, &r.component, key)
                         .is_none()
                 })
@@ -88,7 +92,7 @@ impl Hub {
             for (_, release) in newer {
                 let (wider, failed) = match self.reviewed_manifest(release).await {
                     Ok(manifest) => (
-                        Grant::pending(grant.as_ref(), &self.request(&manifest)),
+                        Grant::pending(grant.as_ref(), &self.hub.request(&manifest)),
                         None,
                     ),
                     Err(e) => (
@@ -160,7 +164,7 @@ impl Hub {
         }
         let text = peek(&release.oci).await?;
         anyhow::ensure!(
-            release_digest(text.as_bytes()) == release.manifest,
+            crate::digest::sha256_oci(text.as_bytes()) == release.manifest,
             "the registry shows another plugin.toml than the one reviewed"
         );
         let manifest = Manifest::parse(&text)?;
@@ -198,15 +202,11 @@ const MAX_REVIEWED_MANIFESTS: usize = 512;
 
 impl ReviewedManifests {
     fn get(&self, digest: &str) -> Option<Manifest> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(digest)
-            .cloned()
+        self.0.held().get(digest).cloned()
     }
 
     fn put(&self, digest: &str, manifest: &Manifest) {
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = self.0.held();
         if kept.len() >= MAX_REVIEWED_MANIFESTS {
             kept.clear();
         }

@@ -1,6 +1,7 @@
 //! The one wasmtime `Engine`, its epoch ticker, and the on-disk cache of
 //! compiled components.
 
+use crate::digest::{hex, sha256_hex};
 use crate::store::Store;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -133,7 +134,7 @@ impl PluginEngine {
             .and_then(|()| std::fs::rename(&partial, &path))
             .with_context(|| format!("write the compile cache {}", path.display()))?;
         self.store
-            .put_compiled_digest(&file, &hex(&Sha256::digest(&compiled)))?;
+            .put_compiled_digest(&file, &sha256_hex(&compiled))?;
         // SAFETY: these bytes were produced by `precompile_component` above.
         unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(Into::into)
     }
@@ -144,7 +145,7 @@ impl PluginEngine {
     fn verified(&self, file: &str, path: &Path) -> Option<Vec<u8>> {
         let cached = std::fs::read(path).ok()?;
         match self.store.compiled_digest(file).ok().flatten() {
-            Some(recorded) if recorded == hex(&Sha256::digest(&cached)) => return Some(cached),
+            Some(recorded) if recorded == sha256_hex(&cached) => return Some(cached),
             Some(_) => {
                 tracing::warn!(path = %path.display(), "recompiling: the cached component changed since this hub compiled it")
             }
@@ -215,8 +216,4 @@ impl Hasher for DigestHasher {
         let digest = self.0.clone().finalize();
         u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,11 +1,11 @@
 //! Attribute changes and OTA progress on their way from plugins to
 //! subscribed connections.
 
+use super::AuditLog;
 use super::bounds;
 use super::ota::{OtaStatus, RunningOtas};
 use super::registry::{Availability, Registry};
 use super::wit::{AttributeMeta, Change, DeviceInfo, DeviceMeta, OtaStage, ValType, Value};
-use crate::audit::AuditLog;
 use crate::caps::PluginBudget;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;

@@ -4,7 +4,7 @@
 //! lookup to rebind), speaks TLS itself, and bounds the time and the size
 //! of the answer.
 
-use crate::audit::AuditLog;
+use super::AuditLog;
 use crate::caps::rules::HttpHost;
 use crate::caps::{HttpPolicy, Verdict};
 use http_body_util::{BodyExt, Limited};

@@ -4,6 +4,7 @@
 
 use crate::error::{ErrorCode, HubError};
 use crate::store::{Label, Store};
+use crate::sync::{MutexHeld, RwLockHeld};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -39,9 +40,7 @@ impl Labels {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, HashMap<String, HashMap<String, Arc<Label>>>> {
-        self.held
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.held.read_held()
     }
 
     pub fn get(&self, plugin: &str, identity: &str) -> Option<Arc<Label>> {
@@ -61,10 +60,7 @@ impl Labels {
         identity: &str,
         change: impl FnOnce(&mut Label),
     ) -> Result<Label, HubError> {
-        let _turn = self
-            .changing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = self.changing.held();
         let held = self.get(plugin, identity);
         let mut label = held.as_deref().cloned().unwrap_or_default();
         change(&mut label);
@@ -90,9 +86,7 @@ impl Labels {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, HashMap<String, Arc<Label>>>> {
-        self.held
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.held.write_held()
     }
 }
 
@@ -105,12 +99,12 @@ fn check(field: &str, text: Option<&str>) -> Result<(), HubError> {
     let length = text.chars().count();
     let hidden = text.chars().find(|c| c.is_control() || reorders(*c));
     if length == 0 || length > MAX_TEXT || text.trim() != text {
-        return Err(invalid(format!(
+        return Err(HubError::invalid(format!(
             "{field} {text:?}: use 1 to {MAX_TEXT} characters, without spaces around them"
         )));
     }
     if let Some(c) = hidden {
-        return Err(invalid(format!(
+        return Err(HubError::invalid(format!(
             "{field} {text:?}: U+{:04X} is a control or text-direction character",
             c as u32
         )));
@@ -121,10 +115,6 @@ fn check(field: &str, text: Option<&str>) -> Result<(), HubError> {
 /// Unicode's explicit direction marks, embeddings, overrides and isolates.
 fn reorders(c: char) -> bool {
     matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-fn invalid(message: String) -> HubError {
-    HubError::new(ErrorCode::InvalidArgument, message)
 }
 
 #[cfg(test)]

@@ -2,17 +2,20 @@
 //! store), one instance per device call stream, event watchers, crash
 //! supervision.
 
+mod audit_log;
 mod bounds;
 mod calls;
 mod counters;
 mod engine;
 mod events;
+mod grants;
 mod http;
+mod install;
 mod instance;
 mod labels;
 mod linker;
 mod measure;
-pub mod operations;
+mod operations;
 mod ota;
 mod plugin;
 mod registry;
@@ -26,12 +29,15 @@ pub use self::wit::{
     AttributeMeta, Device, DeviceInfo, DeviceMeta, Permissions, UpdateInfo, ValType, Value,
     Version, Write,
 };
+pub use audit_log::{AuditLog, SUMMARY_EVERY, Totals};
 pub use bounds::MAX_NAME;
 pub use counters::CallCounters;
-pub use engine::{Metering, PluginEngine, Ticking, hex};
+pub use engine::{Metering, PluginEngine, Ticking};
 pub use events::{AttributeChange, CapabilityUse, Event, EventBus, EventKind};
+pub use grants::GrantView;
+pub use install::{InstallReport, MAX_COMPONENT, MAX_MANIFEST, Provenance};
 pub use measure::Measured;
-pub use operations::{GrantView, InstallReport, PluginView};
+pub use operations::PluginView;
 pub use ota::{OtaState, OtaStatus};
 pub use plugin::{BudgetUse, Discovery, Plugin};
 pub use registry::{Availability, Known};
@@ -39,13 +45,13 @@ pub use supervisor::{State, Status};
 pub use usage::CallUsage;
 pub use validate::{WriteRequest, type_name};
 
-use crate::audit::AuditLog;
 use crate::caps::{Capabilities, Grant, HttpPolicy, Limits, Manifest, NetPolicy, imports};
+use crate::digest::sha256_hex;
 use crate::error::{ErrorCode, HubError};
 use crate::store::{InstalledPlugin, Label, Store};
+use crate::sync::{MutexHeld, RwLockHeld};
 use anyhow::{Context, bail};
 use plugin::PluginParts;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -110,16 +116,8 @@ pub struct Hub {
     reconciling: std::sync::Mutex<()>,
     /// Operators' names and areas for devices.
     labels: labels::Labels,
-    /// Browsers signed in to the console.
-    sessions: crate::console::Sessions,
-    /// What WebSocket clients asked and were sent, for `/metrics`.
-    traffic: crate::ws::metrics::Traffic,
     /// Held while a plugin is installed.
     installing: std::sync::Mutex<()>,
-    /// What reviewed updates ask for, read once from their registries.
-    pub(crate) reviewed_manifests: crate::market::ReviewedManifests,
-    /// Held while the marketplace's status is fetched and imported.
-    pub(crate) refreshing_market: tokio::sync::Mutex<()>,
 }
 
 impl Hub {
@@ -142,11 +140,7 @@ impl Hub {
             settings,
             live: AtomicBool::new(false),
             reconciling: std::sync::Mutex::new(()),
-            sessions: Default::default(),
-            traffic: Default::default(),
             installing: Default::default(),
-            reviewed_manifests: Default::default(),
-            refreshing_market: Default::default(),
         }))
     }
 
@@ -162,14 +156,6 @@ impl Hub {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
-    }
-
-    pub fn traffic(&self) -> &crate::ws::metrics::Traffic {
-        &self.traffic
-    }
-
-    pub fn sessions(&self) -> &crate::console::Sessions {
-        &self.sessions
     }
 
     pub fn audit(&self) -> &Arc<AuditLog> {
@@ -218,21 +204,17 @@ impl Hub {
     /// or changed (component or grant), stops what was removed or disabled.
     /// Returns the plugins that could not be loaded, with why.
     pub fn reconcile(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let _one_at_a_time = self
-            .reconciling
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _one_at_a_time = self.reconciling.held();
         let installed = self.store.plugins()?;
         // Enabled, and not revoked (by the stored status: it holds offline).
         // A vulnerable release stays enabled so that its fix runs once
         // installed, but it does not run itself.
-        let market = self.market()?;
+        let revocations = self.revocations()?;
         let revoked = |p: &InstalledPlugin| {
             let key = p.publisher_key.as_deref();
-            let forbids = |m: &crate::market::metadata::Trusted| {
-                m.forbids(&p.id, &p.version, &p.digest(), key).is_some()
-            };
-            market.as_ref().is_some_and(forbids)
+            revocations
+                .forbids(&p.id, &p.version, &p.digest(), key)
+                .is_some()
         };
         for p in installed.iter().filter(|p| p.enabled && revoked(p)) {
             tracing::warn!(plugin = %p.id, "{} was revoked by the marketplace: not started", p.version);
@@ -261,10 +243,7 @@ impl Hub {
                 }
             }
         }
-        let mut running = self
-            .plugins
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut running = self.plugins.write_held();
         running.retain(|id, plugin| {
             let keep = wanted
                 .get(id.as_str())
@@ -282,7 +261,7 @@ impl Hub {
     fn load(&self, installed: &InstalledPlugin) -> anyhow::Result<Arc<Plugin>> {
         let manifest = Manifest::parse(&installed.manifest)?;
         let bytes = std::fs::read(self.component_path(&installed.id))?;
-        if hex(&Sha256::digest(&bytes)) != installed.sha256 {
+        if sha256_hex(&bytes) != installed.sha256 {
             bail!("the component on disk is not the one installed (sha256 differs); reinstall it");
         }
         let grant = Grant::parse(installed.granted.as_deref())?
@@ -365,9 +344,7 @@ impl Hub {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Plugin>>> {
-        self.plugins
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.plugins.read_held()
     }
 }
 
@@ -376,7 +353,7 @@ fn fingerprint(p: &InstalledPlugin) -> String {
     format!(
         "{}|{}|{}|{}",
         p.sha256,
-        hex(&Sha256::digest(&p.manifest)),
+        sha256_hex(p.manifest.as_bytes()),
         p.granted.as_deref().unwrap_or(""),
         p.config
     )

@@ -3,6 +3,7 @@
 
 use super::wit::OtaStage;
 use crate::error::{ErrorCode, HubError};
+use crate::sync::MutexHeld;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -107,9 +108,7 @@ impl RunningOtas {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<OtaState>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.held()
     }
 }
 

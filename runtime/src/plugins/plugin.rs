@@ -1,6 +1,7 @@
 //! One loaded plugin: its compiled component, its grant and limits, its
 //! devices, and its health.
 
+use super::AuditLog;
 use super::bounds;
 use super::calls::{DeviceQueue, DeviceWorker, InstanceSlot, WatchEnd};
 use super::counters::CallCounters;
@@ -18,12 +19,12 @@ use super::wit::{
     Config, Device, DeviceInfo, DeviceMeta, Permissions, Pre, Reading, UpdateInfo, Value, Version,
     Write,
 };
-use crate::audit::AuditLog;
 use crate::caps::{
     DeviceWrites, HttpPolicy, Limits, NetPolicy, OverBudget, PluginBudget, WriteLimit,
 };
 use crate::error::{ErrorCode, HubError};
 use crate::store::{DeviceRow, Store};
+use crate::sync::MutexHeld;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -715,10 +716,7 @@ impl Plugin {
     /// rate, and the device's own if it declares a stricter one.
     fn take_write_quota(&self, identity: &str, meta: &DeviceMeta) -> Result<(), HubError> {
         let writes = {
-            let mut writes = self
-                .writes
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut writes = self.writes.held();
             let per_second = self.sandbox.limits.quotas.writes_per_second;
             writes
                 .entry(identity.to_string())
@@ -802,9 +800,7 @@ impl Plugin {
     }
 
     fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<String, DeviceWorker>> {
-        self.workers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.workers.held()
     }
 }
 

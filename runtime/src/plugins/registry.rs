@@ -5,6 +5,7 @@
 
 use super::events::value_fits;
 use super::wit::{AttributeMeta, DeviceInfo, DeviceMeta, Value};
+use crate::sync::MutexHeld;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -63,9 +64,7 @@ pub struct Registry(Mutex<HashMap<String, Known>>);
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Known>> {
         // A panic while holding this lock cannot leave a map half-updated.
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.held()
     }
 
     pub fn get(&self, identity: &str) -> Option<DeviceRecord> {

@@ -1,6 +1,7 @@
 //! What a plugin's store holds: its WASI context, its limits, and the way
 //! back to the hub for events and logs.
 
+use super::AuditLog;
 use super::engine::Metering;
 use super::events::EventSink;
 use super::events::Watched;
@@ -8,7 +9,6 @@ use super::http::HttpSender;
 use super::instance::Metered;
 use super::usage::{MeteredLimits, Usage};
 use super::wit::{DeviceInfo, DeviceMeta};
-use crate::audit::AuditLog;
 use crate::caps::budget::InstanceTicket;
 use crate::caps::{Limits, NetPolicy, PluginBudget, Verdict};
 use rand::SeedableRng;

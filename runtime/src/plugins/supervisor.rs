@@ -2,6 +2,7 @@
 //! state operators see.
 
 use crate::error::{ErrorCode, HubError};
+use crate::sync::MutexHeld;
 use serde::Serialize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -44,9 +45,7 @@ pub struct Status {
 
 impl Supervisor {
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.held()
     }
 
     /// Refuses a new instance while the plugin is backing off.

@@ -2,6 +2,7 @@
 //! by kind of call. `hub plugin test` reports it to plugin authors.
 
 use crate::caps::PluginBudget;
+use crate::sync::MutexHeld;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ pub struct Usage(Mutex<BTreeMap<&'static str, CallUsage>>);
 
 impl Usage {
     pub fn record(&self, call: &'static str, fuel: Option<u64>, memory: usize) {
-        let mut calls = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut calls = self.0.held();
         let entry = calls.entry(call).or_default();
         if let Some(fuel) = fuel {
             entry.fuel_min = if entry.calls == 0 {
@@ -36,7 +37,7 @@ impl Usage {
     }
 
     pub fn snapshot(&self) -> BTreeMap<&'static str, CallUsage> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.held().clone()
     }
 }
 

@@ -17,8 +17,8 @@ pub struct WriteRequest {
 /// Each write as the plugin receives it: the slot of its attribute and a typed value.
 pub fn validate(writes: &[WriteRequest], meta: &DeviceMeta) -> Result<Vec<Write>, HubError> {
     if writes.is_empty() {
-        return Err(invalid(
-            "service_data.attributes is empty: nothing to set".into(),
+        return Err(HubError::invalid(
+            "service_data.attributes is empty: nothing to set",
         ));
     }
     writes.iter().map(|w| validate_one(w, meta)).collect()
@@ -38,7 +38,7 @@ fn validate_one(write: &WriteRequest, meta: &DeviceMeta) -> Result<Write, HubErr
     };
     let m = &meta.attributes[slot];
     if !m.permissions.contains(Permissions::WRITE) {
-        return Err(invalid(format!("{name} is read-only")));
+        return Err(HubError::invalid(format!("{name} is read-only")));
     }
     Ok(Write {
         slot: slot as u32,
@@ -53,19 +53,23 @@ fn typed(name: &str, val: &Json, m: &AttributeMeta) -> Result<Value, HubError> {
         // API 1 writes decimals as the strings it reads them as.
         (ValType::Float, Json::String(s)) => match decimal(s) {
             Some(f) => Value::Float(f),
-            None => return Err(invalid(format!("{name} must be a number, not {val}"))),
+            None => {
+                return Err(HubError::invalid(format!(
+                    "{name} must be a number, not {val}"
+                )));
+            }
         },
         (ValType::Bool, Json::Bool(b)) => Value::Boolean(*b),
         (ValType::String, Json::String(s)) => Value::Text(s.clone()),
         (ValType::Enum, Json::String(s)) if m.enum_values.contains(s) => Value::Text(s.clone()),
         (ValType::Enum, _) => {
-            return Err(invalid(format!(
+            return Err(HubError::invalid(format!(
                 "{name} must be one of {}",
                 m.enum_values.join(", ")
             )));
         }
         (t, _) => {
-            return Err(invalid(format!(
+            return Err(HubError::invalid(format!(
                 "{name} must be {}, not {val}",
                 type_name(t)
             )));
@@ -89,7 +93,7 @@ fn check_range(name: &str, value: &Value, m: &AttributeMeta) -> Result<(), HubEr
     let above = m.max.is_some_and(|max| n > max);
     if below || above {
         let bound = |b: Option<f64>| b.map_or("unbounded".to_string(), |b| b.to_string());
-        return Err(invalid(format!(
+        return Err(HubError::invalid(format!(
             "{name} must be between {} and {}, not {n}",
             bound(m.min),
             bound(m.max)
@@ -106,10 +110,6 @@ pub fn type_name(t: ValType) -> &'static str {
         ValType::Bool => "bool",
         ValType::Enum => "enum",
     }
-}
-
-fn invalid(message: String) -> HubError {
-    HubError::new(ErrorCode::InvalidArgument, message)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ use super::Store;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -49,7 +48,7 @@ impl AuditEntry {
             self.detail,
             self.prev_hash
         ]);
-        crate::plugins::hex(&Sha256::digest(canonical.to_string().as_bytes()))
+        crate::digest::sha256_hex(canonical.to_string().as_bytes())
     }
 }
 

@@ -14,6 +14,7 @@ pub use checkpoint::Checkpoint;
 pub use records::{DeviceRow, InstalledPlugin, Label, Publisher};
 pub use serving::Serving;
 
+use crate::sync::MutexHeld;
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -112,9 +113,7 @@ impl Store {
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the connection leaves no Rust state half-written.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.held()
     }
 
     pub fn plugins(&self) -> anyhow::Result<Vec<InstalledPlugin>> {

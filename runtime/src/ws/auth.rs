@@ -1,19 +1,18 @@
-//! Who a client is. A token travels in the `smart-assistant-token` header
-//! or `?token=` (the seed's ways), or, so that browsers keep it out of
+//! Signing in over the WebSocket. A token travels in the
+//! `smart-assistant-token` header or `?token=` (the seed's ways, checked by
+//! `gate::caller` at the upgrade), or, so that browsers keep it out of
 //! URLs and logs, in the connection's first message:
 //! `{"id":1,"service":"auth","service_data":{"token":"..."}}`. A wrong
 //! token is refused either way, and counts against the address's
 //! sign-in attempts.
 
-use super::admission::Admission;
 use super::protocol::{self, Request};
-use super::server::Caller;
-use crate::caps::Reach;
 use crate::config::Token;
 use crate::error::{ErrorCode, HubError};
+use crate::gate::Caller;
+use crate::gate::admission::Admission;
+use crate::gate::caller::caller;
 use futures_util::{SinkExt, StreamExt};
-use hyper::Request as HttpRequest;
-use hyper::body::Incoming;
 use serde_json::json;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -23,46 +22,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-pub const TOKEN_HEADER: &str = "smart-assistant-token";
 /// A connection opened without a token must sign in within this.
 pub const SIGN_IN_WITHIN: Duration = Duration::from_secs(10);
-
-/// The token the request carries, if any: in the seed's header, as a
-/// bearer token (how Prometheus sends one), or in the query.
-pub fn offered(request: &HttpRequest<Incoming>) -> Option<Vec<u8>> {
-    let headers = request.headers();
-    let bearer = headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .map(<[u8]>::to_vec);
-    let from_header = headers
-        .get(TOKEN_HEADER)
-        .map(|v| v.as_bytes().to_vec())
-        .or(bearer);
-    let from_query = request.uri().query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned().into_bytes())
-    });
-    from_header.or(from_query)
-}
-
-/// The caller `given` names, compared in constant time with every token.
-pub fn caller(given: &[u8], tokens: &[Token]) -> Option<Caller> {
-    let token = tokens
-        .iter()
-        .find(|t| constant_time_eq(given, t.token.as_bytes()))?;
-    Some(Caller {
-        name: token.name.clone(),
-        scope: token.scope,
-        reach: Reach::from_config(token.areas.as_deref()),
-        session: None,
-    })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// Waits for the `auth` message of a connection opened without a token
 /// and answers it; the caller, or `None` once the connection is closed

@@ -2,16 +2,17 @@
 //! has to wait, on a task of its own; responses and events out through one
 //! writer, a flush for whatever is ready together.
 
-use super::metrics::Traffic;
 use super::outbox::{OUTBOX_BYTES, Outbox, Outgoing, Queued, SHARED_OUTBOX_BYTES, outbox};
 use super::protocol::{self, Request};
 use super::responder::Responder;
-use super::server::Caller;
 use super::services;
 use super::session::Session;
 use crate::deadline::within;
 use crate::error::{ErrorCode, HubError};
-use crate::plugins::{Event, Hub};
+use crate::gate::Caller;
+use crate::gate::Door;
+use crate::gate::traffic::Traffic;
+use crate::plugins::Event;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +43,7 @@ const READ_AHEAD: usize = 16;
 
 pub async fn run<S>(
     ws: WebSocketStream<S>,
-    hub: Arc<Hub>,
+    door: Arc<Door>,
     caller: Caller,
     mut shutdown: watch::Receiver<bool>,
     shared_outbox: Arc<Semaphore>,
@@ -52,7 +53,7 @@ pub async fn run<S>(
     let (mut sink, mut frames) = ws.split();
     let mut session = Session::new(caller);
     let (outbox, mut outgoing) = outbox(OUTBOX_BYTES, shared_outbox);
-    let mut events = hub.events().subscribe();
+    let mut events = door.hub.events().subscribe();
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut keepalive = tokio::time::interval_at(Instant::now() + KEEPALIVE_TICK, KEEPALIVE_TICK);
     // Ticks since a frame arrived: counted, not timed, so that a frame
@@ -66,7 +67,7 @@ pub async fn run<S>(
             biased;
             _ = shutdown.changed() => break Some(shutting_down()),
             event = events.recv() => {
-                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events, |e| session.frame(e, &hub), hub.traffic())).await {
+                match within(WRITE_TIMEOUT, send_events(&mut sink, event, &mut events, |e| session.frame(e, &door.hub), &door.traffic)).await {
                     Some(Ok(())) => {}
                     Some(Err(close)) => break close,
                     None => break None,
@@ -79,7 +80,7 @@ pub async fn run<S>(
                 let mut frame = frame;
                 loop {
                     streak += 1;
-                    if let Err(close) = on_frame(frame, &mut sink, &hub, &mut session, &outbox, &in_flight).await {
+                    if let Err(close) = on_frame(frame, &mut sink, &door, &mut session, &outbox, &in_flight).await {
                         break 'connection close;
                     }
                     if streak >= READ_AHEAD {
@@ -132,7 +133,7 @@ pub async fn run<S>(
 async fn on_frame<S>(
     frame: Option<Result<Message, WsError>>,
     sink: &mut S,
-    hub: &Arc<Hub>,
+    door: &Arc<Door>,
     session: &mut Session,
     outbox: &Outbox,
     in_flight: &Arc<Semaphore>,
@@ -142,7 +143,7 @@ where
 {
     let answer = match frame {
         Some(Ok(Message::Text(text))) => {
-            match accept(text.as_str(), hub, session, outbox, in_flight) {
+            match accept(text.as_str(), door, session, outbox, in_flight) {
                 Accepted::Answered => return Ok(()),
                 // Let it run before the frames behind it, which may be for the same device.
                 Accepted::Waiting => {
@@ -292,7 +293,7 @@ enum Accepted {
 /// so that it never depends on this connection's writes.
 fn accept(
     text: &str,
-    hub: &Arc<Hub>,
+    door: &Arc<Door>,
     session: &mut Session,
     outbox: &Outbox,
     in_flight: &Arc<Semaphore>,
@@ -315,15 +316,15 @@ fn accept(
         );
         return Accepted::Now(protocol::failure(Some(id), &error));
     };
-    let (hub, caller, out) = (
-        hub.clone(),
+    let (door, caller, out) = (
+        door.clone(),
         session.caller.clone(),
         Responder::new(id, outbox.clone(), session.api),
     );
     let started = Instant::now();
     let mut running = Box::pin(async move {
-        services::serve(&hub, &caller, request, out).await;
-        hub.traffic().answered(started.elapsed());
+        services::serve(&door, &caller, request, out).await;
+        door.traffic.answered(started.elapsed());
         drop(permit);
     });
     if (&mut running).now_or_never().is_some() {
@@ -410,7 +411,7 @@ mod tests {
         assert_eq!(code, CloseCode::Policy);
         assert_eq!(reason, "too slow: fell 6 events behind");
         let mut metrics = String::new();
-        super::super::metrics::traffic(&mut metrics, &traffic, 0);
+        traffic.render(&mut metrics, 0);
         assert!(
             metrics.contains("hub_events_dropped_total 6\n"),
             "{metrics}"

@@ -1,19 +1,15 @@
-//! The WebSocket API: `/ws`, token auth, JSON requests routed to plugins,
-//! attribute changes pushed to every connection.
+//! The WebSocket API at `/ws`: a connection signs in (`auth`), then its
+//! JSON requests are parsed (`protocol`), served (`services`) and
+//! answered, and the events it subscribed to are pushed to it
+//! (`connection`, `session`, `outbox`). The HTTP router upgrades to it.
 
-pub(crate) mod admission;
-pub(crate) mod auth;
-mod connection;
-pub(crate) mod metrics;
-mod outbox;
+pub mod auth;
+pub mod connection;
+pub mod outbox;
 pub mod protocol;
 mod responder;
-pub(crate) mod server;
 mod services;
 mod session;
-
-pub use admission::ServerLimits;
-pub use server::{Caller, Server, ServerSettings};
 
 /// tungstenite zeroes its whole read buffer before every read, whether data
 /// is waiting or not: at the default 128 KiB that memset was the largest

@@ -5,11 +5,12 @@
 //! they came: a `hello` changes how every later answer is written.
 
 use super::protocol::{self, Api, Request};
-use super::server::Caller;
 use super::services;
 use crate::config::TokenScope;
 use crate::error::{ErrorCode, HubError};
+use crate::gate::Caller;
 use crate::plugins::{Event, Hub, MAX_NAME, Version};
+use crate::sync::MutexHeld;
 use serde_json::{Value as Json, json};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,7 +63,7 @@ impl Session {
         let result = match request.service.as_str() {
             "hello" => self.hello(request),
             "ping" => Ok(json!("pong")),
-            "auth" => Err(invalid(format!(
+            "auth" => Err(HubError::invalid(format!(
                 "this connection is signed in as {} already; open another to sign in as someone else",
                 self.caller.name
             ))),
@@ -82,7 +83,7 @@ impl Session {
         if let Some(asked) = request.service_data.get("api") {
             self.api = asked.as_u64().and_then(Api::from_number).ok_or_else(|| {
                 let known: Vec<String> = Api::ALL.iter().map(|a| a.number().to_string()).collect();
-                invalid(format!(
+                HubError::invalid(format!(
                     "service_data.api {asked}: this hub speaks API {}",
                     known.join(" and ")
                 ))
@@ -155,8 +156,8 @@ impl Session {
     fn unsubscribe(&mut self, request: &Request) -> Result<Json, HubError> {
         let id = request.service_data.get("subscription");
         let Some(id) = id.and_then(Json::as_u64) else {
-            return Err(invalid(
-                "service_data.subscription is required: the id subscribe answered".into(),
+            return Err(HubError::invalid(
+                "service_data.subscription is required: the id subscribe answered",
             ));
         };
         let removed = self.subscriptions.as_mut().and_then(|held| {
@@ -259,12 +260,12 @@ impl Subscription {
 
 fn strings(list: &Json, field: &str, most: usize) -> Result<HashSet<String>, HubError> {
     let Some(items) = list.as_array() else {
-        return Err(invalid(format!(
+        return Err(HubError::invalid(format!(
             "service_data.{field} must be a list of strings"
         )));
     };
     if items.len() > most {
-        return Err(invalid(format!(
+        return Err(HubError::invalid(format!(
             "service_data.{field} names more than {most}"
         )));
     }
@@ -272,7 +273,7 @@ fn strings(list: &Json, field: &str, most: usize) -> Result<HashSet<String>, Hub
         .iter()
         .map(|item| match item.as_str() {
             Some(text) if text.len() <= MAX_NAME => Ok(text.to_string()),
-            _ => Err(invalid(format!(
+            _ => Err(HubError::invalid(format!(
                 "service_data.{field} must be a list of strings of at most {MAX_NAME} bytes, not {item}"
             ))),
         })
@@ -284,15 +285,11 @@ fn event_type(name: &str) -> Result<&'static str, HubError> {
         .into_iter()
         .find(|known| *known == name)
         .ok_or_else(|| {
-            invalid(format!(
+            HubError::invalid(format!(
                 "no event type {name:?}: subscribe to {}",
                 EVENT_TYPES.join(", ")
             ))
         })
-}
-
-fn invalid(message: String) -> HubError {
-    HubError::new(ErrorCode::InvalidArgument, message)
 }
 
 /// The ids of a connection's requests still running. An id is the
@@ -312,10 +309,7 @@ struct Held {
 
 impl InFlight {
     fn lock(&self) -> MutexGuard<'_, HashSet<i64>> {
-        self.0
-            .ids
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.ids.held()
     }
 
     pub fn check(&self, id: i64) -> Result<(), HubError> {

@@ -3,8 +3,8 @@
 
 use crate::caps::Reach;
 use crate::error::HubError;
+use crate::gate::Caller;
 use crate::plugins::Hub;
-use crate::ws::Caller;
 use crate::ws::protocol::{self, Request};
 use crate::ws::responder::Responder;
 use futures_util::StreamExt;

@@ -9,9 +9,9 @@
 
 use crate::caps::Reach;
 use crate::error::{ErrorCode, HubError};
+use crate::gate::Caller;
 use crate::plugins::{Device, Hub, Known, Plugin};
 use crate::store::Label;
-use crate::ws::Caller;
 use crate::ws::protocol::{self, Request};
 use crate::ws::responder::Responder;
 use serde_json::{Value, json};

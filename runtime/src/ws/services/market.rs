@@ -7,10 +7,9 @@ use super::plugins::json;
 use super::{blocking, unknown_service};
 use crate::caps::files;
 use crate::error::{ErrorCode, HubError};
+use crate::gate::Caller;
 use crate::market::metadata::{Bundle, Root, Signed};
-use crate::market::{Package, Pulled, invalid};
-use crate::plugins::Hub;
-use crate::ws::Caller;
+use crate::market::{Package, Pulled};
 use crate::ws::protocol::Request;
 use crate::ws::responder::Responder;
 use serde::Deserialize;
@@ -164,28 +163,30 @@ impl Market {
         })
     }
 
-    pub async fn apply(self, hub: &Arc<Hub>, out: &Responder) {
-        out.send(self.run(hub).await);
+    pub async fn apply(self, market: &Arc<crate::market::Market>, out: &Responder) {
+        out.send(self.run(market).await);
     }
 
-    async fn run(self, hub: &Arc<Hub>) -> Result<Value, HubError> {
+    async fn run(self, market: &Arc<crate::market::Market>) -> Result<Value, HubError> {
+        let hub = market.hub();
         match self {
             Market::Install { actor, install } => {
                 let pulled = install.pulled(hub).await?;
                 let Install {
                     config, downgrade, ..
                 } = install;
-                let report = blocking(hub, move |hub| {
-                    hub.install_release(&actor, pulled, config, downgrade)
+                let report = blocking(market, move |market| {
+                    market.install_release(&actor, pulled, config, downgrade)
                 })
                 .await?;
                 json(report)
             }
             Market::Updates { actor, install } => {
                 let (installed, updates) = if install {
-                    hub.install_fitting_updates(&actor, false).await
+                    market.install_fitting_updates(&actor, false).await
                 } else {
-                    hub.updates(false)
+                    market
+                        .updates(false)
                         .await
                         .map(|updates| (Vec::new(), updates))
                 }
@@ -203,31 +204,38 @@ impl Market {
                 .await?;
                 Ok(Value::Null)
             }
-            Market::TrustShow => json(hub.trust_view()?),
+            Market::TrustShow => json(market.trust_view()?),
             Market::AddPublisher { actor, name, key } => {
-                blocking(hub, move |hub| hub.trust_publisher(&actor, &name, &key)).await?;
-                json(hub.trust_view()?)
+                blocking(market, move |market| {
+                    market.trust_publisher(&actor, &name, &key)
+                })
+                .await?;
+                json(market.trust_view()?)
             }
             Market::PinRoot { actor, root } => {
-                blocking(hub, move |hub| hub.pin_market(&actor, *root)).await?;
-                json(hub.trust_view()?)
+                blocking(market, move |market| market.pin_market(&actor, *root)).await?;
+                json(market.trust_view()?)
             }
             Market::Import { actor, bundle } => {
                 let clock = crate::market::clock();
-                blocking(hub, move |hub| hub.import_market(&actor, &bundle, clock)).await?;
-                json(hub.trust_view()?)
+                blocking(market, move |market| {
+                    market.import_market(&actor, &bundle, clock)
+                })
+                .await?;
+                json(market.trust_view()?)
             }
             Market::Refresh { actor } => {
-                let Some(market) = hub.settings().market.clone() else {
+                let Some(config) = hub.settings().market.clone() else {
                     return Err(HubError::new(
                         ErrorCode::Unsupported,
                         "this hub's configuration names no [market] status to refresh from",
                     ));
                 };
-                hub.refresh_market(&actor, &market.status)
+                market
+                    .refresh_market(&actor, &config.status)
                     .await
                     .map_err(|e| market_error(&e))?;
-                json(hub.trust_view()?)
+                json(market.trust_view()?)
             }
         }
     }
@@ -236,23 +244,23 @@ impl Market {
 impl Install {
     /// The release, read from its registry or its folder and checked
     /// against its digests (its trust is `install_release`'s to check).
-    async fn pulled(&self, hub: &Arc<Hub>) -> Result<Pulled, HubError> {
+    async fn pulled(&self, hub: &Arc<crate::plugins::Hub>) -> Result<Pulled, HubError> {
         match (&self.oci, &self.package) {
             (Some(reference), None) => crate::market::pull(reference)
                 .await
                 .map_err(|e| market_error(&e)),
             (None, Some(folder)) => {
                 let Some(dir) = hub.settings().install_dir.clone() else {
-                    return Err(invalid(
+                    return Err(HubError::invalid(
                         "this hub installs no package folders over the WebSocket: its configuration names no install_dir",
                     ));
                 };
                 let folder = folder.clone();
                 let turn = crate::market::turn().await.map_err(|e| market_error(&e))?;
                 blocking(hub, move |_| {
-                    let folder = files::inside(&dir, &folder).map_err(invalid)?;
+                    let folder = files::inside(&dir, &folder).map_err(HubError::invalid)?;
                     let pulled = Package::open_inside(&dir, &folder);
-                    let pulled = pulled.map_err(|e| invalid(format!("{e:#}")))?;
+                    let pulled = pulled.map_err(|e| HubError::invalid(format!("{e:#}")))?;
                     Ok(Pulled {
                         turn: Some(turn),
                         ..pulled

@@ -15,11 +15,11 @@ mod sessions;
 mod set_attributes;
 mod set_device;
 
-use super::Caller;
 use super::protocol::Request;
 use super::responder::Responder;
 use crate::caps::Reach;
 use crate::error::{ErrorCode, HubError};
+use crate::gate::{Caller, Door};
 use crate::plugins::{Hub, Plugin};
 use std::sync::Arc;
 
@@ -106,7 +106,8 @@ impl Service {
         })
     }
 
-    pub async fn apply(self, hub: &Arc<Hub>, out: &Responder) {
+    pub async fn apply(self, door: &Door, out: &Responder) {
+        let hub = &door.hub;
         match self {
             Service::Discover(s) => s.apply(hub, out).await,
             Service::ListDevices(s) => s.apply(hub, out).await,
@@ -116,20 +117,20 @@ impl Service {
             Service::Ota(s) => s.apply(hub, out).await,
             Service::SetDevice(s) => s.apply(hub, out).await,
             Service::Manage(s) => s.apply(hub, out).await,
-            Service::Market(s) => s.apply(hub, out).await,
-            Service::Sessions(s) => s.apply(hub, out),
+            Service::Market(s) => s.apply(&door.market, out).await,
+            Service::Sessions(s) => s.apply(door, out),
         }
     }
 }
 
 /// Runs `work` off the async workers (installing compiles, and every
 /// change writes SQLite); a task that died answers `internal`.
-async fn blocking<T: Send + 'static>(
-    hub: &Arc<Hub>,
-    work: impl FnOnce(&Hub) -> Result<T, HubError> + Send + 'static,
+async fn blocking<S: Send + Sync + 'static, T: Send + 'static>(
+    on: &Arc<S>,
+    work: impl FnOnce(&S) -> Result<T, HubError> + Send + 'static,
 ) -> Result<T, HubError> {
-    let hub = hub.clone();
-    tokio::task::spawn_blocking(move || work(&hub))
+    let on = on.clone();
+    tokio::task::spawn_blocking(move || work(&on))
         .await
         .unwrap_or_else(|e| {
             Err(HubError::new(
@@ -140,9 +141,9 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Parses `request` and applies it; every outcome is answered on `out`.
-pub async fn serve(hub: &Arc<Hub>, caller: &Caller, request: Request, out: Responder) {
+pub async fn serve(door: &Door, caller: &Caller, request: Request, out: Responder) {
     match Service::parse(request, caller) {
-        Ok(service) => service.apply(hub, &out).await,
+        Ok(service) => service.apply(door, &out).await,
         Err(error) => out.fail(error),
     }
 }

@@ -4,9 +4,9 @@
 use super::unknown_service;
 use crate::caps::rules::Scope;
 use crate::error::{ErrorCode, HubError};
+use crate::gate::Caller;
 use crate::plugins::Hub;
 use crate::store::AuditFilter;
-use crate::ws::Caller;
 use crate::ws::protocol::Request;
 use crate::ws::responder::Responder;
 use serde_json::{Map, Value, json};

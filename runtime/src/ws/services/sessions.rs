@@ -3,8 +3,8 @@
 //! connections at once.
 
 use crate::error::{ErrorCode, HubError};
-use crate::plugins::Hub;
-use crate::ws::Caller;
+use crate::gate::Caller;
+use crate::gate::Door;
 use crate::ws::protocol::Request;
 use crate::ws::responder::Responder;
 use serde_json::{Value, json};
@@ -39,14 +39,14 @@ impl Sessions {
         }
     }
 
-    pub fn apply(self, hub: &Hub, out: &Responder) {
+    pub fn apply(self, door: &Door, out: &Responder) {
         out.send(match self {
-            Sessions::List => Ok(json!({"sessions": hub.sessions().list()})),
-            Sessions::End { actor, session } => match hub.sessions().end_number(session) {
+            Sessions::List => Ok(json!({"sessions": door.sessions.list()})),
+            Sessions::End { actor, session } => match door.sessions.end_number(session) {
                 Some(ended) => {
                     let detail =
                         json!({"session": ended.session, "name": ended.name, "peer": ended.peer});
-                    hub.audit().record(&actor, None, "end_session", detail);
+                    door.hub.audit().record(&actor, None, "end_session", detail);
                     Ok(Value::Null)
                 }
                 None => Err(HubError::new(

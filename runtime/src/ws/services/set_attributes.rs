@@ -3,8 +3,8 @@
 
 use super::Device;
 use crate::error::{ErrorCode, HubError};
+use crate::gate::Caller;
 use crate::plugins::{Hub, WriteRequest};
-use crate::ws::Caller;
 use crate::ws::protocol::Request;
 use crate::ws::responder::Responder;
 

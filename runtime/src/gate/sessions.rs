@@ -7,7 +7,8 @@
 //! which only pages of the hub's own origin can read. Sessions live in
 //! memory: a restarted hub signs everyone out.
 
-use crate::ws::Caller;
+use super::Caller;
+use crate::sync::MutexHeld;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -98,7 +99,7 @@ impl Sessions {
             return None;
         }
         let number = {
-            let mut n = self.numbered.lock().unwrap_or_else(|p| p.into_inner());
+            let mut n = self.numbered.held();
             *n += 1;
             *n
         };
@@ -167,7 +168,7 @@ impl Sessions {
     }
 
     fn by_id(&self) -> std::sync::MutexGuard<'_, HashMap<String, SignedIn>> {
-        self.by_id.lock().unwrap_or_else(|p| p.into_inner())
+        self.by_id.held()
     }
 }
 
@@ -188,7 +189,7 @@ fn same(a: &str, b: &str) -> bool {
 fn random_id() -> Option<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).ok()?;
-    Some(crate::plugins::hex(&bytes))
+    Some(crate::digest::hex(&bytes))
 }
 
 #[cfg(test)]

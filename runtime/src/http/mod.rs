@@ -2,23 +2,28 @@
 //! with the right token, or with none (it then signs in with its first
 //! message, `ws::auth`); everything else gets a clear HTTP error.
 
-use super::admission::{Admission, Admitted, ServerLimits};
-use super::auth;
-use super::connection;
-use super::outbox::SHARED_OUTBOX_BYTES;
-use crate::caps::Reach;
+mod metrics;
+
+use crate::config::ServerLimits;
 use crate::config::{Token, TokenScope};
 use crate::console;
+use crate::gate::Door;
+use crate::gate::admission::{Admission, Admitted};
+use crate::gate::caller::{self, Caller};
+use crate::gate::reply::{error, listed, waiting};
 use crate::plugins::Hub;
+use crate::ws::auth;
+use crate::ws::connection;
+use crate::ws::outbox::SHARED_OUTBOX_BYTES;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, UPGRADE};
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, UPGRADE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -46,46 +51,9 @@ impl ServerSettings {
     }
 }
 
-/// Who sent a request: the token's name, scope and reach.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub name: String,
-    pub scope: TokenScope,
-    /// The devices it may see and control.
-    pub reach: Reach,
-    /// The browser session it signed in with, if it is the console.
-    pub session: Option<u64>,
-}
-
-impl Caller {
-    /// Refuses `what` (a service) unless the caller holds an operator token.
-    pub fn operator_only(&self, what: &str) -> Result<(), crate::error::HubError> {
-        if self.scope == TokenScope::Operator {
-            return Ok(());
-        }
-        Err(crate::error::HubError::new(
-            crate::error::ErrorCode::Forbidden,
-            format!(
-                "{what:?} needs an operator token; {} is a user token",
-                self.name
-            ),
-        ))
-    }
-
-    /// Who the hub takes the client for, as `auth` and `hello` tell it.
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name,
-            "scope": self.scope,
-            "areas": self.reach.areas(),
-            "session": self.session,
-        })
-    }
-}
-
 pub struct Server {
     listener: TcpListener,
-    hub: Arc<Hub>,
+    door: Arc<Door>,
     settings: Arc<ServerSettings>,
     admission: Arc<Admission>,
     /// The bytes of answers all connections together may hold for slow clients.
@@ -98,10 +66,10 @@ const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 impl Server {
-    pub fn new(listener: TcpListener, hub: Arc<Hub>, settings: ServerSettings) -> Self {
+    pub fn new(listener: TcpListener, door: Arc<Door>, settings: ServerSettings) -> Self {
         Server {
             listener,
-            hub,
+            door,
             admission: Admission::new(settings.limits.clone()),
             shared_outbox: Arc::new(Semaphore::new(SHARED_OUTBOX_BYTES)),
             settings: Arc::new(settings),
@@ -143,7 +111,7 @@ impl Server {
                 tracing::debug!(%peer, "cannot set TCP_NODELAY: {e}");
             }
             let connection = Connection {
-                hub: self.hub.clone(),
+                door: self.door.clone(),
                 settings: self.settings.clone(),
                 admission: self.admission.clone(),
                 shared_outbox: self.shared_outbox.clone(),
@@ -181,7 +149,7 @@ impl Server {
 /// through an upgrade to a WebSocket.
 #[derive(Clone)]
 struct Connection {
-    hub: Arc<Hub>,
+    door: Arc<Door>,
     settings: Arc<ServerSettings>,
     admission: Arc<Admission>,
     shared_outbox: Arc<Semaphore>,
@@ -193,12 +161,12 @@ struct Connection {
 async fn handle(request: Request<Incoming>, connection: Connection) -> Response<Full<Bytes>> {
     match request.uri().path() {
         "/ws" => {}
-        "/healthz" => return health(&connection.hub),
+        "/healthz" => return health(&connection.door.hub),
         "/metrics" => return metrics(&request, &connection),
         "/plugins" => return upload(request, &connection).await,
         path if console::serves(path) => {
             let cx = console::Context {
-                hub: &connection.hub,
+                door: &connection.door,
                 tokens: &connection.settings.tokens,
                 admission: &connection.admission,
                 peer: connection.peer.ip(),
@@ -231,7 +199,7 @@ async fn handle(request: Request<Incoming>, connection: Connection) -> Response<
     tokio::spawn(async move {
         match hyper::upgrade::on(request).await {
             Ok(upgraded) => {
-                let config = super::config()
+                let config = crate::ws::config()
                     .max_message_size(Some(MAX_FRAME))
                     .max_frame_size(Some(MAX_FRAME));
                 let mut ws = WebSocketStream::from_raw_socket(
@@ -259,7 +227,7 @@ async fn handle(request: Request<Incoming>, connection: Connection) -> Response<
                 };
                 connection::run(
                     ws,
-                    connection.hub.clone(),
+                    connection.door.clone(),
                     caller,
                     closed,
                     connection.shared_outbox.clone(),
@@ -279,19 +247,6 @@ async fn handle(request: Request<Incoming>, connection: Connection) -> Response<
         headers.insert(hyper::header::SEC_WEBSOCKET_PROTOCOL, protocol);
     }
     response
-}
-
-/// The comma-separated values of every `name` header, trimmed.
-pub(crate) fn listed(
-    headers: &hyper::HeaderMap,
-    name: hyper::header::HeaderName,
-) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(name)
-        .into_iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
 }
 
 /// The `Sec-WebSocket-Accept` value for a well-formed upgrade request.
@@ -318,13 +273,13 @@ fn opener(
     connection: &Connection,
 ) -> Result<Opener, Box<Response<Full<Bytes>>>> {
     let cookie = console::session_cookies(request.headers()).next();
-    if auth::offered(request).is_some() || cookie.is_none() {
+    if caller::offered(request).is_some() || cookie.is_none() {
         return token_holder(request, connection).map(Opener::Token);
     }
     if !console::same_origin(request.headers()) {
         return Err(Box::new(console::foreign_origin()));
     }
-    match console::holder(request.headers(), connection.hub.sessions()) {
+    match console::holder(request.headers(), &connection.door.sessions) {
         Some(holder) => Ok(Opener::Session(holder.caller, holder.ended)),
         None => Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
@@ -363,10 +318,10 @@ fn token_holder(
     if let Some(refused) = waiting(&connection.admission, peer) {
         return Err(Box::new(refused));
     }
-    let Some(given) = auth::offered(request) else {
+    let Some(given) = caller::offered(request) else {
         return Ok(None);
     };
-    match auth::caller(&given, &connection.settings.tokens) {
+    match caller::caller(&given, &connection.settings.tokens) {
         Some(caller) => Ok(Some(caller)),
         None => {
             connection.admission.failed_sign_in(peer);
@@ -377,21 +332,6 @@ fn token_holder(
             )))
         }
     }
-}
-
-/// The answer to a sign-in from `peer` while it must wait after failed
-/// ones; `None` when it may try.
-pub(crate) fn waiting(admission: &Admission, peer: IpAddr) -> Option<Response<Full<Bytes>>> {
-    let seconds = admission.wait(peer)?.as_secs().max(1);
-    let mut refused = error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_failures",
-        &format!("too many failed sign-ins from this address; retry in {seconds} s"),
-    );
-    refused
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(seconds));
-    Some(refused)
 }
 
 /// `POST /plugins`: an operator's plugin upload, from a console session or
@@ -416,7 +356,7 @@ async fn upload(request: Request<Incoming>, connection: &Connection) -> Response
     if let Err(e) = caller.operator_only("install") {
         return error(StatusCode::FORBIDDEN, "forbidden", &e.message);
     }
-    console::install(request, &connection.hub, &caller.name).await
+    console::install(request, &connection.door.hub, &caller.name).await
 }
 
 /// `/metrics` for operator tokens.
@@ -440,7 +380,11 @@ fn metrics(request: &Request<Incoming>, connection: &Connection) -> Response<Ful
             "/metrics needs an operator token",
         );
     }
-    let text = super::metrics::render(&connection.hub, connection.admission.open());
+    let text = metrics::render(
+        &connection.door.hub,
+        &connection.door.traffic,
+        connection.admission.open(),
+    );
     let mut response = Response::new(Full::new(Bytes::from(text)));
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -466,16 +410,6 @@ fn health(hub: &Hub) -> Response<Full<Bytes>> {
         "plugins": plugins,
     });
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({"success": false, "code": code, "error": message}).to_string();
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

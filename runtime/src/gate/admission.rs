@@ -4,38 +4,12 @@
 //! and per address, and an address that keeps failing to sign in is made
 //! to wait.
 
-use serde::Deserialize;
+use crate::config::ServerLimits;
+use crate::sync::MutexHeld;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-/// The `[server]` table of the hub's configuration.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerLimits {
-    /// Connections open at once, from everyone.
-    pub max_connections: usize,
-    /// Connections open at once from one address.
-    pub max_connections_per_address: usize,
-    /// A client must send its whole request head within this; an idle
-    /// HTTP connection is closed after it too.
-    #[serde(rename = "header_timeout_ms", with = "crate::caps::limits::millis")]
-    pub header_timeout: Duration,
-    /// Failed sign-ins an address may make before it must wait.
-    pub auth_failures_allowed: u32,
-}
-
-impl Default for ServerLimits {
-    fn default() -> Self {
-        ServerLimits {
-            max_connections: 512,
-            max_connections_per_address: 32,
-            header_timeout: Duration::from_secs(10),
-            auth_failures_allowed: 10,
-        }
-    }
-}
 
 /// The first wait after too many failed sign-ins; it doubles with each
 /// further failure, up to `LONGEST_WAIT`.
@@ -149,9 +123,7 @@ impl Admission {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every update is a counter or map operation: never half-done.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.held()
     }
 }
 

@@ -5,9 +5,10 @@
 //! one (refusals) and each quota's first hit of a minute are also pushed to
 //! operators' connections as they happen, bounded the same way.
 
+use super::{CapabilityUse, Event, EventBus, EventKind};
 use crate::caps::Verdict;
-use crate::plugins::{CapabilityUse, Event, EventBus, EventKind};
 use crate::store::Store;
+use crate::sync::MutexHeld;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -155,12 +156,12 @@ impl AuditLog {
 
     /// `plugin`'s refusals and quota hits since the hub started.
     pub fn totals_of(&self, plugin: &str) -> Totals {
-        let totals = self.totals.lock().unwrap_or_else(|p| p.into_inner());
+        let totals = self.totals.held();
         totals.get(plugin).cloned().unwrap_or_default()
     }
 
     fn totals(&self, plugin: &str, count: impl FnOnce(&mut Totals)) {
-        let mut totals = self.totals.lock().unwrap_or_else(|p| p.into_inner());
+        let mut totals = self.totals.held();
         match totals.get_mut(plugin) {
             Some(t) => count(t),
             None => count(totals.entry(plugin.to_string()).or_default()),
@@ -168,9 +169,7 @@ impl AuditLog {
     }
 
     fn minutes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Minute>> {
-        self.minutes
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.minutes.held()
     }
 }
 
