@@ -8,7 +8,7 @@ use crate::plugins::{
     Device, DeviceInfo, Event, EventKind, Measured, OtaState, Permissions, Plugin, Value, Write,
     WriteRequest,
 };
-use crate::ws::protocol;
+use crate::ws::render;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -180,7 +180,7 @@ impl Checks {
             let write = WriteRequest {
                 instance_id: meta.instance_id,
                 attribute: name.clone(),
-                val: protocol::value(&value),
+                val: render::value(&value),
             };
             self.drain_events();
             if let Err(e) = self.plugin.set_attributes(&identity, &[write]).await {

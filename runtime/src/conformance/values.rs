@@ -9,7 +9,7 @@ pub type Attr<'a> = (&'a AttributeMeta, &'a Value);
 
 /// A value as a client sees it in JSON: `"80"`, `80`, `true`.
 pub fn shown(value: &Value) -> String {
-    crate::ws::protocol::value(value).to_string()
+    crate::ws::render::value(value).to_string()
 }
 
 /// Why `attr` does not match its own metadata, if it does not.

@@ -210,11 +210,7 @@ impl Market {
         if reviewed {
             return Ok((true, "reviewed by the marketplace".into()));
         }
-        let publishers = self
-            .hub
-            .store()
-            .publishers()
-            .map_err(HubError::internal)?;
+        let publishers = self.hub.store().publishers().map_err(HubError::internal)?;
         match publishers
             .into_iter()
             .find(|p| p.key == release.publisher_key)

@@ -46,11 +46,7 @@ pub enum Standing {
 impl Market {
     /// The publishers this hub trusts and what it verified of its marketplace.
     pub fn trust_view(&self) -> Result<TrustView, HubError> {
-        let publishers = self
-            .hub
-            .store()
-            .publishers()
-            .map_err(HubError::internal)?;
+        let publishers = self.hub.store().publishers().map_err(HubError::internal)?;
         let market = self.market()?.map(|m| MarketView {
             root_version: m.root.signed.version,
             index_version: m.index.as_ref().map(|i| i.signed.version),
@@ -71,11 +67,7 @@ impl Market {
 
     /// The stored metadata as kept, and as read.
     fn stored_market(&self) -> Result<Option<(String, Trusted)>, HubError> {
-        let stored = self
-            .hub
-            .store()
-            .market()
-            .map_err(HubError::internal)?;
+        let stored = self.hub.store().market().map_err(HubError::internal)?;
         let Some(text) = stored else {
             return Ok(None);
         };
@@ -167,11 +159,7 @@ impl Market {
     /// ids stopped. One that cannot be stopped does not keep the others
     /// running: its error is returned after all were tried.
     fn enforce(&self, actor: &str, trusted: &Trusted) -> Result<Vec<String>, HubError> {
-        let installed = self
-            .hub
-            .store()
-            .plugins()
-            .map_err(HubError::internal)?;
+        let installed = self.hub.store().plugins().map_err(HubError::internal)?;
         let (mut stopped, mut failed) = (Vec::new(), None);
         for plugin in installed {
             let key = plugin.publisher_key.as_deref();

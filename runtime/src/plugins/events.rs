@@ -7,6 +7,7 @@ use super::ota::{OtaStatus, RunningOtas};
 use super::registry::{Availability, Registry};
 use super::wit::{AttributeMeta, Change, DeviceInfo, DeviceMeta, OtaStage, ValType, Value};
 use crate::caps::PluginBudget;
+use crate::error::{ErrorCode, HubError};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::broadcast;
 
@@ -251,6 +252,14 @@ impl EventSink {
     pub fn mark(&self, identity: &str, availability: Availability) {
         if self.registry.mark(identity, availability) {
             self.announce(identity, availability);
+        }
+    }
+
+    /// A device that timed out or could not be reached is offline; other
+    /// failures (the plugin's, a refused value) say nothing of it.
+    pub fn note_failure(&self, identity: &str, error: &HubError) {
+        if matches!(error.code, ErrorCode::Timeout | ErrorCode::Unreachable) {
+            self.mark(identity, Availability::Offline);
         }
     }
 

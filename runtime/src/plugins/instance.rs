@@ -1,6 +1,7 @@
 //! One live instance of a plugin and the calls into it, each under a fuel
 //! budget and a deadline.
 
+use super::engine::Ticking;
 use super::events::Watched;
 use super::state::{HostState, Sandbox};
 use super::wit::Answer;
@@ -41,21 +42,107 @@ pub struct CallFailure {
     pub crashed: bool,
 }
 
+impl CallFailure {
+    /// A call refused, by the plugin or by the hub, that leaves the
+    /// instance as it was.
+    pub fn refused(error: HubError) -> Self {
+        CallFailure {
+            error,
+            poisoned: false,
+            crashed: false,
+        }
+    }
+}
+
 /// A live instance: its store, and its exports in its version's shape.
 pub struct Instance {
     store: Store<HostState>,
     driver: Driver,
 }
 
+/// What a plugin's instances are made from: its component, ready to
+/// instantiate, the operator's configuration, and the sandbox they share.
+pub struct Template {
+    pub engine: Engine,
+    /// The epoch keeps moving while the plugin lives, so its instances
+    /// keep meeting their deadlines and yielding.
+    _ticking: Arc<Ticking>,
+    pub pre: Pre,
+    config: Config,
+    pub sandbox: Arc<Sandbox>,
+}
+
+impl Template {
+    pub fn new(
+        engine: Engine,
+        ticking: Arc<Ticking>,
+        pre: Pre,
+        config: Config,
+        sandbox: Arc<Sandbox>,
+    ) -> Self {
+        Template {
+            engine,
+            _ticking: ticking,
+            pre,
+            config,
+            sandbox,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.sandbox.plugin
+    }
+
+    /// A call's budget within `deadline`: the per-call fuel, where the
+    /// engine meters it.
+    pub fn budget(&self, deadline: Duration) -> Budget {
+        let metering = self.sandbox.metering;
+        Budget {
+            fuel: metering.fuel.then_some(self.sandbox.limits.fuel_per_call),
+            deadline: Some(deadline),
+        }
+    }
+
+    /// A new instance, its `init` run within `budget`; refused while the
+    /// plugin backs off after crashes, and a crash in it is noted.
+    pub async fn start(&self, budget: Budget) -> Result<Instance, HubError> {
+        self.sandbox.supervisor.admit(self.id())?;
+        Instance::init(self, budget).await.map_err(|failure| {
+            if failure.crashed {
+                self.sandbox.crashed(&failure.error.message);
+            }
+            failure.error
+        })
+    }
+
+    /// A fresh instance (started within `deadline`) whose calls spend the
+    /// plugin's shared CPU rate rather than a per-call budget.
+    pub async fn start_metered(&self, deadline: Duration) -> Result<Instance, HubError> {
+        let budget = self.budget(deadline);
+        let mut instance = self.start(budget).await?;
+        // Its init, run on a per-call budget, is spent from the rate too:
+        // watchers restarted again and again must not run free.
+        let spent = budget
+            .fuel
+            .map_or(0, |fuel| fuel.saturating_sub(instance.fuel_left()));
+        if let Some(pause) = self.sandbox.budget.charge_cpu(spent) {
+            tokio::time::sleep(pause).await;
+        }
+        instance.meter_cpu(self.sandbox.limits.fuel_per_call);
+        Ok(instance)
+    }
+}
+
 impl Instance {
     /// Instantiates and runs `init` with the operator's configuration.
-    pub async fn start(
-        engine: &Engine,
-        pre: &Pre,
-        sandbox: &Arc<Sandbox>,
-        config: &Config,
-        budget: Budget,
-    ) -> Result<Self, CallFailure> {
+    async fn init(template: &Template, budget: Budget) -> Result<Self, CallFailure> {
+        let Template {
+            engine,
+            pre,
+            sandbox,
+            config,
+            ..
+        } = template;
         let plugin = sandbox.plugin.clone();
         let mut instance = within_deadline(
             budget.deadline,
@@ -88,11 +175,13 @@ impl Instance {
     }
 
     /// An instance without `init`: what `hub bench` times.
-    pub async fn bare(
-        engine: &Engine,
-        pre: &Pre,
-        sandbox: &Arc<Sandbox>,
-    ) -> Result<Self, CallFailure> {
+    pub async fn bare(template: &Template) -> Result<Self, CallFailure> {
+        let Template {
+            engine,
+            pre,
+            sandbox,
+            ..
+        } = template;
         Self::instantiate(engine, pre, sandbox, None).await
     }
 
@@ -245,16 +334,19 @@ impl Instance {
             within_deadline(budget.deadline, work(&mut self.driver, &mut self.store)).await;
         self.count_fuel(budget);
         self.record_usage(name, budget);
-        let plugin = || self.store.data().plugin();
+        let sandbox = &self.store.data().sandbox;
         match outcome {
-            Some(Ok(Ok(answer))) => Ok(answer),
-            Some(Ok(Err(e))) => Err(CallFailure {
-                error: from_plugin(&e),
-                poisoned: false,
-                crashed: false,
-            }),
-            Some(Err(e)) => Err(trapped(plugin(), name, budget.fuel, e)),
-            None => Err(timed_out(plugin(), name, budget.deadline)),
+            Some(Ok(Ok(answer))) => {
+                sandbox.supervisor.succeeded();
+                Ok(answer)
+            }
+            Some(Ok(Err(e))) => Err(CallFailure::refused(from_plugin(&e))),
+            Some(Err(e)) => {
+                let failure = trapped(&sandbox.plugin, name, budget.fuel, e);
+                sandbox.crashed(&failure.error.message);
+                Err(failure)
+            }
+            None => Err(timed_out(&sandbox.plugin, name, budget.deadline)),
         }
     }
 

@@ -22,19 +22,19 @@ impl Plugin {
     /// shaped its heap); with the same devices and `HubSettings::under_test`,
     /// the same figure on every run.
     pub async fn fuel_on_fresh_instance(&self, measured: Measured) -> Result<u64, HubError> {
-        let limits = &self.sandbox.limits;
+        let limits = &self.template.sandbox.limits;
         let deadline = match measured {
             Measured::Discover => limits.discover_deadline,
             _ => limits.call_deadline,
         };
-        let budget = self.budget(deadline);
+        let budget = self.template.budget(deadline);
         let Some(fuel) = budget.fuel else {
             return Err(HubError::new(
                 ErrorCode::Unsupported,
                 "fuel is not metered in this hub",
             ));
         };
-        let mut instance = self.instance(budget).await?;
+        let mut instance = self.template.start(budget).await?;
         let done = match measured {
             Measured::Discover => instance
                 .discover(limits.discover_window, budget)
@@ -60,8 +60,8 @@ impl Plugin {
         calls: u32,
     ) -> Result<Duration, HubError> {
         let device = Arc::new(device.clone());
-        let budget = self.budget(Duration::from_secs(60));
-        let mut instance = self.instance(budget).await?;
+        let budget = self.template.budget(Duration::from_secs(60));
+        let mut instance = self.template.start(budget).await?;
         // The first read opens the device and declares its metadata.
         instance.read(&device, budget).await.map_err(|f| f.error)?;
         let started = Instant::now();
@@ -90,8 +90,8 @@ impl Plugin {
                 writes_per_minute: None,
             },
         };
-        let budget = self.budget(Duration::from_secs(60));
-        let mut instance = self.instance(budget).await?;
+        let budget = self.template.budget(Duration::from_secs(60));
+        let mut instance = self.template.start(budget).await?;
         let mut write = async || instance.write(&nobody, &nothing, &[], budget).await;
         write().await.map_err(|f| f.error)?;
         let started = Instant::now();
@@ -106,9 +106,7 @@ impl Plugin {
     pub async fn time_fresh_instances(&self, count: u32) -> Result<Duration, HubError> {
         let started = Instant::now();
         for _ in 0..count {
-            Instance::bare(&self.engine, &self.pre, &self.sandbox)
-                .await
-                .map_err(|f| f.error)?;
+            Instance::bare(&self.template).await.map_err(|f| f.error)?;
         }
         Ok(started.elapsed())
     }
@@ -117,7 +115,11 @@ impl Plugin {
     pub async fn idle_instances(&self, count: usize) -> Result<Vec<Instance>, HubError> {
         let mut held = Vec::with_capacity(count);
         for _ in 0..count {
-            held.push(self.instance(self.budget(Duration::from_secs(60))).await?);
+            held.push(
+                self.template
+                    .start(self.template.budget(Duration::from_secs(60)))
+                    .await?,
+            );
         }
         Ok(held)
     }

@@ -4,8 +4,8 @@
 
 mod audit_log;
 mod bounds;
-mod calls;
 mod counters;
+mod discovery;
 mod engine;
 mod events;
 mod grants;
@@ -15,14 +15,17 @@ mod instance;
 mod labels;
 mod linker;
 mod measure;
+mod metadata;
 mod operations;
 mod ota;
 mod plugin;
+mod queue;
 mod registry;
 mod state;
 mod supervisor;
 mod usage;
 mod validate;
+mod watcher;
 pub mod wit;
 
 pub use self::wit::{
@@ -32,6 +35,7 @@ pub use self::wit::{
 pub use audit_log::{AuditLog, SUMMARY_EVERY, Totals};
 pub use bounds::MAX_NAME;
 pub use counters::CallCounters;
+pub use discovery::Discovery;
 pub use engine::{Metering, PluginEngine, Ticking};
 pub use events::{AttributeChange, CapabilityUse, Event, EventBus, EventKind};
 pub use grants::GrantView;
@@ -39,7 +43,7 @@ pub use install::{InstallReport, MAX_COMPONENT, MAX_MANIFEST, Provenance};
 pub use measure::Measured;
 pub use operations::PluginView;
 pub use ota::{OtaState, OtaStatus};
-pub use plugin::{BudgetUse, Discovery, Plugin};
+pub use plugin::{BudgetUse, Plugin};
 pub use registry::{Availability, Known};
 pub use supervisor::{State, Status};
 pub use usage::CallUsage;

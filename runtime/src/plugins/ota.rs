@@ -1,11 +1,38 @@
 //! Firmware updates under way: at most one per device, and the step each
 //! has reached, so that a failure or a timeout names where it stopped.
 
-use super::wit::OtaStage;
+use super::instance::{Budget, Template};
+use super::wit::{DeviceInfo, OtaStage};
 use crate::error::{ErrorCode, HubError};
 use crate::sync::MutexHeld;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Updates the device's firmware in an instance of its own, so the device
+/// keeps answering other calls; ends early, with its instance and the
+/// sockets it opened, when the plugin is `stopping`.
+pub async fn update_firmware(
+    template: &Template,
+    info: &Arc<DeviceInfo>,
+    mut stopping: watch::Receiver<bool>,
+) -> Result<(), HubError> {
+    let deadline = template.sandbox.limits.ota_deadline;
+    let started = Instant::now();
+    let mut instance = template.start_metered(deadline).await?;
+    let budget = Budget {
+        fuel: None,
+        deadline: Some(deadline.saturating_sub(started.elapsed())),
+    };
+    tokio::select! {
+        done = instance.ota(info, budget) => done.map_err(|failure| failure.error),
+        _ = stopping.wait_for(|stopped| *stopped) => Err(HubError::new(
+            ErrorCode::OtaFailed,
+            format!("stopped: plugin {} was reloaded with another grant, disabled or removed", template.id()),
+        )),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtaState {

@@ -7,6 +7,7 @@ use super::events::EventSink;
 use super::events::Watched;
 use super::http::HttpSender;
 use super::instance::Metered;
+use super::supervisor::Supervisor;
 use super::usage::{MeteredLimits, Usage};
 use super::wit::{DeviceInfo, DeviceMeta};
 use crate::caps::budget::InstanceTicket;
@@ -55,6 +56,8 @@ pub struct Sandbox {
     pub events: EventSink,
     pub http_sender: HttpSender,
     pub metering: Metering,
+    /// Its health: crashes, and the back-off before its next instance.
+    pub supervisor: Supervisor,
     /// Set under `hub plugin test` (`HubSettings::under_test`): random
     /// numbers from a fixed seed, and each call's consumption recorded here.
     pub under_test: Option<Arc<Usage>>,
@@ -81,6 +84,20 @@ impl Declared {
 
     pub fn remove(&mut self, identity: &str) {
         self.0.retain(|(id, _)| id != identity);
+    }
+}
+
+impl Sandbox {
+    /// Notes that the plugin's own code failed (a trap, a refused
+    /// configuration), for its health and in the audit log.
+    pub fn crashed(&self, message: &str) {
+        self.supervisor.crashed(&self.plugin, message);
+        self.audit.record(
+            "hub",
+            Some(&self.plugin),
+            "crash",
+            serde_json::json!({"error": message}),
+        );
     }
 }
 

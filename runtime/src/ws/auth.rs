@@ -6,7 +6,8 @@
 //! token is refused either way, and counts against the address's
 //! sign-in attempts.
 
-use super::protocol::{self, Request};
+use super::render;
+use super::request::Request;
 use crate::config::Token;
 use crate::error::{ErrorCode, HubError};
 use crate::gate::Caller;
@@ -84,7 +85,7 @@ where
         .await;
     };
     let welcome = json!({ "caller": caller.summary() });
-    let answer = protocol::success(request.id, &welcome);
+    let answer = render::success(request.id, &welcome);
     ws.send(Message::text(answer)).await.ok()?;
     Some(caller)
 }
@@ -102,7 +103,7 @@ where
 {
     admission.failed_sign_in(peer);
     let error = HubError::new(ErrorCode::Unauthorized, why);
-    let _ = ws.send(Message::text(protocol::failure(id, &error))).await;
+    let _ = ws.send(Message::text(render::failure(id, &error))).await;
     close(ws, "unauthorized".into()).await
 }
 

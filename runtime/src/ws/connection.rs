@@ -3,7 +3,8 @@
 //! writer, a flush for whatever is ready together.
 
 use super::outbox::{OUTBOX_BYTES, Outbox, Outgoing, Queued, SHARED_OUTBOX_BYTES, outbox};
-use super::protocol::{self, Request};
+use super::render;
+use super::request::Request;
 use super::responder::Responder;
 use super::services;
 use super::session::Session;
@@ -158,7 +159,7 @@ where
                 ErrorCode::InvalidFormat,
                 "binary frames are not requests: send JSON text",
             );
-            protocol::failure(None, &error)
+            render::failure(None, &error)
         }
         Some(Ok(Message::Close(_))) | None => return Err(None),
         Some(Ok(_)) => return Ok(()),
@@ -300,11 +301,11 @@ fn accept(
 ) -> Accepted {
     let request = match Request::parse(text) {
         Ok(request) => request,
-        Err(rejected) => return Accepted::Now(protocol::failure(rejected.id, &rejected.error)),
+        Err(rejected) => return Accepted::Now(render::failure(rejected.id, &rejected.error)),
     };
     let id = request.id;
     if let Err(error) = session.in_flight.check(id) {
-        return Accepted::Now(protocol::failure(Some(id), &error));
+        return Accepted::Now(render::failure(Some(id), &error));
     }
     if let Some(answer) = session.answer(&request) {
         return Accepted::Now(answer);
@@ -314,7 +315,7 @@ fn accept(
             ErrorCode::Busy,
             format!("{MAX_IN_FLIGHT} requests already in flight on this connection"),
         );
-        return Accepted::Now(protocol::failure(Some(id), &error));
+        return Accepted::Now(render::failure(Some(id), &error));
     };
     let (door, caller, out) = (
         door.clone(),
@@ -355,7 +356,7 @@ mod tests {
 
     /// Each event as one frame, as a connection that never subscribed has it.
     fn every(event: &Event) -> Option<String> {
-        Some(protocol::event(event, protocol::Api::V1))
+        Some(render::event(event, render::Api::V1))
     }
 
     fn written(sink: &[Message]) -> Vec<String> {

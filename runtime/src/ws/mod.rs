@@ -1,12 +1,13 @@
 //! The WebSocket API at `/ws`: a connection signs in (`auth`), then its
-//! JSON requests are parsed (`protocol`), served (`services`) and
-//! answered, and the events it subscribed to are pushed to it
+//! JSON requests are read (`request`), served (`services`) and
+//! answered (`render`), and the events it subscribed to are pushed to it
 //! (`connection`, `session`, `outbox`). The HTTP router upgrades to it.
 
 pub mod auth;
 pub mod connection;
 pub mod outbox;
-pub mod protocol;
+pub mod render;
+pub mod request;
 mod responder;
 mod services;
 mod session;

@@ -2,7 +2,7 @@
 //! request's id. Every service answers through one.
 
 use super::outbox::Outbox;
-use super::protocol::{self, Api};
+use super::render::{self, Api};
 use crate::error::HubError;
 
 pub struct Responder {
@@ -23,8 +23,8 @@ impl Responder {
 
     pub fn send(&self, result: Result<impl serde::Serialize, HubError>) {
         let frame = match result {
-            Ok(result) => protocol::success(self.id, &result),
-            Err(error) => protocol::failure(Some(self.id), &error),
+            Ok(result) => render::success(self.id, &result),
+            Err(error) => render::failure(Some(self.id), &error),
         };
         self.outbox.push(frame);
     }

@@ -4,7 +4,8 @@
 //! `subscribe`, `unsubscribe`) are answered here, at once, in the order
 //! they came: a `hello` changes how every later answer is written.
 
-use super::protocol::{self, Api, Request};
+use super::render::{self, Api};
+use super::request::Request;
 use super::services;
 use crate::config::TokenScope;
 use crate::error::{ErrorCode, HubError};
@@ -72,8 +73,8 @@ impl Session {
             _ => return None,
         };
         Some(match result {
-            Ok(result) => protocol::success(request.id, &result),
-            Err(error) => protocol::failure(Some(request.id), &error),
+            Ok(result) => render::success(request.id, &result),
+            Err(error) => render::failure(Some(request.id), &error),
         })
     }
 
@@ -187,7 +188,7 @@ impl Session {
             return None;
         }
         let api = self.api;
-        let rendered = event.rendered(api.number() as usize, |e| protocol::event(e, api));
+        let rendered = event.rendered(api.number() as usize, |e| render::event(e, api));
         let Some(subscriptions) = &self.subscriptions else {
             return Some(rendered.to_string());
         };
@@ -242,7 +243,7 @@ impl Subscription {
 
     fn wants(&self, event: &Event) -> bool {
         if event.for_operators() {
-            let named = |types: &HashSet<&str>| types.contains(protocol::event_type(event));
+            let named = |types: &HashSet<&str>| types.contains(render::event_type(event));
             return self.events.as_ref().is_some_and(named)
                 && self.domain.as_deref().is_none_or(|d| d == &*event.plugin);
         }
@@ -254,7 +255,7 @@ impl Subscription {
             && self
                 .events
                 .as_ref()
-                .is_none_or(|types| types.contains(protocol::event_type(event)))
+                .is_none_or(|types| types.contains(render::event_type(event)))
     }
 }
 

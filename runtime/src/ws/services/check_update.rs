@@ -2,7 +2,7 @@
 
 use super::Device;
 use crate::plugins::Hub;
-use crate::ws::protocol;
+use crate::ws::render;
 use crate::ws::responder::Responder;
 
 pub struct CheckUpdate {
@@ -15,6 +15,6 @@ impl CheckUpdate {
             Ok(plugin) => plugin.check_update(&self.device.identity).await,
             Err(e) => Err(e),
         };
-        out.send(update.map(|u| protocol::update(&u)));
+        out.send(update.map(|u| render::update(&u)));
     }
 }

@@ -5,7 +5,8 @@ use crate::caps::Reach;
 use crate::error::HubError;
 use crate::gate::Caller;
 use crate::plugins::Hub;
-use crate::ws::protocol::{self, Request};
+use crate::ws::render;
+use crate::ws::request::Request;
 use crate::ws::responder::Responder;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -58,7 +59,7 @@ async fn search(
                     .filter(|info| super::reaches(hub, reach, plugin.id(), &info.identity));
                 for info in reachable {
                     let label = hub.label(plugin.id(), &info.identity);
-                    let device = protocol::device_info(plugin.id(), info, label.as_deref());
+                    let device = render::device_info(plugin.id(), info, label.as_deref());
                     out.send(Ok(json!({ "device": device })));
                     count += 1;
                 }

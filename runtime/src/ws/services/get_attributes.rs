@@ -3,7 +3,7 @@
 
 use super::Device;
 use crate::plugins::Hub;
-use crate::ws::protocol;
+use crate::ws::render;
 use crate::ws::responder::Responder;
 
 pub struct GetAttributes {
@@ -19,7 +19,7 @@ impl GetAttributes {
         match plugin.get_attributes(&self.device.identity).await {
             Ok(device) => {
                 let label = hub.label(plugin.id(), &self.device.identity);
-                out.send(Ok(protocol::device(
+                out.send(Ok(render::device(
                     plugin.id(),
                     &device,
                     label.as_deref(),

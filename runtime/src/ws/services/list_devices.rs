@@ -12,7 +12,8 @@ use crate::error::{ErrorCode, HubError};
 use crate::gate::Caller;
 use crate::plugins::{Device, Hub, Known, Plugin};
 use crate::store::Label;
-use crate::ws::protocol::{self, Request};
+use crate::ws::render;
+use crate::ws::request::Request;
 use crate::ws::responder::Responder;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -94,9 +95,9 @@ impl ListDevices {
     }
 }
 
-fn listed(row: &Row, api: protocol::Api) -> protocol::Listed<'_> {
+fn listed(row: &Row, api: render::Api) -> render::Listed<'_> {
     let (plugin, known, label, state) = row;
-    protocol::listed(plugin.id(), known, label.as_deref(), state.as_ref(), api)
+    render::listed(plugin.id(), known, label.as_deref(), state.as_ref(), api)
 }
 
 /// Where a device sorts: by plugin, then identity.

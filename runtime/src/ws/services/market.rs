@@ -10,7 +10,7 @@ use crate::error::{ErrorCode, HubError};
 use crate::gate::Caller;
 use crate::market::metadata::{Bundle, Root, Signed};
 use crate::market::{Package, Pulled};
-use crate::ws::protocol::Request;
+use crate::ws::request::Request;
 use crate::ws::responder::Responder;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

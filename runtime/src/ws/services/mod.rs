@@ -15,7 +15,7 @@ mod sessions;
 mod set_attributes;
 mod set_device;
 
-use super::protocol::Request;
+use super::request::Request;
 use super::responder::Responder;
 use crate::caps::Reach;
 use crate::error::{ErrorCode, HubError};

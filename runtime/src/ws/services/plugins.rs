@@ -7,7 +7,7 @@ use crate::error::{ErrorCode, HubError};
 use crate::gate::Caller;
 use crate::plugins::Hub;
 use crate::store::AuditFilter;
-use crate::ws::protocol::Request;
+use crate::ws::request::Request;
 use crate::ws::responder::Responder;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 use crate::error::{ErrorCode, HubError};
 use crate::gate::Caller;
 use crate::gate::Door;
-use crate::ws::protocol::Request;
+use crate::ws::request::Request;
 use crate::ws::responder::Responder;
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@ use super::Device;
 use crate::error::{ErrorCode, HubError};
 use crate::gate::Caller;
 use crate::plugins::{Hub, WriteRequest};
-use crate::ws::protocol::Request;
+use crate::ws::request::Request;
 use crate::ws::responder::Responder;
 
 pub struct SetAttributes {

@@ -7,7 +7,7 @@ use super::Device;
 use crate::error::{ErrorCode, HubError};
 use crate::gate::Caller;
 use crate::plugins::Hub;
-use crate::ws::protocol::Request;
+use crate::ws::request::Request;
 use crate::ws::responder::Responder;
 use serde_json::{Map, Value};
 use std::sync::Arc;
