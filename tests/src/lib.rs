@@ -4,6 +4,7 @@
 //! protocol.
 
 pub mod browser;
+pub mod served;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -283,6 +284,8 @@ pub struct Client {
     next_id: i64,
     /// Frames read while waiting for another one.
     backlog: VecDeque<Value>,
+    /// How long a frame may take to come.
+    wait: Duration,
 }
 
 impl Client {
@@ -294,7 +297,14 @@ impl Client {
             ws,
             next_id: 1,
             backlog: VecDeque::new(),
+            wait: WAIT,
         })
+    }
+
+    /// The same client, waiting up to `wait` for each frame: for hubs that
+    /// compile or fetch from a registry before they answer.
+    pub fn patient(self, wait: Duration) -> Self {
+        Client { wait, ..self }
     }
 
     pub async fn send_text(&mut self, text: &str) -> anyhow::Result<()> {
@@ -307,8 +317,8 @@ impl Client {
 
     /// The next frame from the hub, whatever it is.
     pub async fn next_message(&mut self) -> anyhow::Result<Message> {
-        match tokio::time::timeout(WAIT, self.ws.next()).await {
-            Err(_) => bail!("no frame within {WAIT:?}"),
+        match tokio::time::timeout(self.wait, self.ws.next()).await {
+            Err(_) => bail!("no frame within {:?}", self.wait),
             Ok(None) => bail!("connection closed"),
             Ok(Some(frame)) => frame.context("read"),
         }
