@@ -94,17 +94,7 @@ impl Hub {
         from: serde_json::Value,
         signed: Option<Provenance<'_>>,
     ) -> Result<InstallReport, HubError> {
-        let publisher_key = signed.as_ref().map(|s| s.publisher_key);
-        for (what, size, most) in [
-            ("manifest", manifest.len(), MAX_MANIFEST),
-            ("component", bytes.len(), MAX_COMPONENT),
-        ] {
-            if size as u64 > most {
-                return Err(HubError::invalid(format!(
-                    "the {what} is larger than {most} bytes"
-                )));
-            }
-        }
+        within_bounds(&manifest, bytes)?;
         // One at a time: two installs of one plugin would write one file.
         let _installing = self.installing.held();
         let manifest_text = String::from_utf8(manifest)
@@ -112,73 +102,117 @@ impl Hub {
         let parsed = Manifest::parse(&manifest_text)
             .map_err(|e| HubError::invalid(format!("manifest: {e:#}")))?;
         let digest = crate::digest::sha256_oci(bytes);
-        let version = parsed.version.to_string();
-        if let Some(revoked) =
-            self.revocations()?
-                .forbids(&parsed.id, &version, &digest, publisher_key)
-        {
-            return Err(HubError::invalid(format!(
-                "this component ({} {}) was revoked by the marketplace as {:?}: {}; it is never installed again",
-                revoked.plugin, revoked.version, revoked.severity, revoked.reason
-            )));
-        }
+        let publisher_key = signed.as_ref().map(|s| s.publisher_key);
+        self.refuse_revoked(&parsed, &digest, publisher_key)?;
         let previous = self.store.plugin(&parsed.id).map_err(HubError::internal)?;
-        let downgrade = signed
-            .as_ref()
-            .zip(previous.as_ref())
-            .and_then(|(signed, previous)| {
-                let installed = semver::Version::parse(&previous.version).ok()?;
-                let older = parsed.version.cmp_precedence(&installed).is_lt();
-                older.then_some((signed.downgrade, previous.version.as_str()))
-            });
-        if let Some((false, installed)) = downgrade {
-            return Err(HubError::invalid(format!(
-                "{} {} is older than the installed {installed}: a downgrade is refused unless asked for (--downgrade; \"downgrade\": true over the WebSocket)",
-                parsed.id, parsed.version
-            )));
-        }
+        let downgrade = refuse_downgrade(&parsed, previous.as_ref(), signed.as_ref())?;
         // Only once nothing refuses it cheaply: compiling takes seconds.
         self.compile(bytes, &parsed)
             .map_err(|e| HubError::invalid(format!("{} refused: {e:#}", parsed.id)))?;
-        let dir = self.settings.data_dir.join("plugins").join(&parsed.id);
+        self.copy_into_place(&parsed.id, bytes, &manifest_text)?;
+        let installing = Installing {
+            parsed: &parsed,
+            manifest: manifest_text,
+            sha256: digest.trim_start_matches("sha256:").to_string(),
+            previous: previous.as_ref(),
+            config,
+            signed,
+        };
+        let (installed, mut report) = self.record(installing)?;
+        let mut detail = json!({
+            "version": report.version,
+            "from": report.updated_from,
+            "sha256": installed.sha256,
+            "pending": report.pending,
+        });
+        let publisher_changed = previous
+            .as_ref()
+            .is_some_and(|p| p.publisher_key != installed.publisher_key);
+        if publisher_changed {
+            detail["publisher_changed"] = json!(true);
+        }
+        if downgrade {
+            detail["downgrade"] = json!(true);
+        }
+        if let (Some(detail), serde_json::Value::Object(from)) = (detail.as_object_mut(), from) {
+            detail.extend(from);
+        }
+        let action = if previous.is_some() {
+            "update"
+        } else {
+            "install"
+        };
+        self.save(actor, action, detail, &installed)?;
+        report.not_started = self.apply().err().map(|e| e.message);
+        Ok(report)
+    }
+
+    /// A release the marketplace revoked (by version, digest or publisher
+    /// key) is never installed again.
+    fn refuse_revoked(
+        &self,
+        parsed: &Manifest,
+        digest: &str,
+        publisher_key: Option<&str>,
+    ) -> Result<(), HubError> {
+        let version = parsed.version.to_string();
+        let revocations = self.revocations()?;
+        let Some(revoked) = revocations.forbids(&parsed.id, &version, digest, publisher_key) else {
+            return Ok(());
+        };
+        Err(HubError::invalid(format!(
+            "this component ({} {}) was revoked by the marketplace as {:?}: {}; it is never installed again",
+            revoked.plugin, revoked.version, revoked.severity, revoked.reason
+        )))
+    }
+
+    /// The component and manifest in `DATA_DIR/plugins/ID`, the component
+    /// renamed into place whole.
+    fn copy_into_place(&self, id: &str, bytes: &[u8], manifest: &str) -> Result<(), HubError> {
+        let dir = self.settings.data_dir.join("plugins").join(id);
         std::fs::create_dir_all(&dir)
             .and_then(|()| std::fs::write(dir.join("plugin.wasm.partial"), bytes))
             .and_then(|()| {
                 std::fs::rename(dir.join("plugin.wasm.partial"), dir.join("plugin.wasm"))
             })
-            .and_then(|()| std::fs::write(dir.join("plugin.toml"), &manifest_text))
-            .map_err(|e| {
-                HubError::internal(anyhow::anyhow!(
-                    "copy the plugin into {}: {e}",
-                    dir.display()
-                ))
-            })?;
-        let publisher_key = publisher_key.map(str::to_string);
-        // A plugin id is its publisher's: another publisher's release under
-        // it inherits no grant and starts only once approved afresh.
-        let same_publisher = previous
-            .as_ref()
-            .is_some_and(|p| p.publisher_key == publisher_key);
-        let granted = previous
-            .as_ref()
-            .filter(|_| same_publisher)
-            .and_then(|p| p.granted.clone());
+            .and_then(|()| std::fs::write(dir.join("plugin.toml"), manifest))
+            .map_err(|e| HubError::internal(format!("copy the plugin into {}: {e}", dir.display())))
+    }
+
+    /// The store's row for the release being installed, and the report of
+    /// what it asks for that is not granted yet. A plugin id is its
+    /// publisher's: another publisher's release under it inherits no
+    /// grant, no automatic updates, and starts only once approved afresh.
+    fn record(
+        &self,
+        installing: Installing<'_, '_>,
+    ) -> Result<(InstalledPlugin, InstallReport), HubError> {
+        let Installing {
+            parsed,
+            manifest,
+            sha256,
+            previous,
+            config,
+            signed,
+        } = installing;
+        let publisher_key = signed.as_ref().map(|s| s.publisher_key.to_string());
+        let inherited = previous.filter(|p| p.publisher_key == publisher_key);
+        let granted = inherited.and_then(|p| p.granted.clone());
         let grant = Grant::parse(granted.as_deref()).map_err(HubError::internal)?;
-        let mut report = InstallReport {
+        let report = InstallReport {
             id: parsed.id.clone(),
             version: parsed.version.to_string(),
-            updated_from: previous.as_ref().map(|p| p.version.clone()),
-            pending: Grant::pending(grant.as_ref(), &self.request(&parsed)),
+            updated_from: previous.map(|p| p.version.clone()),
+            pending: Grant::pending(grant.as_ref(), &self.request(parsed)),
             not_started: None,
         };
-        let sha256 = digest.trim_start_matches("sha256:").to_string();
         let installed = InstalledPlugin {
             id: parsed.id.clone(),
             version: report.version.clone(),
-            sha256: sha256.clone(),
-            manifest: manifest_text,
-            enabled: previous.as_ref().is_none_or(|p| p.enabled),
-            config: match (config, previous.as_ref()) {
+            sha256,
+            manifest,
+            enabled: previous.is_none_or(|p| p.enabled),
+            config: match (config, previous) {
                 (Some(config), _) => json!(config).to_string(),
                 (None, Some(previous)) => previous.config.clone(),
                 (None, None) => "{}".into(),
@@ -188,34 +222,9 @@ impl Hub {
             publisher_key,
             reviewed: signed.as_ref().is_some_and(|s| s.reviewed),
             release: signed.map(|s| s.release),
-            auto_update: previous
-                .as_ref()
-                .filter(|_| same_publisher)
-                .and_then(|p| p.auto_update),
+            auto_update: inherited.and_then(|p| p.auto_update),
         };
-        let action = if previous.is_some() {
-            "update"
-        } else {
-            "install"
-        };
-        let mut detail = json!({
-            "version": report.version,
-            "from": report.updated_from,
-            "sha256": sha256,
-            "pending": report.pending,
-        });
-        if previous.is_some() && !same_publisher {
-            detail["publisher_changed"] = json!(true);
-        }
-        if downgrade.is_some() {
-            detail["downgrade"] = json!(true);
-        }
-        if let (Some(detail), serde_json::Value::Object(from)) = (detail.as_object_mut(), from) {
-            detail.extend(from);
-        }
-        self.save(actor, action, detail, &installed)?;
-        report.not_started = self.apply().err().map(|e| e.message);
-        Ok(report)
+        Ok((installed, report))
     }
 
     /// Stops an installed plugin the marketplace revoked (a revoked
@@ -267,5 +276,52 @@ impl Hub {
             serde_json::from_str(&text)
                 .map_err(|e| HubError::internal(format!("the stored marketplace metadata: {e}")))
         })
+    }
+}
+
+/// A release on its way into the store, once every check passed.
+struct Installing<'a, 'k> {
+    parsed: &'a Manifest,
+    manifest: String,
+    sha256: String,
+    previous: Option<&'a InstalledPlugin>,
+    config: Option<BTreeMap<String, String>>,
+    signed: Option<Provenance<'k>>,
+}
+
+/// The manifest and component within the sizes the hub reads.
+fn within_bounds(manifest: &[u8], component: &[u8]) -> Result<(), HubError> {
+    for (what, size, most) in [
+        ("manifest", manifest.len(), MAX_MANIFEST),
+        ("component", component.len(), MAX_COMPONENT),
+    ] {
+        if size as u64 > most {
+            return Err(HubError::invalid(format!(
+                "the {what} is larger than {most} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A signed release older than the installed one is refused unless the
+/// operator asked for a downgrade; true when it is an asked-for downgrade.
+fn refuse_downgrade(
+    parsed: &Manifest,
+    previous: Option<&InstalledPlugin>,
+    signed: Option<&Provenance<'_>>,
+) -> Result<bool, HubError> {
+    let older = signed.zip(previous).and_then(|(signed, previous)| {
+        let installed = semver::Version::parse(&previous.version).ok()?;
+        let older = parsed.version.cmp_precedence(&installed).is_lt();
+        older.then_some((signed.downgrade, previous.version.as_str()))
+    });
+    match older {
+        None => Ok(false),
+        Some((true, _)) => Ok(true),
+        Some((false, installed)) => Err(HubError::invalid(format!(
+            "{} {} is older than the installed {installed}: a downgrade is refused unless asked for (--downgrade; \"downgrade\": true over the WebSocket)",
+            parsed.id, parsed.version
+        ))),
     }
 }
