@@ -439,12 +439,16 @@ async fn large_events_and_a_client_that_never_reads_cannot_pin_the_hubs_memory()
     let before = hub_tests::resident_bytes()?;
     let mut client = hub.client().await?;
     client.discover(Some("hostile")).await?;
-    let big = client.event("flood", "blob").await?;
-    assert_eq!(
-        big["attr"]["val"].as_str().map(str::len),
-        Some(4000),
-        "the flood runs"
-    );
+    // The flood runs: a reader sees its 4 KB events, or, on a loaded
+    // machine, is closed for falling behind them, which also says so.
+    match client.event("flood", "blob").await {
+        Ok(big) => assert_eq!(
+            big["attr"]["val"].as_str().map(str::len),
+            Some(4000),
+            "{big}"
+        ),
+        Err(closed) => assert!(format!("{closed:#}").contains("too slow"), "{closed:#}"),
+    }
     drop(client);
     let mut peak = before;
     for _ in 0..120 {
