@@ -98,6 +98,14 @@ async fn a_trapping_plugin_is_reinstantiated_and_serves_the_next_request() -> an
     );
     let well = get(&mut client, "hostile", "well").await?;
     assert_eq!(well["success"], true, "{well}");
+    let status = hostile_status(&mut client).await?;
+    assert_eq!(status["crashes"], 2, "{status}");
+    assert_eq!(status["state"], "running", "{status}");
+    Ok(())
+}
+
+/// The hostile plugin's health, as `plugin list` shows it.
+async fn hostile_status(client: &mut Client) -> anyhow::Result<Value> {
     let list = client
         .request(json!({"domain": "plugin", "service": "list"}))
         .await?;
@@ -105,9 +113,26 @@ async fn a_trapping_plugin_is_reinstantiated_and_serves_the_next_request() -> an
         .as_array()
         .and_then(|p| p.iter().find(|p| p["id"] == "hostile"))
         .map(|p| p["status"].clone());
-    let status = status.unwrap_or_default();
-    assert_eq!(status["crashes"], 2, "{status}");
-    assert_eq!(status["state"], "running", "{status}");
+    Ok(status.unwrap_or_default())
+}
+
+/// A write on a fresh instance starts with a read, which the plugin
+/// answers: a plugin that then traps on every write is still crashing in
+/// a row, and backs off, rather than starting over at each read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_traps_on_every_write_crashes_in_a_row() -> anyhow::Result<()> {
+    let hub = TestHub::start(HubOptions::default()).await?;
+    let mut client = hub.client().await?;
+    client.discover(Some("hostile")).await?;
+    let write = json!({"attributes": [{"instance_id": 0, "attribute": "calls", "val": 1}]});
+    for _ in 0..2 {
+        let trapped = client
+            .call("hostile", "set_attributes", "residue", write.clone())
+            .await?;
+        assert_eq!(trapped["code"], "plugin_failed", "{trapped}");
+    }
+    let status = hostile_status(&mut client).await?;
+    assert_eq!(status["consecutive_crashes"], 2, "{status}");
     Ok(())
 }
 

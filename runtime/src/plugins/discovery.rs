@@ -10,7 +10,6 @@ use crate::caps::OverBudget;
 use crate::error::{ErrorCode, HubError};
 use crate::store::DeviceRow;
 use std::sync::Arc;
-use tokio::time::Instant;
 
 /// The devices a discover registered, and why others were refused.
 #[derive(Default)]
@@ -37,14 +36,14 @@ impl Plugin {
     /// said beside the devices.
     pub async fn discover(&self) -> Result<Discovery, HubError> {
         let limits = &self.template.sandbox.limits;
-        let (deadline, started) = (limits.discover_deadline, Instant::now());
-        let mut instance = self.template.start(self.template.budget(deadline)).await?;
-        let budget = self
+        let found = self
             .template
-            .budget(deadline.saturating_sub(started.elapsed()));
-        let found = instance.discover(limits.discover_window, budget).await;
+            .run(&mut None, limits.discover_deadline, async |i, budget| {
+                i.discover(limits.discover_window, budget).await
+            })
+            .await?;
         let mut discovery = Discovery::default();
-        for info in found.map_err(|failure| failure.error)? {
+        for info in found {
             if let Err(why) = bounds::check_info(&info) {
                 discovery.refuse(HubError::new(
                     ErrorCode::PluginFailed,
@@ -83,7 +82,7 @@ impl Plugin {
     pub(super) fn register(&self, info: &DeviceInfo) -> Result<bool, OverBudget> {
         let budget = &self.template.sandbox.budget;
         if !self
-            .registry
+            .registry()
             .upsert(info, |held| budget.admit_device(held))?
         {
             return Ok(false);
@@ -91,7 +90,7 @@ impl Plugin {
         let slot = self.slot(&info.identity);
         let queue = DeviceQueue::new(Arc::new(info.clone()), slot, self.template.clone());
         let shared = !self.shared.is_empty();
-        let worker = DeviceWorker::spawn(Arc::new(queue), self.template.clone(), shared);
+        let worker = DeviceWorker::spawn(Arc::new(queue), shared);
         self.workers().insert(info.identity.clone(), worker);
         Ok(true)
     }

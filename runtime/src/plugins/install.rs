@@ -160,10 +160,7 @@ impl Hub {
         let Some(revoked) = revocations.forbids(&parsed.id, &version, digest, publisher_key) else {
             return Ok(());
         };
-        Err(HubError::invalid(format!(
-            "this component ({} {}) was revoked by the marketplace as {:?}: {}; it is never installed again",
-            revoked.plugin, revoked.version, revoked.severity, revoked.reason
-        )))
+        Err(HubError::invalid(revoked.refusal("this component")))
     }
 
     /// The component and manifest in `DATA_DIR/plugins/ID`, the component

@@ -115,6 +115,52 @@ impl Template {
         })
     }
 
+    /// Runs `work` in `slot`'s instance (a new one if there is none)
+    /// within `deadline`, the instance's start included.
+    pub async fn run<T>(
+        &self,
+        slot: &mut Option<Instance>,
+        deadline: Duration,
+        work: impl AsyncFnOnce(&mut Instance, Budget) -> Result<T, CallFailure>,
+    ) -> Result<T, HubError> {
+        let started = tokio::time::Instant::now();
+        // Taken out for the call: if the call is given up half-way, the
+        // instance goes with it rather than being used again.
+        let mut instance = match slot.take() {
+            Some(instance) => instance,
+            None => self.start(self.budget(deadline)).await?,
+        };
+        let result = work(&mut instance, self.budget(deadline).after(started)).await;
+        self.settle(slot, instance, result)
+    }
+
+    /// Puts `instance` back in `slot` unless the call poisoned it, and
+    /// tells the plugin's health how the call went: once per call the hub
+    /// made, however many calls into the plugin it took.
+    pub fn settle<T>(
+        &self,
+        slot: &mut Option<Instance>,
+        instance: Instance,
+        result: Result<T, CallFailure>,
+    ) -> Result<T, HubError> {
+        match result {
+            Ok(answer) => {
+                self.sandbox.supervisor.succeeded();
+                *slot = Some(instance);
+                Ok(answer)
+            }
+            Err(failure) => {
+                if !failure.poisoned {
+                    *slot = Some(instance);
+                }
+                if failure.crashed {
+                    self.sandbox.crashed(&failure.error.message);
+                }
+                Err(failure.error)
+            }
+        }
+    }
+
     /// A fresh instance (started within `deadline`) whose calls spend the
     /// plugin's shared CPU rate rather than a per-call budget.
     pub async fn start_metered(&self, deadline: Duration) -> Result<Instance, HubError> {
@@ -334,19 +380,12 @@ impl Instance {
             within_deadline(budget.deadline, work(&mut self.driver, &mut self.store)).await;
         self.count_fuel(budget);
         self.record_usage(name, budget);
-        let sandbox = &self.store.data().sandbox;
+        let plugin = || self.store.data().plugin();
         match outcome {
-            Some(Ok(Ok(answer))) => {
-                sandbox.supervisor.succeeded();
-                Ok(answer)
-            }
+            Some(Ok(Ok(answer))) => Ok(answer),
             Some(Ok(Err(e))) => Err(CallFailure::refused(from_plugin(&e))),
-            Some(Err(e)) => {
-                let failure = trapped(&sandbox.plugin, name, budget.fuel, e);
-                sandbox.crashed(&failure.error.message);
-                Err(failure)
-            }
-            None => Err(timed_out(&sandbox.plugin, name, budget.deadline)),
+            Some(Err(e)) => Err(trapped(plugin(), name, budget.fuel, e)),
+            None => Err(timed_out(plugin(), name, budget.deadline)),
         }
     }
 

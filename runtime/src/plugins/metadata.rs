@@ -1,8 +1,9 @@
 //! The metadata step of every device call, in one place: what a device's
 //! handle in an instance declared is checked against the hub's bounds,
 //! kept by the registry (shared while it is unchanged) and by that
-//! instance; a read's values are paired with it, checked, and remembered
-//! as the device's last known state.
+//! instance; a read's values are paired with it and checked, and those a
+//! client or the watcher asked for are remembered as the device's last
+//! known state.
 
 use super::bounds;
 use super::instance::{Budget, CallFailure, Instance};
@@ -20,8 +21,8 @@ pub enum Ask {
     Read,
 }
 
-/// Pairs a reading with the metadata its instance's handle declared (the
-/// new one it carries, or the one before), and remembers its values.
+/// Pairs a reading with the metadata its instance's handle declared: the
+/// new one it carries, or the one before.
 pub fn accept(
     sandbox: &Sandbox,
     instance: &mut Instance,
@@ -49,12 +50,16 @@ pub fn accept(
             meta
         }
     };
+    Ok((meta, values))
+}
+
+/// The device answered a read: its values are its last known state, and
+/// it is online (one lock for both, on the hottest path).
+pub fn remember(sandbox: &Sandbox, identity: &str, meta: &Arc<DeviceMeta>, values: &[Value]) {
     let events = &sandbox.events;
-    // Its last known state, and online: one lock for both, on the hottest path.
-    if events.registry.remember(identity, &meta, &values) {
+    if events.registry.remember(identity, meta, values) {
         events.announce(identity, super::Availability::Online);
     }
-    Ok((meta, values))
 }
 
 /// The metadata the device's handle in `instance` declared; a handle that

@@ -23,10 +23,10 @@ pub async fn update_firmware(
     let mut instance = template.start_metered(deadline).await?;
     let budget = Budget {
         fuel: None,
-        deadline: Some(deadline.saturating_sub(started.elapsed())),
+        deadline: Some(deadline),
     };
     tokio::select! {
-        done = instance.ota(info, budget) => done.map_err(|failure| failure.error),
+        done = instance.ota(info, budget.after(started)) => template.settle(&mut None, instance, done),
         _ = stopping.wait_for(|stopped| *stopped) => Err(HubError::new(
             ErrorCode::OtaFailed,
             format!("stopped: plugin {} was reloaded with another grant, disabled or removed", template.id()),

@@ -28,8 +28,6 @@ use wasmtime::Engine;
 
 pub struct Plugin {
     pub(super) template: Arc<Template>,
-    /// The devices it reported, and their metadata.
-    pub(super) registry: Arc<Registry>,
     workers: Mutex<HashMap<String, DeviceWorker>>,
     /// Its device calls and their errors, for `/metrics`.
     counters: CallCounters,
@@ -69,11 +67,10 @@ impl Plugin {
     pub fn new(parts: PluginParts, bus: EventBus) -> anyhow::Result<Arc<Self>> {
         let known = parts.store.devices(&parts.id)?;
         let budget = PluginBudget::new(&parts.limits.quotas);
-        let registry = Arc::new(Registry::default());
         let events = EventSink {
             plugin: parts.id.clone(),
             bus,
-            registry: registry.clone(),
+            registry: Arc::new(Registry::default()),
             budget: budget.clone(),
             audit: parts.audit.clone(),
             otas: Arc::new(RunningOtas::default()),
@@ -105,7 +102,6 @@ impl Plugin {
         );
         let plugin = Arc::new(Plugin {
             template: Arc::new(template),
-            registry,
             workers: Mutex::new(HashMap::new()),
             counters: CallCounters::default(),
             shared: (0..parts.shared_instances.unwrap_or(0))
@@ -180,7 +176,7 @@ impl Plugin {
     /// Every device it reported, with what the hub last knew of each:
     /// no device is asked.
     pub fn known(&self) -> Vec<Known> {
-        self.registry.known()
+        self.registry().known()
     }
 
     /// Its device calls and their errors since it was loaded.
@@ -189,7 +185,7 @@ impl Plugin {
     }
 
     pub fn device_count(&self) -> usize {
-        self.registry.len()
+        self.registry().len()
     }
 
     /// Fuel its instances burnt since it was loaded.
@@ -312,7 +308,7 @@ impl Plugin {
     }
 
     pub(super) fn device(&self, identity: &str) -> Result<DeviceRecord, HubError> {
-        self.registry
+        self.registry()
             .get(identity)
             .ok_or_else(|| self.unknown(identity))
     }
@@ -329,6 +325,11 @@ impl Plugin {
 
     fn sandbox(&self) -> &Sandbox {
         &self.template.sandbox
+    }
+
+    /// The devices it reported, their metadata and last known state.
+    pub(super) fn registry(&self) -> &Registry {
+        &self.sandbox().events.registry
     }
 
     pub(super) fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<String, DeviceWorker>> {

@@ -2,9 +2,9 @@
 //! device delays only its own requests. A plugin whose manifest asks for
 //! shared instances has its devices' queues take turns in a few instances
 //! instead: a hung device then delays the devices sharing its instance, up
-//! to the call deadline. Each call runs here from its turn to its answer:
-//! the instance is taken out of the slot, called, its answer put through
-//! the metadata step, and given back unless the call poisoned it.
+//! to the call deadline. Each typed call is made here, in the device's
+//! turn: `Template::run` lends it the instance, and its answer goes
+//! through the metadata step.
 
 use super::instance::{Budget, CallFailure, Instance, Template};
 use super::metadata::{self, Ask};
@@ -64,6 +64,11 @@ impl DeviceQueue {
         &self.info
     }
 
+    /// What the device's instances are made from.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
     /// The instance this device's calls run in.
     pub fn slot(&self) -> Arc<InstanceSlot> {
         self.instance.clone()
@@ -79,6 +84,7 @@ impl DeviceQueue {
                 metadata::accept(sandbox, instance, identity, reading)
             })
             .await?;
+        metadata::remember(sandbox, identity, &meta, &values);
         let info = self.info.clone();
         Ok(Device { info, meta, values })
     }
@@ -137,7 +143,7 @@ impl DeviceQueue {
     ) -> Result<T, HubError> {
         let deadline = self.template.sandbox.limits.call_deadline;
         let outcome = match self.turn(call, deadline).await {
-            Ok(mut turn) => turn.run(&self.template, work).await,
+            Ok(mut turn) => self.template.run(&mut turn.slot, turn.left, work).await,
             Err(waited) => Err(waited),
         };
         if let Err(e) = &outcome {
@@ -175,30 +181,6 @@ impl DeviceQueue {
             return Err(waited_too_long(call));
         }
         Ok(Turn { slot, left })
-    }
-}
-
-impl Turn<'_> {
-    /// Runs `work` in the slot's instance (a new one if there is none),
-    /// the instance's start included in what is left of the deadline.
-    async fn run<T>(
-        &mut self,
-        template: &Template,
-        work: impl AsyncFnOnce(&mut Instance, Budget) -> Result<T, CallFailure>,
-    ) -> Result<T, HubError> {
-        let started = Instant::now();
-        // Taken out for the call: if the call is given up half-way, the
-        // instance goes with it rather than being used again.
-        let mut instance = match self.slot.take() {
-            Some(instance) => instance,
-            None => template.start(template.budget(self.left)).await?,
-        };
-        let left = self.left.saturating_sub(started.elapsed());
-        let result = work(&mut instance, template.budget(left)).await;
-        if result.as_ref().map_or_else(|f| !f.poisoned, |_| true) {
-            *self.slot = Some(instance);
-        }
-        result.map_err(|failure| failure.error)
     }
 }
 

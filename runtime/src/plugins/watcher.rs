@@ -2,7 +2,7 @@
 //! own, a `watch` call runs while the device pushes changes, and starts
 //! again (backing off) when its connection is lost.
 
-use super::instance::{Budget, Template};
+use super::instance::Budget;
 use super::metadata::{self, Ask};
 use super::queue::DeviceQueue;
 use super::registry::Availability;
@@ -36,10 +36,9 @@ impl Drop for DeviceWorker {
 
 impl DeviceWorker {
     /// `shared`: the device's calls share an instance with other devices'.
-    pub fn spawn(queue: Arc<DeviceQueue>, template: Arc<Template>, shared: bool) -> Self {
+    pub fn spawn(queue: Arc<DeviceQueue>, shared: bool) -> Self {
         let watcher = Watcher {
             queue: queue.clone(),
-            template,
             shared,
         };
         DeviceWorker {
@@ -51,7 +50,6 @@ impl DeviceWorker {
 
 struct Watcher {
     queue: Arc<DeviceQueue>,
-    template: Arc<Template>,
     shared: bool,
 }
 
@@ -65,7 +63,7 @@ enum WatchEnd {
 
 impl Watcher {
     async fn run(self) {
-        let (plugin, identity) = (self.template.id(), &self.queue.info().identity);
+        let (plugin, identity) = (self.queue.template().id(), &self.queue.info().identity);
         let mut backoff = WATCH_BACKOFF_FIRST;
         loop {
             let started = Instant::now();
@@ -92,66 +90,70 @@ impl Watcher {
     /// One watch call in a fresh instance; ends when the plugin returns (the
     /// device connection was lost) or traps.
     async fn watch_once(&self) -> Result<WatchEnd, HubError> {
-        let sandbox = &self.template.sandbox;
+        let sandbox = &self.queue.template().sandbox;
         let info = self.queue.info();
         tokio::time::sleep(sandbox.supervisor.wait()).await;
-        let by_slot = self.template.pre.version().changes_by_slot();
+        let by_slot = self.queue.template().pre.version().changes_by_slot();
         if by_slot && !self.worth_watching().await? {
             return Ok(WatchEnd::NothingToWatch);
         }
         let deadline = sandbox.limits.call_deadline;
         let started = Instant::now();
-        let mut instance = self.template.start_metered(deadline).await?;
+        let template = self.queue.template();
+        let mut slot = Some(template.start_metered(deadline).await?);
         // Its calls spend the plugin's CPU rate, not a per-call budget.
-        let left = || Budget {
+        let metered = |deadline| Budget {
             fuel: None,
-            deadline: Some(deadline.saturating_sub(started.elapsed())),
+            deadline,
         };
+        let left = || metered(Some(deadline)).after(started);
+        let identity = &info.identity;
         if by_slot {
             // Its changes name slots of what its handle declared: the hub
             // must hold that first.
-            let declared =
-                metadata::declared(sandbox, &mut instance, info, left(), Ask::Describe).await;
-            let meta = declared.map_err(|failure| failure.error)?;
+            let meta = template
+                .run(&mut slot, deadline, async |i, _| {
+                    metadata::declared(sandbox, i, info, left(), Ask::Describe).await
+                })
+                .await?;
             if !notifies(&meta) {
                 return Ok(WatchEnd::NothingToWatch);
             }
         }
         let events = &sandbox.events;
-        if events.registry.availability(&info.identity) == Availability::Offline {
+        if events.registry.availability(identity) == Availability::Offline {
             // Its watcher lost the device: read it before watching again,
             // to tell clients the moment it is back, with its state.
-            let reading = instance.read(info, left()).await;
-            let read = reading.and_then(|reading| {
-                metadata::accept(sandbox, &mut instance, &info.identity, reading)
-            });
-            if let Err(failure) = read {
-                events.note_failure(&info.identity, &failure.error);
-                return Err(failure.error);
+            let read = template
+                .run(&mut slot, deadline, async |i, _| {
+                    let reading = i.read(info, left()).await?;
+                    metadata::accept(sandbox, i, identity, reading)
+                })
+                .await;
+            if let Err(e) = &read {
+                events.note_failure(identity, e);
             }
+            let (meta, values) = read?;
+            metadata::remember(sandbox, identity, &meta, &values);
         }
-        let unbounded = Budget {
-            fuel: None,
-            deadline: None,
-        };
-        match instance.watch(info, unbounded).await {
+        let watched = template
+            .run(&mut slot, deadline, async |i, _| {
+                i.watch(info, metered(None)).await
+            })
+            .await;
+        match &watched {
             // Its connection is gone: offline until the device answers again.
-            Ok(()) => {
-                events.mark(&info.identity, Availability::Offline);
-                Ok(WatchEnd::Returned)
-            }
-            Err(failure) => {
-                events.note_failure(&info.identity, &failure.error);
-                Err(failure.error)
-            }
+            Ok(()) => events.mark(identity, Availability::Offline),
+            Err(e) => events.note_failure(identity, e),
         }
+        watched.map(|()| WatchEnd::Returned)
     }
 
     /// False when what the hub knows of the device, or what a shared
     /// instance says of it, has no attribute that notifies: then the
     /// device never costs a watcher instance.
     async fn worth_watching(&self) -> Result<bool, HubError> {
-        let registry = &self.template.sandbox.events.registry;
+        let registry = &self.queue.template().sandbox.events.registry;
         let known = registry.get(&self.queue.info().identity);
         let meta = match known.and_then(|record| record.meta) {
             Some(meta) => meta,
