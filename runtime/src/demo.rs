@@ -111,7 +111,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         },
     ];
     crate::serve::run(
-        hub,
+        crate::market::Market::new(hub),
         serving,
         listener,
         ServerSettings::new(tokens),

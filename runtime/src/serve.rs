@@ -5,7 +5,6 @@ use crate::config::MarketConfig;
 use crate::gate::Door;
 use crate::http::{Server, ServerSettings};
 use crate::market::Market;
-use crate::plugins::Hub;
 use crate::plugins::SUMMARY_EVERY;
 use crate::store::Serving;
 use std::sync::Arc;
@@ -18,19 +17,21 @@ const AUTO_UPDATE: &str = "hub:auto-update";
 /// How often the hub looks for changes another process made to the store.
 const STORE_POLL: Duration = Duration::from_secs(1);
 
-/// Serves `hub` until `shutdown`; `serving` is its data directory's lock,
-/// claimed before the hub opened its database, and held until the end.
+/// Serves `market`'s hub until `shutdown`; `serving` is its data
+/// directory's lock, claimed before the hub opened its database, and held
+/// until the end.
 pub async fn run(
-    hub: Arc<Hub>,
+    market: Arc<Market>,
     serving: Serving,
     listener: TcpListener,
     settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let hub = market.hub().clone();
     for (plugin, error) in tokio::task::block_in_place(|| hub.go_live())? {
         tracing::error!(plugin, "not started: {error}");
     }
-    let door = Door::new(hub.clone());
+    let door = Door::new(market);
     let upkeep = tokio::spawn(upkeep(door.market.clone()));
     Server::new(listener, door, settings).run(shutdown).await;
     upkeep.abort();

@@ -12,6 +12,7 @@ use hub::caps::{Limits, Quotas};
 use hub::config::ServerLimits;
 use hub::config::{Token, TokenScope};
 use hub::http::ServerSettings;
+use hub::market::Market;
 use hub::plugins::{Hub, HubSettings};
 use hub_sim::shelly::{ShellyConfig, ShellySim, UpdateFault, UpdateTiming};
 use hub_sim::yeelight::{SimConfig, YeelightSim};
@@ -76,6 +77,8 @@ pub struct TestHub {
     /// others fail as [`SHELLY_FAULTS`] says.
     pub shelly: ShellySim,
     pub hub: Arc<Hub>,
+    /// The serving hub's marketplace: the one its console and WebSocket use.
+    pub market: Arc<Market>,
     pub data_dir: PathBuf,
     _stop: oneshot::Sender<()>,
 }
@@ -199,7 +202,8 @@ impl TestHub {
             },
         ];
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = hub.clone();
+        let market = Market::new(hub.clone());
+        let serving = market.clone();
         tokio::spawn(async move {
             let stopped = async {
                 let _ = stopped.await;
@@ -217,6 +221,7 @@ impl TestHub {
             sim,
             shelly,
             hub,
+            market,
             data_dir,
             _stop: stop,
         })

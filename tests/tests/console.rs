@@ -3,7 +3,6 @@
 //! rule, devices and OTA, the audit log, and the browser protections.
 //! Each test keeps screenshots under `target/console-screenshots/`.
 
-use hub::market::Market;
 use hub_tests::browser::Browser;
 use hub_tests::{HubOptions, TOKEN, TestHub};
 use serde_json::json;
@@ -526,7 +525,7 @@ async fn an_operator_installs_from_a_registry_and_updates_as_the_marketplace_say
     let first = publish_yeelight(&registry, dir.path(), "0.1.1").await?;
     market.review(&hub::market::pull(&first).await?)?;
     let (hub, browser) = signed_in().await?;
-    let operator = Market::new(hub.hub.clone());
+    let operator = hub.market.clone();
     let follow = |market: &Marketplace| -> anyhow::Result<()> {
         let bundle = market.publish(clock(), 3600)?;
         tokio::task::block_in_place(|| operator.import_market("tests", &bundle, clock()))?;

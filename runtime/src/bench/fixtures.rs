@@ -48,7 +48,7 @@ pub(super) async fn bench_hub(
     Ok(served)
 }
 
-/// 20 different components, so that a cold start compiles 20 times.
+/// `count` different components, so that a cold start compiles each.
 pub(super) fn variants(
     b: &Bench,
     count: usize,

@@ -197,7 +197,7 @@ impl Bench {
                 let _ = stopped.await;
             };
             if let Err(e) = crate::serve::run(
-                serving,
+                crate::market::Market::new(serving),
                 lock,
                 listener,
                 ServerSettings::new(tokens),

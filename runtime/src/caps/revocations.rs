@@ -29,6 +29,14 @@ pub struct Revoked {
 }
 
 impl Revoked {
+    /// Why `what`, a component it covers, is refused, as operators are told.
+    pub fn refusal(&self, what: &str) -> String {
+        format!(
+            "{what} ({} {}) was revoked by the marketplace as {:?}: {}; it is never installed again",
+            self.plugin, self.version, self.severity, self.reason
+        )
+    }
+
     /// Whether this revokes a component: by its digest, or as any build of
     /// the plugin's version (a rebuild changes the digest, not the release).
     /// A version is the same release whatever build metadata follows it
@@ -57,6 +65,20 @@ pub struct Revocations {
 }
 
 impl Revocations {
+    /// Keeps `revoked` and `keys` beside what was revoked before, each once.
+    pub fn add(&mut self, revoked: &[Revoked], keys: &[String]) {
+        for r in revoked {
+            if !self.revoked.contains(r) {
+                self.revoked.push(r.clone());
+            }
+        }
+        for key in keys {
+            if !self.revoked_keys.contains(key) {
+                self.revoked_keys.push(key.clone());
+            }
+        }
+    }
+
     /// Why a component may not run, if the marketplace ever said so: its
     /// release revoked, or the key that signed it.
     pub fn forbids(

@@ -333,7 +333,7 @@ async fn serve(config: HubConfig) -> anyhow::Result<()> {
     let hub = Hub::open(settings)?;
     tracing::info!(%addr, "serving ws://{addr}/ws");
     crate::serve::run(
-        hub,
+        Market::new(hub),
         serving,
         listener,
         ServerSettings {

@@ -16,7 +16,7 @@ use crate::config::Token;
 use crate::gate::Door;
 use crate::gate::admission::Admission;
 use crate::gate::caller;
-use crate::gate::reply::{self, error};
+use crate::gate::reply::{self, error, json};
 use crate::gate::sessions::{self, Holder, SessionView, Sessions};
 use crate::plugins::Hub;
 use http_body_util::{BodyExt, Full, Limited};
@@ -267,14 +267,4 @@ pub fn foreign_origin() -> Response<Full<Bytes>> {
         "foreign_origin",
         "a browser session is accepted only from the hub's own pages (Origin differs from Host)",
     )
-}
-
-fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Full<Bytes>> {
-    let body = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }

@@ -8,7 +8,7 @@ use crate::error::{ErrorCode, HubError};
 use hyper::Request;
 use hyper::body::Incoming;
 
-pub const TOKEN_HEADER: &str = "smart-assistant-token";
+const TOKEN_HEADER: &str = "smart-assistant-token";
 
 /// Who sent a request: the token's name, scope and reach.
 #[derive(Debug, Clone)]

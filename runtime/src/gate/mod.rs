@@ -29,10 +29,12 @@ pub struct Door {
 }
 
 impl Door {
-    pub fn new(hub: Arc<Hub>) -> Arc<Self> {
+    /// The front door of `market`'s hub: one per serving hub, so that
+    /// every entrance shares its marketplace's one refresh and cache.
+    pub fn new(market: Arc<Market>) -> Arc<Self> {
         Arc::new(Door {
-            market: Market::new(hub.clone()),
-            hub,
+            hub: market.hub().clone(),
+            market,
             sessions: Default::default(),
             traffic: Default::default(),
         })

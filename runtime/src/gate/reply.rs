@@ -10,7 +10,13 @@ use hyper::{Response, StatusCode};
 use std::net::IpAddr;
 
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({"success": false, "code": code, "error": message}).to_string();
+    let body = serde_json::json!({"success": false, "code": code, "error": message});
+    json(status, &body)
+}
+
+/// `body` as JSON, with `status`.
+pub fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(body).unwrap_or_default();
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response

@@ -10,7 +10,7 @@ use crate::console;
 use crate::gate::Door;
 use crate::gate::admission::{Admission, Admitted};
 use crate::gate::caller::{self, Caller};
-use crate::gate::reply::{error, listed, waiting};
+use crate::gate::reply::{self, error, listed, waiting};
 use crate::plugins::Hub;
 use crate::ws::auth;
 use crate::ws::connection;
@@ -409,9 +409,5 @@ fn health(hub: &Hub) -> Response<Full<Bytes>> {
         "version": env!("CARGO_PKG_VERSION"),
         "plugins": plugins,
     });
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    reply::json(StatusCode::OK, &body)
 }

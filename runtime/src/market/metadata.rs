@@ -204,10 +204,10 @@ impl<T: Document> Signed<T> {
 }
 
 /// What a hub has verified and keeps: the newest of each role, and the
-/// newest issue time any status showed it.
-/// The hub's own record, not a marketplace's input: it takes the
-/// flattened revocations, which `deny_unknown_fields` would refuse.
+/// newest issue time any status showed it. Stored as [`StoredTrusted`]:
+/// a record with a field the hub does not know is refused, not half-read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredTrusted", into = "StoredTrusted")]
 pub struct Trusted {
     pub root: Signed<Root>,
     pub index: Option<Signed<Index>>,
@@ -215,8 +215,50 @@ pub struct Trusted {
     pub newest_issued_at: u64,
     /// Every release and key any verified status revoked: a later status
     /// that leaves one out revives nothing.
-    #[serde(flatten)]
     pub revocations: Revocations,
+}
+
+/// [`Trusted`] as the store holds it: the revocations beside the roles,
+/// where `Hub::revocations` reads them without knowing the rest.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredTrusted {
+    root: Signed<Root>,
+    index: Option<Signed<Index>>,
+    status: Option<Signed<Status>>,
+    newest_issued_at: u64,
+    #[serde(default)]
+    revoked: Vec<Revoked>,
+    #[serde(default)]
+    revoked_keys: Vec<String>,
+}
+
+impl From<StoredTrusted> for Trusted {
+    fn from(stored: StoredTrusted) -> Self {
+        Trusted {
+            root: stored.root,
+            index: stored.index,
+            status: stored.status,
+            newest_issued_at: stored.newest_issued_at,
+            revocations: Revocations {
+                revoked: stored.revoked,
+                revoked_keys: stored.revoked_keys,
+            },
+        }
+    }
+}
+
+impl From<Trusted> for StoredTrusted {
+    fn from(trusted: Trusted) -> Self {
+        StoredTrusted {
+            root: trusted.root,
+            index: trusted.index,
+            status: trusted.status,
+            newest_issued_at: trusted.newest_issued_at,
+            revoked: trusted.revocations.revoked,
+            revoked_keys: trusted.revocations.revoked_keys,
+        }
+    }
 }
 
 impl Reviewed {
@@ -337,16 +379,7 @@ impl Trusted {
             status.signed.index_digest
         );
         let mut revocations = self.revocations.clone();
-        for r in &status.signed.revoked {
-            if !revocations.revoked.contains(r) {
-                revocations.revoked.push(r.clone());
-            }
-        }
-        for key in &status.signed.revoked_keys {
-            if !revocations.revoked_keys.contains(key) {
-                revocations.revoked_keys.push(key.clone());
-            }
-        }
+        revocations.add(&status.signed.revoked, &status.signed.revoked_keys);
         Ok(Trusted {
             root,
             index: Some(index.clone()),
@@ -691,6 +724,23 @@ mod tests {
                 .forbids("x", "1", "sha256:dd", Some(&"ab".repeat(32)))
                 .is_some()
         );
+    }
+
+    #[test]
+    fn the_stored_record_holds_the_revocations_where_the_hub_reads_them() {
+        let market = Market::new();
+        let mut bundle = market.bundle(2, T0);
+        bundle.status.signed.revoked_keys = vec!["ab".repeat(32)];
+        bundle.status = sign(bundle.status.signed.clone(), &[&market.status]).unwrap();
+        let trusted = market.pinned().accept(&bundle, T0).unwrap();
+        let stored = serde_json::to_string(&trusted).unwrap();
+        let read: Revocations = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read, trusted.revocations);
+        assert_eq!(serde_json::from_str::<Trusted>(&stored).unwrap(), trusted);
+        let mut edited: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        edited["revocations"] = edited["revoked_keys"].take();
+        let refused = serde_json::from_value::<Trusted>(edited).unwrap_err();
+        assert!(refused.to_string().contains("unknown field"), "{refused}");
     }
 
     #[test]

@@ -199,10 +199,7 @@ impl Market {
             .map_or(Standing::Unknown, |m| trust::standing(m, release, clock()));
         let reviewed = match standing {
             Standing::Revoked(revoked) => {
-                return Err(HubError::invalid(format!(
-                    "{pinned} ({} {}) was revoked by the marketplace as {:?}: {}",
-                    revoked.plugin, revoked.version, revoked.severity, revoked.reason
-                )));
+                return Err(HubError::invalid(revoked.refusal(pinned)));
             }
             Standing::Reviewed => true,
             Standing::Unknown => false,

@@ -3,11 +3,11 @@
 //! answered (`render`), and the events it subscribed to are pushed to it
 //! (`connection`, `session`, `outbox`). The HTTP router upgrades to it.
 
-pub mod auth;
-pub mod connection;
-pub mod outbox;
+pub(crate) mod auth;
+pub(crate) mod connection;
+pub(crate) mod outbox;
 pub mod render;
-pub mod request;
+pub(crate) mod request;
 mod responder;
 mod services;
 mod session;
