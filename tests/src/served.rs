@@ -117,22 +117,21 @@ impl Operator {
     /// The answer to `service` of `domain: "plugin"` with `data`.
     pub fn ask(&mut self, service: &str, data: Value) -> Value {
         let request = json!({"domain": "plugin", "service": service, "service_data": data});
-        self.call(request, |_| true)
+        self.request(request)
     }
 
-    /// The first answer to `request` (given an id here) that is `last`.
-    pub fn call(&mut self, mut request: Value, last: impl Fn(&Value) -> bool) -> Value {
-        let id = self.client.fresh_id();
-        request["id"] = id.into();
+    /// The answer to `request`, given an id here.
+    pub fn request(&mut self, request: Value) -> Value {
         let service = request["service"].to_string();
-        let client = &mut self.client;
-        self.runtime.block_on(async {
-            client.send_text(&request.to_string()).await.unwrap();
-            let answer = client.wait_for(|a| a["id"] == id && a["type"] == "response" && last(a));
-            answer
-                .await
-                .unwrap_or_else(|e| panic!("no answer to {service}: {e:#}"))
-        })
+        let answer = self.runtime.block_on(self.client.request(request));
+        answer.unwrap_or_else(|e| panic!("no answer to {service}: {e:#}"))
+    }
+
+    /// Runs discover for `domain`: the closing answer.
+    pub fn discover(&mut self, domain: &str) -> Value {
+        let discovered = self.runtime.block_on(self.client.discover(Some(domain)));
+        let (_, done) = discovered.unwrap_or_else(|e| panic!("no end to discover: {e:#}"));
+        done
     }
 
     /// The result of a request that must succeed.

@@ -439,16 +439,25 @@ async fn large_events_and_a_client_that_never_reads_cannot_pin_the_hubs_memory()
     let before = hub_tests::resident_bytes()?;
     let mut client = hub.client().await?;
     client.discover(Some("hostile")).await?;
-    // The flood runs: a reader sees its 4 KB events, or, on a loaded
-    // machine, is closed for falling behind them, which also says so.
-    match client.event("flood", "blob").await {
-        Ok(big) => assert_eq!(
-            big["attr"]["val"].as_str().map(str::len),
-            Some(4000),
-            "{big}"
-        ),
-        Err(closed) => assert!(format!("{closed:#}").contains("too slow"), "{closed:#}"),
+    // The flood runs: a reader sees its 4 KB events. On a loaded machine a
+    // reader can itself be closed for falling behind; a fresh one tries again.
+    let mut big = None;
+    for _ in 0..3 {
+        match client.event("flood", "blob").await {
+            Ok(event) => {
+                big = Some(event);
+                break;
+            }
+            Err(e) if format!("{e:#}").contains("too slow") => client = hub.client().await?,
+            Err(e) => return Err(e),
+        }
     }
+    let big = big.ok_or_else(|| anyhow::anyhow!("three readers in a row fell behind the flood"))?;
+    assert_eq!(
+        big["attr"]["val"].as_str().map(str::len),
+        Some(4000),
+        "the flood runs: {big}"
+    );
     drop(client);
     let mut peak = before;
     for _ in 0..120 {

@@ -4,7 +4,7 @@
 
 use crate::scene::*;
 use crate::*;
-use hub_tests::served::Operator;
+use hub_tests::served::{OPERATOR_TOKEN, Operator};
 
 #[test]
 fn a_reviewed_update_within_the_grant_installs_and_a_wider_one_waits() {
@@ -198,7 +198,7 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
     let (code, _) = phone.failed("install", json!({"oci": published.tag}));
     assert_eq!(code, "forbidden");
 
-    let mut op = Operator::connect(&served, "a-long-operator-token");
+    let mut op = Operator::connect(&served, OPERATOR_TOKEN);
     let hello = op.ask("hello", json!({}));
     let listed = hello.to_string();
     for service in ["updates", "trust_import", "trust_refresh"] {
@@ -245,12 +245,11 @@ fn an_operator_installs_updates_and_follows_the_marketplace_over_the_websocket()
     );
     let net = sim.network().to_string();
     op.done("approve", json!({"plugin": "yeelight", "net": [net]}));
-    let discover = json!({"service": "discover", "domain": "yeelight"});
-    let done = op.call(discover, |a| a["result"]["done"] == true);
+    let done = op.discover("yeelight");
     assert_eq!(done["result"]["count"], 1, "{done}");
     let identity = sim.bulbs()[0].id().to_string();
     let read = json!({"service": "get_attributes", "domain": "yeelight", "identity": identity});
-    let reading = op.call(read, |_| true);
+    let reading = op.request(read);
     assert!(
         reading["result"]
             .to_string()
