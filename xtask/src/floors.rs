@@ -65,7 +65,15 @@ fn floor_of(module: &str) -> Option<&'static str> {
 /// on no floor, or a floor names a module the crate lacks.
 pub fn check(src: &Path) -> anyhow::Result<Vec<Upward>> {
     let files = sources(src)?;
-    let declared = declared_modules(files.get("lib.rs").map_or("", String::as_str));
+    let lib = files.get("lib.rs").map_or("", String::as_str);
+    // A re-export at the root would let `crate::X` name a module above.
+    if let Some(line) = code_lines(lib).find(|l| l.contains("use ")) {
+        bail!(
+            "lib.rs only declares modules, it imports nothing: {}",
+            line.trim()
+        );
+    }
+    let declared = declared_modules(lib);
     for module in &declared {
         if rank(module).is_none() {
             bail!("module {module} stands on no floor: place it in xtask/src/floors.rs FLOORS");
@@ -82,7 +90,9 @@ pub fn check(src: &Path) -> anyhow::Result<Vec<Upward>> {
             continue;
         };
         let Some(from_rank) = rank(&from) else {
-            continue;
+            bail!(
+                "{file} is in module {from}, which stands on no floor (or lib.rs declares it in a way this check cannot read)"
+            );
         };
         for to in used_modules(file, text, &declared) {
             if to != from && rank(&to).is_some_and(|r| r > from_rank) {
@@ -334,6 +344,22 @@ mod tests {
         let text = "use crate::caps::Grant;\nuse super::engine::X;\n// use crate::ws::Caller;\n/// see crate::http\nlet s = \"crate::cli\";\nuse my_crate::ws::Y;\n";
         let dir = tree(&[("lib.rs", &lib), ("plugins/mod.rs", text)]);
         assert_eq!(check(dir.path()).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn a_re_export_at_the_root_and_a_file_of_no_floor_are_refused() {
+        let lib = format!("{}pub use ws::Caller;\n", all_declared());
+        let refused = check(tree(&[("lib.rs", &lib)]).path()).unwrap_err();
+        assert!(refused.to_string().contains("imports nothing"), "{refused}");
+        let lib = all_declared();
+        let dir = tree(&[("lib.rs", &lib), ("attic/mod.rs", "use crate::cli::X;")]);
+        let refused = check(dir.path()).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("attic/mod.rs is in module attic"),
+            "{refused}"
+        );
     }
 
     #[test]
